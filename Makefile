@@ -1,0 +1,30 @@
+# Loupe: the two commands a newcomer needs.
+#   make demo   builds Loupe (release) and writes ./loupe-demo/
+#   make test   builds and runs every test
+# Each first installs the missing system libraries (Tools/install-deps.sh).
+
+SWIFT ?= swift
+
+.PHONY: demo test deps bench fixtures clean
+
+deps:
+	@sh Tools/install-deps.sh
+
+demo: deps
+	$(SWIFT) build -c release --product loupe
+	.build/release/loupe demo
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+# Op throughput (release build); results go into BENCHMARKS.md by hand.
+bench: deps
+	$(SWIFT) run -c release loupe-bench ops
+
+# Regenerate the PyTorch reference fixtures (needs: pip install torch torchvision).
+fixtures:
+	python3 Tools/fixtures/make_fixtures.py
+
+clean:
+	rm -rf .build loupe-demo

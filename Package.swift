@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Loupe",
+    products: [
+        .library(name: "Loupe", targets: ["Loupe"]),
+        .executable(name: "loupe", targets: ["loupe"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // System libraries (module maps over the installed C headers).
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"]), .brew(["onednn"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg-dev"]), .brew(["jpeg-turbo"])]),
+
+        // Library layers, bottom to top (see DESIGN.md).
+        .target(name: "LoupeTensor", dependencies: ["CDNNL"]),
+        .target(name: "LoupeNN", dependencies: ["LoupeTensor"]),
+        .target(name: "LoupeIO", dependencies: ["LoupeTensor", "CPNG", "CJPEG"]),
+        .target(name: "LoupeExplain", dependencies: ["LoupeTensor", "LoupeNN"]),
+        .target(name: "LoupeRender", dependencies: ["LoupeTensor", "LoupeIO"]),
+        .target(name: "Loupe", dependencies: ["LoupeTensor", "LoupeNN", "LoupeIO", "LoupeExplain", "LoupeRender"]),
+
+        // Programs.
+        .executableTarget(
+            name: "loupe",
+            dependencies: ["Loupe", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "loupe-bench",
+            dependencies: ["LoupeTensor", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        // Tests.
+        .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO", "LoupeRender"]),
+        .testTarget(name: "LoupeCLITests", dependencies: ["LoupeIO"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,6 @@
+// `import Loupe` brings in every library layer.
+@_exported import LoupeExplain
+@_exported import LoupeIO
+@_exported import LoupeNN
+@_exported import LoupeRender
+@_exported import LoupeTensor

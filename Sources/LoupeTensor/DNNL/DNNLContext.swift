@@ -1,0 +1,81 @@
+import CDNNL
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Every call into oneDNN lives in this folder, behind `DNNL.convolution*` and `DNNL.sgemm`,
+// so that a port to oneDNN 3.x or another backend is a contained change.
+
+/// The process-wide oneDNN CPU engine and stream, and a cache of built primitives.
+final class DNNLContext: @unchecked Sendable {
+    static let shared = DNNLContext()
+
+    let engine: dnnl_engine_t
+    let stream: dnnl_stream_t
+    private var mutex = pthread_mutex_t()
+    private var convolutions: [ConvolutionGeometry: ConvolutionPrimitives] = [:]
+
+    private init() {
+        var engine: dnnl_engine_t?
+        checkDNNL(dnnl_engine_create(&engine, dnnl_cpu, 0), "creating the CPU engine")
+        var stream: dnnl_stream_t?
+        checkDNNL(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "creating a stream")
+        self.engine = engine!
+        self.stream = stream!
+        pthread_mutex_init(&mutex, nil)
+    }
+
+    /// Runs `body` holding the context's lock; oneDNN execution on the one stream is serialized.
+    func locked<Result>(_ body: () -> Result) -> Result {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return body()
+    }
+
+    /// The primitives for a convolution geometry, built on first use (caller holds the lock).
+    func convolutionPrimitives(for geometry: ConvolutionGeometry) -> ConvolutionPrimitives {
+        if let cached = convolutions[geometry] { return cached }
+        let built = ConvolutionPrimitives(geometry: geometry, engine: engine)
+        convolutions[geometry] = built
+        return built
+    }
+
+    /// Executes `primitive` with `arguments` (oneDNN argument index, buffer, memory descriptor)
+    /// and waits for it (caller holds the lock).
+    func execute(_ primitive: dnnl_primitive_t,
+                 _ arguments: [(Int32, UnsafeMutableRawPointer, dnnl_memory_desc_t)]) {
+        var memories: [dnnl_memory_t] = []
+        defer { memories.forEach { dnnl_memory_destroy($0) } }
+        var executionArguments: [dnnl_exec_arg_t] = []
+        for (index, buffer, descriptor) in arguments {
+            var descriptor = descriptor
+            var memory: dnnl_memory_t?
+            checkDNNL(dnnl_memory_create(&memory, &descriptor, engine, buffer), "creating a memory object")
+            memories.append(memory!)
+            executionArguments.append(dnnl_exec_arg_t(arg: index, memory: memory))
+        }
+        checkDNNL(dnnl_primitive_execute(primitive, stream, Int32(executionArguments.count), executionArguments),
+                  "executing a primitive")
+        checkDNNL(dnnl_stream_wait(stream), "waiting for the stream")
+    }
+}
+
+/// Stops with a message naming the failed oneDNN call; these indicate a bug in Loupe or an
+/// unusable oneDNN installation, not bad user input (shapes are checked before any call).
+func checkDNNL(_ status: dnnl_status_t, _ action: String) {
+    guard status == dnnl_success else {
+        fatalError("oneDNN failed while \(action) (status \(status.rawValue))")
+    }
+}
+
+/// A plain row-major oneDNN memory descriptor for `dimensions`.
+func plainDescriptor(_ dimensions: [Int]) -> dnnl_memory_desc_t {
+    var descriptor = dnnl_memory_desc_t()
+    let tags: [dnnl_format_tag_t] = [dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde]
+    checkDNNL(dnnl_memory_desc_init_by_tag(&descriptor, Int32(dimensions.count), dimensions.map(Int64.init),
+                                           dnnl_f32, tags[dimensions.count - 1]),
+              "describing memory of dimensions \(dimensions)")
+    return descriptor
+}

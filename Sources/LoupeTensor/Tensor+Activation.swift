@@ -1,0 +1,109 @@
+// Activation functions. Each pullback sits under its forward and states the derivative.
+
+extension Tensor {
+    /// Swift.max(x, 0). The pullback follows ``ReLUBackwardRule/current`` at backward time.
+    public func relu() -> Tensor {
+        Tensor.recording(mapped { Swift.max($0, 0) }, inputs: [self]) { gradient, _ in
+            switch ReLUBackwardRule.current {
+            case .standard: [gradient.zipped(with: self) { g, x in x > 0 ? g : 0 }]
+            case .guided: [gradient.zipped(with: self) { g, x in x > 0 && g > 0 ? g : 0 }]
+            case .deconvnet: [gradient.mapped { Swift.max($0, 0) }]
+            }
+        }
+    }
+
+    /// x for x > 0, slope·x otherwise. Derivative: 1 or slope.
+    public func leakyRelu(negativeSlope slope: Float = 0.01) -> Tensor {
+        Tensor.recording(mapped { $0 > 0 ? $0 : slope * $0 }, inputs: [self]) { gradient, _ in
+            [gradient.zipped(with: self) { g, x in x > 0 ? g : slope * g }]
+        }
+    }
+
+    /// 1 / (1 + e⁻ˣ). Derivative: σ(1 − σ).
+    public func sigmoid() -> Tensor {
+        let result = mapped { x in
+            x >= 0 ? 1 / (1 + scalarExp(-x)) : scalarExp(x) / (1 + scalarExp(x))
+        }
+        return Tensor.recording(result, inputs: [self]) { gradient, _ in
+            [gradient.zipped(with: result) { g, s in g * s * (1 - s) }]
+        }
+    }
+
+    /// Hyperbolic tangent. Derivative: 1 − tanh².
+    public func tanh() -> Tensor {
+        let result = mapped(scalarTanh)
+        return Tensor.recording(result, inputs: [self]) { gradient, _ in
+            [gradient.zipped(with: result) { g, t in g * (1 - t * t) }]
+        }
+    }
+
+    /// GELU with the exact erf form: x·Φ(x). Derivative: Φ(x) + x·φ(x).
+    public func gelu() -> Tensor {
+        let result = mapped { x in 0.5 * x * (1 + scalarErf(x * 0.70710678)) }
+        return Tensor.recording(result, inputs: [self]) { gradient, _ in
+            [gradient.zipped(with: self) { g, x in
+                let cdf = 0.5 * (1 + scalarErf(x * 0.70710678))
+                let density = scalarExp(-0.5 * x * x) * 0.39894228
+                return g * (cdf + x * density)
+            }]
+        }
+    }
+
+    /// x·relu6(x + 3)/6. Derivative: 0 below −3, (2x + 3)/6 up to 3, 1 above (PyTorch's ends).
+    public func hardswish() -> Tensor {
+        let result = mapped { x in x * Swift.min(Swift.max(x + 3, 0), 6) / 6 }
+        return Tensor.recording(result, inputs: [self]) { gradient, _ in
+            [gradient.zipped(with: self) { g, x in x < -3 ? 0 : (x <= 3 ? g * (x / 3 + 0.5) : g) }]
+        }
+    }
+
+    /// relu6(x + 3)/6. Derivative: 1/6 strictly between −3 and 3, else 0.
+    public func hardsigmoid() -> Tensor {
+        let result = mapped { x in Swift.min(Swift.max(x + 3, 0), 6) / 6 }
+        return Tensor.recording(result, inputs: [self]) { gradient, _ in
+            [gradient.zipped(with: self) { g, x in x > -3 && x < 3 ? g / 6 : 0 }]
+        }
+    }
+
+    /// Softmax along `axis`: eˣⁱ / Σ eˣʲ, computed with the maximum subtracted.
+    /// Derivative: y ⊙ (g − Σ g·y).
+    public func softmax(along axis: Int = -1) -> Tensor {
+        let axis = axisIndex(axis)
+        let result = softmaxValues(along: axis, logarithm: false)
+        return Tensor.recording(result, inputs: [self]) { gradient, _ in
+            let dot = (gradient * result).sum(along: axis, keepingDimensions: true)
+            return [result * (gradient - dot)]
+        }
+    }
+
+    /// log(softmax(x)) along `axis`, computed stably. Derivative: g − softmax ⊙ Σ g.
+    public func logSoftmax(along axis: Int = -1) -> Tensor {
+        let axis = axisIndex(axis)
+        let result = softmaxValues(along: axis, logarithm: true)
+        return Tensor.recording(result, inputs: [self]) { gradient, _ in
+            [gradient - result.exp() * gradient.sum(along: axis, keepingDimensions: true)]
+        }
+    }
+
+    private func softmaxValues(along axis: Int, logarithm: Bool) -> Tensor {
+        let (outer, extent, inner) = splitAround(shape, axis: axis)
+        let result = Tensor(uninitializedShape: shape)
+        let source = storage.base
+        let destination = result.storage.base
+        parallelRanges(outer * inner, grain: Swift.max(1, 16_384 / Swift.max(extent, 1))) { lines in
+            for line in lines {
+                let start = (line / inner) * extent * inner + line % inner
+                var largest = -Float.infinity
+                for position in 0..<extent { largest = Swift.max(largest, source[start + position * inner]) }
+                var total: Float = 0
+                for position in 0..<extent { total += scalarExp(source[start + position * inner] - largest) }
+                let logTotal = scalarLog(total)
+                for position in 0..<extent {
+                    let shifted = source[start + position * inner] - largest
+                    destination[start + position * inner] = logarithm ? shifted - logTotal : scalarExp(shifted) / total
+                }
+            }
+        }
+        return result
+    }
+}

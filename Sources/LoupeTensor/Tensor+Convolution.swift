@@ -1,0 +1,64 @@
+extension Tensor {
+    /// 2-D convolution (cross-correlation, as `torch.nn.functional.conv2d`), run by oneDNN.
+    ///
+    /// - Parameters:
+    ///   - weight: `[outputChannels, inputChannels / groups, kernelHeight, kernelWidth]`.
+    ///   - bias: `[outputChannels]`, or `nil`.
+    ///   - stride, padding, dilation: per spatial dimension; padding is zeros on both sides.
+    ///   - groups: splits channels into independent groups; `groups == inputChannels` is a
+    ///     depthwise convolution.
+    /// - Returns: `[N, outputChannels, H', W']` with
+    ///   `H' = ⌊(H + 2·padding − dilation·(kernelHeight − 1) − 1) / stride⌋ + 1`.
+    ///
+    /// The pullback runs oneDNN's backward-data (for the input) and backward-weights (for the
+    /// weight and bias) primitives, only for the operands that need a gradient.
+    public func convolved2D(with weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1,
+                            padding: Size2D = 0, dilation: Size2D = 1, groups: Int = 1) -> Tensor {
+        precondition(rank == 4, "convolved2D: input must be [N, C, H, W]; got shape \(shape)")
+        precondition(weight.rank == 4, "convolved2D: weight must be [O, C/groups, kH, kW]; got shape \(weight.shape)")
+        precondition(groups >= 1 && shape[1] % groups == 0 && weight.shape[0] % groups == 0,
+                     "convolved2D: groups \(groups) must divide input channels \(shape[1]) and output channels \(weight.shape[0])")
+        precondition(weight.shape[1] * groups == shape[1],
+                     "convolved2D: weight \(weight.shape) with groups \(groups) expects \(weight.shape[1] * groups) input channels; input has \(shape[1])")
+        precondition(stride.height > 0 && stride.width > 0 && dilation.height > 0 && dilation.width > 0
+                     && padding.height >= 0 && padding.width >= 0,
+                     "convolved2D: stride \(stride) and dilation \(dilation) must be positive, padding \(padding) non-negative")
+        if let bias {
+            precondition(bias.shape == [weight.shape[0]], "convolved2D: bias must be [\(weight.shape[0])]; got \(bias.shape)")
+        }
+        let outputHeight = (shape[2] + 2 * padding.height - dilation.height * (weight.shape[2] - 1) - 1) / stride.height + 1
+        let outputWidth = (shape[3] + 2 * padding.width - dilation.width * (weight.shape[3] - 1) - 1) / stride.width + 1
+        precondition(outputHeight > 0 && outputWidth > 0,
+                     "convolved2D: kernel \(Array(weight.shape[2...])) with dilation \(dilation) does not fit input \(Array(shape[2...])) padded by \(padding)")
+        let geometry = ConvolutionGeometry(
+            input: shape, weight: weight.shape, output: [shape[0], weight.shape[0], outputHeight, outputWidth],
+            stride: stride.array, padding: padding.array, dilation: dilation.array, groups: groups,
+            hasBias: bias != nil)
+        let result = Tensor(uninitializedShape: geometry.output)
+        DNNL.convolutionForward(geometry, input: storage.base, weight: weight.storage.base,
+                                bias: bias?.storage.base, output: result.storage.base)
+        let inputs = [self, weight] + (bias.map { [$0] } ?? [])
+        return Tensor.recording(result, inputs: inputs) { gradient, needed in
+            var inputGradient: Tensor?
+            if needed[0] {
+                let computed = Tensor(uninitializedShape: geometry.input)
+                DNNL.convolutionBackwardData(geometry, outputGradient: gradient.storage.base,
+                                             weight: weight.storage.base, inputGradient: computed.storage.base)
+                inputGradient = computed
+            }
+            var weightGradient: Tensor?
+            var biasGradient: Tensor?
+            if needed[1] || (bias != nil && needed[2]) {
+                let computedWeight = Tensor(uninitializedShape: geometry.weight)
+                let computedBias = bias.map { Tensor(uninitializedShape: $0.shape) }
+                DNNL.convolutionBackwardWeights(geometry, input: self.storage.base,
+                                                outputGradient: gradient.storage.base,
+                                                weightGradient: computedWeight.storage.base,
+                                                biasGradient: computedBias?.storage.base)
+                weightGradient = computedWeight
+                biasGradient = computedBias
+            }
+            return [inputGradient, weightGradient] + (bias != nil ? [biasGradient] : [])
+        }
+    }
+}

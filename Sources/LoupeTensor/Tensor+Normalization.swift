@@ -1,0 +1,65 @@
+extension Tensor {
+    /// Batch normalization over the channels of `[N, C, H, W]` (or `[N, C]`) input
+    /// (`F.batch_norm`), differentiable with respect to the input, `scale` and `offset`.
+    ///
+    /// In inference (`training == false`) the running statistics normalize:
+    /// `y = (x − runningMean) / √(runningVariance + ε) · scale + offset`.
+    /// In training the batch's own mean and biased variance normalize, and the running
+    /// statistics move towards the batch's: `r ← (1 − momentum)·r + momentum·batch`, with the
+    /// unbiased variance, as PyTorch does.
+    ///
+    /// - Parameters:
+    ///   - scale: γ, `[C]`. offset: β, `[C]`.
+    ///   - runningMean, runningVariance: `[C]`; updated in place when training.
+    /// - Returns: the normalized tensor, same shape as the input.
+    /// - Reference: Ioffe & Szegedy, "Batch Normalization", 2015.
+    public func batchNormalized(scale: Tensor, offset: Tensor, runningMean: inout Tensor,
+                                runningVariance: inout Tensor, training: Bool,
+                                momentum: Float = 0.1, epsilon: Float = 1e-5) -> Tensor {
+        precondition(rank >= 2, "batchNormalized: input must be [N, C, ...]; got \(shape)")
+        let channels = shape[1]
+        for (name, parameter) in [("scale", scale), ("offset", offset), ("runningMean", runningMean),
+                                  ("runningVariance", runningVariance)] {
+            precondition(parameter.shape == [channels],
+                         "batchNormalized: \(name) must be [\(channels)]; got \(parameter.shape)")
+        }
+        // Per-channel parameters reshaped to broadcast against [N, C, ...].
+        let broadcastShape = [1, channels] + Array(repeating: 1, count: rank - 2)
+        let reducedAxes = [0] + Array(2..<rank)
+        if training {
+            let valuesPerChannel = count / channels
+            precondition(valuesPerChannel > 1, "batchNormalized: training needs more than one value per channel; got shape \(shape)")
+            let mean = self.mean(alongAxes: reducedAxes, keepingDimensions: true)
+            let centered = self - mean
+            let variance = (centered * centered).mean(alongAxes: reducedAxes, keepingDimensions: true)
+            let normalized = centered / (variance + epsilon).sqrt()
+            withoutGradients {
+                let unbiased = variance.reshaped([channels]) * (Float(valuesPerChannel) / Float(valuesPerChannel - 1))
+                runningMean = (1 - momentum) * runningMean + momentum * mean.reshaped([channels])
+                runningVariance = (1 - momentum) * runningVariance + momentum * unbiased
+            }
+            return normalized * scale.reshaped(broadcastShape) + offset.reshaped(broadcastShape)
+        }
+        let inverseDeviation = 1 / (runningVariance.detached() + epsilon).sqrt()
+        let channelScale = (scale * inverseDeviation).reshaped(broadcastShape)
+        let channelShift = (offset - runningMean.detached() * scale * inverseDeviation).reshaped(broadcastShape)
+        return self * channelScale + channelShift
+    }
+
+    /// Zeroes each element with probability `probability` and scales the rest by
+    /// `1 / (1 − probability)` (inverted dropout, `F.dropout` in training mode).
+    ///
+    /// The gradient flows through the kept elements with the same scale.
+    public func dropout(probability: Float, generator: inout RandomGenerator) -> Tensor {
+        precondition(probability >= 0 && probability < 1, "dropout: probability must be in [0, 1); got \(probability)")
+        if probability == 0 { return self }
+        var mask = Tensor(uninitializedShape: shape)
+        let keptScale = 1 / (1 - probability)
+        mask.withUnsafeMutableBufferPointer { values in
+            for index in values.indices {
+                values[index] = generator.nextUniform() < probability ? 0 : keptScale
+            }
+        }
+        return self * mask
+    }
+}

@@ -1,0 +1,179 @@
+// 2-D pooling on NCHW tensors, written as Swift loops over planes so that PyTorch's exact
+// rules (ceil_mode windows, count_include_pad divisors, NaN propagation) hold to the letter.
+
+/// The output extent of a pooling window along one dimension, as PyTorch computes it.
+func pooledExtent(input: Int, kernel: Int, stride: Int, padding: Int, dilation: Int, ceilMode: Bool) -> Int {
+    let span = input + 2 * padding - dilation * (kernel - 1) - 1
+    precondition(span >= 0, "Pooling window \(kernel) (dilation \(dilation)) does not fit input extent \(input) padded by \(padding)")
+    var extent = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1
+    // The last window must start inside the input or its left padding.
+    if ceilMode && (extent - 1) * stride >= input + padding { extent -= 1 }
+    return extent
+}
+
+/// The geometry shared by the pooling kernels.
+private struct PoolingWindow {
+    let kernel: Size2D, stride: Size2D, padding: Size2D, dilation: Size2D
+    let inputHeight: Int, inputWidth: Int, outputHeight: Int, outputWidth: Int
+
+    init(input: [Int], kernel: Size2D, stride: Size2D?, padding: Size2D, dilation: Size2D, ceilMode: Bool,
+         function: String) {
+        precondition(input.count == 4, "\(function): input must be [N, C, H, W]; got \(input)")
+        let stride = stride ?? kernel
+        precondition(kernel.height > 0 && kernel.width > 0 && stride.height > 0 && stride.width > 0,
+                     "\(function): kernel \(kernel) and stride \(stride) must be positive")
+        precondition(padding.height >= 0 && padding.width >= 0
+                     && padding.height <= kernel.height / 2 && padding.width <= kernel.width / 2,
+                     "\(function): padding \(padding) must be between 0 and half the kernel \(kernel)")
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        inputHeight = input[2]
+        inputWidth = input[3]
+        outputHeight = pooledExtent(input: input[2], kernel: kernel.height, stride: stride.height,
+                                    padding: padding.height, dilation: dilation.height, ceilMode: ceilMode)
+        outputWidth = pooledExtent(input: input[3], kernel: kernel.width, stride: stride.width,
+                                   padding: padding.width, dilation: dilation.width, ceilMode: ceilMode)
+    }
+}
+
+extension Tensor {
+    /// Max pooling over `kernelSize` windows (`F.max_pool2d`).
+    ///
+    /// - Parameters:
+    ///   - stride: defaults to the kernel size.
+    ///   - padding: implicit −∞ padding on both sides, at most half the kernel.
+    ///   - ceilMode: round the output size up, as PyTorch's `ceil_mode=True`.
+    /// - Returns: `[N, C, H', W']`. The gradient goes to the (first) maximal element of each window.
+    public func maxPooled2D(kernelSize: Size2D, stride: Size2D? = nil, padding: Size2D = 0,
+                            dilation: Size2D = 1, ceilMode: Bool = false) -> Tensor {
+        let window = PoolingWindow(input: shape, kernel: kernelSize, stride: stride, padding: padding,
+                                   dilation: dilation, ceilMode: ceilMode, function: "maxPooled2D")
+        let planes = shape[0] * shape[1]
+        let inputPlane = window.inputHeight * window.inputWidth
+        let outputPlane = window.outputHeight * window.outputWidth
+        let result = Tensor(uninitializedShape: [shape[0], shape[1], window.outputHeight, window.outputWidth])
+        // For each output element, the flat input offset of its maximum.
+        let argmax = UnsafeMutablePointer<Int>.allocate(capacity: Swift.max(result.count, 1))
+        let source = storage.base, destination = result.storage.base
+        parallelRanges(planes, grain: Swift.max(1, 16_384 / Swift.max(inputPlane, 1))) { range in
+            for plane in range {
+                for outputRow in 0..<window.outputHeight {
+                    let rowStart = outputRow * window.stride.height - window.padding.height
+                    for outputColumn in 0..<window.outputWidth {
+                        let columnStart = outputColumn * window.stride.width - window.padding.width
+                        var best = -Float.infinity
+                        var bestOffset = -1
+                        for i in 0..<window.kernel.height {
+                            let row = rowStart + i * window.dilation.height
+                            guard row >= 0 && row < window.inputHeight else { continue }
+                            for j in 0..<window.kernel.width {
+                                let column = columnStart + j * window.dilation.width
+                                guard column >= 0 && column < window.inputWidth else { continue }
+                                let offset = plane * inputPlane + row * window.inputWidth + column
+                                let value = source[offset]
+                                if value > best || value.isNaN || bestOffset < 0 {
+                                    best = value
+                                    bestOffset = offset
+                                    if value.isNaN { break }
+                                }
+                            }
+                        }
+                        let outputOffset = plane * outputPlane + outputRow * window.outputWidth + outputColumn
+                        destination[outputOffset] = best
+                        argmax[outputOffset] = bestOffset
+                    }
+                }
+            }
+        }
+        let selected = Array(UnsafeBufferPointer(start: argmax, count: result.count))
+        argmax.deallocate()
+        let inputShape = shape
+        return Tensor.recording(result, inputs: [self]) { gradient, _ in
+            let inputGradient = Tensor.zeros(inputShape)
+            for (outputOffset, inputOffset) in selected.enumerated() where inputOffset >= 0 {
+                inputGradient.storage.base[inputOffset] += gradient.storage.base[outputOffset]
+            }
+            return [inputGradient]
+        }
+    }
+
+    /// Average pooling (`F.avg_pool2d`).
+    ///
+    /// - Parameter countIncludePad: divide by the window size including zero padding (PyTorch's
+    ///   default), or by the number of input elements covered.
+    /// - Returns: `[N, C, H', W']`; each input element gets `gradient / divisor` from each window.
+    public func averagePooled2D(kernelSize: Size2D, stride: Size2D? = nil, padding: Size2D = 0,
+                                ceilMode: Bool = false, countIncludePad: Bool = true) -> Tensor {
+        let window = PoolingWindow(input: shape, kernel: kernelSize, stride: stride, padding: padding,
+                                   dilation: 1, ceilMode: ceilMode, function: "averagePooled2D")
+        // Each output cell's covered input rectangle and divisor, as PyTorch's CPU kernel.
+        func cell(_ outputRow: Int, _ outputColumn: Int) -> (rows: Range<Int>, columns: Range<Int>, divisor: Float) {
+            var rowStart = outputRow * window.stride.height - window.padding.height
+            var columnStart = outputColumn * window.stride.width - window.padding.width
+            var rowEnd = Swift.min(rowStart + window.kernel.height, window.inputHeight + window.padding.height)
+            var columnEnd = Swift.min(columnStart + window.kernel.width, window.inputWidth + window.padding.width)
+            let paddedSize = (rowEnd - rowStart) * (columnEnd - columnStart)
+            rowStart = Swift.max(rowStart, 0)
+            columnStart = Swift.max(columnStart, 0)
+            rowEnd = Swift.min(rowEnd, window.inputHeight)
+            columnEnd = Swift.min(columnEnd, window.inputWidth)
+            let divisor = countIncludePad ? paddedSize : (rowEnd - rowStart) * (columnEnd - columnStart)
+            return (rowStart..<rowEnd, columnStart..<columnEnd, Float(divisor))
+        }
+        return pooledByCells(outputHeight: window.outputHeight, outputWidth: window.outputWidth, cell: cell)
+    }
+
+    /// Adaptive average pooling to a fixed output size (`F.adaptive_avg_pool2d`): output cell
+    /// `i` averages input rows `⌊i·H/H'⌋ ..< ⌈(i+1)·H/H'⌉`, and likewise for columns.
+    public func adaptiveAveragePooled2D(outputSize: Size2D) -> Tensor {
+        precondition(rank == 4 && outputSize.height > 0 && outputSize.width > 0,
+                     "adaptiveAveragePooled2D: needs [N, C, H, W] input and a positive size; got \(shape), \(outputSize)")
+        let (height, width) = (shape[2], shape[3])
+        func cell(_ outputRow: Int, _ outputColumn: Int) -> (rows: Range<Int>, columns: Range<Int>, divisor: Float) {
+            let rows = (outputRow * height / outputSize.height)..<(((outputRow + 1) * height + outputSize.height - 1) / outputSize.height)
+            let columns = (outputColumn * width / outputSize.width)..<(((outputColumn + 1) * width + outputSize.width - 1) / outputSize.width)
+            return (rows, columns, Float(rows.count * columns.count))
+        }
+        return pooledByCells(outputHeight: outputSize.height, outputWidth: outputSize.width, cell: cell)
+    }
+
+    /// The mean of each channel: `[N, C, H, W] → [N, C, 1, 1]` (`AdaptiveAvgPool2d(1)`).
+    public func globalAveragePooled2D() -> Tensor {
+        precondition(rank == 4, "globalAveragePooled2D: input must be [N, C, H, W]; got \(shape)")
+        return mean(alongAxes: [2, 3], keepingDimensions: true)
+    }
+
+    /// Averages each output cell's input rectangle; the shared body of the average poolings.
+    private func pooledByCells(outputHeight: Int, outputWidth: Int,
+                               cell: (Int, Int) -> (rows: Range<Int>, columns: Range<Int>, divisor: Float)) -> Tensor {
+        let planes = shape[0] * shape[1]
+        let (height, width) = (shape[2], shape[3])
+        let cells = (0..<outputHeight).flatMap { row in (0..<outputWidth).map { cell(row, $0) } }
+        let result = Tensor(uninitializedShape: [shape[0], shape[1], outputHeight, outputWidth])
+        let source = storage.base, destination = result.storage.base
+        parallelRanges(planes, grain: Swift.max(1, 16_384 / Swift.max(height * width, 1))) { range in
+            for plane in range {
+                let input = source + plane * height * width
+                for (index, cell) in cells.enumerated() {
+                    var total: Float = 0
+                    for row in cell.rows { for column in cell.columns { total += input[row * width + column] } }
+                    destination[plane * cells.count + index] = total / cell.divisor
+                }
+            }
+        }
+        let inputShape = shape
+        return Tensor.recording(result, inputs: [self]) { gradient, _ in
+            let inputGradient = Tensor.zeros(inputShape)
+            for plane in 0..<planes {
+                let target = inputGradient.storage.base + plane * height * width
+                for (index, cell) in cells.enumerated() {
+                    let share = gradient.storage.base[plane * cells.count + index] / cell.divisor
+                    for row in cell.rows { for column in cell.columns { target[row * width + column] += share } }
+                }
+            }
+            return [inputGradient]
+        }
+    }
+}

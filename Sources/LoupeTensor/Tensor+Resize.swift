@@ -1,0 +1,62 @@
+extension Tensor {
+    /// Bilinear resize of `[N, C, H, W]` to `size`, equal to
+    /// `F.interpolate(mode="bilinear", align_corners=False)` without antialiasing.
+    ///
+    /// Output pixel `o` samples the input at `(o + ½)·(in / out) − ½`, clamped at 0, mixing the
+    /// two neighbours by their distance. The pullback sends each output gradient back to the
+    /// four input pixels with the same weights.
+    public func resizedBilinear(to size: Size2D) -> Tensor {
+        precondition(rank == 4, "resizedBilinear: input must be [N, C, H, W]; got \(shape)")
+        precondition(size.height > 0 && size.width > 0, "resizedBilinear: size \(size) must be positive")
+        let (height, width) = (shape[2], shape[3])
+        let rows = interpolationTaps(from: height, to: size.height)
+        let columns = interpolationTaps(from: width, to: size.width)
+        let planes = shape[0] * shape[1]
+        let result = Tensor(uninitializedShape: [shape[0], shape[1], size.height, size.width])
+        let source = storage.base, destination = result.storage.base
+        parallelRanges(planes, grain: Swift.max(1, 16_384 / Swift.max(size.height * size.width, 1))) { range in
+            for plane in range {
+                let input = source + plane * height * width
+                let output = destination + plane * size.height * size.width
+                for (outputRow, row) in rows.enumerated() {
+                    for (outputColumn, column) in columns.enumerated() {
+                        let top = input[row.low * width + column.low] * (1 - column.weight)
+                            + input[row.low * width + column.high] * column.weight
+                        let bottom = input[row.high * width + column.low] * (1 - column.weight)
+                            + input[row.high * width + column.high] * column.weight
+                        output[outputRow * size.width + outputColumn] = top * (1 - row.weight) + bottom * row.weight
+                    }
+                }
+            }
+        }
+        let inputShape = shape
+        return Tensor.recording(result, inputs: [self]) { gradient, _ in
+            let inputGradient = Tensor.zeros(inputShape)
+            for plane in 0..<planes {
+                let target = inputGradient.storage.base + plane * height * width
+                let incoming = gradient.storage.base + plane * size.height * size.width
+                for (outputRow, row) in rows.enumerated() {
+                    for (outputColumn, column) in columns.enumerated() {
+                        let g = incoming[outputRow * size.width + outputColumn]
+                        target[row.low * width + column.low] += g * (1 - row.weight) * (1 - column.weight)
+                        target[row.low * width + column.high] += g * (1 - row.weight) * column.weight
+                        target[row.high * width + column.low] += g * row.weight * (1 - column.weight)
+                        target[row.high * width + column.high] += g * row.weight * column.weight
+                    }
+                }
+            }
+            return [inputGradient]
+        }
+    }
+}
+
+/// For each output position, the two input positions it mixes and the weight of the second.
+private func interpolationTaps(from input: Int, to output: Int) -> [(low: Int, high: Int, weight: Float)] {
+    let scale = Float(input) / Float(output)
+    return (0..<output).map { position in
+        let source = Swift.max((Float(position) + 0.5) * scale - 0.5, 0)
+        let low = Swift.min(Int(source), input - 1)
+        let high = Swift.min(low + 1, input - 1)
+        return (low, high, source - Float(low))
+    }
+}

@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs the system libraries Loupe links against, only those missing:
+# oneDNN, libpng and libjpeg-turbo (apt-get on Debian/Ubuntu, Homebrew on macOS).
+set -eu
+
+if ! command -v swift >/dev/null 2>&1; then
+    echo "error: the Swift toolchain (6.0 or later) is not on PATH; install it from swift.org first" >&2
+    exit 1
+fi
+
+case "$(uname -s)" in
+Darwin)
+    missing=""
+    for formula in onednn libpng jpeg-turbo; do
+        brew list --versions "$formula" >/dev/null 2>&1 || missing="$missing $formula"
+    done
+    if [ -n "$missing" ]; then
+        echo "Installing with Homebrew:$missing"
+        brew install $missing
+    fi
+    ;;
+*)
+    missing=""
+    for package in libdnnl-dev libpng-dev libjpeg-dev; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+            || missing="$missing $package"
+    done
+    if [ -n "$missing" ]; then
+        echo "Installing with apt-get:$missing"
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing
+    fi
+    ;;
+esac
