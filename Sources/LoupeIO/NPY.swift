@@ -25,7 +25,8 @@ public enum NPY {
               let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8) else {
             throw LoupeIOError("\(name): the .npy header is truncated or not text")
         }
-        let descriptor = try field("descr", in: header, name: name)
+        let descriptorText = try field("descr", in: header, name: name)
+        let descriptor = descriptorText.prefix(while: { $0 != "," && $0 != "}" }).trimmingCharacters(in: .whitespaces)
         let fortranOrder = try field("fortran_order", in: header, name: name)
         let shapeText = try field("shape", in: header, name: name)
         guard fortranOrder.hasPrefix("False") else {
