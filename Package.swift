@@ -36,8 +36,10 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LoupeNNTests", dependencies: ["LoupeNN"]),
         .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO", "LoupeRender"]),
-        .testTarget(name: "LoupeCLITests", dependencies: ["LoupeIO"]),
+        .testTarget(name: "LoupeExplainTests", dependencies: ["LoupeExplain"]),
+        .testTarget(name: "LoupeCLITests", dependencies: ["LoupeIO", "loupe"]),
     ],
     swiftLanguageModes: [.v6]
 )
