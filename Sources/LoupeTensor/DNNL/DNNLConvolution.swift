@@ -17,29 +17,37 @@ struct ConvolutionGeometry: Hashable {
     }
 }
 
-/// The forward, backward-data and backward-weights primitives of one geometry, in plain
-/// NCHW / OIHW layouts, built on first use.
+/// The forward, backward-data and backward-weights primitives of one geometry, built on first use.
+///
+/// oneDNN picks each primitive's memory formats (`format_tag_any`: blocked layouts such as
+/// nChw16c run its fastest kernels); tensors stay plain NCHW / OIHW, reordered at the call.
 final class ConvolutionPrimitives: @unchecked Sendable {
     let geometry: ConvolutionGeometry
     private let engine: dnnl_engine_t
-    let inputDescriptor: dnnl_memory_desc_t
-    let weightDescriptor: dnnl_memory_desc_t
-    let biasDescriptor: dnnl_memory_desc_t
-    let outputDescriptor: dnnl_memory_desc_t
     private var forwardDescriptor: dnnl_primitive_desc_t?
-    private(set) lazy var forward: dnnl_primitive_t = makePrimitive(forwardPrimitiveDescriptor)
-    private(set) lazy var backwardData: dnnl_primitive_t = makePrimitive(describe(.backwardData))
-    private(set) lazy var backwardWeights: dnnl_primitive_t = makePrimitive(describe(.backwardWeights))
+    private(set) lazy var forward = PlannedPrimitive(describe(.forward), engine: engine, arguments: [
+        (DNNL_ARG_SRC, dnnl_query_src_md, geometry.input, false),
+        (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, geometry.dnnlWeight, false),
+        (DNNL_ARG_BIAS, dnnl_query_weights_md, [geometry.weight[0]], false),
+        (DNNL_ARG_DST, dnnl_query_dst_md, geometry.output, true),
+    ], keepDescriptor: true)
+    private(set) lazy var backwardData = PlannedPrimitive(describe(.backwardData), engine: engine, arguments: [
+        (DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, geometry.output, false),
+        (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, geometry.dnnlWeight, false),
+        (DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, geometry.input, true),
+    ])
+    private(set) lazy var backwardWeights = PlannedPrimitive(describe(.backwardWeights), engine: engine, arguments: [
+        (DNNL_ARG_SRC, dnnl_query_src_md, geometry.input, false),
+        (DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, geometry.output, false),
+        (DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, geometry.dnnlWeight, true),
+        (DNNL_ARG_DIFF_BIAS, dnnl_query_diff_weights_md, [geometry.weight[0]], true),
+    ])
 
     private enum Direction { case forward, backwardData, backwardWeights }
 
     init(geometry: ConvolutionGeometry, engine: dnnl_engine_t) {
         self.geometry = geometry
         self.engine = engine
-        inputDescriptor = plainDescriptor(geometry.input)
-        weightDescriptor = plainDescriptor(geometry.dnnlWeight)
-        biasDescriptor = plainDescriptor([geometry.weight[0]])
-        outputDescriptor = plainDescriptor(geometry.output)
     }
 
     private var forwardPrimitiveDescriptor: dnnl_primitive_desc_t {
@@ -50,7 +58,9 @@ final class ConvolutionPrimitives: @unchecked Sendable {
     }
 
     private func describe(_ direction: Direction) -> dnnl_primitive_desc_t {
-        var input = inputDescriptor, weight = weightDescriptor, bias = biasDescriptor, output = outputDescriptor
+        if direction == .forward, let forwardDescriptor { return forwardDescriptor }
+        var input = anyDescriptor(geometry.input), weight = anyDescriptor(geometry.dnnlWeight)
+        var bias = plainDescriptor([geometry.weight[0]]), output = anyDescriptor(geometry.output)
         var operation = dnnl_convolution_desc_t()
         let strides = geometry.stride.map(Int64.init)
         let dilates = geometry.dilation.map { Int64($0 - 1) }  // oneDNN counts dilation from 0
@@ -78,15 +88,90 @@ final class ConvolutionPrimitives: @unchecked Sendable {
         let hint = direction == .forward ? nil : forwardPrimitiveDescriptor
         checkDNNL(dnnl_primitive_desc_create(&descriptor, &operation, nil, engine, hint),
                   "creating a \(direction) convolution for \(geometry)")
+        if direction == .forward { forwardDescriptor = descriptor }
         return descriptor!
     }
+}
 
-    private func makePrimitive(_ descriptor: dnnl_primitive_desc_t) -> dnnl_primitive_t {
-        var primitive: dnnl_primitive_t?
-        checkDNNL(dnnl_primitive_create(&primitive, descriptor), "creating a convolution primitive")
-        if descriptor != forwardDescriptor { dnnl_primitive_desc_destroy(descriptor) }
-        return primitive!
+/// A primitive with the reorders between the caller's plain buffers and the formats it chose.
+final class PlannedPrimitive: @unchecked Sendable {
+    private struct Argument {
+        let index: Int32
+        let plain: dnnl_memory_desc_t
+        let chosen: dnnl_memory_desc_t
+        /// Plain → chosen for inputs, chosen → plain for outputs; `nil` when they agree.
+        let reorder: dnnl_primitive_t?
+        /// Holds the argument in the chosen format between calls (only with a reorder).
+        let buffer: UnsafeMutableRawPointer?
+        let isOutput: Bool
     }
+
+    private let primitive: dnnl_primitive_t
+    private let arguments: [Argument]
+
+    /// - Parameter arguments: (oneDNN argument, query for its format, plain dimensions, is output).
+    ///   Arguments the primitive does not use (bias without bias) are dropped.
+    init(_ descriptor: dnnl_primitive_desc_t, engine: dnnl_engine_t,
+         arguments: [(Int32, dnnl_query_t, [Int], Bool)], keepDescriptor: Bool = false) {
+        var planned: [Argument] = []
+        for (index, query, dimensions, isOutput) in arguments {
+            let queryIndex: Int32 = (index == DNNL_ARG_BIAS || index == DNNL_ARG_DIFF_BIAS) ? 1 : 0
+            guard let chosenPointer = dnnl_primitive_desc_query_md(descriptor, query, queryIndex),
+                  chosenPointer.pointee.ndims > 0 else { continue }
+            var chosen = chosenPointer.pointee
+            var plain = plainDescriptor(dimensions)
+            var reorder: dnnl_primitive_t?
+            var buffer: UnsafeMutableRawPointer?
+            if dnnl_memory_desc_equal(&plain, &chosen) == 0 {
+                var reorderDescriptor: dnnl_primitive_desc_t?
+                checkDNNL(isOutput
+                          ? dnnl_reorder_primitive_desc_create(&reorderDescriptor, &chosen, engine, &plain, engine, nil)
+                          : dnnl_reorder_primitive_desc_create(&reorderDescriptor, &plain, engine, &chosen, engine, nil),
+                          "describing a reorder")
+                checkDNNL(dnnl_primitive_create(&reorder, reorderDescriptor), "creating a reorder")
+                dnnl_primitive_desc_destroy(reorderDescriptor)
+                buffer = UnsafeMutableRawPointer.allocate(byteCount: dnnl_memory_desc_get_size(&chosen), alignment: 64)
+            }
+            planned.append(Argument(index: index, plain: plain, chosen: chosen, reorder: reorder,
+                                    buffer: buffer, isOutput: isOutput))
+        }
+        var primitive: dnnl_primitive_t?
+        checkDNNL(dnnl_primitive_create(&primitive, descriptor), "creating a primitive")
+        if !keepDescriptor { dnnl_primitive_desc_destroy(descriptor) }
+        self.primitive = primitive!
+        self.arguments = planned
+    }
+
+    /// Runs the primitive on plain buffers, one per argument index (missing ones are skipped),
+    /// reordering inputs in and outputs out (caller holds the context lock).
+    func run(_ context: DNNLContext, _ buffers: [Int32: UnsafeMutableRawPointer]) {
+        var primitiveArguments: [(Int32, UnsafeMutableRawPointer, dnnl_memory_desc_t)] = []
+        for argument in arguments {
+            guard let user = buffers[argument.index] else { continue }
+            guard let reorder = argument.reorder, let buffer = argument.buffer else {
+                primitiveArguments.append((argument.index, user, argument.plain))
+                continue
+            }
+            if !argument.isOutput {
+                context.execute(reorder, [(DNNL_ARG_FROM, user, argument.plain), (DNNL_ARG_TO, buffer, argument.chosen)])
+            }
+            primitiveArguments.append((argument.index, buffer, argument.chosen))
+        }
+        context.execute(primitive, primitiveArguments)
+        for argument in arguments where argument.isOutput {
+            guard let reorder = argument.reorder, let buffer = argument.buffer,
+                  let user = buffers[argument.index] else { continue }
+            context.execute(reorder, [(DNNL_ARG_FROM, buffer, argument.chosen), (DNNL_ARG_TO, user, argument.plain)])
+        }
+    }
+}
+
+private func anyDescriptor(_ dimensions: [Int]) -> dnnl_memory_desc_t {
+    var descriptor = dnnl_memory_desc_t()
+    checkDNNL(dnnl_memory_desc_init_by_tag(&descriptor, Int32(dimensions.count), dimensions.map(Int64.init),
+                                           dnnl_f32, dnnl_format_tag_any),
+              "describing memory of dimensions \(dimensions)")
+    return descriptor
 }
 
 private func withOptionalPointer<Result>(
@@ -95,51 +180,37 @@ private func withOptionalPointer<Result>(
     present ? withUnsafePointer(to: &value) { body($0) } : body(nil)
 }
 
-/// The oneDNN convolution kernels on raw buffers; shapes were checked by the caller.
+/// The oneDNN kernels on raw buffers; shapes were checked by the caller.
 enum DNNL {
+    private static func run(_ geometry: ConvolutionGeometry,
+                            _ select: (ConvolutionPrimitives) -> PlannedPrimitive,
+                            _ buffers: [Int32: UnsafeMutablePointer<Float>?]) {
+        let context = DNNLContext.shared
+        context.locked {
+            let primitive = select(context.convolutionPrimitives(for: geometry))
+            primitive.run(context, buffers.compactMapValues { $0.map(UnsafeMutableRawPointer.init) })
+        }
+    }
+
     static func convolutionForward(_ geometry: ConvolutionGeometry, input: UnsafeMutablePointer<Float>,
                                    weight: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?,
                                    output: UnsafeMutablePointer<Float>) {
-        let context = DNNLContext.shared
-        context.locked {
-            let primitives = context.convolutionPrimitives(for: geometry)
-            var arguments = [(DNNL_ARG_SRC, UnsafeMutableRawPointer(input), primitives.inputDescriptor),
-                             (DNNL_ARG_WEIGHTS, UnsafeMutableRawPointer(weight), primitives.weightDescriptor),
-                             (DNNL_ARG_DST, UnsafeMutableRawPointer(output), primitives.outputDescriptor)]
-            if let bias { arguments.append((DNNL_ARG_BIAS, UnsafeMutableRawPointer(bias), primitives.biasDescriptor)) }
-            context.execute(primitives.forward, arguments)
-        }
+        run(geometry, \.forward, [DNNL_ARG_SRC: input, DNNL_ARG_WEIGHTS: weight, DNNL_ARG_BIAS: bias, DNNL_ARG_DST: output])
     }
 
     static func convolutionBackwardData(_ geometry: ConvolutionGeometry, outputGradient: UnsafeMutablePointer<Float>,
                                         weight: UnsafeMutablePointer<Float>,
                                         inputGradient: UnsafeMutablePointer<Float>) {
-        let context = DNNLContext.shared
-        context.locked {
-            let primitives = context.convolutionPrimitives(for: geometry)
-            context.execute(primitives.backwardData, [
-                (DNNL_ARG_DIFF_DST, UnsafeMutableRawPointer(outputGradient), primitives.outputDescriptor),
-                (DNNL_ARG_WEIGHTS, UnsafeMutableRawPointer(weight), primitives.weightDescriptor),
-                (DNNL_ARG_DIFF_SRC, UnsafeMutableRawPointer(inputGradient), primitives.inputDescriptor),
-            ])
-        }
+        run(geometry, \.backwardData,
+            [DNNL_ARG_DIFF_DST: outputGradient, DNNL_ARG_WEIGHTS: weight, DNNL_ARG_DIFF_SRC: inputGradient])
     }
 
     static func convolutionBackwardWeights(_ geometry: ConvolutionGeometry, input: UnsafeMutablePointer<Float>,
                                            outputGradient: UnsafeMutablePointer<Float>,
                                            weightGradient: UnsafeMutablePointer<Float>,
                                            biasGradient: UnsafeMutablePointer<Float>?) {
-        let context = DNNLContext.shared
-        context.locked {
-            let primitives = context.convolutionPrimitives(for: geometry)
-            var arguments = [(DNNL_ARG_SRC, UnsafeMutableRawPointer(input), primitives.inputDescriptor),
-                             (DNNL_ARG_DIFF_DST, UnsafeMutableRawPointer(outputGradient), primitives.outputDescriptor),
-                             (DNNL_ARG_DIFF_WEIGHTS, UnsafeMutableRawPointer(weightGradient), primitives.weightDescriptor)]
-            if let biasGradient {
-                arguments.append((DNNL_ARG_DIFF_BIAS, UnsafeMutableRawPointer(biasGradient), primitives.biasDescriptor))
-            }
-            context.execute(primitives.backwardWeights, arguments)
-        }
+        run(geometry, \.backwardWeights, [DNNL_ARG_SRC: input, DNNL_ARG_DIFF_DST: outputGradient,
+                                          DNNL_ARG_DIFF_WEIGHTS: weightGradient, DNNL_ARG_DIFF_BIAS: biasGradient])
     }
 
     /// Row-major single-precision GEMM: C = α·op(A)·op(B) + β·C with op(A) M×K, op(B) K×N.
