@@ -18,9 +18,10 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 
-# Op throughput (release build); results go into BENCHMARKS.md by hand.
+# Op throughput against oneDNN alone and PyTorch (needs pip install torch); see BENCHMARKS.md.
 bench: deps
-	$(SWIFT) run -c release loupe-bench ops
+	$(SWIFT) build -c release --product loupe-bench
+	python3 Tools/bench/ops.py
 
 # Regenerate the PyTorch reference fixtures (needs: pip install torch torchvision).
 fixtures:

@@ -18,9 +18,14 @@ struct Ops: ParsableCommand {
     @Option(help: "Timed repetitions per measurement (the median is reported).")
     var repeats = 10
 
+    @Flag(help: "Print one JSON object per measurement instead of a Markdown table.")
+    var json = false
+
     func run() {
-        print("| op | shape | median ms | throughput |")
-        print("|---|---|---:|---:|")
+        if !json {
+            print("| op | shape | median ms | throughput |")
+            print("|---|---|---:|---:|")
+        }
         var generator = RandomGenerator(seed: 1)
         for (channels, size) in [(64, 224), (256, 56), (512, 14)] {
             let input = Tensor.normal([1, channels, size, size], generator: &generator)
@@ -62,6 +67,10 @@ struct Ops: ParsableCommand {
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         let median = times.sorted()[times.count / 2]
+        if json {
+            print("{\"op\": \"\(name)\", \"shape\": \"\(shape)\", \"median_s\": \(median), \"work\": \(work), \"unit\": \"\(unit)\"}")
+            return
+        }
         print("| \(name) | \(shape) | \(String(format: "%.2f", median * 1000)) | \(String(format: "%.0f", work / median / 1e9)) \(unit) |")
     }
 }
