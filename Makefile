@@ -14,9 +14,10 @@ demo: deps
 	$(SWIFT) build -c release --product loupe
 	.build/release/loupe demo
 
+# Tests run on a release build: the model-zoo tests push whole networks through the engine.
 test: deps
-	$(SWIFT) build --build-tests
-	$(SWIFT) test
+	$(SWIFT) build -c release --build-tests
+	$(SWIFT) test -c release
 
 # Op throughput against oneDNN alone and PyTorch (needs pip install torch); see BENCHMARKS.md.
 bench: deps

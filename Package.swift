@@ -36,7 +36,7 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeIO"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "LoupeNNTests", dependencies: ["LoupeNN"]),
+        .testTarget(name: "LoupeNNTests", dependencies: ["LoupeNN", "LoupeIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO", "LoupeRender"]),
         .testTarget(name: "LoupeExplainTests", dependencies: ["LoupeExplain"]),
         .testTarget(name: "LoupeCLITests", dependencies: ["LoupeIO", "loupe"]),

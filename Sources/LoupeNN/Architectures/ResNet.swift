@@ -1,0 +1,125 @@
+import LoupeTensor
+
+/// ResNet's two-convolution block (ResNet-18/34): `conv1, bn1, relu, conv2, bn2`, an optional
+/// `downsample` (1×1 conv + batch norm), and `relu(out + identity)`.
+public final class BasicBlock: Module {
+    static let expansion = 1
+    public let conv1: Conv2d, bn1: BatchNorm2d, conv2: Conv2d, bn2: BatchNorm2d
+    public let downsample: Sequential?
+    let relu = ReLU()
+
+    init(inputChannels: Int, channels: Int, stride: Int, downsample: Sequential?, generator: inout RandomGenerator) {
+        conv1 = Conv2d(inputChannels: inputChannels, outputChannels: channels, kernelSize: 3, stride: Size2D(integerLiteral: stride),
+                       padding: 1, bias: false, generator: &generator)
+        bn1 = BatchNorm2d(channels: channels)
+        conv2 = Conv2d(inputChannels: channels, outputChannels: channels, kernelSize: 3, padding: 1, bias: false,
+                       generator: &generator)
+        bn2 = BatchNorm2d(channels: channels)
+        self.downsample = downsample
+        super.init()
+    }
+
+    public override var children: [(name: String, module: Module)] {
+        [("conv1", conv1), ("bn1", bn1), ("relu", relu), ("conv2", conv2), ("bn2", bn2)]
+            + (downsample.map { [("downsample", $0)] } ?? [])
+    }
+
+    public override func forward(_ input: Tensor) -> Tensor {
+        let out = bn2(conv2(relu(bn1(conv1(input)))))
+        return relu(out + (downsample?(input) ?? input))
+    }
+}
+
+/// ResNet's bottleneck block (ResNet-50/101/152, torchvision's v1.5: stride on the 3×3 conv).
+public final class Bottleneck: Module {
+    static let expansion = 4
+    public let conv1: Conv2d, bn1: BatchNorm2d, conv2: Conv2d, bn2: BatchNorm2d, conv3: Conv2d, bn3: BatchNorm2d
+    public let downsample: Sequential?
+    let relu = ReLU()
+
+    init(inputChannels: Int, channels: Int, stride: Int, downsample: Sequential?, generator: inout RandomGenerator) {
+        conv1 = Conv2d(inputChannels: inputChannels, outputChannels: channels, kernelSize: 1, bias: false, generator: &generator)
+        bn1 = BatchNorm2d(channels: channels)
+        conv2 = Conv2d(inputChannels: channels, outputChannels: channels, kernelSize: 3, stride: Size2D(integerLiteral: stride),
+                       padding: 1, bias: false, generator: &generator)
+        bn2 = BatchNorm2d(channels: channels)
+        conv3 = Conv2d(inputChannels: channels, outputChannels: channels * 4, kernelSize: 1, bias: false, generator: &generator)
+        bn3 = BatchNorm2d(channels: channels * 4)
+        self.downsample = downsample
+        super.init()
+    }
+
+    public override var children: [(name: String, module: Module)] {
+        [("conv1", conv1), ("bn1", bn1), ("conv2", conv2), ("bn2", bn2), ("conv3", conv3), ("bn3", bn3), ("relu", relu)]
+            + (downsample.map { [("downsample", $0)] } ?? [])
+    }
+
+    public override func forward(_ input: Tensor) -> Tensor {
+        let out = bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(input))))))))
+        return relu(out + (downsample?(input) ?? input))
+    }
+}
+
+/// ResNet (He et al., 2016) with torchvision's structure and names: `conv1, bn1, relu, maxpool,
+/// layer1 … layer4, avgpool, fc`.
+public final class ResNet: Module {
+    public let conv1: Conv2d, bn1: BatchNorm2d
+    let relu = ReLU()
+    let maxpool = MaxPool2d(kernelSize: 3, stride: 2, padding: 1)
+    public let layers: [Sequential]
+    let avgpool = AdaptiveAvgPool2d(outputSize: 1)
+    public let fc: Linear
+
+    static let blockCounts: [Int: [Int]] = [
+        18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3],
+    ]
+
+    /// - Parameter depth: 18, 34, 50, 101 or 152.
+    public init(depth: Int, classes: Int = 1000, generator: inout RandomGenerator) {
+        let counts = ResNet.blockCounts[depth]!
+        let bottleneck = depth >= 50
+        let expansion = bottleneck ? Bottleneck.expansion : BasicBlock.expansion
+        conv1 = Conv2d(inputChannels: 3, outputChannels: 64, kernelSize: 7, stride: 2, padding: 3, bias: false,
+                       generator: &generator)
+        bn1 = BatchNorm2d(channels: 64)
+        var inputChannels = 64
+        var stages: [Sequential] = []
+        for (stage, count) in counts.enumerated() {
+            let channels = 64 << stage
+            var blocks: [Module] = []
+            for index in 0..<count {
+                let stride = stage > 0 && index == 0 ? 2 : 1
+                var downsample: Sequential?
+                if stride != 1 || inputChannels != channels * expansion {
+                    downsample = Sequential([
+                        Conv2d(inputChannels: inputChannels, outputChannels: channels * expansion, kernelSize: 1,
+                               stride: Size2D(integerLiteral: stride), bias: false, generator: &generator),
+                        BatchNorm2d(channels: channels * expansion),
+                    ])
+                }
+                blocks.append(bottleneck
+                    ? Bottleneck(inputChannels: inputChannels, channels: channels, stride: stride, downsample: downsample,
+                                 generator: &generator)
+                    : BasicBlock(inputChannels: inputChannels, channels: channels, stride: stride, downsample: downsample,
+                                 generator: &generator))
+                inputChannels = channels * expansion
+            }
+            stages.append(Sequential(blocks))
+        }
+        layers = stages
+        fc = Linear(inputFeatures: 512 * expansion, outputFeatures: classes, generator: &generator)
+        super.init()
+    }
+
+    public override var children: [(name: String, module: Module)] {
+        [("conv1", conv1), ("bn1", bn1), ("relu", relu), ("maxpool", maxpool)]
+            + layers.enumerated().map { ("layer\($0.offset + 1)", $0.element as Module) }
+            + [("avgpool", avgpool), ("fc", fc)]
+    }
+
+    public override func forward(_ input: Tensor) -> Tensor {
+        let stem = maxpool(relu(bn1(conv1(input))))
+        let body = layers.reduce(stem) { $1($0) }
+        return fc(avgpool(body).flattened(from: 1))
+    }
+}

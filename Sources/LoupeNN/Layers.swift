@@ -1,0 +1,92 @@
+import LoupeTensor
+
+/// `nn.ReLU`. Its backward pass follows the scoped ``ReLUBackwardRule``.
+public final class ReLU: Module {
+    public override func forward(_ input: Tensor) -> Tensor { input.relu() }
+}
+
+/// `nn.MaxPool2d`.
+public final class MaxPool2d: Module {
+    public let kernelSize: Size2D, stride: Size2D, padding: Size2D, dilation: Size2D
+    public let ceilMode: Bool
+
+    public init(kernelSize: Size2D, stride: Size2D? = nil, padding: Size2D = 0, dilation: Size2D = 1,
+                ceilMode: Bool = false) {
+        self.kernelSize = kernelSize
+        self.stride = stride ?? kernelSize
+        self.padding = padding
+        self.dilation = dilation
+        self.ceilMode = ceilMode
+    }
+
+    public override func forward(_ input: Tensor) -> Tensor {
+        input.maxPooled2D(kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
+    }
+
+    public override var configuration: String {
+        "kernel_size=\(kernelSize), stride=\(stride), padding=\(padding)" + (ceilMode ? ", ceil_mode=True" : "")
+    }
+}
+
+/// `nn.AvgPool2d`.
+public final class AvgPool2d: Module {
+    public let kernelSize: Size2D, stride: Size2D, padding: Size2D
+    public let ceilMode: Bool, countIncludePad: Bool
+
+    public init(kernelSize: Size2D, stride: Size2D? = nil, padding: Size2D = 0, ceilMode: Bool = false,
+                countIncludePad: Bool = true) {
+        self.kernelSize = kernelSize
+        self.stride = stride ?? kernelSize
+        self.padding = padding
+        self.ceilMode = ceilMode
+        self.countIncludePad = countIncludePad
+    }
+
+    public override func forward(_ input: Tensor) -> Tensor {
+        input.averagePooled2D(kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode,
+                              countIncludePad: countIncludePad)
+    }
+}
+
+/// `nn.AdaptiveAvgPool2d`.
+public final class AdaptiveAvgPool2d: Module {
+    public let outputSize: Size2D
+
+    public init(outputSize: Size2D) {
+        self.outputSize = outputSize
+    }
+
+    public override func forward(_ input: Tensor) -> Tensor {
+        input.adaptiveAveragePooled2D(outputSize: outputSize)
+    }
+
+    public override var configuration: String { "output_size=\(outputSize)" }
+}
+
+/// `nn.Dropout`: active only in training mode, with its own seeded generator.
+public final class Dropout: Module {
+    public let probability: Float
+    private var generator: RandomGenerator
+
+    public init(probability: Float = 0.5, seed: UInt64 = 0) {
+        self.probability = probability
+        generator = RandomGenerator(seed: seed)
+    }
+
+    public override func forward(_ input: Tensor) -> Tensor {
+        isTraining ? input.dropout(probability: probability, generator: &generator) : input
+    }
+
+    public override var configuration: String { "p=\(probability)" }
+}
+
+/// `nn.Flatten`: merges the dimensions from `startAxis` on.
+public final class Flatten: Module {
+    public let startAxis: Int
+
+    public init(startAxis: Int = 1) {
+        self.startAxis = startAxis
+    }
+
+    public override func forward(_ input: Tensor) -> Tensor { input.flattened(from: startAxis) }
+}

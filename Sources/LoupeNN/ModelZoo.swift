@@ -1,0 +1,47 @@
+import LoupeTensor
+
+/// Builds torchvision's architectures by name.
+public enum ModelZoo {
+    /// Every architecture name Loupe builds, as torchvision spells them.
+    public static let architectures = [
+        "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+        "squeezenet1_0", "squeezenet1_1", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+    ]
+
+    /// A freshly initialized model (PyTorch's default initialization, seeded), in evaluation
+    /// mode, with torchvision's module paths.
+    ///
+    /// - Throws: ``UnknownArchitectureError`` for a name not in ``architectures``.
+    public static func make(_ name: String, classes: Int = 1000, seed: UInt64 = 0) throws -> Module {
+        var generator = RandomGenerator(seed: seed)
+        let model: Module
+        switch name {
+        case "alexnet":
+            model = AlexNet(classes: classes, generator: &generator)
+        case let vgg where vgg.hasPrefix("vgg"):
+            let batchNorm = vgg.hasSuffix("_bn")
+            guard let depth = Int(vgg.dropFirst(3).prefix { $0.isNumber }), VGG.configurations[depth] != nil,
+                  vgg == "vgg\(depth)" + (batchNorm ? "_bn" : "") else { throw UnknownArchitectureError(name: name) }
+            model = VGG(depth: depth, batchNorm: batchNorm, classes: classes, generator: &generator)
+        case "squeezenet1_0", "squeezenet1_1":
+            model = SqueezeNet(version: String(name.suffix(3)), classes: classes, generator: &generator)
+        case let resnet where resnet.hasPrefix("resnet"):
+            guard let depth = Int(resnet.dropFirst(6)), ResNet.blockCounts[depth] != nil else {
+                throw UnknownArchitectureError(name: name)
+            }
+            model = ResNet(depth: depth, classes: classes, generator: &generator)
+        default:
+            throw UnknownArchitectureError(name: name)
+        }
+        model.assignPaths()
+        return model
+    }
+}
+
+/// An architecture name Loupe does not know.
+public struct UnknownArchitectureError: Error, CustomStringConvertible {
+    public let name: String
+    public var description: String {
+        "unknown architecture '\(name)'; choose one of \(ModelZoo.architectures.joined(separator: ", "))"
+    }
+}

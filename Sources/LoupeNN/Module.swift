@@ -1,0 +1,91 @@
+import LoupeTensor
+
+/// A layer or a network: a function of one tensor with named parameters and named children.
+///
+/// Every module knows its torchvision path (`features.0`, `layer4.1.conv2`), set when the
+/// root is built, so state_dict keys (`path.name`) and taps use PyTorch's names.
+/// Subclasses override ``forward(_:)`` and list what they own in ``children`` and
+/// ``localParameters``.
+open class Module {
+    /// The dotted path from the root module (`""` for the root).
+    public internal(set) var path = ""
+    /// Training mode (batch statistics, dropout) or evaluation mode (the default).
+    public internal(set) var isTraining = false
+
+    public init() {}
+
+    /// The direct sub-modules with their names, in registration order.
+    open var children: [(name: String, module: Module)] { [] }
+
+    /// The parameters and buffers this module owns directly, with their names.
+    open var localParameters: [(name: String, parameter: Parameter)] { [] }
+
+    /// The module's computation. Call the module itself (`module(x)`), which also feeds taps.
+    open func forward(_ input: Tensor) -> Tensor {
+        preconditionFailure("\(type(of: self)) must override forward(_:)")
+    }
+
+    /// Runs ``forward(_:)`` and offers the output to an active ``TapSession``.
+    public final func callAsFunction(_ input: Tensor) -> Tensor {
+        let output = forward(input)
+        guard let session = TapSession.current else { return output }
+        return session.offer(output, at: path)
+    }
+
+    /// A short description of the layer's configuration, as PyTorch prints it.
+    open var configuration: String { "" }
+
+    /// This module and every descendant, depth first, with their paths.
+    public func namedModules() -> [(path: String, module: Module)] {
+        [(path, self)] + children.flatMap { $0.module.namedModules() }
+    }
+
+    /// Every parameter and buffer below this module, keyed as in a PyTorch state_dict.
+    public func namedParameters() -> [(key: String, parameter: Parameter)] {
+        namedModules().flatMap { path, module in
+            module.localParameters.map { (path.isEmpty ? $0.name : "\(path).\($0.name)", $0.parameter) }
+        }
+    }
+
+    /// Sets each descendant's path from this module's (call on the root after building it).
+    public func assignPaths(_ prefix: String = "") {
+        path = prefix
+        for (name, child) in children {
+            child.assignPaths(prefix.isEmpty ? name : "\(prefix).\(name)")
+        }
+    }
+
+    /// Switches this module and its descendants to training or evaluation mode.
+    public func setTraining(_ training: Bool) {
+        for (_, module) in namedModules() { module.isTraining = training }
+    }
+
+    /// Freezes (or unfreezes) the learnable parameters under this module.
+    public func setTrainable(_ trainable: Bool) {
+        for (_, parameter) in namedParameters() where !parameter.isBuffer {
+            parameter.isTrainable = trainable
+        }
+    }
+
+    /// The module at a dotted path below this one, or `nil`.
+    public func module(at path: String) -> Module? {
+        namedModules().first { $0.path == path }?.module
+    }
+}
+
+/// Modules applied one after another; children are named "0", "1", ... as in `nn.Sequential`.
+public final class Sequential: Module {
+    public let layers: [Module]
+
+    public init(_ layers: [Module]) {
+        self.layers = layers
+    }
+
+    public override var children: [(name: String, module: Module)] {
+        layers.enumerated().map { (String($0.offset), $0.element) }
+    }
+
+    public override func forward(_ input: Tensor) -> Tensor {
+        layers.reduce(input) { $1($0) }
+    }
+}

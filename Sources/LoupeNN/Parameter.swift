@@ -1,0 +1,30 @@
+import LoupeTensor
+
+/// A tensor a module owns: a learnable weight, or a buffer such as batch norm's running mean.
+///
+/// Parameters are reference types so that an optimizer, a loader and the module all see the
+/// same value.
+public final class Parameter {
+    /// The current value. Assigning replaces it (optimizers and loaders do this).
+    public var value: Tensor
+    /// Whether training updates it; `false` once frozen. Buffers are never trainable.
+    public var isTrainable: Bool
+    /// Buffers (running statistics) are saved and loaded but never trained.
+    public let isBuffer: Bool
+
+    public init(_ value: Tensor, isBuffer: Bool = false) {
+        self.value = value
+        self.isBuffer = isBuffer
+        self.isTrainable = !isBuffer
+    }
+
+    /// The shape of the current value.
+    public var shape: [Int] { value.shape }
+}
+
+/// Kaiming-uniform initialization as PyTorch's default for Conv2d and Linear: weights and
+/// biases uniform in ±1/√fan_in.
+func defaultInitialized(_ shape: [Int], fanIn: Int, generator: inout RandomGenerator) -> Tensor {
+    let bound = 1 / Float(Swift.max(fanIn, 1)).squareRoot()
+    return Tensor.uniform(shape, low: -bound, high: bound, generator: &generator)
+}

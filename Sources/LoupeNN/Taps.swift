@@ -1,0 +1,90 @@
+import LoupeTensor
+
+/// Reads activations at named points of a model, and prepares them for gradients.
+///
+/// While a session is active (``withTaps(_:gradients:_:)``), each module whose path is tapped
+/// stores its output. With `gradients: true` the stored tensor also takes part in gradient
+/// recording even when neither the input nor the weights do, so that the gradient reaching
+/// it can be asked for (`gradients(of: score, at: [activation])`), as Grad-CAM needs.
+public final class TapSession: @unchecked Sendable {
+    @TaskLocal static var current: TapSession?
+
+    let paths: Set<String>
+    let tracksGradients: Bool
+    /// The latest output of each tapped module (a module called twice keeps its last output).
+    public private(set) var activations: [String: Tensor] = [:]
+
+    init(paths: Set<String>, tracksGradients: Bool) {
+        self.paths = paths
+        self.tracksGradients = tracksGradients
+    }
+
+    func offer(_ output: Tensor, at path: String) -> Tensor {
+        guard paths.contains(path) else { return output }
+        let tapped = tracksGradients ? output.tapped() : output
+        activations[path] = tapped
+        return tapped
+    }
+}
+
+extension Tensor {
+    /// The same value as a point where gradients can be read: unchanged when already recorded,
+    /// a new leaf otherwise.
+    func tapped() -> Tensor {
+        isTrackingGradients ? self : trackingGradients()
+    }
+}
+
+/// An unknown tap name, with the nearest valid names.
+public struct UnknownLayerError: Error, CustomStringConvertible {
+    public let name: String
+    public let suggestions: [String]
+
+    public var description: String {
+        "no layer named '\(name)'" + (suggestions.isEmpty ? "" : "; did you mean \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?")
+            + " (`loupe summary` lists every layer)"
+    }
+}
+
+extension Module {
+    /// Runs `body` with the outputs of the modules at `paths` recorded.
+    ///
+    /// - Parameters:
+    ///   - paths: module paths such as `features.29` or `layer4`.
+    ///   - gradients: make each tapped activation a point of differentiation.
+    ///   - body: runs the model; its result is returned with the activations by path.
+    /// - Throws: ``UnknownLayerError`` naming the nearest valid paths when a path is unknown.
+    public func withTaps<Result>(_ paths: [String], gradients: Bool = false,
+                                 _ body: () throws -> Result) throws -> (result: Result, activations: [String: Tensor]) {
+        let known = namedModules().map(\.path).filter { !$0.isEmpty }
+        for path in paths where !known.contains(path) {
+            throw UnknownLayerError(name: path, suggestions: nearest(path, among: known))
+        }
+        let session = TapSession(paths: Set(paths), tracksGradients: gradients)
+        let result = try TapSession.$current.withValue(session) { try body() }
+        return (result, session.activations)
+    }
+}
+
+/// Up to three names closest to `name` by edit distance.
+func nearest(_ name: String, among candidates: [String]) -> [String] {
+    let target = Array(name)
+    func distance(_ other: String) -> Int {
+        let source = Array(other)
+        var previous = Array(0...target.count)
+        for (i, character) in source.enumerated() {
+            var current = [i + 1] + Array(repeating: 0, count: target.count)
+            for j in 0..<target.count {
+                current[j + 1] = Swift.min(previous[j + 1] + 1, current[j] + 1,
+                                           previous[j] + (character == target[j] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[target.count]
+    }
+    let scored: [(name: String, distance: Int)] = candidates.map { ($0, distance($0)) }
+    let ranked = scored.sorted { left, right in
+        left.distance != right.distance ? left.distance < right.distance : left.name < right.name
+    }
+    return ranked.prefix(3).map(\.name)
+}
