@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // System libraries (module maps over the installed C headers).
@@ -19,7 +20,7 @@ let package = Package(
         // Library layers, bottom to top (see DESIGN.md).
         .target(name: "LoupeTensor", dependencies: ["CDNNL"]),
         .target(name: "LoupeNN", dependencies: ["LoupeTensor"]),
-        .target(name: "LoupeIO", dependencies: ["LoupeTensor", "CPNG", "CJPEG"]),
+        .target(name: "LoupeIO", dependencies: ["LoupeTensor", "LoupeNN", "CPNG", "CJPEG", "ZIPFoundation"]),
         .target(name: "LoupeExplain", dependencies: ["LoupeTensor", "LoupeNN"]),
         .target(name: "LoupeRender", dependencies: ["LoupeTensor", "LoupeIO"]),
         .target(name: "Loupe", dependencies: ["LoupeTensor", "LoupeNN", "LoupeIO", "LoupeExplain", "LoupeRender"]),

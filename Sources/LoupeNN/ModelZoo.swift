@@ -8,6 +8,15 @@ public enum ModelZoo {
         "squeezenet1_0", "squeezenet1_1", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
     ]
 
+    /// The state_dict key of the classifier's final weight, whose first dimension is the
+    /// number of classes.
+    public static func headKey(_ name: String) -> String? {
+        if name == "alexnet" || name.hasPrefix("vgg") { return "classifier.6.weight" }
+        if name.hasPrefix("squeezenet") { return "classifier.1.weight" }
+        if name.hasPrefix("resnet") { return "fc.weight" }
+        return nil
+    }
+
     /// A freshly initialized model (PyTorch's default initialization, seeded), in evaluation
     /// mode, with torchvision's module paths.
     ///

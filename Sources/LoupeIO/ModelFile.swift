@@ -1,0 +1,32 @@
+import Foundation
+import LoupeNN
+import LoupeTensor
+
+/// Loads a model from a weights file and an architecture name.
+public enum ModelFile {
+    /// The tensors of a `.safetensors`, `.pth` or `.pt` file, by state_dict key.
+    public static func readStateDict(_ path: String) throws -> [String: Tensor] {
+        switch URL(fileURLWithPath: path).pathExtension.lowercased() {
+        case "safetensors": return try SafeTensors.read(path)
+        case "pth", "pt", "bin", "ckpt": return try PyTorchCheckpoint.read(path)
+        default:
+            throw LoupeIOError("'\(path)': unknown weights format; use .safetensors, .pth or .pt (ONNX models come with the ONNX import)")
+        }
+    }
+
+    /// Builds `architecture` with as many classes as the file's head has and loads the weights.
+    ///
+    /// - Parameter strict: see ``LoupeNN/Module/load(_:strict:)``.
+    /// - Throws: ``LoupeIOError`` for unreadable files, and the full ``StateDictReport`` when
+    ///   keys or shapes disagree under strict loading.
+    public static func load(_ path: String, architecture: String, strict: Bool = true) throws -> Module {
+        let state = try readStateDict(path)
+        var classes = 1000
+        if let headKey = ModelZoo.headKey(architecture), let head = state[headKey], let rows = head.shape.first {
+            classes = rows
+        }
+        let model = try ModelZoo.make(architecture, classes: classes)
+        try model.load(state, strict: strict)
+        return model
+    }
+}

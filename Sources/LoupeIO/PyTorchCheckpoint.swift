@@ -1,0 +1,131 @@
+import Foundation
+import LoupeTensor
+import ZIPFoundation
+
+/// PyTorch's `torch.save` zip format (`.pth`, `.pt`) holding a state_dict.
+///
+/// The archive's `data.pkl` is read by the restricted ``Unpickler``; each tensor's bytes come
+/// from `data/<key>`, checked against the sizes the pickle declares before they are copied.
+/// A checkpoint that wraps its state_dict (`{"state_dict": ...}` or `{"model": ...}`) is unwrapped.
+public enum PyTorchCheckpoint {
+    /// The most bytes one storage may declare (larger claims are refused before reading).
+    static let maximumStorageBytes = 8 << 30
+
+    /// Reads the tensors of a state_dict saved by `torch.save`.
+    public static func read(_ path: String) throws -> [String: Tensor] {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw LoupeIOError("weights file '\(path)' does not exist")
+        }
+        let archive: Archive
+        do {
+            archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
+        } catch {
+            throw LoupeIOError("\(path) is not a PyTorch checkpoint (not a zip archive; legacy pre-1.6 .pth files are not supported, re-save with torch.save)")
+        }
+        guard let pickleEntry = archive.first(where: { $0.path.hasSuffix("/data.pkl") || $0.path == "data.pkl" }) else {
+            throw LoupeIOError("\(path) is a zip archive without data.pkl, not a PyTorch checkpoint")
+        }
+        let prefix = String(pickleEntry.path.dropLast("data.pkl".count))
+        var unpickler = Unpickler(try contents(of: pickleEntry, in: archive, path: path), name: path)
+        let root = try unpickler.load()
+        var tensors: [String: Tensor] = [:]
+        var storages: [String: [UInt8]] = [:]
+        for (key, reference) in try stateDictEntries(root, path: path) {
+            let storage = reference.storage
+            if storages[storage.key] == nil {
+                guard let entry = archive["\(prefix)data/\(storage.key)"] else {
+                    throw LoupeIOError("\(path): tensor '\(key)' refers to storage \(storage.key), which the archive lacks")
+                }
+                storages[storage.key] = try contents(of: entry, in: archive, path: path)
+            }
+            tensors[key] = try tensor(reference, bytes: storages[storage.key]!, key: key, path: path)
+        }
+        return tensors
+    }
+
+    private static func contents(of entry: Entry, in archive: Archive, path: String) throws -> [UInt8] {
+        guard entry.uncompressedSize <= UInt64(maximumStorageBytes) else {
+            throw LoupeIOError("\(path): entry \(entry.path) declares \(entry.uncompressedSize) bytes, more than Loupe reads")
+        }
+        var data = Data()
+        do {
+            _ = try archive.extract(entry, skipCRC32: false) { data.append($0) }
+        } catch {
+            throw LoupeIOError("\(path): cannot read \(entry.path) from the archive (\(error))")
+        }
+        return [UInt8](data)
+    }
+
+    /// The (key, tensor) pairs of the state_dict at the pickle's root.
+    private static func stateDictEntries(_ root: Unpickler.Value, path: String) throws -> [(String, Unpickler.TensorReference)] {
+        guard case .dict(let dictionary) = root else {
+            throw LoupeIOError("\(path): the checkpoint holds no dictionary; save model.state_dict(), not the model")
+        }
+        for wrapper in ["state_dict", "model"] {
+            if let inner = dictionary.entries.first(where: { if case .string(wrapper) = $0.key { true } else { false } }),
+               case .dict = inner.value {
+                return try stateDictEntries(inner.value, path: path)
+            }
+        }
+        return try dictionary.entries.compactMap { key, value in
+            guard case .string(let name) = key else { throw LoupeIOError("\(path): a state_dict key is not a string") }
+            switch value {
+            case .tensor(let reference): return (name, reference)
+            default: return nil  // non-tensor entries (epoch counters, optimizer settings) are skipped
+            }
+        }
+    }
+
+    private static let elementSizes = ["torch.FloatStorage": 4, "torch.HalfStorage": 2, "torch.BFloat16Storage": 2,
+                                       "torch.DoubleStorage": 8, "torch.LongStorage": 8, "torch.IntStorage": 4,
+                                       "torch.ByteStorage": 1, "torch.BoolStorage": 1]
+
+    private static func tensor(_ reference: Unpickler.TensorReference, bytes: [UInt8], key: String, path: String) throws -> Tensor {
+        let storage = reference.storage
+        guard let elementSize = elementSizes[storage.dtype] else {
+            throw LoupeIOError("\(path): tensor '\(key)' has storage type \(storage.dtype), which Loupe does not read")
+        }
+        guard bytes.count == storage.count * elementSize else {
+            throw LoupeIOError("\(path): storage \(storage.key) should hold \(storage.count) values but has \(bytes.count) bytes")
+        }
+        // The last element the strided view touches must lie inside the storage.
+        var last = reference.offset
+        for (extent, stride) in zip(reference.shape, reference.strides) {
+            guard extent >= 0, stride >= 0 else { throw LoupeIOError("\(path): tensor '\(key)' has a negative size or stride") }
+            if extent > 0 { last += (extent - 1) * stride }
+        }
+        let count = reference.shape.reduce(1, *)
+        guard reference.offset >= 0, count == 0 || last < storage.count else {
+            throw LoupeIOError("\(path): tensor '\(key)' of shape \(reference.shape) reaches past its storage of \(storage.count) values")
+        }
+        let values: [Float] = bytes.withUnsafeBytes { raw in
+            func element(_ index: Int) -> Float {
+                let offset = index * elementSize
+                switch storage.dtype {
+                case "torch.FloatStorage": return Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+                case "torch.HalfStorage": return halfToFloat(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+                case "torch.BFloat16Storage": return Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self))) << 16)
+                case "torch.DoubleStorage": return Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))))
+                case "torch.LongStorage": return Float(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self)))
+                case "torch.IntStorage": return Float(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int32.self)))
+                default: return Float(raw[offset])
+                }
+            }
+            // Walk the view in row-major order of its shape.
+            var result = [Float](repeating: 0, count: count)
+            var index = [Int](repeating: 0, count: reference.shape.count)
+            for flat in 0..<count {
+                result[flat] = element(reference.offset + zip(index, reference.strides).reduce(0) { $0 + $1.0 * $1.1 })
+                var axis = reference.shape.count - 1
+                while axis >= 0 {
+                    index[axis] += 1
+                    if index[axis] < reference.shape[axis] { break }
+                    index[axis] = 0
+                    axis -= 1
+                }
+            }
+            return result
+        }
+        return Tensor(shape: reference.shape, scalars: values)
+    }
+}

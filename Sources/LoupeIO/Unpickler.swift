@@ -1,0 +1,245 @@
+/// A restricted reader for the pickles inside PyTorch checkpoints.
+///
+/// It understands exactly what a state_dict pickle needs: containers, numbers, strings, and
+/// the globals in ``allowedGlobals``. Any other global (`os.system`, `builtins.eval`, ...) is
+/// refused by name the moment it is named, before anything is called; nothing in a file is
+/// ever executed. Calls (`REDUCE`) are interpreted, never performed.
+struct Unpickler {
+    /// The globals a torchvision or `torch.save(model.state_dict())` file names.
+    static let allowedGlobals: Set<String> = [
+        "collections.OrderedDict",
+        "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor", "torch._utils._rebuild_parameter",
+        "torch.FloatStorage", "torch.HalfStorage", "torch.BFloat16Storage", "torch.DoubleStorage",
+        "torch.LongStorage", "torch.IntStorage", "torch.ByteStorage", "torch.BoolStorage",
+        "torch.float32", "torch.float16", "torch.bfloat16",
+    ]
+
+    /// A value on the pickle machine's stack.
+    indirect enum Value {
+        case none, bool(Bool), int(Int), float(Double), string(String), bytes([UInt8])
+        case tuple([Value]), list(ListBox), dict(DictBox)
+        case global(String)
+        case storage(Storage)
+        case tensor(TensorReference)
+        case mark
+    }
+
+    final class ListBox { var items: [Value] = [] }
+    final class DictBox { var entries: [(key: Value, value: Value)] = [] }
+
+    /// A storage named by a persistent id: `('storage', torch.FloatStorage, key, location, numel)`.
+    struct Storage {
+        let dtype: String
+        let key: String
+        let count: Int
+    }
+
+    /// A tensor as `_rebuild_tensor_v2` describes it: a strided view of a storage.
+    struct TensorReference {
+        let storage: Storage
+        let offset: Int
+        let shape: [Int]
+        let strides: [Int]
+    }
+
+    private let bytes: [UInt8]
+    private let name: String
+    private var position = 0
+    private var stack: [Value] = []
+    private var memo: [Int: Value] = [:]
+
+    init(_ bytes: [UInt8], name: String) {
+        self.bytes = bytes
+        self.name = name
+    }
+
+    /// Runs the pickle and returns its result.
+    mutating func load() throws -> Value {
+        while true {
+            let opcode = try readByte()
+            switch opcode {
+            case 0x80: _ = try readByte()                                   // PROTO
+            case 0x95: _ = try readInteger(8)                              // FRAME
+            case 0x2E: return try pop()                                    // STOP
+            case 0x28: stack.append(.mark)                                 // MARK
+            case 0x4E: stack.append(.none)                                 // NONE
+            case 0x88: stack.append(.bool(true))                           // NEWTRUE
+            case 0x89: stack.append(.bool(false))                          // NEWFALSE
+            case 0x4A: stack.append(.int(Int(Int32(truncatingIfNeeded: try readInteger(4)))))  // BININT
+            case 0x4B: stack.append(.int(try readInteger(1)))              // BININT1
+            case 0x4D: stack.append(.int(try readInteger(2)))              // BININT2
+            case 0x8A: stack.append(.int(try readLong(try readInteger(1)))) // LONG1
+            case 0x47:                                                     // BINFLOAT (big-endian)
+                let raw = try readBytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                stack.append(.float(Double(bitPattern: raw)))
+            case 0x58: stack.append(.string(try readString(try readInteger(4))))  // BINUNICODE
+            case 0x8C: stack.append(.string(try readString(try readInteger(1))))  // SHORT_BINUNICODE
+            case 0x8D: stack.append(.string(try readString(try readInteger(8))))  // BINUNICODE8
+            case 0x42: stack.append(.bytes(try readBytes(try readInteger(4))))    // BINBYTES
+            case 0x43: stack.append(.bytes(try readBytes(try readInteger(1))))    // SHORT_BINBYTES
+            case 0x29: stack.append(.tuple([]))                            // EMPTY_TUPLE
+            case 0x74: stack.append(.tuple(try popToMark()))               // TUPLE
+            case 0x85: stack.append(.tuple([try pop()]))                   // TUPLE1
+            case 0x86: let b = try pop(), a = try pop(); stack.append(.tuple([a, b]))             // TUPLE2
+            case 0x87: let c = try pop(), b = try pop(), a = try pop(); stack.append(.tuple([a, b, c]))  // TUPLE3
+            case 0x5D: stack.append(.list(ListBox()))                      // EMPTY_LIST
+            case 0x7D: stack.append(.dict(DictBox()))                      // EMPTY_DICT
+            case 0x61: let item = try pop(); try list(at: stack.count - 1).items.append(item)     // APPEND
+            case 0x65: let items = try popToMark(); try list(at: stack.count - 1).items += items  // APPENDS
+            case 0x73:                                                     // SETITEM
+                let value = try pop(), key = try pop()
+                try dict(at: stack.count - 1).entries.append((key, value))
+            case 0x75:                                                     // SETITEMS
+                let items = try popToMark()
+                guard items.count % 2 == 0 else { throw malformed("odd SETITEMS") }
+                let target = try dict(at: stack.count - 1)
+                for index in stride(from: 0, to: items.count, by: 2) { target.entries.append((items[index], items[index + 1])) }
+            case 0x71: memo[try readInteger(1)] = try top()                // BINPUT
+            case 0x72: memo[try readInteger(4)] = try top()                // LONG_BINPUT
+            case 0x94: memo[memo.count] = try top()                        // MEMOIZE
+            case 0x68: stack.append(try memoized(try readInteger(1)))      // BINGET
+            case 0x6A: stack.append(try memoized(try readInteger(4)))      // LONG_BINGET
+            case 0x63:                                                     // GLOBAL
+                let module = try readLine(), name = try readLine()
+                stack.append(.global(try resolve(module, name)))
+            case 0x93:                                                     // STACK_GLOBAL
+                guard case .string(let name) = try pop(), case .string(let module) = try pop() else {
+                    throw malformed("STACK_GLOBAL without names")
+                }
+                stack.append(.global(try resolve(module, name)))
+            case 0x51: stack.append(try persistentLoad(try pop()))         // BINPERSID
+            case 0x52:                                                     // REDUCE
+                let arguments = try pop(), callable = try pop()
+                stack.append(try call(callable, arguments))
+            case 0x62: _ = try pop()                                       // BUILD: state (such as _metadata) is ignored
+            default:
+                throw LoupeIOError("\(name): the checkpoint's pickle uses opcode 0x\(String(opcode, radix: 16)), which a state_dict never needs; refusing to read it")
+            }
+        }
+    }
+
+    /// Protocol-2 pickles spell some Python 3 modules by their Python 2 names.
+    private static let python3Modules = ["__builtin__": "builtins", "copy_reg": "copyreg", "commands": "subprocess"]
+
+    private func resolve(_ module: String, _ name: String) throws -> String {
+        let qualified = "\(Unpickler.python3Modules[module] ?? module).\(name)"
+        guard Unpickler.allowedGlobals.contains(qualified) else {
+            throw LoupeIOError("\(self.name): refusing to load: the pickle names the global '\(qualified)', which a weights file never needs (it could run code); only state_dict checkpoints are read")
+        }
+        return qualified
+    }
+
+    private func persistentLoad(_ identifier: Value) throws -> Value {
+        guard case .tuple(let parts) = identifier, parts.count == 5, case .string("storage") = parts[0],
+              case .global(let type) = parts[1], case .string(let key) = parts[2], case .int(let count) = parts[4],
+              count >= 0 else {
+            throw malformed("an unexpected persistent id")
+        }
+        return .storage(Storage(dtype: type, key: key, count: count))
+    }
+
+    private func call(_ callable: Value, _ arguments: Value) throws -> Value {
+        guard case .global(let function) = callable, case .tuple(let args) = arguments else {
+            throw malformed("a call to something that is not an allowed global")
+        }
+        switch function {
+        case "collections.OrderedDict":
+            return .dict(DictBox())
+        case "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor":
+            guard args.count >= 4, case .storage(let storage) = args[0], case .int(let offset) = args[1],
+                  case .tuple(let shapeValues) = args[2], case .tuple(let strideValues) = args[3] else {
+                throw malformed("a tensor with unexpected arguments")
+            }
+            let shape = try shapeValues.map(integer), strides = try strideValues.map(integer)
+            guard shape.count == strides.count else { throw malformed("a tensor whose shape and strides differ in rank") }
+            return .tensor(TensorReference(storage: storage, offset: offset, shape: shape, strides: strides))
+        case "torch._utils._rebuild_parameter":
+            guard let data = args.first else { throw malformed("a parameter without data") }
+            return data
+        default:
+            throw malformed("a call to \(function)")
+        }
+    }
+
+    private func integer(_ value: Value) throws -> Int {
+        guard case .int(let number) = value else { throw malformed("a non-integer dimension") }
+        return number
+    }
+
+    private func malformed(_ what: String) -> LoupeIOError {
+        LoupeIOError("\(name): the checkpoint's pickle is malformed or not a state_dict (\(what))")
+    }
+
+    private mutating func pop() throws -> Value {
+        guard let value = stack.popLast() else { throw malformed("stack underflow") }
+        return value
+    }
+
+    private func top() throws -> Value {
+        guard let value = stack.last else { throw malformed("stack underflow") }
+        return value
+    }
+
+    private func memoized(_ index: Int) throws -> Value {
+        guard let value = memo[index] else { throw malformed("a reference to an unknown memo entry") }
+        return value
+    }
+
+    private mutating func popToMark() throws -> [Value] {
+        guard let mark = stack.lastIndex(where: { if case .mark = $0 { return true } else { return false } }) else {
+            throw malformed("no MARK")
+        }
+        let items = Array(stack[(mark + 1)...])
+        stack.removeSubrange(mark...)
+        return items
+    }
+
+    private func list(at index: Int) throws -> ListBox {
+        guard index >= 0, case .list(let box) = stack[index] else { throw malformed("APPEND outside a list") }
+        return box
+    }
+
+    private func dict(at index: Int) throws -> DictBox {
+        guard index >= 0, case .dict(let box) = stack[index] else { throw malformed("SETITEM outside a dict") }
+        return box
+    }
+
+    private mutating func readByte() throws -> UInt8 {
+        guard position < bytes.count else { throw malformed("it ends early") }
+        defer { position += 1 }
+        return bytes[position]
+    }
+
+    private mutating func readBytes(_ count: Int) throws -> [UInt8] {
+        guard count >= 0, count <= bytes.count - position else { throw malformed("a length runs past its end") }
+        defer { position += count }
+        return Array(bytes[position..<(position + count)])
+    }
+
+    /// A little-endian unsigned integer of `width` bytes.
+    private mutating func readInteger(_ width: Int) throws -> Int {
+        let raw = try readBytes(width)
+        guard width < 8 || raw[7] & 0x80 == 0 else { throw malformed("a negative length") }
+        return raw.enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+    }
+
+    /// A little-endian two's-complement integer of `width` bytes (at most 8).
+    private mutating func readLong(_ width: Int) throws -> Int {
+        guard width <= 8 else { throw malformed("an integer wider than 64 bits") }
+        let raw = try readBytes(width)
+        guard !raw.isEmpty else { return 0 }
+        var value = raw.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        if width < 8 && raw[width - 1] & 0x80 != 0 { value |= ~UInt64(0) << (8 * UInt64(width)) }
+        return Int(Int64(bitPattern: value))
+    }
+
+    private mutating func readString(_ count: Int) throws -> String {
+        String(decoding: try readBytes(count), as: UTF8.self)
+    }
+
+    private mutating func readLine() throws -> String {
+        guard let end = bytes[position...].firstIndex(of: 0x0A) else { throw malformed("an unterminated name") }
+        defer { position = end + 1 }
+        return String(decoding: bytes[position..<end], as: UTF8.self)
+    }
+}
