@@ -20,7 +20,10 @@ let package = Package(
         // Library layers, bottom to top (see DESIGN.md).
         .target(name: "LoupeTensor", dependencies: ["CDNNL"]),
         .target(name: "LoupeNN", dependencies: ["LoupeTensor"]),
-        .target(name: "LoupeIO", dependencies: ["LoupeTensor", "LoupeNN", "CPNG", "CJPEG", "ZIPFoundation"]),
+        .target(
+            name: "LoupeIO", dependencies: ["LoupeTensor", "LoupeNN", "CPNG", "CJPEG", "ZIPFoundation"],
+            resources: [.copy("Resources/imagenet_classes.txt")]
+        ),
         .target(name: "LoupeExplain", dependencies: ["LoupeTensor", "LoupeNN"]),
         .target(name: "LoupeRender", dependencies: ["LoupeTensor", "LoupeIO"]),
         .target(name: "Loupe", dependencies: ["LoupeTensor", "LoupeNN", "LoupeIO", "LoupeExplain", "LoupeRender"]),

@@ -1,5 +1,6 @@
 import Foundation
 import LoupeIO
+import LoupeTensor
 import Testing
 
 /// Runs the built `loupe` executable end to end.
@@ -60,5 +61,52 @@ struct CLITests {
         #expect(result.error.contains("neither a PNG nor a JPEG"))
         #expect(result.error.split(separator: "\n").count == 1)
         #expect(!FileManager.default.fileExists(atPath: folder.path))
+    }
+
+    private var squeezeNetFixtures: URL {
+        root.appendingPathComponent("Tests/LoupeNNTests/Fixtures")
+    }
+
+    @Test func summaryPrintsTorchinfoTotals() throws {
+        let resnet = try run(["summary", "--arch", "resnet18"])
+        #expect(resnet.status == 0, "\(resnet.error)")
+        #expect(resnet.output.contains("Total params: 11,689,512"))
+        #expect(resnet.output.contains("layer4.1.conv2"))
+        #expect(resnet.output.contains("[1, 512, 7, 7]"))
+        let vgg = try run(["summary", "--arch", "vgg16"])
+        #expect(vgg.output.contains("Total params: 138,357,544"))
+    }
+
+    @Test func predictReportsTheModelsOwnOutput() throws {
+        // The fixture input, written as the model input itself (no preprocessing).
+        let values: [Float] = (0..<(3 * 64 * 64)).map { index in
+            let step = (index * 31 + 7) % 257
+            return Float(Double(step) / 128.0 - 1.0)
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-predict-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("x.npy").path
+        try NPY.write(Tensor(shape: [3, 64, 64], scalars: values), to: input)
+        let raw = directory.appendingPathComponent("logits.npy").path
+        let result = try run(["predict", "--model", squeezeNetFixtures.appendingPathComponent("squeezenet1_1-10.pth").path,
+                              "--arch", "squeezenet1_1", "--input", input, "--json", "--top", "3", "--raw", raw])
+        #expect(result.status == 0, "\(result.error)")
+        let expected = try NPY.read(squeezeNetFixtures.appendingPathComponent("squeezenet1_1-10-logits.npy").path)[0]
+        let logits = try NPY.read(raw)
+        #expect(logits.shape == [10])
+        #expect((logits - expected).abs().max().scalar < 1e-4 * expected.abs().max().scalar)
+        let parsed = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+        let top = try #require(parsed?["top"] as? [[String: Any]])
+        #expect(top.count == 3)
+        #expect(top[0]["index"] as? Int == expected.argmax())
+    }
+
+    @Test func predictWithoutArchitectureOrMetadataIsAClearError() throws {
+        let result = try run(["predict", "--model", squeezeNetFixtures.appendingPathComponent("squeezenet1_1-10.pth").path,
+                              "--image", "Samples/dog.jpg"])
+        #expect(result.status != 0)
+        #expect(result.error.contains("needs --arch"))
+        #expect(result.error.split(separator: "\n").count == 1)
     }
 }

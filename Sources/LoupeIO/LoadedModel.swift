@@ -1,0 +1,140 @@
+import Foundation
+import LoupeNN
+import LoupeTensor
+
+/// What Loupe keeps beside a weights file (`model.safetensors` → `model.json`): how to build
+/// the model and how to feed it.
+public struct ModelMetadata: Codable, Equatable, Sendable {
+    /// A torchvision architecture name, or `nil` for a ``LayerStack`` described by `features`
+    /// and `classifier`.
+    public var architecture: String?
+    public var features: [LayerSpec]?
+    public var classifier: [LayerSpec]?
+    /// Class names, index by index.
+    public var classes: [String]?
+    /// The model input without its batch dimension, `[C, H, W]`.
+    public var inputShape: [Int]
+    /// Per-channel normalization applied to images in `[0, 1]`: `(x − mean) / std`.
+    public var mean: [Float]
+    public var std: [Float]
+
+    public init(architecture: String? = nil, features: [LayerSpec]? = nil, classifier: [LayerSpec]? = nil,
+                classes: [String]? = nil, inputShape: [Int], mean: [Float], std: [Float]) {
+        self.architecture = architecture
+        self.features = features
+        self.classifier = classifier
+        self.classes = classes
+        self.inputShape = inputShape
+        self.mean = mean
+        self.std = std
+    }
+
+    /// ImageNet's preprocessing for a torchvision architecture.
+    public static func imageNet(architecture: String) -> ModelMetadata {
+        ModelMetadata(architecture: architecture, inputShape: [3, 224, 224],
+                      mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+    }
+
+    /// The metadata file that belongs to a weights file.
+    public static func path(besideWeights weights: String) -> String {
+        URL(fileURLWithPath: weights).deletingPathExtension().appendingPathExtension("json").path
+    }
+
+    public func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeFileAtomically(try encoder.encode(self), to: path)
+    }
+
+    public static func read(_ path: String) throws -> ModelMetadata {
+        do {
+            return try JSONDecoder().decode(ModelMetadata.self, from: try readFile(path, what: "model metadata"))
+        } catch let error as LoupeIOError {
+            throw error
+        } catch {
+            throw LoupeIOError("\(path): not valid Loupe model metadata (\(error))")
+        }
+    }
+}
+
+/// A model ready to run: the module, how to feed it, and its class names.
+public struct LoadedModel {
+    public let module: Module
+    public let metadata: ModelMetadata
+    /// One name per output class ("class 7" when none are known).
+    public let classNames: [String]
+
+    /// Loads weights and builds the model they belong to.
+    ///
+    /// - Parameters:
+    ///   - path: a `.safetensors`, `.pth` or `.pt` file.
+    ///   - architecture: a torchvision name; may be `nil` when metadata sits beside the weights.
+    public static func load(_ path: String, architecture: String?) throws -> LoadedModel {
+        let metadataPath = ModelMetadata.path(besideWeights: path)
+        var metadata: ModelMetadata
+        if let architecture {
+            metadata = .imageNet(architecture: architecture)
+        } else if FileManager.default.fileExists(atPath: metadataPath) {
+            metadata = try ModelMetadata.read(metadataPath)
+        } else {
+            throw LoupeIOError("'\(path)' needs --arch (one of \(ModelZoo.architectures.joined(separator: ", "))), or a metadata file \(metadataPath) beside it")
+        }
+        let module: Module
+        if let name = metadata.architecture {
+            module = try ModelFile.load(path, architecture: name)
+        } else {
+            var generator = RandomGenerator(seed: 0)
+            do {
+                module = try LayerStack(features: metadata.features ?? [], classifier: metadata.classifier ?? [],
+                                        inputShape: metadata.inputShape, generator: &generator)
+            } catch {
+                throw LoupeIOError("\(metadataPath): \(error)")
+            }
+            try module.load(try ModelFile.readStateDict(path))
+        }
+        return LoadedModel(module: module, metadata: metadata, classNames: try classNames(metadata, module: module))
+    }
+
+    /// A freshly initialized torchvision architecture (for summaries).
+    public static func untrained(_ architecture: String) throws -> LoadedModel {
+        let metadata = ModelMetadata.imageNet(architecture: architecture)
+        let module = try ModelZoo.make(architecture)
+        return LoadedModel(module: module, metadata: metadata, classNames: try classNames(metadata, module: module))
+    }
+
+    private static func classNames(_ metadata: ModelMetadata, module: Module) throws -> [String] {
+        if let classes = metadata.classes { return classes }
+        let outputs = metadata.architecture.flatMap(ModelZoo.headKey).flatMap { module.stateDict()[$0]?.shape.first }
+        if outputs == 1000 { return try imageNetClassNames() }
+        return (0..<(outputs ?? 0)).map { "class \($0)" }
+    }
+
+    /// The 1000 ImageNet class names in torchvision's order.
+    public static func imageNetClassNames() throws -> [String] {
+        guard let url = Bundle.module.url(forResource: "imagenet_classes", withExtension: "txt"),
+              let text = try? String(contentsOf: url, encoding: .utf8) else {
+            throw LoupeIOError("the ImageNet class list is missing from Loupe's resources; reinstall Loupe")
+        }
+        return text.split(separator: "\n").map(String.init)
+    }
+
+    /// Reads a model input: an image (decoded, resized, cropped, normalized) or a `.npy` array
+    /// that is the input itself (with or without its batch dimension).
+    public func input(image: String?, array: String?, preprocessing: ImagePreprocessing? = nil) throws -> Tensor {
+        if let array {
+            var tensor = try NPY.read(array)
+            if tensor.rank == metadata.inputShape.count { tensor = tensor.unsqueezed(at: 0) }
+            // Spatial sizes may differ from the metadata's: the architectures pool adaptively.
+            guard tensor.rank == 4, tensor.shape[0] == 1, tensor.shape[1] == metadata.inputShape[0] else {
+                throw LoupeIOError("\(array) has shape \(tensor.shape); the model takes [1, \(metadata.inputShape.map(String.init).joined(separator: ", "))]")
+            }
+            guard tensor.scalars.allSatisfy({ $0.isFinite }) else {
+                throw LoupeIOError("\(array) contains NaN or infinite values")
+            }
+            return tensor
+        }
+        guard let image else { throw LoupeIOError("give an input: --image IMG or --input X.npy") }
+        let decoded = try Image.read(image)
+        return (preprocessing ?? ImagePreprocessing(metadata: metadata)).apply(to: decoded)
+    }
+}

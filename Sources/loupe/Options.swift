@@ -1,0 +1,58 @@
+import ArgumentParser
+import Loupe
+
+/// `--model` and `--arch`, shared by every command that runs a model.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Weights: .safetensors, .pth or .pt.")
+    var model: String?
+
+    @Option(help: "The torchvision architecture (vgg16, resnet18, squeezenet1_1, ...); not needed when a Loupe metadata file sits beside the weights.")
+    var arch: String?
+
+    /// The model from `--model` (and `--arch`), or an untrained architecture when `allowUntrained`.
+    func load(allowUntrained: Bool = false) throws -> LoadedModel {
+        if let model { return try LoadedModel.load(model, architecture: arch) }
+        if allowUntrained, let arch { return try LoadedModel.untrained(arch) }
+        throw ValidationError("give --model WEIGHTS" + (allowUntrained ? " or --arch NAME" : ""))
+    }
+}
+
+/// `--image` or `--input`, and how images are preprocessed.
+struct InputOptions: ParsableArguments {
+    @Option(help: "A PNG or JPEG photo, preprocessed for the model.")
+    var image: String?
+
+    @Option(help: "A float32 .npy array that IS the model input (with or without the batch dimension); no preprocessing.")
+    var input: String?
+
+    @Option(help: "Resize the photo's shorter side to this many pixels (default: the model's).")
+    var resize: Int?
+
+    @Option(help: "Centre-crop the photo to this size (default: the model's input size).")
+    var crop: Int?
+
+    @Option(help: "Per-channel mean, comma-separated (default: the model's, ImageNet's for torchvision models).")
+    var mean: String?
+
+    @Option(help: "Per-channel standard deviation, comma-separated.")
+    var std: String?
+
+    func validate() throws {
+        guard (image == nil) != (input == nil) else { throw ValidationError("give exactly one of --image and --input") }
+    }
+
+    func read(for model: LoadedModel) throws -> Tensor {
+        var preprocessing = ImagePreprocessing(metadata: model.metadata)
+        if let resize { preprocessing.resize = resize }
+        if let crop { preprocessing.crop = crop }
+        if let mean { preprocessing.mean = try numbers(mean, option: "--mean", count: preprocessing.channels) }
+        if let std { preprocessing.std = try numbers(std, option: "--std", count: preprocessing.channels) }
+        return try model.input(image: image, array: input, preprocessing: preprocessing)
+    }
+
+    private func numbers(_ text: String, option: String, count: Int) throws -> [Float] {
+        let values = text.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.count == count else { throw ValidationError("\(option) needs \(count) comma-separated numbers; got '\(text)'") }
+        return values
+    }
+}

@@ -1,0 +1,24 @@
+import ArgumentParser
+import Loupe
+
+struct Summary: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print every layer's path, type, output shape and parameters, like torchinfo.")
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(help: "Input size as C,H,W (default: the model's).")
+    var inputSize: String?
+
+    func run() throws {
+        let loaded = try model.load(allowUntrained: true)
+        var shape = loaded.metadata.inputShape
+        if let inputSize {
+            shape = inputSize.split(separator: ",").compactMap { Int($0) }
+            guard shape.count == 3, shape.allSatisfy({ $0 > 0 }) else {
+                throw ValidationError("--input-size needs C,H,W; got '\(inputSize)'")
+            }
+        }
+        print(try ModelSummary(model: loaded.module, inputShape: [1] + shape).rendered())
+    }
+}
