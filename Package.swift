@@ -16,12 +16,13 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"]), .brew(["onednn"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
         .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg-dev"]), .brew(["jpeg-turbo"])]),
+        .systemLibrary(name: "CGzip", providers: [.apt(["zlib1g-dev"])]),
 
         // Library layers, bottom to top (see DESIGN.md).
         .target(name: "LoupeTensor", dependencies: ["CDNNL"]),
         .target(name: "LoupeNN", dependencies: ["LoupeTensor"]),
         .target(
-            name: "LoupeIO", dependencies: ["LoupeTensor", "LoupeNN", "CPNG", "CJPEG", "ZIPFoundation"],
+            name: "LoupeIO", dependencies: ["LoupeTensor", "LoupeNN", "CPNG", "CJPEG", "CGzip", "ZIPFoundation"],
             resources: [.copy("Resources/imagenet_classes.txt")]
         ),
         .target(name: "LoupeExplain", dependencies: ["LoupeTensor", "LoupeNN"]),

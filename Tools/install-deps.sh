@@ -21,7 +21,7 @@ Darwin)
     ;;
 *)
     missing=""
-    for package in libdnnl-dev libpng-dev libjpeg-dev; do
+    for package in libdnnl-dev libpng-dev libjpeg-dev zlib1g-dev; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
             || missing="$missing $package"
     done

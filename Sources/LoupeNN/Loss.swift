@@ -18,3 +18,13 @@ extension Tensor {
         return -picked.sum() / Float(labels.count)
     }
 }
+
+extension Tensor {
+    /// The mean binary cross-entropy of logits against 0/1 targets of the same shape
+    /// (`F.binary_cross_entropy_with_logits`), computed stably:
+    /// `max(x, 0) − x·y + log(1 + e^(−|x|))`.
+    public func binaryCrossEntropyWithLogits(targets: Tensor) -> Tensor {
+        precondition(shape == targets.shape, "binaryCrossEntropyWithLogits: logits \(shape) and targets \(targets.shape) differ")
+        return (relu() - self * targets + ((-abs()).exp() + 1).log()).mean()
+    }
+}

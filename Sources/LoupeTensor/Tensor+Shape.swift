@@ -219,3 +219,29 @@ func unravel(_ flat: Int, _ shape: [Int]) -> [Int] {
     }
     return index
 }
+
+extension Tensor {
+    /// The sub-tensors at `indices` of the first dimension, in that order (`x[indices]`,
+    /// `index_select` along 0). Indices may repeat; their gradients add up.
+    public func gathered(_ indices: [Int]) -> Tensor {
+        precondition(rank >= 1, "gathered: needs a tensor of rank ≥ 1")
+        let rowSize = count / Swift.max(shape[0], 1)
+        for index in indices {
+            precondition(index >= 0 && index < shape[0], "gathered: index \(index) is out of range for shape \(shape)")
+        }
+        let result = Tensor(uninitializedShape: [indices.count] + shape.dropFirst())
+        for (row, index) in indices.enumerated() {
+            (result.storage.base + row * rowSize).update(from: storage.base + index * rowSize, count: rowSize)
+        }
+        let inputShape = shape
+        return Tensor.recording(result, inputs: [self]) { gradient, _ in
+            let inputGradient = Tensor.zeros(inputShape)
+            for (row, index) in indices.enumerated() {
+                let target = inputGradient.storage.base + index * rowSize
+                let source = gradient.storage.base + row * rowSize
+                for offset in 0..<rowSize { target[offset] += source[offset] }
+            }
+            return [inputGradient]
+        }
+    }
+}
