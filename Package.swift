@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "LoupeNNTests", dependencies: ["LoupeNN", "LoupeIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO", "LoupeRender"]),
         .testTarget(name: "LoupeExplainTests", dependencies: ["LoupeExplain"]),
-        .testTarget(name: "LoupeCLITests", dependencies: ["LoupeIO", "loupe"]),
+        .testTarget(name: "LoupeCLITests", dependencies: ["LoupeIO", "LoupeNN", "loupe"]),
     ],
     swiftLanguageModes: [.v6]
 )

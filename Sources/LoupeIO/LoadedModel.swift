@@ -10,6 +10,8 @@ public struct ModelMetadata: Codable, Equatable, Sendable {
     public var architecture: String?
     public var features: [LayerSpec]?
     public var classifier: [LayerSpec]?
+    /// A replaced head on a torchvision `architecture` (transfer learning).
+    public var head: [LayerSpec]?
     /// Class names, index by index.
     public var classes: [String]?
     /// The model input without its batch dimension, `[C, H, W]`.
@@ -19,10 +21,11 @@ public struct ModelMetadata: Codable, Equatable, Sendable {
     public var std: [Float]
 
     public init(architecture: String? = nil, features: [LayerSpec]? = nil, classifier: [LayerSpec]? = nil,
-                classes: [String]? = nil, inputShape: [Int], mean: [Float], std: [Float]) {
+                head: [LayerSpec]? = nil, classes: [String]? = nil, inputShape: [Int], mean: [Float], std: [Float]) {
         self.architecture = architecture
         self.features = features
         self.classifier = classifier
+        self.head = head
         self.classes = classes
         self.inputShape = inputShape
         self.mean = mean
@@ -38,6 +41,23 @@ public struct ModelMetadata: Codable, Equatable, Sendable {
     /// The metadata file that belongs to a weights file.
     public static func path(besideWeights weights: String) -> String {
         URL(fileURLWithPath: weights).deletingPathExtension().appendingPathExtension("json").path
+    }
+
+    /// The untrained module this metadata describes.
+    public func makeModule(seed: UInt64 = 0) throws -> Module {
+        var generator = RandomGenerator(seed: seed)
+        guard let architecture else {
+            return try LayerStack(features: features ?? [], classifier: classifier ?? [], inputShape: inputShape,
+                                  generator: &generator)
+        }
+        let module = try ModelZoo.make(architecture, seed: seed)
+        if let head {
+            guard let replaceable = module as? ReplaceableHead else {
+                throw LoupeIOError("\(architecture) has no replaceable head")
+            }
+            try replaceable.replaceHead(head, generator: &generator)
+        }
+        return module
     }
 
     public func write(to path: String) throws {
@@ -80,13 +100,13 @@ public struct LoadedModel {
             throw LoupeIOError("'\(path)' needs --arch (one of \(ModelZoo.architectures.joined(separator: ", "))), or a metadata file \(metadataPath) beside it")
         }
         let module: Module
-        if let name = metadata.architecture {
-            module = try ModelFile.load(path, architecture: name)
+        if architecture != nil {
+            module = try ModelFile.load(path, architecture: architecture!)
         } else {
-            var generator = RandomGenerator(seed: 0)
             do {
-                module = try LayerStack(features: metadata.features ?? [], classifier: metadata.classifier ?? [],
-                                        inputShape: metadata.inputShape, generator: &generator)
+                module = try metadata.makeModule()
+            } catch let error as LoupeIOError {
+                throw error
             } catch {
                 throw LoupeIOError("\(metadataPath): \(error)")
             }

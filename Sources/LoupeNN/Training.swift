@@ -92,16 +92,22 @@ public struct Trainer<Optimizer: LoupeNN.Optimizer> {
 
     /// Mean loss and accuracy in evaluation mode.
     public func evaluate(images: Tensor, labels: [Int]) -> (loss: Float, accuracy: Float) {
-        model.setTraining(false)
-        var totalLoss: Float = 0, correct = 0
-        withoutGradients {
-            for start in stride(from: 0, to: labels.count, by: batchSize) {
-                let indices = Array(start..<min(start + batchSize, labels.count))
-                let (batchLoss, batchCorrect) = loss.evaluate(model(images.gathered(indices)), labels: indices.map { labels[$0] })
-                totalLoss += batchLoss.scalar * Float(indices.count)
-                correct += batchCorrect
-            }
-        }
-        return (totalLoss / Float(max(labels.count, 1)), Float(correct) / Float(max(labels.count, 1)))
+        LoupeNN.evaluate(model, images: images, labels: labels, loss: loss, batchSize: batchSize)
     }
+}
+
+/// A classifier's mean loss and accuracy on labelled images, in evaluation mode, in batches.
+public func evaluate(_ model: Module, images: Tensor, labels: [Int], loss: ClassificationLoss = .crossEntropy,
+                     batchSize: Int = 256) -> (loss: Float, accuracy: Float) {
+    model.setTraining(false)
+    var totalLoss: Float = 0, correct = 0
+    withoutGradients {
+        for start in stride(from: 0, to: labels.count, by: batchSize) {
+            let indices = Array(start..<min(start + batchSize, labels.count))
+            let (batchLoss, batchCorrect) = loss.evaluate(model(images.gathered(indices)), labels: indices.map { labels[$0] })
+            totalLoss += batchLoss.scalar * Float(indices.count)
+            correct += batchCorrect
+        }
+    }
+    return (totalLoss / Float(max(labels.count, 1)), Float(correct) / Float(max(labels.count, 1)))
 }

@@ -47,6 +47,9 @@ struct CLITests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let result = try run(["demo", "--out", folder.path])
         #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("of 12 right"))
+        let firstLayer = try Image.read(folder.appendingPathComponent("first-layer.png").path)
+        #expect(firstLayer.width > 8 * 28 && firstLayer.height > 4 * 28)
         let grid = try Image.read(folder.appendingPathComponent("feature-maps.png").path)
         #expect(grid.width > 4 * 224 && grid.height > 224)
         let saliency = try Image.read(folder.appendingPathComponent("saliency.png").path)
@@ -56,7 +59,7 @@ struct CLITests {
     @Test func badImageFailsWithOneLineAndNoOutput() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-bad-\(UUID())")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let result = try run(["demo", "--image", "Package.swift", "--out", folder.path])
+        let result = try run(["demo", "--photo", "Package.swift", "--out", folder.path])
         #expect(result.status != 0)
         #expect(result.error.contains("neither a PNG nor a JPEG"))
         #expect(result.error.split(separator: "\n").count == 1)
@@ -108,5 +111,59 @@ struct CLITests {
         #expect(result.status != 0)
         #expect(result.error.contains("needs --arch"))
         #expect(result.error.split(separator: "\n").count == 1)
+    }
+
+    /// A class-per-folder set of flat-colour PNGs: dark "cat"s and bright "dog"s.
+    private func makeImageFolder(_ root: URL, side: Int, channels: Int) throws {
+        for (name, value) in [("cat", UInt8(30)), ("dog", UInt8(220))] {
+            try FileManager.default.createDirectory(at: root.appendingPathComponent(name), withIntermediateDirectories: true)
+            for index in 0..<6 {
+                let shade = UInt8(Int(value) + index * 3 - 8)
+                try Image(width: side, height: side, channels: channels,
+                          pixels: Array(repeating: shade, count: side * side * channels))
+                    .writePNG(to: root.appendingPathComponent("\(name)/\(index).png").path)
+            }
+        }
+    }
+
+    @Test func trainWritesAModelThatPredictWithoutArch() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-train-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try makeImageFolder(directory.appendingPathComponent("data"), side: 28, channels: 1)
+        let weights = directory.appendingPathComponent("tiny.safetensors").path
+        let trained = try run(["train", "--images", directory.appendingPathComponent("data").path, "--preset", "small-cnn",
+                               "--epochs", "2", "--batch-size", "4", "--validation", "0", "--out", weights])
+        #expect(trained.status == 0, "\(trained.error)")
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("tiny.json").path))
+        let history = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: directory.appendingPathComponent("tiny-history.json"))) as? [String: Any]
+        #expect((history?["epochs"] as? [Any])?.count == 2)
+        let predicted = try run(["predict", "--model", weights, "--image",
+                                 directory.appendingPathComponent("data/dog/0.png").path, "--json"])
+        #expect(predicted.status == 0, "\(predicted.error)")
+        #expect(predicted.output.contains("\"label\":\"dog\"") || predicted.output.contains("\"label\":\"cat\""))
+    }
+
+    @Test func transferLearningFreezesTheBackboneAndTrainsANewHead() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-transfer-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try makeImageFolder(directory.appendingPathComponent("data"), side: 32, channels: 3)
+        // A backbone file: resnet18 weights, 1000-class head.
+        let backbone = directory.appendingPathComponent("resnet18.safetensors").path
+        let loaded = try LoadedModel.untrained("resnet18")
+        try SafeTensors.write(loaded.module.stateDict(), to: backbone)
+        let weights = directory.appendingPathComponent("catdog.safetensors").path
+        let trained = try run(["train", "--images", directory.appendingPathComponent("data").path, "--arch", "resnet18",
+                               "--backbone", backbone, "--head", "16", "--freeze-features", "--loss", "bce",
+                               "--image-size", "32", "--epochs", "1", "--batch-size", "4", "--validation", "0",
+                               "--out", weights])
+        #expect(trained.status == 0, "\(trained.error)")
+        let before = try SafeTensors.read(backbone), after = try SafeTensors.read(weights)
+        #expect(after["layer4.1.conv2.weight"]?.scalars == before["layer4.1.conv2.weight"]?.scalars)
+        #expect(after["fc.0.weight"]?.shape == [16, 512])
+        #expect(after["fc.2.weight"]?.shape == [1, 16])
+        #expect(after["fc.weight"] == nil)
+        let metadata = try ModelMetadata.read(directory.appendingPathComponent("catdog.json").path)
+        #expect(metadata.architecture == "resnet18" && metadata.classes == ["cat", "dog"])
     }
 }

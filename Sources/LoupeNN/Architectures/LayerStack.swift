@@ -36,9 +36,9 @@ public final class LayerStack: Module {
     /// - Throws: ``LayerSpecError`` for an unknown type or a missing size.
     public init(features: [LayerSpec], classifier: [LayerSpec], inputShape: [Int], generator: inout RandomGenerator) throws {
         var shape = inputShape
-        self.features = Sequential(try features.map { try LayerStack.build($0, shape: &shape, generator: &generator) })
+        self.features = try LayerStack.sequential(features, shape: &shape, generator: &generator)
         shape = [shape.reduce(1, *)]
-        self.classifier = Sequential(try classifier.map { try LayerStack.build($0, shape: &shape, generator: &generator) })
+        self.classifier = try LayerStack.sequential(classifier, shape: &shape, generator: &generator)
         super.init()
         assignPaths()
     }
@@ -49,6 +49,21 @@ public final class LayerStack: Module {
 
     public override func forward(_ input: Tensor) -> Tensor {
         classifier(features(input).flattened(from: 1))
+    }
+
+    /// Layers built in order from `shape` (without the batch dimension), which ends as the
+    /// output shape.
+    public static func sequential(_ specs: [LayerSpec], shape: inout [Int], generator: inout RandomGenerator) throws -> Sequential {
+        Sequential(try specs.map { try build($0, shape: &shape, generator: &generator) })
+    }
+
+    /// The small CNN Loupe's bundled Fashion-MNIST model uses, for `[1, 28, 28]` input:
+    /// two 3×3 convolutions (32, 64) with ReLU and 2×2 max pooling, then 128 hidden units.
+    public static func smallCNN(classes: Int) -> (features: [LayerSpec], classifier: [LayerSpec]) {
+        ([LayerSpec("conv2d", outputs: 32, kernel: 3, padding: 1), LayerSpec("relu"), LayerSpec("maxpool2d", kernel: 2),
+          LayerSpec("conv2d", outputs: 64, kernel: 3, padding: 1), LayerSpec("relu"), LayerSpec("maxpool2d", kernel: 2)],
+         [LayerSpec("dropout", probability: 0.25), LayerSpec("linear", outputs: 128), LayerSpec("relu"),
+          LayerSpec("linear", outputs: classes)])
     }
 
     /// One layer, updating `shape` (without the batch dimension) to its output shape.

@@ -62,13 +62,15 @@ public final class Bottleneck: Module {
 
 /// ResNet (He et al., 2016) with torchvision's structure and names: `conv1, bn1, relu, maxpool,
 /// layer1 … layer4, avgpool, fc`.
-public final class ResNet: Module {
+public final class ResNet: Module, ReplaceableHead {
     public let conv1: Conv2d, bn1: BatchNorm2d
     let relu = ReLU()
     let maxpool = MaxPool2d(kernelSize: 3, stride: 2, padding: 1)
     public let layers: [Sequential]
     let avgpool = AdaptiveAvgPool2d(outputSize: 1)
-    public let fc: Linear
+    public var fc: Module
+    public let headInputFeatures: Int
+    public func replaceHead(with head: Module) { fc = head; assignPaths(path) }
 
     static let blockCounts: [Int: [Int]] = [
         18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3],
@@ -107,6 +109,7 @@ public final class ResNet: Module {
             stages.append(Sequential(blocks))
         }
         layers = stages
+        headInputFeatures = 512 * expansion
         fc = Linear(inputFeatures: 512 * expansion, outputFeatures: classes, generator: &generator)
         super.init()
     }

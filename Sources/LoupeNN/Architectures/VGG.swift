@@ -3,10 +3,12 @@ import LoupeTensor
 /// VGG (Simonyan & Zisserman, 2015) with torchvision's structure and names:
 /// `features` (3×3 convolutions, optional batch norm, ReLU, max pools), `avgpool` (7×7),
 /// `classifier` (Linear 25088→4096, ReLU, Dropout, Linear 4096→4096, ReLU, Dropout, Linear).
-public final class VGG: Module {
+public final class VGG: Module, ReplaceableHead {
     public let features: Sequential
     public let avgpool = AdaptiveAvgPool2d(outputSize: 7)
-    public let classifier: Sequential
+    public var classifier: Module
+    public var headInputFeatures: Int { 512 * 7 * 7 }
+    public func replaceHead(with head: Module) { classifier = head; assignPaths(path) }
 
     /// The convolution widths of each configuration, `0` marking a max pool.
     static let configurations: [Int: [Int]] = [
@@ -53,10 +55,12 @@ public final class VGG: Module {
 }
 
 /// AlexNet with torchvision's structure (`features`, `avgpool` 6×6, `classifier`).
-public final class AlexNet: Module {
+public final class AlexNet: Module, ReplaceableHead {
     public let features: Sequential
     public let avgpool = AdaptiveAvgPool2d(outputSize: 6)
-    public let classifier: Sequential
+    public var classifier: Module
+    public var headInputFeatures: Int { 256 * 6 * 6 }
+    public func replaceHead(with head: Module) { classifier = head; assignPaths(path) }
 
     public init(classes: Int = 1000, generator: inout RandomGenerator) {
         features = Sequential([
