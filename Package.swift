@@ -40,10 +40,12 @@ let package = Package(
         ),
 
         // Tests.
+        .target(name: "LoupeTestSupport", dependencies: ["LoupeNN"], path: "Tests/LoupeTestSupport"),
         .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeIO"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "LoupeNNTests", dependencies: ["LoupeNN", "LoupeIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LoupeNNTests", dependencies: ["LoupeNN", "LoupeIO", "LoupeTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO", "LoupeRender"]),
-        .testTarget(name: "LoupeExplainTests", dependencies: ["LoupeExplain"]),
+        .testTarget(name: "LoupeExplainTests", dependencies: ["LoupeExplain", "LoupeIO", "LoupeTestSupport"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "LoupeCLITests", dependencies: ["LoupeIO", "LoupeNN", "loupe"]),
     ],
     swiftLanguageModes: [.v6]

@@ -13,6 +13,8 @@ public final class TapSession: @unchecked Sendable {
     let tracksGradients: Bool
     /// The latest output of each tapped module (a module called twice keeps its last output).
     public private(set) var activations: [String: Tensor] = [:]
+    /// Tapped paths in the order their modules finished (repeats kept).
+    public private(set) var order: [String] = []
 
     init(paths: Set<String>, tracksGradients: Bool) {
         self.paths = paths
@@ -23,6 +25,7 @@ public final class TapSession: @unchecked Sendable {
         guard paths.contains(path) else { return output }
         let tapped = tracksGradients ? output.tapped() : output
         activations[path] = tapped
+        order.append(path)
         return tapped
     }
 }
@@ -56,13 +59,20 @@ extension Module {
     /// - Throws: ``UnknownLayerError`` naming the nearest valid paths when a path is unknown.
     public func withTaps<Result>(_ paths: [String], gradients: Bool = false,
                                  _ body: () throws -> Result) throws -> (result: Result, activations: [String: Tensor]) {
+        let (result, activations, _) = try withTapsInOrder(paths, gradients: gradients, body)
+        return (result, activations)
+    }
+
+    /// ``withTaps(_:gradients:_:)`` that also returns the paths in the order their modules finished.
+    public func withTapsInOrder<Result>(_ paths: [String], gradients: Bool = false, _ body: () throws -> Result) throws
+        -> (result: Result, activations: [String: Tensor], order: [String]) {
         let known = namedModules().map(\.path).filter { !$0.isEmpty }
         for path in paths where !known.contains(path) {
             throw UnknownLayerError(name: path, suggestions: nearest(path, among: known))
         }
         let session = TapSession(paths: Set(paths), tracksGradients: gradients)
         let result = try TapSession.$current.withValue(session) { try body() }
-        return (result, session.activations)
+        return (result, session.activations, session.order)
     }
 }
 

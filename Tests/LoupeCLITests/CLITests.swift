@@ -166,4 +166,38 @@ struct CLITests {
         let metadata = try ModelMetadata.read(directory.appendingPathComponent("catdog.json").path)
         #expect(metadata.architecture == "resnet18" && metadata.classes == ["cat", "dog"])
     }
+
+    @Test("explain writes the raw attribution and a picture", arguments: [
+        ("saliency", [1, 28, 28]), ("input-x-gradient", [1, 28, 28]), ("guided-backprop", [1, 28, 28]),
+        ("deconvnet", [1, 28, 28]), ("smoothgrad", [1, 28, 28]), ("integrated-gradients", [1, 28, 28]),
+        ("occlusion", [1, 28, 28]), ("grad-cam", [7, 7]), ("grad-cam++", [7, 7]),
+    ])
+    func explainWritesRawAndPicture(_ method: String, _ shape: [Int]) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-explain-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let raw = directory.appendingPathComponent("a.npy").path, picture = directory.appendingPathComponent("a.png").path
+        let result = try run(["explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0000-ankle-boot.png",
+                              "--method", method, "--samples", "4", "--steps", "8", "--window", "7", "--stride", "7",
+                              "--raw", raw, "--out", picture])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("class 9 (Ankle boot)"))
+        let attribution = try NPY.read(raw)
+        #expect(attribution.shape == shape)
+        #expect(attribution.abs().max().scalar > 0)
+        let image = try Image.read(picture)
+        #expect(image.width == 28 && image.height == 28 && image.channels == 3)
+    }
+
+    @Test func explainRejectsBadRequests() throws {
+        let unknown = try run(["explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0000-ankle-boot.png",
+                               "--method", "magic"])
+        #expect(unknown.status != 0 && unknown.error.contains("unknown method 'magic'"))
+        let target = try run(["explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0000-ankle-boot.png",
+                              "--method", "saliency", "--target", "10"])
+        #expect(target.status != 0 && target.error.contains("out of range"))
+        let layer = try run(["explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0000-ankle-boot.png",
+                             "--method", "grad-cam", "--layer", "features.9"])
+        #expect(layer.status != 0 && layer.error.contains("no layer named 'features.9'"))
+    }
 }

@@ -2,34 +2,8 @@ import Foundation
 import LoupeIO
 import LoupeNN
 import LoupeTensor
+import LoupeTestSupport
 import Testing
-
-/// The formula Tools/fixtures/make_model_fixtures.py fills every parameter with.
-func formulaValue(key: String, shape: [Int]) -> Tensor {
-    let count = shape.reduce(1, *)
-    let seed = key.utf8.reduce(0) { $0 + Int($1) }
-    // value = offset + scale·h, by the kind of tensor (decided once, outside the loop).
-    let (offset, scale): (Double, Double)
-    if key.hasSuffix("running_var") { (offset, scale) = (0.75, 0.25) }
-    else if key.hasSuffix("running_mean") || key.hasSuffix(".bias") { (offset, scale) = (0, 0.1) }
-    else if shape.count >= 2 { (offset, scale) = (0, (3.0 / Double(count / shape[0])).squareRoot()) }
-    else { (offset, scale) = (1, 0.1) }
-    var values = [Float](repeating: 0, count: count)
-    for index in 0..<count {
-        let h = Double((index * 7919 + seed * 104_729) % 2003) / 1001.0 - 1.0
-        values[index] = Float(offset + scale * h)
-    }
-    return Tensor(shape: shape, scalars: values)
-}
-
-/// The fixture input [1, 3, 64, 64].
-func formulaInput() -> Tensor {
-    let values: [Float] = (0..<(3 * 64 * 64)).map { index in
-        let step = (index * 31 + 7) % 257
-        return Float(Double(step) / 128.0 - 1.0)
-    }
-    return Tensor(shape: [1, 3, 64, 64], scalars: values)
-}
 
 func fixtureURL(_ name: String) throws -> URL {
     try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent(name)
@@ -39,10 +13,7 @@ func fixtureURL(_ name: String) throws -> URL {
 struct ArchitectureTests {
     @Test("Logits equal PyTorch's for the same weights", arguments: ModelZoo.architectures)
     func logitsMatchPyTorch(_ name: String) throws {
-        let model = try ModelZoo.make(name)
-        for (key, parameter) in model.namedParameters() where !key.hasSuffix("num_batches_tracked") {
-            parameter.value = formulaValue(key: key, shape: parameter.shape)
-        }
+        let model = try formulaModel(name)
         let logits = withoutGradients { model(formulaInput()) }
         let expected = try NPY.read(fixtureURL("logits/\(name).npy").path)
         #expect(logits.shape == expected.shape)

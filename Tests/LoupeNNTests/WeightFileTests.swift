@@ -2,6 +2,7 @@ import Foundation
 import LoupeIO
 import LoupeNN
 import LoupeTensor
+import LoupeTestSupport
 import Testing
 
 @Suite("Weight files")

@@ -1,0 +1,71 @@
+import LoupeNN
+import LoupeTensor
+
+/// Class activation maps from a layer's activations and gradients. A method supplies only the
+/// weight of each channel; the family does the rest:
+/// `cam = ReLU(Σ_c weight_c · A_c)` at the layer's resolution.
+public protocol CAMMethod {
+    /// Per-sample channel weights `[N, C]` from activations and gradients `[N, C, h, w]`.
+    func channelWeights(activations: Tensor, gradients: Tensor) -> Tensor
+}
+
+extension CAMMethod {
+    /// The map `[N, h, w]` (after ReLU) at the module `layer`, for the target scores.
+    public func attribute(_ model: Module, layer: String, input: Tensor, target: ExplanationTarget) throws -> Tensor {
+        let (output, activations) = try model.withTaps([layer], gradients: true) { model(input) }
+        guard let activation = activations[layer], activation.rank == 4 else {
+            throw CAMError("layer '\(layer)' has no [N, C, h, w] output for Grad-CAM")
+        }
+        let gradient = gradients(of: target.scores(output).sum(), at: [activation])[0]
+        let values = activation.detached()
+        let weights = channelWeights(activations: values, gradients: gradient)
+        let shape = [weights.shape[0], weights.shape[1], 1, 1]
+        return (values * weights.reshaped(shape)).sum(along: 1).relu()
+    }
+}
+
+/// Grad-CAM (Selvaraju et al., 2017): weights are the spatial means of the gradients; equal to
+/// Captum's `LayerGradCam(relu_attributions=True)`.
+public struct GradCAM: CAMMethod {
+    public init() {}
+    public func channelWeights(activations: Tensor, gradients: Tensor) -> Tensor {
+        gradients.mean(alongAxes: [2, 3])
+    }
+}
+
+/// Grad-CAM++ (Chattopadhyay et al., 2018), as pytorch-grad-cam computes it:
+/// `α = g² / (2g² + Σ_ij A · g³)` (0 where g = 0) and weights `Σ_ij α · ReLU(g)`.
+public struct GradCAMPlusPlus: CAMMethod {
+    public init() {}
+    public func channelWeights(activations: Tensor, gradients: Tensor) -> Tensor {
+        let squared = gradients * gradients
+        let cubed = squared * gradients
+        let activationSums = activations.sum(alongAxes: [2, 3], keepingDimensions: true)
+        let alpha = squared / (squared * 2 + activationSums * cubed + 1e-6)
+        let masked = Tensor.where(gradients .!= Tensor(0), alpha, Tensor(0))
+        return (masked * gradients.relu()).sum(alongAxes: [2, 3])
+    }
+}
+
+/// A layer Grad-CAM cannot use.
+public struct CAMError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension Module {
+    /// The default layer for class activation maps: the last module, in execution order, whose
+    /// output is `[N, C, h, w]` with more than one spatial position (the last convolutional
+    /// activation before global pooling).
+    public func defaultCAMLayer(inputShape: [Int]) throws -> String {
+        let paths = namedModules().map(\.path).filter { !$0.isEmpty }
+        let (_, activations, order) = try withTapsInOrder(paths) { withoutGradients { self(Tensor.zeros(inputShape)) } }
+        guard let layer = order.last(where: { path in
+            guard let shape = activations[path]?.shape else { return false }
+            return shape.count == 4 && shape[2] * shape[3] > 1
+        }) else {
+            throw CAMError("the model has no layer with a spatial output; give --layer")
+        }
+        return layer
+    }
+}

@@ -1,0 +1,51 @@
+import LoupeTensor
+
+/// What an explanation explains: one class score per sample, or any scalar function of the
+/// model's output.
+public enum ExplanationTarget {
+    /// The model's output at these class indices, one per sample, as the model computes it
+    /// (no softmax added or removed).
+    case classes([Int])
+    /// A function from the output `[N, ...]` to one score per sample `[N]`.
+    case custom((Tensor) -> Tensor)
+
+    /// The scores per sample, `[N]`.
+    public func scores(_ output: Tensor) -> Tensor {
+        switch self {
+        case .classes(let targets):
+            precondition(output.rank == 2 && output.shape[0] == targets.count,
+                         "ExplanationTarget: \(targets.count) targets for model output \(output.shape)")
+            return (output * oneHot(targets, classes: output.shape[1])).sum(along: 1)
+        case .custom(let function):
+            return function(output)
+        }
+    }
+
+    /// The targets for a subset of the samples (`.custom` applies to every sample unchanged).
+    func repeated(_ times: Int) -> ExplanationTarget {
+        guard case .classes(let targets) = self else { return self }
+        return .classes(Array((0..<times).map { _ in targets }.joined()))
+    }
+}
+
+/// `[targets.count, classes]` with a 1 at each row's target.
+func oneHot(_ targets: [Int], classes: Int) -> Tensor {
+    var values = [Float](repeating: 0, count: targets.count * classes)
+    for (row, target) in targets.enumerated() {
+        precondition(target >= 0 && target < classes, "target \(target) is outside 0..<\(classes)")
+        values[row * classes + target] = 1
+    }
+    return Tensor(shape: [targets.count, classes], scalars: values)
+}
+
+/// The gradient of the summed target scores with respect to `input`, under `rule`.
+///
+/// Scores of different samples do not interact, so one backward pass gives every sample's
+/// gradient.
+public func inputGradient(of model: (Tensor) -> Tensor, at input: Tensor, target: ExplanationTarget,
+                          rule: ReLUBackwardRule = .standard) -> Tensor {
+    // The rule is read when the backward pass runs, so it must cover the whole computation.
+    withReLUBackwardRule(rule) {
+        gradient(at: input) { target.scores(model($0)).sum() }
+    }
+}

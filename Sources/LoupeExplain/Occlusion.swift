@@ -1,0 +1,110 @@
+import LoupeTensor
+
+/// Occlusion (Zeiler & Fergus, 2014), equal to Captum's `Occlusion` with
+/// `sliding_window_shapes=(C, W, W)`, `strides=(C, S, S)` and a baseline.
+///
+/// Each window position replaces a W×W patch of every channel with the baseline; a pixel's
+/// attribution is the mean, over the windows that cover it, of `F(x) − F(x with the patch
+/// occluded)`. Occluded copies go through the model `batchSize` at a time.
+public struct Occlusion {
+    /// What fills an occluded patch.
+    public enum Baseline: Sendable {
+        /// A constant (Captum's scalar `baselines`).
+        case value(Float)
+        /// The image's per-channel mean.
+        case mean
+        /// The image blurred with a Gaussian of this standard deviation (pixels).
+        case blur(Float)
+    }
+
+    public var window: Int
+    public var stride: Int
+    public var baseline: Baseline
+    public var batchSize: Int
+
+    public init(window: Int, stride: Int, baseline: Baseline = .value(0), batchSize: Int = 32) {
+        precondition(window > 0 && stride > 0, "Occlusion: window and stride must be positive")
+        self.window = window
+        self.stride = stride
+        self.baseline = baseline
+        self.batchSize = batchSize
+    }
+
+    /// The attribution for each sample of `input` `[N, C, H, W]`, shaped like `input`.
+    ///
+    /// - Parameter progress: called with (windows done, windows in all) after each batch.
+    public func attribute(_ model: (Tensor) -> Tensor, input: Tensor, target: ExplanationTarget,
+                          progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
+        precondition(input.rank == 4, "Occlusion: input must be [N, C, H, W]; got \(input.shape)")
+        let (height, width) = (input.shape[2], input.shape[3])
+        precondition(window <= height && window <= width, "Occlusion: window \(window) is larger than the input \(height)×\(width)")
+        let rows = (height - window) / stride + 1, columns = (width - window) / stride + 1
+        let positions = (0..<rows).flatMap { row in (0..<columns).map { (row * stride, $0 * stride) } }
+        let fill = baselineImage(input)
+        return withoutGradients {
+            let original = target.scores(model(input))
+            var maps: [Tensor] = []
+            for sampleIndex in 0..<input.shape[0] {
+                let sample = input.slice(along: 0, from: sampleIndex, to: sampleIndex + 1)
+                let sampleFill = fill.slice(along: 0, from: sampleIndex, to: sampleIndex + 1)
+                let sampleTarget = target.subset(sampleIndex)
+                var differences = [Float]()
+                for start in Swift.stride(from: 0, to: positions.count, by: batchSize) {
+                    let chunk = Array(positions[start..<Swift.min(start + batchSize, positions.count)])
+                    let occluded = Tensor.concatenate(chunk.map { occlude(sample, with: sampleFill, at: $0) }, along: 0)
+                    let scores = sampleTarget.repeated(chunk.count).scores(model(occluded)).scalars
+                    differences += scores.map { original.scalars[sampleIndex] - $0 }
+                    progress(Swift.min(start + batchSize, positions.count) + sampleIndex * positions.count,
+                             positions.count * input.shape[0])
+                }
+                // Spread each window's score change over the pixels it covers.
+                var sums = [Float](repeating: 0, count: height * width), counts = [Float](repeating: 0, count: height * width)
+                for ((top, left), difference) in zip(positions, differences) {
+                    for row in top..<(top + window) {
+                        for column in left..<(left + window) {
+                            sums[row * width + column] += difference
+                            counts[row * width + column] += 1
+                        }
+                    }
+                }
+                // Pixels no window reaches (when H − W is not a multiple of the stride) get 0/0, as in Captum.
+                let map = Tensor(shape: [1, 1, height, width], scalars: sums) / Tensor(shape: [1, 1, height, width], scalars: counts)
+                maps.append(map.broadcast(to: [1, input.shape[1], height, width]))
+            }
+            return Tensor.concatenate(maps, along: 0)
+        }
+    }
+
+    private func baselineImage(_ input: Tensor) -> Tensor {
+        switch baseline {
+        case .value(let value): return Tensor.full(input.shape, value: value)
+        case .mean: return input.mean(alongAxes: [2, 3], keepingDimensions: true).broadcast(to: input.shape)
+        case .blur(let sigma): return input.gaussianBlurred(sigma: sigma)
+        }
+    }
+
+    /// `sample` with the window at `position` taken from `fill`.
+    private func occlude(_ sample: Tensor, with fill: Tensor, at position: (Int, Int)) -> Tensor {
+        var result = sample
+        let (channels, height, width) = (sample.shape[1], sample.shape[2], sample.shape[3])
+        fill.withUnsafeBufferPointer { source in
+            result.withUnsafeMutableBufferPointer { target in
+                for channel in 0..<channels {
+                    for row in position.0..<(position.0 + window) {
+                        let offset = (channel * height + row) * width + position.1
+                        for column in 0..<window { target[offset + column] = source[offset + column] }
+                    }
+                }
+            }
+        }
+        return result
+    }
+}
+
+extension ExplanationTarget {
+    /// The target of one sample.
+    func subset(_ index: Int) -> ExplanationTarget {
+        guard case .classes(let targets) = self else { return self }
+        return .classes([targets[index]])
+    }
+}
