@@ -14,6 +14,7 @@ struct CaptumReferenceTests {
         let model: Module
         let target: ExplanationTarget
         let layer: String
+        let steps: Int
         let folder: URL
 
         init(_ architecture: String) throws {
@@ -22,6 +23,7 @@ struct CaptumReferenceTests {
             let parameters = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("params.json"))) as? [String: Any]
             target = .classes([try #require(parameters?["target"] as? Int)])
             layer = try #require(parameters?["layer"] as? String)
+            steps = try #require(parameters?["steps"] as? Int)
         }
 
         func reference(_ name: String) throws -> Tensor { try NPY.read(folder.appendingPathComponent("\(name).npy").path) }
@@ -54,16 +56,7 @@ struct CaptumReferenceTests {
         let c = try Case(architecture)
         let x = formulaInput()
         for (rule, name) in [(IntegratedGradients.Rule.gaussLegendre, "ig_gausslegendre"), (.riemannTrapezoid, "ig_trapezoid")] {
-            let (attribution, _) = IntegratedGradients(steps: 16, rule: rule).attribute(c.forward, input: x, target: c.target)
-            if architecture == "resnet18" && rule == .gaussLegendre {
-                // Open: resnet18 with Gauss–Legendre nodes differs from Captum by 3e-3 of the largest
-                // value (max |Δ| 1.6e-4), while the trapezoid rule on the same model and both rules on
-                // squeezenet1_1 match to 1e-4, and PyTorch itself is stable to 1e-7 in float64.
-                withKnownIssue("resnet18 IG with Gauss–Legendre nodes is off by 3e-3 relative; see the methods issue") {
-                    expectMatch(attribution, try c.reference(name), name)
-                }
-                continue
-            }
+            let (attribution, _) = IntegratedGradients(steps: c.steps, rule: rule).attribute(c.forward, input: x, target: c.target)
             expectMatch(attribution, try c.reference(name), name)
         }
     }
