@@ -52,25 +52,44 @@ public struct NoiseTunnel<Method: GradientMethod> {
                           noise: [Tensor]) -> Tensor {
         precondition(!noise.isEmpty && noise.allSatisfy { $0.shape == input.shape },
                      "NoiseTunnel: noise must be a non-empty list of tensors shaped like the input \(input.shape)")
-        var sum = Tensor.zeros(input.shape), sumOfSquares = Tensor.zeros(input.shape)
-        let count = input.shape[0]
-        // Several noisy copies of the whole batch go through the model together.
+        return attribute(model, copies: noise.map { input + $0 }, target: target)
+    }
+
+    /// The aggregated attribution over perturbed copies of the input (each shaped like it).
+    public func attribute(_ model: (Tensor) -> Tensor, copies: [Tensor], target: ExplanationTarget) -> Tensor {
+        let shape = copies[0].shape
+        var sum = Tensor.zeros(shape), sumOfSquares = Tensor.zeros(shape)
+        let count = shape[0]
+        // Several copies of the whole batch go through the model together.
         let copiesPerBatch = Swift.max(1, batchSize / Swift.max(count, 1))
-        for start in stride(from: 0, to: noise.count, by: copiesPerBatch) {
-            let chunk = Array(noise[start..<Swift.min(start + copiesPerBatch, noise.count)])
-            let noisy = Tensor.concatenate(chunk.map { input + $0 }, along: 0)
-            let attributions = method.attribute(model, input: noisy, target: target.repeated(chunk.count))
+        for start in stride(from: 0, to: copies.count, by: copiesPerBatch) {
+            let chunk = Array(copies[start..<Swift.min(start + copiesPerBatch, copies.count)])
+            let attributions = method.attribute(model, input: Tensor.concatenate(chunk, along: 0),
+                                                target: target.repeated(chunk.count))
             for copy in 0..<chunk.count {
                 let part = attributions.slice(along: 0, from: copy * count, to: (copy + 1) * count)
                 sum = sum + part
                 sumOfSquares = sumOfSquares + part * part
             }
         }
-        let n = Float(noise.count)
+        let n = Float(copies.count)
         switch aggregation {
         case .smoothgrad: return sum / n
         case .smoothgradSquared: return sumOfSquares / n
         case .vargrad: return sumOfSquares / n - (sum / n) * (sum / n)
         }
+    }
+
+    /// The mean attribution over Gaussian-blurred copies of `input` `[N, C, H, W]`, one per
+    /// standard deviation in `sigmas` (pixels): blur-averaged saliency. Kernels are cut to fit
+    /// the image (reflection padding needs them smaller than it).
+    public func attribute(_ model: (Tensor) -> Tensor, input: Tensor, target: ExplanationTarget,
+                          blurSigmas sigmas: [Float]) -> Tensor {
+        precondition(input.rank == 4 && !sigmas.isEmpty, "blur averaging needs [N, C, H, W] input and at least one sigma")
+        let largestKernel = 2 * (Swift.min(input.shape[2], input.shape[3]) - 1) - 1
+        let copies = sigmas.map { sigma in
+            input.gaussianBlurred(sigma: sigma, kernelSize: Swift.min(2 * Int((3 * sigma).rounded(.up)) + 1, largestKernel))
+        }
+        return attribute(model, copies: copies, target: target)
     }
 }

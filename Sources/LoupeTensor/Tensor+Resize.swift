@@ -60,3 +60,17 @@ private func interpolationTaps(from input: Int, to output: Int) -> [(low: Int, h
         return (low, high, source - Float(low))
     }
 }
+
+extension Tensor {
+    /// Nearest-neighbour resize of `[N, C, H, W]`, equal to `F.interpolate(mode="nearest")`:
+    /// output pixel `o` copies input `⌊o · in / out⌋`. The pullback adds each output gradient
+    /// to the pixel it copied.
+    public func resizedNearest(to size: Size2D) -> Tensor {
+        precondition(rank == 4 && size.height > 0 && size.width > 0,
+                     "resizedNearest: needs [N, C, H, W] input and a positive size; got \(shape), \(size)")
+        let rows = (0..<size.height).map { Swift.min(Int(Float($0) * (Float(shape[2]) / Float(size.height))), shape[2] - 1) }
+        let columns = (0..<size.width).map { Swift.min(Int(Float($0) * (Float(shape[3]) / Float(size.width))), shape[3] - 1) }
+        // Each resized axis is a gather along it; two gathers compose into the full resize.
+        return permuted([2, 3, 0, 1]).gathered(rows).permuted([1, 0, 2, 3]).gathered(columns).permuted([2, 3, 1, 0])
+    }
+}

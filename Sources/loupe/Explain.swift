@@ -7,7 +7,7 @@ struct Explain: ParsableCommand {
         abstract: "Attribute a class score to the input pixels (or to a layer, for CAM methods).",
         discussion: """
         Methods: saliency, input-x-gradient, guided-backprop, deconvnet, smoothgrad, smoothgrad-squared,
-        vargrad, integrated-gradients, occlusion, grad-cam, grad-cam++.
+        vargrad, blur-saliency, integrated-gradients, occlusion, grad-cam, grad-cam++, guided-grad-cam.
         --raw writes float32 before any normalization: the input's shape without the batch dimension for
         pixel methods, (h, w) at the layer for CAM methods.
         """)
@@ -54,11 +54,15 @@ struct Explain: ParsableCommand {
     @Option(help: "Occlusion baseline: a number, mean, or blur.")
     var baseline = "0"
 
+    @Option(help: "Blur-saliency standard deviations (pixels), comma-separated.")
+    var sigmas = "1,3,9,27"
+
     @Option(help: "Seed for SmoothGrad noise.")
     var seed: UInt64 = 0
 
     static let methods = ["saliency", "input-x-gradient", "guided-backprop", "deconvnet", "smoothgrad",
-                          "smoothgrad-squared", "vargrad", "integrated-gradients", "occlusion", "grad-cam", "grad-cam++"]
+                          "smoothgrad-squared", "vargrad", "blur-saliency", "integrated-gradients", "occlusion", "grad-cam",
+                          "grad-cam++", "guided-grad-cam"]
 
     func validate() throws {
         guard Explain.methods.contains(method) else {
@@ -92,6 +96,14 @@ struct Explain: ParsableCommand {
                 method == "smoothgrad" ? .smoothgrad : method == "vargrad" ? .vargrad : .smoothgradSquared
             attribution = NoiseTunnel(Saliency(), samples: samples, noiseLevel: noise, aggregation: aggregation, seed: seed)
                 .attribute(forward, input: x, target: explained)
+        case "blur-saliency":
+            let values = sigmas.split(separator: ",").compactMap { Float($0) }.filter { $0 > 0 }
+            guard !values.isEmpty else { throw ValidationError("--sigmas needs positive numbers, e.g. 1,3,9,27") }
+            attribution = NoiseTunnel(Saliency()).attribute(forward, input: x, target: explained, blurSigmas: values)
+        case "guided-grad-cam":
+            let chosenLayer = try layer ?? network.defaultCAMLayer(inputShape: x.shape)
+            if layer == nil { FileHandle.standardError.write(Data("grad-cam layer: \(chosenLayer)\n".utf8)) }
+            attribution = try GuidedGradCAM(layer: chosenLayer).attribute(network, input: x, target: explained)
         case "integrated-gradients":
             let result = IntegratedGradients(steps: steps, rule: rule == "gausslegendre" ? .gaussLegendre : .riemannTrapezoid)
                 .attribute(forward, input: x, target: explained)

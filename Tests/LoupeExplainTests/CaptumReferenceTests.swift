@@ -80,6 +80,8 @@ struct CaptumReferenceTests {
         expectMatch(try GradCAM().attribute(c.model, layer: c.layer, input: x, target: c.target)[0], try c.reference("grad_cam"), "grad-cam")
         expectMatch(try GradCAMPlusPlus().attribute(c.model, layer: c.layer, input: x, target: c.target)[0],
                     try c.reference("grad_cam_plus_plus"), "grad-cam++")
+        expectMatch(try GuidedGradCAM(layer: c.layer).attribute(c.model, input: x, target: c.target),
+                    try c.reference("guided_grad_cam"), "guided grad-cam")
     }
 
     @Test(arguments: ["squeezenet1_1", "resnet18"])

@@ -107,4 +107,23 @@ struct PathAndPerturbationTests {
         let same = Occlusion(window: 2, stride: 2, baseline: .value(1)).attribute(model, input: input, target: .classes([0]))
         #expect(same.scalars == Array(repeating: 0, count: 16))
     }
+
+    @Test func blurAveragingOfALinearModelIsItsWeight() {
+        // A linear model has the same gradient at every blurred copy, so the average is the weight.
+        let weight = randomWeight()
+        let model = { (x: Tensor) in x.flattened(from: 1).matmul(weight) }
+        let input = Tensor(shape: [1, 1, 4, 4], scalars: (0..<16).map { Float($0) / 16 })
+        let averaged = NoiseTunnel(Saliency()).attribute(model, input: input, target: .classes([0]), blurSigmas: [1, 3, 27])
+        for (a, w) in zip(averaged.scalars, weight.scalars) { #expect(Swift.abs(a - w) < 1e-6) }
+        // For F = Σ x², the blur average is 2·mean of the blurred images.
+        let quadratic = { (x: Tensor) in (x * x).flattened(from: 1).sum(along: 1, keepingDimensions: true) }
+        let expected = (input.gaussianBlurred(sigma: 1, kernelSize: 5) * 2)
+        let single = NoiseTunnel(Saliency()).attribute(quadratic, input: input, target: .classes([0]), blurSigmas: [1])
+        for (a, e) in zip(single.scalars, expected.scalars) { #expect(Swift.abs(a - e) < 1e-5) }
+    }
+
+    private func randomWeight() -> Tensor {
+        var generator = RandomGenerator(seed: 9)
+        return Tensor.normal([16, 1], generator: &generator)
+    }
 }

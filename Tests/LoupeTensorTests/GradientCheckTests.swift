@@ -125,6 +125,7 @@ let gradientCases: [GradientCase] = [
     },
     GradientCase(name: "resize bilinear up", derivative: "g spread back with the interpolation weights", inputs: [image]) { $0[0].resizedBilinear(to: Size2D(9, 13)) },
     GradientCase(name: "resize bilinear down", derivative: "g spread back with the interpolation weights", inputs: [image]) { $0[0].resizedBilinear(to: Size2D(3, 2)) },
+    GradientCase(name: "resize nearest", derivative: "g added to the copied pixel", inputs: [image]) { $0[0].resizedNearest(to: Size2D(7, 4)) },
     GradientCase(name: "gaussian blur", derivative: "reflect pad and depthwise conv, transposed", inputs: [image]) { $0[0].gaussianBlurred(sigma: 0.8, kernelSize: 3) },
 ]
 

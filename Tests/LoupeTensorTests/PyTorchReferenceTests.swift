@@ -78,6 +78,8 @@ struct PyTorchReferenceTests {
         expectClose(input.resizedBilinear(to: Size2D(15, 20)), try fixture.array("up"), "up")
         expectClose(input.resizedBilinear(to: Size2D(4, 5)), try fixture.array("down"), "down")
         expectClose(input.resizedBilinear(to: Size2D(3, 17)), try fixture.array("mixed"), "mixed")
+        expectClose(input.resizedNearest(to: Size2D(15, 20)), try fixture.array("nearest_up"), "nearest up")
+        expectClose(input.resizedNearest(to: Size2D(4, 5)), try fixture.array("nearest_down"), "nearest down")
     }
 
     @Test func softmaxAndLogSoftmax() throws {

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Loupe
+
+struct Activations: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the feature maps of a layer for an input, with per-channel statistics.")
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var input: InputOptions
+
+    @Option(help: "The layer (module path, e.g. features.1 or layer4).")
+    var layer: String
+
+    @Option(help: "Channels to show, e.g. 0,3,5-9 (default: all).")
+    var channels: String?
+
+    @Option(help: "Grid columns.")
+    var columns = 8
+
+    @Option(help: "Grid PNG of the feature maps, each normalized on its own.")
+    var out: String?
+
+    @Option(help: "The tapped tensor without its batch dimension (float32 .npy).")
+    var raw: String?
+
+    func run() throws {
+        let loaded = try model.load()
+        let x = try input.read(for: loaded)
+        let (_, taps) = try loaded.module.withTaps([layer]) { withoutGradients { loaded.module(x) } }
+        guard let activation = taps[layer]?[0] else { throw ValidationError("layer '\(layer)' was not reached by the forward pass") }
+        if let raw { try NPY.write(activation, to: raw) }
+        guard activation.rank == 3 else {
+            print("\(layer): shape \(activation.shape) (not a feature map; --raw holds the values)")
+            return
+        }
+        let selected = try channelList(count: activation.shape[0])
+        let maps = activation.gathered(selected)
+        print("\(layer): \(activation.shape[0]) channels of \(activation.shape[1])×\(activation.shape[2])")
+        print("channel       mean        max   fraction > 0")
+        for (index, channel) in selected.enumerated() {
+            let map = maps[index]
+            let positive = Float(map.scalars.filter { $0 > 0 }.count) / Float(map.count)
+            print(String(format: "%7d %10.4f %10.4f %14.3f", channel, map.mean().scalar, map.max().scalar, positive))
+        }
+        if let out { try Render.grid(maps, columns: columns).writePNG(to: out) }
+    }
+
+    /// Parses "0,3,5-9" into channel indices, checking each against `count`.
+    private func channelList(count: Int) throws -> [Int] {
+        guard let channels else { return Array(0..<count) }
+        var result: [Int] = []
+        for part in channels.split(separator: ",") {
+            let bounds = part.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard let low = bounds.first ?? nil, let high = bounds.last ?? nil, bounds.count <= 2, low <= high else {
+                throw ValidationError("--channels: cannot read '\(part)'; use a list like 0,3,5-9")
+            }
+            guard low >= 0 && high < count else {
+                throw ValidationError("--channels: \(part) is outside the layer's channels 0...\(count - 1)")
+            }
+            result += Array(low...high)
+        }
+        return result
+    }
+}
