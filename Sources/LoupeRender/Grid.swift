@@ -33,3 +33,28 @@ public enum Render {
         return Image(width: gridWidth, height: gridHeight, channels: 1, pixels: pixels)
     }
 }
+
+extension Render {
+    /// A grid of images `[count, C, H, W]` (C = 1 or 3) with values in `[0, 1]`, shown as they
+    /// are (no per-image normalization), `columns` to a row, with a black `gap`.
+    public static func imageGrid(_ images: Tensor, columns: Int, gap: Int = 2) -> Image {
+        precondition(images.rank == 4 && (images.shape[1] == 1 || images.shape[1] == 3) && columns > 0,
+                     "imageGrid: images must be [count, 1 or 3, H, W]; got \(images.shape)")
+        let (count, height, width) = (images.shape[0], images.shape[2], images.shape[3])
+        let rows = (count + columns - 1) / columns
+        let gridWidth = columns * width + (columns + 1) * gap, gridHeight = rows * height + (rows + 1) * gap
+        var pixels = [UInt8](repeating: 0, count: gridWidth * gridHeight * 3)
+        for index in 0..<count {
+            let picture = Image(tensor: images[index].broadcast(to: [3, height, width]))
+            let top = gap + (index / columns) * (height + gap), left = gap + (index % columns) * (width + gap)
+            for row in 0..<height {
+                for column in 0..<width {
+                    for channel in 0..<3 {
+                        pixels[((top + row) * gridWidth + left + column) * 3 + channel] = picture.pixels[(row * width + column) * 3 + channel]
+                    }
+                }
+            }
+        }
+        return Image(width: gridWidth, height: gridHeight, channels: 3, pixels: pixels)
+    }
+}

@@ -245,3 +245,15 @@ extension Tensor {
         }
     }
 }
+
+extension Tensor {
+    /// The tensor shifted cyclically by `shift` along `axis` (`torch.roll`).
+    public func rolled(by shift: Int, along axis: Int) -> Tensor {
+        let axis = axisIndex(axis)
+        let extent = shape[axis]
+        let amount = ((shift % extent) + extent) % extent
+        guard amount != 0 else { return self }
+        return Tensor.concatenate([slice(along: axis, from: extent - amount, to: extent),
+                                   slice(along: axis, from: 0, to: extent - amount)], along: axis)
+    }
+}

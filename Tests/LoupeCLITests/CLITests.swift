@@ -200,4 +200,24 @@ struct CLITests {
                              "--method", "grad-cam", "--layer", "features.9"])
         #expect(layer.status != 0 && layer.error.contains("no layer named 'features.9'"))
     }
+
+    @Test func activationsAndFiltersWriteGrids() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-filters-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let grid = directory.appendingPathComponent("maps.png").path, raw = directory.appendingPathComponent("maps.npy").path
+        let activations = try run(["activations", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0013-dress.png",
+                                   "--layer", "features.4", "--channels", "0-3,10", "--out", grid, "--raw", raw])
+        #expect(activations.status == 0, "\(activations.error)")
+        #expect(try NPY.read(raw).shape == [64, 14, 14])
+        #expect(try Image.read(grid).width == 8 * 14 + 9 * 2)
+        let filters = directory.appendingPathComponent("filters.png").path
+        let result = try run(["filters", "--model", "Models/fashion-cnn.safetensors", "--layer", "features.4", "--channels", "0-3",
+                              "--steps", "30", "--out", filters])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(try Image.read(filters).channels == 3)
+        // "mean objective: A at the start, B after 30 steps" with B > A.
+        let numbers = result.output.split(whereSeparator: { !"0123456789.-".contains($0) }).compactMap { Float($0) }
+        #expect(numbers.count >= 2 && numbers[1] > numbers[0])
+    }
 }

@@ -43,6 +43,8 @@ struct TensorTests {
         #expect(Tensor(shape: [2], scalars: [1, 2]).padded([(1, 2)], mode: .replicate).scalars == [1, 1, 2, 2, 2])
         #expect(Tensor(shape: [1], scalars: [5]).padded([(1, 1)], mode: .constant(-1)).scalars == [-1, 5, -1])
         #expect(x.permuted([1, 0]).shape == [3, 2])
+        #expect(x.rolled(by: 1, along: 1).scalars == [2, 0, 1, 5, 3, 4])
+        #expect(x.rolled(by: -4, along: 1).scalars == [1, 2, 0, 4, 5, 3])
         #expect(x.unsqueezed(at: 0).shape == [1, 2, 3])
         #expect(Tensor(shape: [2, 1], scalars: [1, 2]).broadcast(to: [2, 2, 3]).scalars == [1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2])
     }
