@@ -43,6 +43,13 @@ public struct ModelMetadata: Codable, Equatable, Sendable {
         URL(fileURLWithPath: weights).deletingPathExtension().appendingPathExtension("json").path
     }
 
+    /// Images `[N, C, H, W]` in `[0, 1]` normalized as the model expects: `(x − mean) / std`.
+    public func normalized(_ images: Tensor) -> Tensor {
+        let shape = [1, images.shape[1], 1, 1]
+        return (images - Tensor(shape: shape, scalars: Array(mean.prefix(images.shape[1]))))
+            / Tensor(shape: shape, scalars: Array(std.prefix(images.shape[1])))
+    }
+
     /// The untrained module this metadata describes.
     public func makeModule(seed: UInt64 = 0) throws -> Module {
         var generator = RandomGenerator(seed: seed)

@@ -34,7 +34,8 @@ struct Activations: ParsableCommand {
             print("\(layer): shape \(activation.shape) (not a feature map; --raw holds the values)")
             return
         }
-        let selected = try channelList(count: activation.shape[0])
+        let selected = try channels.map { try parseIndexList($0, option: "--channels", count: activation.shape[0]) }
+            ?? Array(0..<activation.shape[0])
         let maps = activation.gathered(selected)
         print("\(layer): \(activation.shape[0]) channels of \(activation.shape[1])×\(activation.shape[2])")
         print("channel       mean        max   fraction > 0")
@@ -44,22 +45,5 @@ struct Activations: ParsableCommand {
             print(String(format: "%7d %10.4f %10.4f %14.3f", channel, map.mean().scalar, map.max().scalar, positive))
         }
         if let out { try Render.grid(maps, columns: columns).writePNG(to: out) }
-    }
-
-    /// Parses "0,3,5-9" into channel indices, checking each against `count`.
-    private func channelList(count: Int) throws -> [Int] {
-        guard let channels else { return Array(0..<count) }
-        var result: [Int] = []
-        for part in channels.split(separator: ",") {
-            let bounds = part.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard let low = bounds.first ?? nil, let high = bounds.last ?? nil, bounds.count <= 2, low <= high else {
-                throw ValidationError("--channels: cannot read '\(part)'; use a list like 0,3,5-9")
-            }
-            guard low >= 0 && high < count else {
-                throw ValidationError("--channels: \(part) is outside the layer's channels 0...\(count - 1)")
-            }
-            result += Array(low...high)
-        }
-        return result
     }
 }

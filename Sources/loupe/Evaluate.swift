@@ -26,9 +26,7 @@ struct Evaluate: ParsableCommand {
         let shape = loaded.metadata.inputShape
         var data = try idxImages.map { try Dataset.idx(images: $0, labels: idxLabels!) }
             ?? Dataset.imageFolder(images!, size: Size2D(shape[1], shape[2]), channels: shape[0])
-        let channels = [1, shape[0], 1, 1]
-        data.images = (data.images - Tensor(shape: channels, scalars: loaded.metadata.mean))
-            / Tensor(shape: channels, scalars: loaded.metadata.std)
+        data.images = loaded.metadata.normalized(data.images)
         let binary = loaded.module(Tensor.zeros([1] + shape)).shape.last == 1
         let (loss, accuracy) = LoupeNN.evaluate(loaded.module, images: data.images, labels: data.labels,
                                                 loss: binary ? .binaryCrossEntropy : .crossEntropy)

@@ -52,7 +52,8 @@ struct Filters: ParsableCommand {
         let loaded = try model.load()
         let metadata = loaded.metadata
         let shape = metadata.inputShape
-        let indices = try parseList(layer != nil ? (channels ?? "0-7") : classes!)
+        let indices = try layer != nil ? parseIndexList(channels ?? "0-7", option: "--channels")
+                                       : parseIndexList(classes!, option: "--classes", count: loaded.classNames.count)
         let objective: ActivationMaximization.Objective = layer.map { .channels(layer: $0, channels: indices) } ?? .classes(indices)
         // Pixels in [0, 1] map to (p − mean) / std; the optimization stays inside that range.
         let mean = Tensor(shape: [1, shape[0], 1, 1], scalars: metadata.mean)
@@ -79,17 +80,5 @@ struct Filters: ParsableCommand {
         let (images, objectives) = try maximizer.run(loaded.module, objective: objective, start: (pixels - mean) / std)
         print(String(format: "mean objective: %.4f at the start, %.4f after %d steps", objectives.first ?? 0, objectives.last ?? 0, steps))
         if let out { try Render.imageGrid((images * std + mean).clamped(min: 0, max: 1), columns: columns).writePNG(to: out) }
-    }
-
-    private func parseList(_ text: String) throws -> [Int] {
-        var result: [Int] = []
-        for part in text.split(separator: ",") {
-            let bounds = part.split(separator: "-").compactMap { Int($0) }
-            guard (1...2).contains(bounds.count), bounds[0] >= 0, bounds[0] <= bounds[bounds.count - 1] else {
-                throw ValidationError("cannot read '\(part)'; use a list like 0,3,5-9")
-            }
-            result += Array(bounds[0]...bounds[bounds.count - 1])
-        }
-        return result
     }
 }

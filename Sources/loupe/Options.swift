@@ -56,3 +56,19 @@ struct InputOptions: ParsableArguments {
         return values
     }
 }
+
+/// Parses an index list such as "0,3,5-9", checking each index against `count` when given.
+func parseIndexList(_ text: String, option: String, count: Int? = nil) throws -> [Int] {
+    var result: [Int] = []
+    for part in text.split(separator: ",") {
+        let bounds = part.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard (1...2).contains(bounds.count), let low = bounds.first ?? nil, let high = bounds.last ?? nil, low >= 0, low <= high else {
+            throw ValidationError("\(option): cannot read '\(part)'; use a list like 0,3,5-9")
+        }
+        if let count, high >= count {
+            throw ValidationError("\(option): \(part) is outside 0...\(count - 1)")
+        }
+        result += Array(low...high)
+    }
+    return result
+}

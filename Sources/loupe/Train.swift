@@ -99,8 +99,7 @@ struct Train: ParsableCommand {
         let outputs = binary ? 1 : data.classNames.count
         let metadata = try makeMetadata(data: data, outputs: outputs)
         // Train on inputs normalized as `predict` will normalize them.
-        let channels = [1, metadata.inputShape[0], 1, 1]
-        data.images = (data.images - Tensor(shape: channels, scalars: metadata.mean)) / Tensor(shape: channels, scalars: metadata.std)
+        data.images = metadata.normalized(data.images)
         let model = try metadata.makeModule(seed: seed)
         if let backbone {
             let report = try model.load(try ModelFile.readStateDict(backbone), strict: false)

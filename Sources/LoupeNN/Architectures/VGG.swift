@@ -3,13 +3,7 @@ import LoupeTensor
 /// VGG (Simonyan & Zisserman, 2015) with torchvision's structure and names:
 /// `features` (3×3 convolutions, optional batch norm, ReLU, max pools), `avgpool` (7×7),
 /// `classifier` (Linear 25088→4096, ReLU, Dropout, Linear 4096→4096, ReLU, Dropout, Linear).
-public final class VGG: Module, ReplaceableHead {
-    public let features: Sequential
-    public let avgpool = AdaptiveAvgPool2d(outputSize: 7)
-    public var classifier: Module
-    public var headInputFeatures: Int { 512 * 7 * 7 }
-    public func replaceHead(with head: Module) { classifier = head; assignPaths(path) }
-
+public final class VGG: PooledClassifier {
     /// The convolution widths of each configuration, `0` marking a max pool.
     static let configurations: [Int: [Int]] = [
         11: [64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0],
@@ -36,34 +30,19 @@ public final class VGG: Module, ReplaceableHead {
             layers.append(ReLU())
             channels = width
         }
-        features = Sequential(layers)
-        classifier = Sequential([
+        let classifier = Sequential([
             Linear(inputFeatures: 512 * 7 * 7, outputFeatures: 4096, generator: &generator), ReLU(), Dropout(),
             Linear(inputFeatures: 4096, outputFeatures: 4096, generator: &generator), ReLU(), Dropout(seed: 1),
             Linear(inputFeatures: 4096, outputFeatures: classes, generator: &generator),
         ])
-        super.init()
-    }
-
-    public override var children: [(name: String, module: Module)] {
-        [("features", features), ("avgpool", avgpool), ("classifier", classifier)]
-    }
-
-    public override func forward(_ input: Tensor) -> Tensor {
-        classifier(avgpool(features(input)).flattened(from: 1))
+        super.init(features: Sequential(layers), poolSize: 7, channels: 512, classifier: classifier)
     }
 }
 
 /// AlexNet with torchvision's structure (`features`, `avgpool` 6×6, `classifier`).
-public final class AlexNet: Module, ReplaceableHead {
-    public let features: Sequential
-    public let avgpool = AdaptiveAvgPool2d(outputSize: 6)
-    public var classifier: Module
-    public var headInputFeatures: Int { 256 * 6 * 6 }
-    public func replaceHead(with head: Module) { classifier = head; assignPaths(path) }
-
+public final class AlexNet: PooledClassifier {
     public init(classes: Int = 1000, generator: inout RandomGenerator) {
-        features = Sequential([
+        let features = Sequential([
             Conv2d(inputChannels: 3, outputChannels: 64, kernelSize: 11, stride: 4, padding: 2, generator: &generator),
             ReLU(), MaxPool2d(kernelSize: 3, stride: 2),
             Conv2d(inputChannels: 64, outputChannels: 192, kernelSize: 5, padding: 2, generator: &generator),
@@ -73,12 +52,34 @@ public final class AlexNet: Module, ReplaceableHead {
             Conv2d(inputChannels: 256, outputChannels: 256, kernelSize: 3, padding: 1, generator: &generator), ReLU(),
             MaxPool2d(kernelSize: 3, stride: 2),
         ])
-        classifier = Sequential([
+        let classifier = Sequential([
             Dropout(), Linear(inputFeatures: 256 * 6 * 6, outputFeatures: 4096, generator: &generator), ReLU(),
             Dropout(seed: 1), Linear(inputFeatures: 4096, outputFeatures: 4096, generator: &generator), ReLU(),
             Linear(inputFeatures: 4096, outputFeatures: classes, generator: &generator),
         ])
+        super.init(features: features, poolSize: 6, channels: 256, classifier: classifier)
+    }
+}
+
+/// The shape VGG and AlexNet share: `features`, an adaptive average pool `avgpool` to a fixed
+/// size, a flatten, and a replaceable `classifier`.
+public class PooledClassifier: Module, ReplaceableHead {
+    public let features: Sequential
+    public let avgpool: AdaptiveAvgPool2d
+    public private(set) var classifier: Module
+    public let headInputFeatures: Int
+
+    init(features: Sequential, poolSize: Int, channels: Int, classifier: Module) {
+        self.features = features
+        avgpool = AdaptiveAvgPool2d(outputSize: Size2D(integerLiteral: poolSize))
+        self.classifier = classifier
+        headInputFeatures = channels * poolSize * poolSize
         super.init()
+    }
+
+    public func replaceHead(with head: Module) {
+        classifier = head
+        assignPaths(path)
     }
 
     public override var children: [(name: String, module: Module)] {
