@@ -76,16 +76,12 @@ public enum PyTorchCheckpoint {
         }
     }
 
-    private static let elementSizes = ["torch.FloatStorage": 4, "torch.HalfStorage": 2, "torch.BFloat16Storage": 2,
-                                       "torch.DoubleStorage": 8, "torch.LongStorage": 8, "torch.IntStorage": 4,
-                                       "torch.ByteStorage": 1, "torch.BoolStorage": 1]
-
     private static func tensor(_ reference: Unpickler.TensorReference, bytes: [UInt8], key: String, path: String) throws -> Tensor {
         let storage = reference.storage
-        guard let elementSize = elementSizes[storage.dtype] else {
+        guard let type = ElementType(pytorchStorage: storage.dtype) else {
             throw LoupeIOError("\(path): tensor '\(key)' has storage type \(storage.dtype), which Loupe does not read")
         }
-        guard bytes.count == storage.count * elementSize else {
+        guard bytes.count == storage.count * type.size else {
             throw LoupeIOError("\(path): storage \(storage.key) should hold \(storage.count) values but has \(bytes.count) bytes")
         }
         // The last element the strided view touches must lie inside the storage.
@@ -98,33 +94,23 @@ public enum PyTorchCheckpoint {
         guard reference.offset >= 0, count == 0 || last < storage.count else {
             throw LoupeIOError("\(path): tensor '\(key)' of shape \(reference.shape) reaches past its storage of \(storage.count) values")
         }
-        let values: [Float] = bytes.withUnsafeBytes { raw in
-            func element(_ index: Int) -> Float {
-                let offset = index * elementSize
-                switch storage.dtype {
-                case "torch.FloatStorage": return Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
-                case "torch.HalfStorage": return halfToFloat(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
-                case "torch.BFloat16Storage": return Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self))) << 16)
-                case "torch.DoubleStorage": return Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))))
-                case "torch.LongStorage": return Float(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self)))
-                case "torch.IntStorage": return Float(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: Int32.self)))
-                default: return Float(raw[offset])
-                }
+        let storageValues = bytes.withUnsafeBytes { type.decode($0, count: storage.count) }
+        // A contiguous view is one copy; others walk the view in row-major order of its shape.
+        let rowMajor = reference.shape.indices.map { reference.shape[($0 + 1)...].reduce(1, *) }
+        if reference.strides == rowMajor {
+            return Tensor(shape: reference.shape, scalars: Array(storageValues[reference.offset..<(reference.offset + count)]))
+        }
+        var values = [Float](repeating: 0, count: count)
+        var index = [Int](repeating: 0, count: reference.shape.count)
+        for flat in 0..<count {
+            values[flat] = storageValues[reference.offset + zip(index, reference.strides).reduce(0) { $0 + $1.0 * $1.1 }]
+            var axis = reference.shape.count - 1
+            while axis >= 0 {
+                index[axis] += 1
+                if index[axis] < reference.shape[axis] { break }
+                index[axis] = 0
+                axis -= 1
             }
-            // Walk the view in row-major order of its shape.
-            var result = [Float](repeating: 0, count: count)
-            var index = [Int](repeating: 0, count: reference.shape.count)
-            for flat in 0..<count {
-                result[flat] = element(reference.offset + zip(index, reference.strides).reduce(0) { $0 + $1.0 * $1.1 })
-                var axis = reference.shape.count - 1
-                while axis >= 0 {
-                    index[axis] += 1
-                    if index[axis] < reference.shape[axis] { break }
-                    index[axis] = 0
-                    axis -= 1
-                }
-            }
-            return result
         }
         return Tensor(shape: reference.shape, scalars: values)
     }

@@ -27,7 +27,7 @@ public enum SafeTensors {
                   let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2 else {
                 throw LoupeIOError("\(name): tensor '\(key)' has a malformed header entry")
             }
-            guard let elementSize = elementSizes[dtype] else {
+            guard let type = ElementType(safetensors: dtype) else {
                 throw LoupeIOError("\(name): tensor '\(key)' has dtype \(dtype), which Loupe does not read (F32, F16, BF16, F64, I64, I32, U8)")
             }
             let (begin, end) = (offsets[0], offsets[1])
@@ -40,12 +40,12 @@ public enum SafeTensors {
                 guard dimension >= 0, !overflow else { throw LoupeIOError("\(name): tensor '\(key)' has an impossible shape \(shape)") }
                 count = product
             }
-            guard count.multipliedReportingOverflow(by: elementSize) == (end - begin, false) else {
-                throw LoupeIOError("\(name): tensor '\(key)' of shape \(shape) and dtype \(dtype) needs \(count * elementSize) bytes but spans \(end - begin)")
+            guard count.multipliedReportingOverflow(by: type.size) == (end - begin, false) else {
+                throw LoupeIOError("\(name): tensor '\(key)' of shape \(shape) and dtype \(dtype) needs \(count * type.size) bytes but spans \(end - begin)")
             }
             tensors[key] = data.withUnsafeBytes { raw in
-                Tensor(shape: shape, scalars: convert(UnsafeRawBufferPointer(rebasing: raw[(headerEnd + begin)..<(headerEnd + end)]),
-                                                      dtype: dtype, count: count))
+                Tensor(shape: shape, scalars: type.decode(UnsafeRawBufferPointer(rebasing: raw[(headerEnd + begin)..<(headerEnd + end)]),
+                                                          count: count))
             }
         }
         return tensors
@@ -84,34 +84,4 @@ public enum SafeTensors {
     public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws {
         try writeFileAtomically(encode(tensors, metadata: metadata), to: path)
     }
-
-    private static let elementSizes = ["F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8, "I32": 4, "U8": 1, "BOOL": 1]
-
-    private static func convert(_ bytes: UnsafeRawBufferPointer, dtype: String, count: Int) -> [Float] {
-        func load<T: FixedWidthInteger>(_: T.Type, _ index: Int) -> T {
-            T(littleEndian: bytes.loadUnaligned(fromByteOffset: index * MemoryLayout<T>.size, as: T.self))
-        }
-        switch dtype {
-        case "F32": return (0..<count).map { Float(bitPattern: load(UInt32.self, $0)) }
-        case "F16": return (0..<count).map { halfToFloat(load(UInt16.self, $0)) }
-        case "BF16": return (0..<count).map { Float(bitPattern: UInt32(load(UInt16.self, $0)) << 16) }
-        case "F64": return (0..<count).map { Float(Double(bitPattern: load(UInt64.self, $0))) }
-        case "I64": return (0..<count).map { Float(load(Int64.self, $0)) }
-        case "I32": return (0..<count).map { Float(load(Int32.self, $0)) }
-        default: return (0..<count).map { Float(load(UInt8.self, $0)) }
-        }
-    }
-}
-
-/// IEEE 754 half precision to single precision, subnormals and infinities included.
-func halfToFloat(_ bits: UInt16) -> Float {
-    let sign = UInt32(bits >> 15) << 31
-    let exponent = Int((bits >> 10) & 0x1F)
-    let mantissa = UInt32(bits & 0x3FF)
-    if exponent == 0 {
-        let magnitude = Float(mantissa) * Float(sign: .plus, exponent: -24, significand: 1)
-        return sign == 0 ? magnitude : -magnitude
-    }
-    if exponent == 31 { return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13)) }
-    return Float(bitPattern: sign | UInt32(exponent + 112) << 23 | (mantissa << 13))
 }
