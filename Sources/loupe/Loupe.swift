@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct LoupeCommand: ParsableCommand {
@@ -7,8 +8,29 @@ struct LoupeCommand: ParsableCommand {
         abstract: "See inside a convolutional image classifier.",
         discussion: "Layer activations, saliency, Grad-CAM and more, on a Swift tensor engine running oneDNN.",
         version: loupeVersion,
-        subcommands: [Predict.self, Explain.self, Activations.self, Filters.self, Summary.self, Train.self, Evaluate.self, Demo.self]
+        subcommands: [Predict.self, Explain.self, Activations.self, Filters.self, Summary.self, Train.self,
+                      Evaluate.self, Demo.self]
     )
+
+    /// Runs the command; a failure prints one line on stderr and exits with 2 for a usage error
+    /// (bad or missing options) or 1 for bad data (unreadable files, wrong shapes).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {  // --help and --version
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            let isUsageError = code == .validationFailure
+            let text = isUsageError ? message(for: error) : "\(error)"
+            let hint = isUsageError ? " (see loupe --help)" : ""
+            FileHandle.standardError.write(Data("error: \(text.split(separator: "\n").first ?? "")\(hint)\n".utf8))
+            Foundation.exit(isUsageError ? 2 : 1)
+        }
+    }
 }
 
 let loupeVersion = "0.1.0"

@@ -220,4 +220,19 @@ struct CLITests {
         let numbers = result.output.split(whereSeparator: { !"0123456789.-".contains($0) }).compactMap { Float($0) }
         #expect(numbers.count >= 2 && numbers[1] > numbers[0])
     }
+
+    @Test func usageErrorsExitTwoAndBadDataExitsOneWithOneLine() throws {
+        let usage = try run(["explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0013-dress.png",
+                             "--method", "magic"])
+        #expect(usage.status == 2)
+        let unknownCommand = try run(["frobnicate"])
+        #expect(unknownCommand.status == 2)
+        let missing = try run(["predict", "--model", "/nonexistent/weights.pth", "--arch", "resnet18", "--image", "Samples/dog.jpg"])
+        #expect(missing.status == 1)
+        #expect(missing.error == "error: weights file '/nonexistent/weights.pth' does not exist\n")
+        for result in [usage, unknownCommand, missing] {
+            #expect(result.error.split(separator: "\n").count == 1, "\(result.error)")
+            #expect(result.output.isEmpty)
+        }
+    }
 }
