@@ -123,13 +123,18 @@ struct Explain: ParsableCommand {
             attribution = try (method == "grad-cam" ? GradCAM().attribute(network, layer: chosenLayer, input: x, target: explained)
                                                      : GradCAMPlusPlus().attribute(network, layer: chosenLayer, input: x, target: explained))
         }
-        if let raw { try NPY.write(attribution[0], to: raw) }
         if let out {
-            let map = isCAM ? attribution[0] : ChannelReduction(rawValue: reduce)!.apply(attribution)[0].reshaped(Array(x.shape.suffix(2)))
+            let reduced = isCAM ? attribution : ChannelReduction(rawValue: reduce)!.apply(attribution)
+            guard isCAM || reduced.shape[1] == 1 else {
+                throw ValidationError("--reduce none keeps \(reduced.shape[1]) channels, but a picture shows one: use abs, max or absmax")
+            }
+            let map = reduced[0].reshaped(Array(reduced.shape.suffix(2)))
+            // The overlay draws over the photo's gray levels; without a photo, over mid-gray.
             let photo = try input.image.map { try Image.read($0).tensor().resizedBilinear(to: Size2D(x.shape[2], x.shape[3])) }
-                ?? Tensor.full([1, 3, x.shape[2], x.shape[3]], value: 0.5)
-            try Render.overlay(map.rank == 2 ? map : map.reshaped(Array(map.shape.suffix(2))), on: photo.shape[1] == 3 ? photo : photo.broadcast(to: [1, 3, x.shape[2], x.shape[3]])).writePNG(to: out)
+                ?? Tensor.full([1, 1, x.shape[2], x.shape[3]], value: 0.5)
+            try Render.overlay(map, on: photo).writePNG(to: out)
         }
+        if let raw { try NPY.write(attribution[0], to: raw) }
         print("\(method) for class \(chosen)" + (chosen < loaded.classNames.count ? " (\(loaded.classNames[chosen]))" : "")
               + (raw.map { ", raw → \($0)" } ?? "") + (out.map { ", picture → \($0)" } ?? ""))
     }

@@ -235,4 +235,19 @@ struct CLITests {
             #expect(result.output.isEmpty)
         }
     }
+
+    @Test func explainRefusesAMultiChannelPictureWithoutReduction() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-reduce-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("x.npy").path
+        try NPY.write(Tensor.full([3, 64, 64], value: 0.1), to: input)
+        let raw = directory.appendingPathComponent("a.npy").path, picture = directory.appendingPathComponent("a.png").path
+        let result = try run(["explain", "--model", squeezeNetFixtures.appendingPathComponent("squeezenet1_1-10.pth").path,
+                              "--arch", "squeezenet1_1", "--input", input, "--method", "saliency", "--reduce", "none",
+                              "--out", picture, "--raw", raw])
+        #expect(result.status == 2)
+        #expect(result.error.contains("--reduce none keeps 3 channels"))
+        #expect(!FileManager.default.fileExists(atPath: picture) && !FileManager.default.fileExists(atPath: raw))
+    }
 }
