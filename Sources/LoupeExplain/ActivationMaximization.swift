@@ -75,7 +75,7 @@ public struct ActivationMaximization {
             guard let activation = taps[layer], activation.rank == 4 else {
                 throw CAMError("layer '\(layer)' has no [N, C, h, w] output to maximize")
             }
-            let selection = oneHot(channels, classes: activation.shape[1]).reshaped([channels.count, activation.shape[1], 1, 1])
+            let selection = Tensor.oneHot(channels, classes: activation.shape[1]).reshaped([channels.count, activation.shape[1], 1, 1])
             return (activation * selection).mean(alongAxes: [2, 3]).sum()
         }
     }

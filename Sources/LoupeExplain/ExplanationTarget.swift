@@ -15,27 +15,18 @@ public enum ExplanationTarget {
         case .classes(let targets):
             precondition(output.rank == 2 && output.shape[0] == targets.count,
                          "ExplanationTarget: \(targets.count) targets for model output \(output.shape)")
-            return (output * oneHot(targets, classes: output.shape[1])).sum(along: 1)
+            return (output * Tensor.oneHot(targets, classes: output.shape[1])).sum(along: 1)
         case .custom(let function):
             return function(output)
         }
     }
 
-    /// The targets for a subset of the samples (`.custom` applies to every sample unchanged).
+    /// The targets for `times` copies of the batch stacked along the first axis (`.custom`
+    /// applies to every sample unchanged).
     func repeated(_ times: Int) -> ExplanationTarget {
         guard case .classes(let targets) = self else { return self }
         return .classes(Array((0..<times).map { _ in targets }.joined()))
     }
-}
-
-/// `[targets.count, classes]` with a 1 at each row's target.
-func oneHot(_ targets: [Int], classes: Int) -> Tensor {
-    var values = [Float](repeating: 0, count: targets.count * classes)
-    for (row, target) in targets.enumerated() {
-        precondition(target >= 0 && target < classes, "target \(target) is outside 0..<\(classes)")
-        values[row * classes + target] = 1
-    }
-    return Tensor(shape: [targets.count, classes], scalars: values)
 }
 
 /// The gradient of the summed target scores with respect to `input`, under `rule`.

@@ -50,11 +50,8 @@ public struct IntegratedGradients {
         return (attribution, delta)
     }
 
-    /// The path positions αₖ in [0, 1] and their weights (exposed for tests).
-    public var quadratureForTesting: (alphas: [Float], weights: [Float]) { quadrature() }
-
     /// The path positions αₖ in [0, 1] and their weights, as Captum computes them.
-    func quadrature() -> (alphas: [Float], weights: [Float]) {
+    public func quadrature() -> (alphas: [Float], weights: [Float]) {
         switch rule {
         case .riemannTrapezoid:
             var weights = [Double](repeating: 1 / Double(steps), count: steps)

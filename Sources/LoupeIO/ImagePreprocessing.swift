@@ -46,8 +46,26 @@ public struct ImagePreprocessing: Sendable {
             tensor = tensor.slice(along: 2, from: top, to: Swift.min(top + crop, height))
                 .slice(along: 3, from: left, to: Swift.min(left + crop, width))
         }
-        let shape = [1, channels, 1, 1]
-        return (tensor - Tensor(shape: shape, scalars: Array(mean.prefix(channels))))
-            / Tensor(shape: shape, scalars: Array(std.prefix(channels)))
+        return tensor.normalized(mean: mean, std: std)
+    }
+}
+
+extension Tensor {
+    /// `(x − mean) / std` per channel of `[N, C, H, W]` (the first C entries of `mean` and `std`).
+    func normalized(mean: [Float], std: [Float]) -> Tensor {
+        let (mean, std) = channelTensors(mean: mean, std: std)
+        return (self - mean) / std
+    }
+
+    /// The inverse of ``normalized(mean:std:)``: `x · std + mean` per channel.
+    func denormalized(mean: [Float], std: [Float]) -> Tensor {
+        let (mean, std) = channelTensors(mean: mean, std: std)
+        return self * std + mean
+    }
+
+    private func channelTensors(mean: [Float], std: [Float]) -> (Tensor, Tensor) {
+        let channels = shape[1], broadcastShape = [1, channels, 1, 1]
+        return (Tensor(shape: broadcastShape, scalars: Array(mean.prefix(channels))),
+                Tensor(shape: broadcastShape, scalars: Array(std.prefix(channels))))
     }
 }

@@ -45,9 +45,12 @@ public struct ModelMetadata: Codable, Equatable, Sendable {
 
     /// Images `[N, C, H, W]` in `[0, 1]` normalized as the model expects: `(x − mean) / std`.
     public func normalized(_ images: Tensor) -> Tensor {
-        let shape = [1, images.shape[1], 1, 1]
-        return (images - Tensor(shape: shape, scalars: Array(mean.prefix(images.shape[1]))))
-            / Tensor(shape: shape, scalars: Array(std.prefix(images.shape[1])))
+        images.normalized(mean: mean, std: std)
+    }
+
+    /// Model inputs `[N, C, H, W]` back to pixel values: `x · std + mean`.
+    public func denormalized(_ inputs: Tensor) -> Tensor {
+        inputs.denormalized(mean: mean, std: std)
     }
 
     /// The untrained module this metadata describes.
@@ -107,8 +110,8 @@ public struct LoadedModel {
             throw LoupeIOError("'\(path)' needs --arch (one of \(ModelZoo.architectures.joined(separator: ", "))), or a metadata file \(metadataPath) beside it")
         }
         let module: Module
-        if architecture != nil {
-            module = try ModelFile.load(path, architecture: architecture!)
+        if let architecture {
+            module = try ModelFile.load(path, architecture: architecture)
         } else {
             do {
                 module = try metadata.makeModule()

@@ -46,6 +46,16 @@ extension Tensor {
         return result
     }
 
+    /// `[indices.count, classes]` with a 1 at each row's index and 0 elsewhere.
+    public static func oneHot(_ indices: [Int], classes: Int) -> Tensor {
+        var values = [Float](repeating: 0, count: indices.count * classes)
+        for (row, index) in indices.enumerated() {
+            precondition(index >= 0 && index < classes, "oneHot: index \(index) is outside 0..<\(classes)")
+            values[row * classes + index] = 1
+        }
+        return Tensor(shape: [indices.count, classes], scalars: values)
+    }
+
     /// A tensor of zeros with this tensor's shape.
     public func zerosLike() -> Tensor { Tensor.zeros(shape) }
 }

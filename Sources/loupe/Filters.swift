@@ -56,10 +56,8 @@ struct Filters: ParsableCommand {
                                        : parseIndexList(classes!, option: "--classes", count: loaded.classNames.count)
         let objective: ActivationMaximization.Objective = layer.map { .channels(layer: $0, channels: indices) } ?? .classes(indices)
         // Pixels in [0, 1] map to (p − mean) / std; the optimization stays inside that range.
-        let mean = Tensor(shape: [1, shape[0], 1, 1], scalars: metadata.mean)
-        let std = Tensor(shape: [1, shape[0], 1, 1], scalars: metadata.std)
-        let low = ((Tensor.zeros([1, shape[0], 1, 1]) - mean) / std).min().scalar
-        let high = ((Tensor.ones([1, shape[0], 1, 1]) - mean) / std).max().scalar
+        let low = metadata.normalized(Tensor.zeros([1, shape[0], 1, 1])).min().scalar
+        let high = metadata.normalized(Tensor.ones([1, shape[0], 1, 1])).max().scalar
         var pixels: Tensor
         switch start {
         case "gray": pixels = Tensor.full([indices.count] + shape, value: 0.5)
@@ -68,7 +66,7 @@ struct Filters: ParsableCommand {
             pixels = Tensor.uniform([indices.count] + shape, low: 0.4, high: 0.6, generator: &generator)
         default:
             let photo = try loaded.input(image: start, array: nil)
-            pixels = (photo * std + mean).broadcast(to: [indices.count] + shape)
+            pixels = metadata.denormalized(photo).broadcast(to: [indices.count] + shape)
         }
         var maximizer = ActivationMaximization(valueRange: low...high)
         maximizer.steps = steps
@@ -77,8 +75,8 @@ struct Filters: ParsableCommand {
         maximizer.jitter = jitter
         maximizer.blurEvery = blurEvery
         maximizer.seed = seed
-        let (images, objectives) = try maximizer.run(loaded.module, objective: objective, start: (pixels - mean) / std)
+        let (images, objectives) = try maximizer.run(loaded.module, objective: objective, start: metadata.normalized(pixels))
         print(String(format: "mean objective: %.4f at the start, %.4f after %d steps", objectives.first ?? 0, objectives.last ?? 0, steps))
-        if let out { try Render.imageGrid((images * std + mean).clamped(min: 0, max: 1), columns: columns).writePNG(to: out) }
+        if let out { try Render.imageGrid(metadata.denormalized(images).clamped(min: 0, max: 1), columns: columns).writePNG(to: out) }
     }
 }

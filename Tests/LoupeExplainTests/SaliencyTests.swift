@@ -65,7 +65,7 @@ struct PathAndPerturbationTests {
     @Test func gaussLegendreNodesMatchNumPy() {
         // numpy.polynomial.legendre.leggauss(3): nodes ±√(3/5), 0; weights 5/9, 8/9, 5/9.
         let integrator = IntegratedGradients(steps: 3, rule: .gaussLegendre)
-        let (alphas, weights) = integrator.quadratureForTesting
+        let (alphas, weights) = integrator.quadrature()
         let root = Float((3.0 / 5).squareRoot())
         for (a, e) in zip(alphas, [0.5 * (1 - root), 0.5, 0.5 * (1 + root)]) { #expect(Swift.abs(a - e) < 1e-6) }
         for (w, e) in zip(weights, [Float(5) / 18, Float(8) / 18, Float(5) / 18]) { #expect(Swift.abs(w - e) < 1e-6) }
