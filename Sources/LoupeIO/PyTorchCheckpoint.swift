@@ -95,23 +95,7 @@ public enum PyTorchCheckpoint {
             throw LoupeIOError("\(path): tensor '\(key)' of shape \(reference.shape) reaches past its storage of \(storage.count) values")
         }
         let storageValues = bytes.withUnsafeBytes { type.decode($0, count: storage.count) }
-        // A contiguous view is one copy; others walk the view in row-major order of its shape.
-        let rowMajor = reference.shape.indices.map { reference.shape[($0 + 1)...].reduce(1, *) }
-        if reference.strides == rowMajor {
-            return Tensor(shape: reference.shape, scalars: Array(storageValues[reference.offset..<(reference.offset + count)]))
-        }
-        var values = [Float](repeating: 0, count: count)
-        var index = [Int](repeating: 0, count: reference.shape.count)
-        for flat in 0..<count {
-            values[flat] = storageValues[reference.offset + zip(index, reference.strides).reduce(0) { $0 + $1.0 * $1.1 }]
-            var axis = reference.shape.count - 1
-            while axis >= 0 {
-                index[axis] += 1
-                if index[axis] < reference.shape[axis] { break }
-                index[axis] = 0
-                axis -= 1
-            }
-        }
-        return Tensor(shape: reference.shape, scalars: values)
+        return Tensor(shape: [storage.count], scalars: storageValues)
+            .strided(shape: reference.shape, strides: reference.strides, offset: reference.offset)
     }
 }

@@ -150,6 +150,18 @@ extension Tensor {
         concatenate(tensors.map { $0.unsqueezed(at: axis) }, along: axis)
     }
 
+    /// The strided view `element[offset + Σ iₖ·strides[k]]` of this tensor's elements, copied
+    /// into a new tensor of `shape` (`torch.as_strided(...).contiguous()`), as weight files
+    /// describe their tensors. The result is not recorded for differentiation.
+    public func strided(shape newShape: [Int], strides: [Int], offset: Int) -> Tensor {
+        precondition(newShape.count == strides.count && offset >= 0 && strides.allSatisfy { $0 >= 0 },
+                     "strided: shape \(newShape), strides \(strides) and offset \(offset) do not describe a view")
+        let last = zip(newShape, strides).reduce(offset) { $0 + Swift.max($1.0 - 1, 0) * $1.1 }
+        precondition(newShape.contains(0) || last < count,
+                     "strided: the view reaches element \(last) of a tensor with \(count)")
+        return stridedGather(shape: newShape, strides: strides, offset: offset)
+    }
+
     /// Copies `source[offset + Σ iₖ·strides[k]]` into a new contiguous tensor of `shape`.
     ///
     /// The one kernel behind permute, slice and broadcast: each is a choice of strides.

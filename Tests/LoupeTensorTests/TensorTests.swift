@@ -44,6 +44,9 @@ struct TensorTests {
         #expect(Tensor(shape: [1], scalars: [5]).padded([(1, 1)], mode: .constant(-1)).scalars == [-1, 5, -1])
         #expect(x.permuted([1, 0]).shape == [3, 2])
         #expect(x.rolled(by: 1, along: 1).scalars == [2, 0, 1, 5, 3, 4])
+        // The transposed view of the six elements, starting at element 0, and a column from 1.
+        #expect(x.reshaped([6]).strided(shape: [3, 2], strides: [1, 3], offset: 0).scalars == [0, 3, 1, 4, 2, 5])
+        #expect(x.reshaped([6]).strided(shape: [2], strides: [3], offset: 1).scalars == [1, 4])
         #expect(x.rolled(by: -4, along: 1).scalars == [1, 2, 0, 4, 5, 3])
         #expect(x.unsqueezed(at: 0).shape == [1, 2, 3])
         #expect(Tensor(shape: [2, 1], scalars: [1, 2]).broadcast(to: [2, 2, 3]).scalars == [1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2])
