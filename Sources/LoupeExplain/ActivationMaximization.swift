@@ -73,7 +73,7 @@ public struct ActivationMaximization {
         case .channels(let layer, let channels):
             let (_, taps) = try model.withTaps([layer], gradients: true) { model(x) }
             guard let activation = taps[layer], activation.rank == 4 else {
-                throw CAMError("layer '\(layer)' has no [N, C, h, w] output to maximize")
+                throw ExplanationError("layer '\(layer)' has no [N, C, h, w] output to maximize")
             }
             let selection = Tensor.oneHot(channels, classes: activation.shape[1]).reshaped([channels.count, activation.shape[1], 1, 1])
             return (activation * selection).mean(alongAxes: [2, 3]).sum()

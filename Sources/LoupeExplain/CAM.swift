@@ -14,7 +14,7 @@ extension CAMMethod {
     public func attribute(_ model: Module, layer: String, input: Tensor, target: ExplanationTarget) throws -> Tensor {
         let (output, activations) = try model.withTaps([layer], gradients: true) { model(input) }
         guard let activation = activations[layer], activation.rank == 4 else {
-            throw CAMError("layer '\(layer)' has no [N, C, h, w] output for Grad-CAM")
+            throw ExplanationError("layer '\(layer)' has no [N, C, h, w] output for Grad-CAM")
         }
         let gradient = gradients(of: target.scores(output).sum(), at: [activation])[0]
         let values = activation.detached()
@@ -47,11 +47,6 @@ public struct GradCAMPlusPlus: CAMMethod {
     }
 }
 
-/// A layer Grad-CAM cannot use.
-public struct CAMError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
-}
 
 extension Module {
     /// The default layer for class activation maps: the last module, in execution order, whose
@@ -64,7 +59,7 @@ extension Module {
             guard let shape = activations[path]?.shape else { return false }
             return shape.count == 4 && shape[2] * shape[3] > 1
         }) else {
-            throw CAMError("the model has no layer with a spatial output; give --layer")
+            throw ExplanationError("the model has no layer with a spatial output; give --layer")
         }
         return layer
     }
