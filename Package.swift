@@ -26,7 +26,7 @@ let package = Package(
             resources: [.copy("Resources/imagenet_classes.txt")]
         ),
         .target(name: "LoupeExplain", dependencies: ["LoupeTensor", "LoupeNN"]),
-        .target(name: "LoupeRender", dependencies: ["LoupeTensor", "LoupeIO"]),
+        .target(name: "LoupeRender", dependencies: ["LoupeTensor", "LoupeNN", "LoupeIO", "LoupeExplain"]),
         .target(name: "Loupe", dependencies: ["LoupeTensor", "LoupeNN", "LoupeIO", "LoupeExplain", "LoupeRender"]),
 
         // Programs.
@@ -45,6 +45,8 @@ let package = Package(
         .testTarget(name: "LoupeNNTests", dependencies: ["LoupeNN", "LoupeIO", "LoupeTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO", "LoupeRender"]),
         .testTarget(name: "LoupeExplainTests", dependencies: ["LoupeExplain", "LoupeIO", "LoupeTestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "LoupeRenderTests", dependencies: ["LoupeRender", "LoupeIO", "LoupeNN", "LoupeExplain", "LoupeTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LoupeCLITests", dependencies: ["LoupeIO", "LoupeNN", "loupe"]),
     ],

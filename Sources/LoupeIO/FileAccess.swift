@@ -1,7 +1,7 @@
 import Foundation
 
 /// Reads a whole file, turning failures into one clear ``LoupeIOError``.
-func readFile(_ path: String, what: String) throws -> Data {
+public func readFile(_ path: String, what: String) throws -> Data {
     guard FileManager.default.fileExists(atPath: path) else {
         throw LoupeIOError("\(what) '\(path)' does not exist")
     }

@@ -53,6 +53,13 @@ public struct ModelMetadata: Codable, Equatable, Sendable {
         inputs.denormalized(mean: mean, std: std)
     }
 
+    /// The smallest and largest input value a pixel in `[0, 1]` becomes after normalization,
+    /// over all channels: the range an optimized input is kept in.
+    public var normalizedPixelRange: ClosedRange<Float> {
+        let black = normalized(Tensor.zeros([1, inputShape[0], 1, 1])), white = normalized(Tensor.ones([1, inputShape[0], 1, 1]))
+        return Swift.min(black.min().scalar, white.min().scalar)...Swift.max(black.max().scalar, white.max().scalar)
+    }
+
     /// The untrained module this metadata describes.
     public func makeModule(seed: UInt64 = 0) throws -> Module {
         var generator = RandomGenerator(seed: seed)

@@ -7,6 +7,14 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var trainingAccuracy: Float
     public var validationLoss: Float?
     public var validationAccuracy: Float?
+
+    public init(epoch: Int, trainingLoss: Float, trainingAccuracy: Float, validationLoss: Float? = nil, validationAccuracy: Float? = nil) {
+        self.epoch = epoch
+        self.trainingLoss = trainingLoss
+        self.trainingAccuracy = trainingAccuracy
+        self.validationLoss = validationLoss
+        self.validationAccuracy = validationAccuracy
+    }
 }
 
 /// The loss a classifier trains with.

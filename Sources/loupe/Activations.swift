@@ -18,25 +18,38 @@ struct Activations: ParsableCommand {
     @Option(help: "Grid columns.")
     var columns = 8
 
-    @Option(help: "Grid PNG of the feature maps, each normalized on its own.")
+    @Option(help: "Grid PNG of the feature maps, each scaled to its own min...max.")
     var out: String?
+
+    @Option(help: "Colormap for --out (\(Colormap.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var colormap = "viridis"
+
+    @Option(help: "Enlarge the grid this many times (nearest neighbour), for small maps.")
+    var enlarge = 1
 
     @Option(help: "The tapped tensor without its batch dimension (float32 .npy).")
     var raw: String?
+
+    func validate() throws {
+        _ = try PictureOptions.colormap(colormap)
+        guard (1...32).contains(enlarge) else { throw ValidationError("--enlarge is 1...32; got \(enlarge)") }
+        guard columns > 0 else { throw ValidationError("--columns must be positive") }
+    }
 
     func run() throws {
         let loaded = try model.load()
         let x = try input.read(for: loaded)
         let (_, taps) = try loaded.module.withTaps([layer]) { withoutGradients { loaded.module(x) } }
         guard let activation = taps[layer]?[0] else { throw ValidationError("layer '\(layer)' was not reached by the forward pass") }
-        if let raw { try NPY.write(activation, to: raw) }
         guard activation.rank == 3 else {
+            if let raw { try NPY.write(activation, to: raw) }
             print("\(layer): shape \(activation.shape) (not a feature map; --raw holds the values)")
             return
         }
         let selected = try channels.map { try parseIndexList($0, option: "--channels", count: activation.shape[0]) }
             ?? Array(0..<activation.shape[0])
         let maps = activation.gathered(selected)
+        if let raw { try NPY.write(activation, to: raw) }
         print("\(layer): \(activation.shape[0]) channels of \(activation.shape[1])×\(activation.shape[2])")
         print("channel       mean        max   fraction > 0")
         for (index, channel) in selected.enumerated() {
@@ -44,6 +57,8 @@ struct Activations: ParsableCommand {
             let positive = Float(map.scalars.filter { $0 > 0 }.count) / Float(map.count)
             print(String(format: "%7d %10.4f %10.4f %14.3f", channel, map.mean().scalar, map.max().scalar, positive))
         }
-        if let out { try Render.grid(maps, columns: columns).writePNG(to: out) }
+        if let out {
+            try Render.grid(maps, columns: columns, colormap: PictureOptions.colormap(colormap)!).enlarged(by: enlarge).writePNG(to: out)
+        }
     }
 }

@@ -2,74 +2,90 @@ import ArgumentParser
 import Foundation
 import Loupe
 
-/// The demo until the HTML report lands: the bundled Fashion-MNIST model classifies the
-/// bundled test images and shows its first layer's feature maps; a fixed-filter layer shows
-/// edge maps of a photo and the gradient of their energy with respect to the pixels.
+/// Loupe's main job on what ships in the repository: the Fashion-MNIST model explains a dozen
+/// test images with every method, and the report adds its activations, filter visualizations
+/// and training curves.
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the bundled model on the bundled images and write pictures to a folder.")
+        abstract: "Write the HTML report for the bundled Fashion-MNIST model and test images (no network).")
 
-    @Option(help: "The bundled model's weights (its .json metadata sits beside them).")
+    @Option(help: "The bundled model's weights (its .json metadata and -history.json sit beside them).")
     var model = "Models/fashion-cnn.safetensors"
 
-    @Option(help: "A folder of small grayscale images for the model.")
+    @Option(help: "A folder of the model's test images; a file's name ends in its true class (0019-tshirt.png).")
     var images = "Samples/fashion"
 
-    @Option(help: "A photo for the edge-filter demo (PNG or JPEG).")
-    var photo = "Samples/dog.jpg"
-
-    @Option(help: "The folder to write into.")
+    @Option(help: "The folder to write index.html into.")
     var out = "loupe-demo"
 
     func run() throws {
+        let started = Date()
         // Read every input before writing anything, so a bad file leaves no output behind.
-        let photoInput = try Image.read(photo).tensor().resizedBilinear(to: Size2D(224, 224))
         let loaded = try LoadedModel.load(model, architecture: nil)
+        let historyPath = URL(fileURLWithPath: model).deletingPathExtension().path + "-history.json"
+        let history = try JSONDecoder().decode(TrainingHistory.self, from: readFile(historyPath, what: "training history")).epochs
         let files = try FileManager.default.contentsOfDirectory(atPath: images).filter { $0.hasSuffix(".png") }.sorted()
-        var activationInput: Tensor?
-        var correct = 0
+        guard !files.isEmpty else { throw ValidationError("\(images) holds no PNG images") }
+        let inputs = try files.map { try loaded.input(image: "\(images)/\($0)", array: nil) }
+
+        var settings = Report.Settings()
+        settings.layers = ["features.1", "features.4"]
+        // Settings for 28×28 inputs: a 4-pixel occlusion window, blurs up to a quarter of the image.
+        settings.options.window = 4
+        settings.options.stride = 2
+        settings.options.sigmas = [0.5, 1, 2, 4]
+        settings.displayWidth = 112
+        var report = Report(title: "Loupe demo: a small CNN on Fashion-MNIST", model: loaded, modelName: model, settings: settings)
+
         print("Predictions of \(model) (file name = true class):")
-        for file in files {
-            let x = try loaded.input(image: "\(images)/\(file)", array: nil)
-            activationInput = activationInput ?? x
-            let probabilities = withoutGradients { loaded.module(x).softmax(along: 1)[0] }
+        var correct = 0
+        for (file, input) in zip(files, inputs) {
+            let probabilities = withoutGradients { loaded.module(input).softmax(along: 1)[0] }
             let best = probabilities.argmax()
             let label = loaded.classNames[best]
-            // File names end in the true class ("0019-tshirt.png" for "T-shirt/top").
             let letters = { (text: String) in text.lowercased().filter(\.isLetter) }
-            let truth = String(file.dropLast(4).drop { $0 != "-" })
-            if letters(label).hasPrefix(letters(truth)) { correct += 1 }
-            let padded = file.padding(toLength: 22, withPad: " ", startingAt: 0)
-            print("  \(padded) \(label.padding(toLength: 12, withPad: " ", startingAt: 0)) p=" + String(format: "%.3f", probabilities.scalars[best]))
+            if letters(label).hasPrefix(letters(String(file.dropLast(4).drop { $0 != "-" }))) { correct += 1 }
+            print("  \(file.padding(toLength: 22, withPad: " ", startingAt: 0)) \(label.padding(toLength: 12, withPad: " ", startingAt: 0)) p="
+                  + String(format: "%.3f", probabilities.scalars[best]))
         }
         print("\(correct) of \(files.count) right")
-
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        if let activationInput {
-            let (_, activations) = try loaded.module.withTaps(["features.1"]) { withoutGradients { loaded.module(activationInput) } }
-            if let maps = activations["features.1"] {
-                try Render.grid(maps[0], columns: 8).writePNG(to: "\(out)/first-layer.png")
-            }
+        for (index, (file, input)) in zip(files, inputs).enumerated() {
+            try report.addImage(named: file, input: input) { step in Progress.line("demo: image \(index + 1)/\(files.count): \(step)") }
         }
-        try edgeDemo(photoInput)
-        print("Wrote \(out)/first-layer.png (features.1 of \(files.first ?? "")), \(out)/feature-maps.png and \(out)/saliency.png")
+
+        Progress.line("demo: filter visualizations")
+        try report.addSection(heading: "What the filters respond to",
+                              text: "Gradient ascent on the input (Adam, weights frozen, jitter, blur, clipping to the pixel range) from gray, "
+                                  + "200 steps. Left: the first 16 channels of features.4 (the second convolution's ReLU); right: one image "
+                                  + "per class maximizing its score (Simonyan et al.'s class model visualization).",
+                              figures: try filterFigures(loaded))
+        try report.addSection(heading: "Training", text: "Loss and accuracy per epoch of the bundled model (\(historyPath)).",
+                              figures: [Figure(Render.trainingCurves(history), caption: "Adam, Fashion-MNIST training and validation split")])
+        Progress.finish()
+        try report.write(toDirectory: out, generator: "loupe \(loupeVersion) demo")
+        print("Wrote \(out)/index.html in " + String(format: "%.1f s", Date().timeIntervalSince(started)))
     }
 
-    /// A conv layer with hand-made filters (identity, Sobel x, Sobel y, Laplacian) after a blur,
-    /// and the gradient of the Sobel energy with respect to the pixels.
-    private func edgeDemo(_ input: Tensor) throws {
-        let filters = Tensor(shape: [4, 1, 3, 3], scalars: [
-            0, 0, 0, 0, 1, 0, 0, 0, 0,
-            -1, 0, 1, -2, 0, 2, -1, 0, 1,
-            -1, -2, -1, 0, 0, 0, 1, 2, 1,
-            0, 1, 0, 1, -4, 1, 0, 1, 0,
-        ])
-        func layer(_ x: Tensor) -> Tensor {
-            x.mean(along: 1, keepingDimensions: true).gaussianBlurred(sigma: 1).convolved2D(with: filters, padding: 1)
+    private func filterFigures(_ loaded: LoadedModel) throws -> [Figure] {
+        let metadata = loaded.metadata
+        var maximizer = ActivationMaximization(valueRange: metadata.normalizedPixelRange)
+        maximizer.steps = 200
+        maximizer.learningRate = 0.05
+        func optimized(_ objective: ActivationMaximization.Objective, count: Int) throws -> Tensor {
+            let start = metadata.normalized(Tensor.full([count] + metadata.inputShape, value: 0.5))
+            return metadata.denormalized(try maximizer.run(loaded.module, objective: objective, start: start).images).clamped(min: 0, max: 1)
         }
-        let (_, pixelGradient) = valueWithGradient(at: input) { x in layer(x).slice(along: 1, from: 1, to: 3).pow(2).sum() }
-        try Render.grid(withoutGradients { layer(input) }[0], columns: 4).writePNG(to: "\(out)/feature-maps.png")
-        try Render.grid(pixelGradient[0].abs().max(along: 0, keepingDimensions: true), columns: 1)
-            .writePNG(to: "\(out)/saliency.png")
+        let channels = try optimized(.channels(layer: "features.4", channels: Array(0..<16)), count: 16)
+        let classes = try optimized(.classes(Array(0..<loaded.classNames.count)), count: loaded.classNames.count)
+        let classTiles = (0..<loaded.classNames.count).map { Tile(loaded.classNames[$0], Image(tensor: classes[$0]).enlarged(by: 3)) }
+        return [
+            Figure(Render.imageGrid(channels, columns: 8, gap: 1).enlarged(by: 2), caption: "features.4, channels 0-15"),
+            Figure(Render.panel(classTiles, columns: 5), caption: "class model visualization"),
+        ]
     }
+}
+
+/// The `-history.json` file `loupe train` writes beside a model.
+struct TrainingHistory: Codable {
+    var epochs: [EpochRecord]
 }

@@ -33,6 +33,18 @@ struct Explain: ParsableCommand {
     @Option(help: "2-D summary for --out: none, abs, max or absmax.")
     var reduce = "absmax"
 
+    @Option(help: "Colormap for --out: \(Colormap.allCases.map(\.rawValue).joined(separator: ", ")) (default: jet for CAM methods, inferno for pixel maps, bwr for signed maps).")
+    var colormap: String?
+
+    @Option(help: "How values become colors: minmax, symmetric, or percentile (Captum's outlier clipping, 2%) (default: minmax for CAM methods, percentile otherwise).")
+    var scaling: String?
+
+    @Option(help: "Opacity of the map over the photo, 0...1.")
+    var alpha: Float = 0.5
+
+    @Option(help: "Overlay style: blend (colored map over the photo) or red (map in the red channel of the gray photo).")
+    var style = "blend"
+
     @Option(help: "SmoothGrad samples.")
     var samples = 50
 
@@ -60,16 +72,38 @@ struct Explain: ParsableCommand {
     @Option(help: "Seed for SmoothGrad noise.")
     var seed: UInt64 = 0
 
-    static let methods = ["saliency", "input-x-gradient", "guided-backprop", "deconvnet", "smoothgrad",
-                          "smoothgrad-squared", "vargrad", "blur-saliency", "integrated-gradients", "occlusion", "grad-cam",
-                          "grad-cam++", "guided-grad-cam"]
-
     func validate() throws {
-        guard Explain.methods.contains(method) else {
-            throw ValidationError("unknown method '\(method)'; choose one of \(Explain.methods.joined(separator: ", "))")
+        guard AttributionMethod(rawValue: method) != nil else {
+            throw ValidationError("unknown method '\(method)'; choose one of \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard ChannelReduction(rawValue: reduce) != nil else { throw ValidationError("--reduce is none, abs, max or absmax") }
         guard ["gausslegendre", "riemann-trapezoid"].contains(rule) else { throw ValidationError("--rule is gausslegendre or riemann-trapezoid") }
+        _ = try PictureOptions.colormap(colormap)
+        _ = try PictureOptions.scaling(scaling)
+        guard (0...1).contains(alpha) else { throw ValidationError("--alpha is between 0 and 1; got \(alpha)") }
+        guard OverlayStyle(rawValue: style) != nil else { throw ValidationError("--style is blend or red") }
+    }
+
+    /// The method settings from the command line.
+    func methodOptions() throws -> AttributionMethod.Options {
+        var options = AttributionMethod.Options()
+        options.samples = samples
+        options.noise = noise
+        options.seed = seed
+        options.steps = steps
+        options.rule = rule == "gausslegendre" ? .gaussLegendre : .riemannTrapezoid
+        options.window = window
+        options.stride = stride
+        switch baseline {
+        case "mean": options.baseline = .mean
+        case "blur": options.baseline = .blur(5)
+        default:
+            guard let value = Float(baseline) else { throw ValidationError("--baseline is a number, mean or blur; got '\(baseline)'") }
+            options.baseline = .value(value)
+        }
+        options.sigmas = sigmas.split(separator: ",").compactMap { Float($0) }
+        options.layer = layer
+        return options
     }
 
     func run() throws {
@@ -82,60 +116,32 @@ struct Explain: ParsableCommand {
         guard chosen >= 0 && chosen < classes else {
             throw ValidationError("--target \(chosen) is out of range; the model has \(classes) classes (0...\(classes - 1))")
         }
-        let explained = ExplanationTarget.classes([chosen])
-        let forward = { (batch: Tensor) in network(batch) }
-        let attribution: Tensor
-        var isCAM = false
-        switch method {
-        case "saliency": attribution = Saliency().attribute(forward, input: x, target: explained)
-        case "input-x-gradient": attribution = InputXGradient().attribute(forward, input: x, target: explained)
-        case "guided-backprop": attribution = GuidedBackprop().attribute(forward, input: x, target: explained)
-        case "deconvnet": attribution = Deconvnet().attribute(forward, input: x, target: explained)
-        case "smoothgrad", "smoothgrad-squared", "vargrad":
-            let aggregation: NoiseTunnel<Saliency>.Aggregation =
-                method == "smoothgrad" ? .smoothgrad : method == "vargrad" ? .vargrad : .smoothgradSquared
-            attribution = NoiseTunnel(Saliency(), samples: samples, noiseLevel: noise, aggregation: aggregation, seed: seed)
-                .attribute(forward, input: x, target: explained)
-        case "blur-saliency":
-            let values = sigmas.split(separator: ",").compactMap { Float($0) }.filter { $0 > 0 }
-            guard !values.isEmpty else { throw ValidationError("--sigmas needs positive numbers, e.g. 1,3,9,27") }
-            attribution = NoiseTunnel(Saliency()).attribute(forward, input: x, target: explained, blurSigmas: values)
-        case "guided-grad-cam":
-            let chosenLayer = try layer ?? network.defaultCAMLayer(inputShape: x.shape)
-            if layer == nil { FileHandle.standardError.write(Data("grad-cam layer: \(chosenLayer)\n".utf8)) }
-            attribution = try GuidedGradCAM(layer: chosenLayer).attribute(network, input: x, target: explained)
-        case "integrated-gradients":
-            let result = IntegratedGradients(steps: steps, rule: rule == "gausslegendre" ? .gaussLegendre : .riemannTrapezoid)
-                .attribute(forward, input: x, target: explained)
-            attribution = result.attribution
-            FileHandle.standardError.write(Data("convergence delta: \(result.delta[0])\n".utf8))
-        case "occlusion":
-            let fill: Occlusion.Baseline = baseline == "mean" ? .mean : baseline == "blur" ? .blur(5) : .value(Float(baseline) ?? 0)
-            attribution = Occlusion(window: window, stride: stride, baseline: fill)
-                .attribute(forward, input: x, target: explained) { done, total in
-                    FileHandle.standardError.write(Data("\rocclusion: \(done)/\(total) windows".utf8))
-                    if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
-                }
-        default:
-            isCAM = true
-            let chosenLayer = try layer ?? network.defaultCAMLayer(inputShape: x.shape)
-            if layer == nil { FileHandle.standardError.write(Data("grad-cam layer: \(chosenLayer)\n".utf8)) }
-            attribution = try (method == "grad-cam" ? GradCAM().attribute(network, layer: chosenLayer, input: x, target: explained)
-                                                     : GradCAMPlusPlus().attribute(network, layer: chosenLayer, input: x, target: explained))
+        let method = AttributionMethod(rawValue: self.method)!
+        let result = try method.attribute(network, input: x, target: .classes([chosen]), options: methodOptions()) { done, total in
+            Progress.line("occlusion: \(done)/\(total) windows")
         }
+        Progress.finish()
+        if layer == nil, let chosenLayer = result.layer { FileHandle.standardError.write(Data("grad-cam layer: \(chosenLayer)\n".utf8)) }
+        if let delta = result.convergenceDelta { FileHandle.standardError.write(Data("convergence delta: \(delta[0])\n".utf8)) }
+        let attribution = result.attribution
         if let out {
+            let isCAM = method.attributesToLayer
             let reduced = isCAM ? attribution : ChannelReduction(rawValue: reduce)!.apply(attribution)
             guard isCAM || reduced.shape[1] == 1 else {
                 throw ValidationError("--reduce none keeps \(reduced.shape[1]) channels, but a picture shows one: use abs, max or absmax")
             }
             let map = reduced[0].reshaped(Array(reduced.shape.suffix(2)))
-            // The overlay draws over the photo's gray levels; without a photo, over mid-gray.
+            // The overlay draws over the photo; without a photo, over mid-gray.
             let photo = try input.image.map { try Image.read($0).tensor().resizedBilinear(to: Size2D(x.shape[2], x.shape[3])) }
                 ?? Tensor.full([1, 1, x.shape[2], x.shape[3]], value: 0.5)
-            try Render.overlay(map, on: photo).writePNG(to: out)
+            let signed = map.min().scalar < 0
+            let colors = try PictureOptions.colormap(colormap) ?? (signed ? .blueWhiteRed : isCAM ? .jet : .inferno)
+            let valueScaling = try PictureOptions.scaling(scaling) ?? (isCAM ? .minMax : .percentile(outlierPercent: 2))
+            try Render.overlay(map, on: photo, colormap: colors, scaling: valueScaling, alpha: alpha, style: OverlayStyle(rawValue: style)!)
+                .writePNG(to: out)
         }
         if let raw { try NPY.write(attribution[0], to: raw) }
-        print("\(method) for class \(chosen)" + (chosen < loaded.classNames.count ? " (\(loaded.classNames[chosen]))" : "")
+        print("\(method.rawValue) for class \(chosen)" + (chosen < loaded.classNames.count ? " (\(loaded.classNames[chosen]))" : "")
               + (raw.map { ", raw → \($0)" } ?? "") + (out.map { ", picture → \($0)" } ?? ""))
     }
 }

@@ -44,8 +44,13 @@ struct Filters: ParsableCommand {
     @Option(help: "Grid PNG of the optimized images.")
     var out: String?
 
+    @Option(help: "Enlarge the grid this many times (nearest neighbour), for small inputs.")
+    var enlarge = 1
+
     func validate() throws {
         guard (layer != nil) != (classes != nil) else { throw ValidationError("give --layer (with --channels) or --classes") }
+        guard (1...32).contains(enlarge) else { throw ValidationError("--enlarge is 1...32; got \(enlarge)") }
+        guard columns > 0 else { throw ValidationError("--columns must be positive") }
     }
 
     func run() throws {
@@ -55,9 +60,6 @@ struct Filters: ParsableCommand {
         let indices = try layer != nil ? parseIndexList(channels ?? "0-7", option: "--channels")
                                        : parseIndexList(classes!, option: "--classes", count: loaded.classNames.count)
         let objective: ActivationMaximization.Objective = layer.map { .channels(layer: $0, channels: indices) } ?? .classes(indices)
-        // Pixels in [0, 1] map to (p − mean) / std; the optimization stays inside that range.
-        let low = metadata.normalized(Tensor.zeros([1, shape[0], 1, 1])).min().scalar
-        let high = metadata.normalized(Tensor.ones([1, shape[0], 1, 1])).max().scalar
         var pixels: Tensor
         switch start {
         case "gray": pixels = Tensor.full([indices.count] + shape, value: 0.5)
@@ -68,7 +70,7 @@ struct Filters: ParsableCommand {
             let photo = try loaded.input(image: start, array: nil)
             pixels = metadata.denormalized(photo).broadcast(to: [indices.count] + shape)
         }
-        var maximizer = ActivationMaximization(valueRange: low...high)
+        var maximizer = ActivationMaximization(valueRange: metadata.normalizedPixelRange)
         maximizer.steps = steps
         maximizer.learningRate = lr
         maximizer.l2Decay = l2
@@ -77,6 +79,6 @@ struct Filters: ParsableCommand {
         maximizer.seed = seed
         let (images, objectives) = try maximizer.run(loaded.module, objective: objective, start: metadata.normalized(pixels))
         print(String(format: "mean objective: %.4f at the start, %.4f after %d steps", objectives.first ?? 0, objectives.last ?? 0, steps))
-        if let out { try Render.imageGrid(metadata.denormalized(images).clamped(min: 0, max: 1), columns: columns).writePNG(to: out) }
+        if let out { try Render.imageGrid(metadata.denormalized(images).clamped(min: 0, max: 1), columns: columns).enlarged(by: enlarge).writePNG(to: out) }
     }
 }

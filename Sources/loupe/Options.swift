@@ -25,6 +25,19 @@ struct InputOptions: ParsableArguments {
     @Option(help: "A float32 .npy array that IS the model input (with or without the batch dimension); no preprocessing.")
     var input: String?
 
+    @OptionGroup var preprocessing: PreprocessingOptions
+
+    func validate() throws {
+        guard (image == nil) != (input == nil) else { throw ValidationError("give exactly one of --image and --input") }
+    }
+
+    func read(for model: LoadedModel) throws -> Tensor {
+        try model.input(image: image, array: input, preprocessing: preprocessing.resolved(for: model))
+    }
+}
+
+/// How photos are turned into model inputs: `--resize`, `--crop`, `--mean`, `--std`.
+struct PreprocessingOptions: ParsableArguments {
     @Option(help: "Resize the photo's shorter side to this many pixels (default: the model's).")
     var resize: Int?
 
@@ -37,17 +50,14 @@ struct InputOptions: ParsableArguments {
     @Option(help: "Per-channel standard deviation, comma-separated.")
     var std: String?
 
-    func validate() throws {
-        guard (image == nil) != (input == nil) else { throw ValidationError("give exactly one of --image and --input") }
-    }
-
-    func read(for model: LoadedModel) throws -> Tensor {
+    /// The model's preprocessing with the options given applied over it.
+    func resolved(for model: LoadedModel) throws -> ImagePreprocessing {
         var preprocessing = ImagePreprocessing(metadata: model.metadata)
         if let resize { preprocessing.resize = resize }
         if let crop { preprocessing.crop = crop }
         if let mean { preprocessing.mean = try numbers(mean, option: "--mean", count: preprocessing.channels) }
         if let std { preprocessing.std = try numbers(std, option: "--std", count: preprocessing.channels) }
-        return try model.input(image: image, array: input, preprocessing: preprocessing)
+        return preprocessing
     }
 
     private func numbers(_ text: String, option: String, count: Int) throws -> [Float] {
@@ -71,4 +81,25 @@ func parseIndexList(_ text: String, option: String, count: Int? = nil) throws ->
         result += Array(low...high)
     }
     return result
+}
+
+/// Reading the picture options (`--colormap`, `--scaling`) shared by the commands that draw.
+enum PictureOptions {
+    static func colormap(_ name: String?) throws -> Colormap? {
+        guard let name else { return nil }
+        guard let colormap = Colormap(rawValue: name) else {
+            throw ValidationError("unknown colormap '\(name)'; choose one of \(Colormap.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return colormap
+    }
+
+    static func scaling(_ name: String?) throws -> MapScaling? {
+        switch name {
+        case nil: return nil
+        case "minmax": return .minMax
+        case "symmetric": return .symmetric
+        case "percentile": return .percentile(outlierPercent: 2)
+        default: throw ValidationError("--scaling is minmax, symmetric or percentile; got '\(name!)'")
+        }
+    }
 }

@@ -42,24 +42,94 @@ struct CLITests {
         #expect(help.output.contains("demo"))
     }
 
-    @Test func demoWritesDecodablePictures() throws {
+    /// Checks that a report page stands alone: every image is an inline PNG that decodes, and
+    /// nothing points outside the page. Returns the page and its images.
+    private func readSelfContainedPage(_ path: String) throws -> (html: String, images: [Image]) {
+        let html = try String(contentsOfFile: path, encoding: .utf8)
+        for outside in ["http:", "https:", "<link", "<script", "<iframe", "url(", "@import", "src=\"//", "href="] {
+            #expect(!html.contains(outside), "the page refers outside itself: \(outside)")
+        }
+        let sources = html.components(separatedBy: "src=\"").dropFirst().map { $0.prefix { $0 != "\"" } }
+        #expect(sources.allSatisfy { $0.hasPrefix("data:image/png;base64,") })
+        let images = try sources.map { source in
+            let data = try #require(Data(base64Encoded: String(source.dropFirst("data:image/png;base64,".count))))
+            return try Image.decode(data)
+        }
+        return (html, images)
+    }
+
+    @Test func demoWritesASelfContainedReport() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-demo-\(UUID())")
         defer { try? FileManager.default.removeItem(at: folder) }
         let result = try run(["demo", "--out", folder.path])
         #expect(result.status == 0, "\(result.error)")
-        #expect(result.output.contains("of 12 right"))
-        let firstLayer = try Image.read(folder.appendingPathComponent("first-layer.png").path)
-        #expect(firstLayer.width > 8 * 28 && firstLayer.height > 4 * 28)
-        let grid = try Image.read(folder.appendingPathComponent("feature-maps.png").path)
-        #expect(grid.width > 4 * 224 && grid.height > 224)
-        let saliency = try Image.read(folder.appendingPathComponent("saliency.png").path)
-        #expect(saliency.pixels.contains { $0 > 128 })
+        #expect(result.output.contains("12 of 12 right"))
+        let (html, images) = try readSelfContainedPage(folder.appendingPathComponent("index.html").path)
+        // Per image: the input, 13 overlays and 13 histograms, two activation grids; then filters and training curves.
+        #expect(images.count == 12 * (1 + 13 + 13 + 2) + 2 + 1)
+        for method in ["saliency", "input-x-gradient", "guided-backprop", "deconvnet", "smoothgrad", "smoothgrad-squared", "vargrad",
+                       "blur-saliency", "integrated-gradients", "occlusion", "grad-cam", "grad-cam++", "guided-grad-cam"] {
+            #expect(html.contains(">\(method) "), "\(method) missing from the report")
+        }
+        for text in ["Run summary", "0019-tshirt.png", "Activations of features.4", "What the filters respond to", "Training", "Ankle boot"] {
+            #expect(html.contains(text), "\(text) missing from the report")
+        }
+    }
+
+    @Test func reportComparesChosenMethodsAndRefusesBadRequests() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-report-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let images = ["Samples/fashion/0000-ankle-boot.png", "Samples/fashion/0002-trouser.png"]
+        let result = try run(["report", "--model", "Models/fashion-cnn.safetensors", "--images"] + images
+                             + ["--methods", "saliency,grad-cam,occlusion", "--window", "7", "--stride", "7", "--layers", "features.1", "--out", folder.path])
+        #expect(result.status == 0, "\(result.error)")
+        let (html, pictures) = try readSelfContainedPage(folder.appendingPathComponent("index.html").path)
+        #expect(pictures.count == 2 * (1 + 3 + 3 + 1))
+        #expect(html.contains("0002-trouser.png") && html.contains("<td>Trouser</td>") && html.contains("grad-cam at features"))
+        #expect(html.contains("time: occlusion") && !html.contains("time: smoothgrad"))
+
+        let other = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-report-\(UUID())")
+        let unknown = try run(["report", "--model", "Models/fashion-cnn.safetensors", "--images", images[0], "--methods", "saliency,magic",
+                               "--out", other.path])
+        #expect(unknown.status == 2 && unknown.error.contains("unknown method 'magic'"))
+        let badImage = try run(["report", "--model", "Models/fashion-cnn.safetensors", "--images", images[0], "Package.swift", "--out", other.path])
+        #expect(badImage.status == 1 && badImage.error.contains("neither a PNG nor a JPEG"))
+        let badLayer = try run(["report", "--model", "Models/fashion-cnn.safetensors", "--images", images[0], "--layers", "features.42",
+                                "--out", other.path])
+        #expect(badLayer.status != 0 && badLayer.error.contains("features.42"))
+        #expect(!FileManager.default.fileExists(atPath: other.path))
+    }
+
+    @Test func explainDrawsWithTheChosenColormapAndStyle() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-colors-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let picture = directory.appendingPathComponent("a.png").path
+        let base = ["explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0000-ankle-boot.png",
+                    "--method", "grad-cam", "--out", picture]
+        #expect(try run(base + ["--style", "red", "--alpha", "1"]).status == 0)
+        // Alpha 1 in the red style: green and blue are 0 everywhere, red is the scaled map.
+        let red = try Image.read(picture)
+        #expect(stride(from: 0, to: red.pixels.count, by: 3).allSatisfy { red.pixels[$0 + 1] == 0 && red.pixels[$0 + 2] == 0 })
+        #expect(red.pixels.contains(255))
+        #expect(try run(base + ["--colormap", "viridis", "--alpha", "1"]).status == 0)
+        // Alpha 1 blended: every pixel is a viridis color; the map's minimum is viridis at 0.
+        let viridis = try Image.read(picture)
+        #expect((0..<viridis.pixels.count / 3).contains { viridis.pixels[$0 * 3..<$0 * 3 + 3].elementsEqual([68, 1, 84]) })
+        let badColormap = try run(base + ["--colormap", "rainbowish"])
+        #expect(badColormap.status == 2 && badColormap.error.contains("unknown colormap 'rainbowish'"))
+        let badAlpha = try run(base + ["--alpha", "2"])
+        #expect(badAlpha.status == 2)
     }
 
     @Test func badImageFailsWithOneLineAndNoOutput() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-bad-\(UUID())")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let result = try run(["demo", "--photo", "Package.swift", "--out", folder.path])
+        let images = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-bad-images-\(UUID())")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: images) }
+        try Data("not a picture".utf8).write(to: images.appendingPathComponent("0001-bag.png"))
+        let result = try run(["demo", "--images", images.path, "--out", folder.path])
         #expect(result.status != 0)
         #expect(result.error.contains("neither a PNG nor a JPEG"))
         #expect(result.error.split(separator: "\n").count == 1)
@@ -215,7 +285,7 @@ struct CLITests {
         let result = try run(["filters", "--model", "Models/fashion-cnn.safetensors", "--layer", "features.4", "--channels", "0-3",
                               "--steps", "30", "--out", filters])
         #expect(result.status == 0, "\(result.error)")
-        #expect(try Image.read(filters).channels == 3)
+        #expect(try Image.read(filters).channels == 1)  // a grayscale model's inputs
         // "mean objective: A at the start, B after 30 steps" with B > A.
         let numbers = result.output.split(whereSeparator: { !"0123456789.-".contains($0) }).compactMap { Float($0) }
         #expect(numbers.count >= 2 && numbers[1] > numbers[0])

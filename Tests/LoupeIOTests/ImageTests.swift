@@ -1,6 +1,5 @@
 import Foundation
 import LoupeIO
-import LoupeRender
 import LoupeTensor
 import Testing
 
@@ -37,13 +36,5 @@ struct ImageTests {
         #expect(throws: LoupeIOError.self) { try Image.decode(jpeg.prefix(400)) }
         let png = try Image(width: 4, height: 4, channels: 1, pixels: Array(repeating: 7, count: 16)).encodePNG()
         #expect(throws: LoupeIOError.self) { try Image.decode(png.prefix(40)) }
-    }
-
-    @Test func gridPlacesNormalizedMaps() {
-        // Two 1×2 maps, two columns, gap 1: a 7×3 image; each map is stretched to 0...255.
-        let maps = Tensor(shape: [2, 1, 2], scalars: [0, 1, 5, 3])
-        let grid = Render.grid(maps, columns: 2, gap: 1)
-        #expect(grid.width == 7 && grid.height == 3)
-        #expect(Array(grid.pixels[7..<14]) == [0, 0, 255, 0, 255, 0, 0])
     }
 }

@@ -1,0 +1,191 @@
+import Foundation
+import LoupeExplain
+import LoupeIO
+import LoupeNN
+import LoupeTensor
+
+/// A picture with a caption, for a report section.
+public struct Figure {
+    public var image: Image
+    public var caption: String
+    /// Width on the page in pixels (`nil`: the image's own).
+    public var displayWidth: Int?
+
+    public init(_ image: Image, caption: String, displayWidth: Int? = nil) {
+        self.image = image
+        self.caption = caption
+        self.displayWidth = displayWidth
+    }
+}
+
+/// The HTML report: one self-contained page (images inline, no links out) comparing the
+/// attribution methods side by side on a model's inputs.
+///
+/// Per image: the top predictions with class names, each method's overlay for the top class
+/// (with the time it took and a histogram of its raw values), and the chosen layers'
+/// activations. At the top, a run summary: the model, its input size and the mean time per
+/// method. Extra sections (filter visualizations, training curves) can be added.
+public struct Report {
+    /// What to show for each image.
+    public struct Settings {
+        public var methods: [AttributionMethod] = AttributionMethod.allCases
+        public var options = AttributionMethod.Options()
+        /// Layers whose activations are shown as grids.
+        public var layers: [String] = []
+        /// The most channels shown per activation grid.
+        public var maximumChannels = 32
+        /// Predictions listed per image.
+        public var topCount = 5
+        /// Width of each picture on the page.
+        public var displayWidth = 196
+
+        public init() {}
+    }
+
+    public let title: String
+    public let settings: Settings
+    private let model: LoadedModel
+    private let modelName: String
+    private var inputShape: [Int] = []
+    private var imageSections: [String] = []
+    private var extraSections: [String] = []
+    private var seconds: [AttributionMethod: Double] = [:]
+
+    public init(title: String, model: LoadedModel, modelName: String, settings: Settings = Settings()) {
+        self.title = title
+        self.model = model
+        self.modelName = modelName
+        self.settings = settings
+    }
+
+    /// Runs every method on one model input `[1, C, H, W]` and adds its section.
+    ///
+    /// - Parameter progress: told the step about to run ("grad-cam"), for a progress line.
+    public mutating func addImage(named name: String, input: Tensor, progress: (String) -> Void = { _ in }) throws {
+        precondition(input.rank == 4 && input.shape[0] == 1, "addImage: input must be [1, C, H, W]; got \(input.shape)")
+        inputShape = input.shape
+        let network = model.module
+        progress("predict")
+        let (output, activations) = try network.withTaps(settings.layers) { withoutGradients { network(input) } }
+        let probabilities = output.softmax(along: 1)[0].scalars
+        let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(settings.topCount)
+        let top = ranked.first!
+        let photo = model.metadata.denormalized(input).clamped(min: 0, max: 1)
+        let width = settings.displayWidth
+
+        var overlays = [try HTML.image(Image(tensor: photo), displayWidth: width, alt: name).figure(caption: "input \(name)")]
+        var histograms: [String] = []
+        for method in settings.methods {
+            progress(method.rawValue)
+            let start = Date()
+            let result = try method.attribute(network, input: input, target: .classes([top]), options: settings.options)
+            let elapsed = Date().timeIntervalSince(start)
+            seconds[method, default: 0] += elapsed
+            let map = Report.displayMap(result.attribution, method: method)
+            let signed = !method.attributesToLayer && map.min().scalar < 0
+            let picture = Render.overlay(map, on: photo, colormap: signed ? .blueWhiteRed : method.attributesToLayer ? .jet : .inferno,
+                                         scaling: method.attributesToLayer ? .minMax : .percentile(outlierPercent: 2))
+            let layerNote = result.layer.map { " at \($0)" } ?? ""
+            overlays.append(try HTML.image(picture, displayWidth: width, alt: method.rawValue)
+                .figure(caption: "\(method.rawValue)\(layerNote) · \(Report.milliseconds(elapsed))"))
+            histograms.append(try HTML.image(Render.histogram(result.attribution, title: "\(method.rawValue): raw values", width: 300, height: 180),
+                                             alt: "\(method.rawValue) histogram").figure(caption: ""))
+        }
+
+        var html = "<h2>\(HTML.escape(name))</h2>\n"
+        let classes = model.classNames
+        html += HTML.table(ranked.enumerated().map { rank, index in
+            [String(rank + 1), index < classes.count ? classes[index] : "class \(index)", String(index), String(format: "%.2f%%", probabilities[index] * 100)]
+        }, header: ["#", "class", "index", "probability"])
+        html += "<h3>Why \(HTML.escape(top < classes.count ? classes[top] : "class \(top)"))? Each method's attribution for the top class</h3>\n"
+        html += "<div class=\"row\">\(overlays.joined(separator: "\n"))</div>\n"
+        if !histograms.isEmpty {
+            html += "<details><summary>Histograms of the raw attributions</summary><div class=\"row\">\(histograms.joined(separator: "\n"))</div></details>\n"
+        }
+        for layer in settings.layers {
+            guard let activation = activations[layer] else { continue }
+            html += try Report.activationFigure(layer: layer, activation: activation, maximumChannels: settings.maximumChannels)
+        }
+        imageSections.append(html)
+    }
+
+    /// Adds a section of figures under a heading, with an optional paragraph.
+    public mutating func addSection(heading: String, text: String? = nil, figures: [Figure]) throws {
+        var html = "<h2>\(HTML.escape(heading))</h2>\n"
+        if let text { html += "<p class=\"note\">\(HTML.escape(text))</p>\n" }
+        html += "<div class=\"row\">"
+        html += try figures.map { try HTML.image($0.image, displayWidth: $0.displayWidth, alt: $0.caption).figure(caption: $0.caption) }
+            .joined(separator: "\n")
+        html += "</div>\n"
+        extraSections.append(html)
+    }
+
+    /// The page.
+    ///
+    /// - Parameter generator: who made it ("loupe 0.1.0"), shown in the summary.
+    public func html(generator: String) -> String {
+        let images = imageSections.count
+        let parameters = model.module.namedParameters().reduce(0) { $0 + $1.parameter.value.count }
+        var rows = [
+            ["model", modelName],
+            ["architecture", model.metadata.architecture ?? "layer stack from metadata"],
+            ["parameters", String(parameters)],
+            ["input", inputShape.isEmpty ? "-" : "[" + inputShape.map(String.init).joined(separator: ", ") + "]"],
+            ["classes", String(model.classNames.count)],
+            ["images", String(images)],
+        ]
+        rows += settings.methods.map { method in
+            ["time: \(method.rawValue)", images > 0 ? Report.milliseconds((seconds[method] ?? 0) / Double(images)) + " per image" : "-"]
+        }
+        rows.append(["total method time", Report.milliseconds(seconds.values.reduce(0, +))])
+        rows.append(["made by", generator])
+        return """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8"><title>\(HTML.escape(title))</title>
+        <style>\(HTML.style)</style></head><body>
+        <h1>\(HTML.escape(title))</h1>
+        <h2>Run summary</h2>
+        \(HTML.table(rows))
+        \(imageSections.joined(separator: "\n"))
+        \(extraSections.joined(separator: "\n"))
+        </body></html>
+
+        """
+    }
+
+    /// Writes the page to `directory/index.html` (creating the folder), atomically.
+    public func write(toDirectory directory: String, generator: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try writeFileAtomically(Data(html(generator: generator).utf8), to: "\(directory)/index.html")
+    }
+
+    /// The 2-D map a method's attribution is drawn as: CAM maps as they are, pixel maps reduced
+    /// over channels by the largest absolute value (Simonyan et al.), one-channel maps kept signed.
+    static func displayMap(_ attribution: Tensor, method: AttributionMethod) -> Tensor {
+        let map = method.attributesToLayer || attribution.shape[1] == 1 ? attribution[0] : ChannelReduction.absmax.apply(attribution)[0]
+        return map.reshaped(Array(map.shape.suffix(2)))
+    }
+
+    static func activationFigure(layer: String, activation: Tensor, maximumChannels: Int) throws -> String {
+        let values = activation[0]
+        guard values.rank == 3 else {
+            return "<p class=\"note\">\(HTML.escape(layer)): shape \(activation.shape) is not a stack of feature maps.</p>\n"
+        }
+        let shown = Swift.min(values.shape[0], maximumChannels)
+        let grid = Render.grid(values.slice(along: 0, from: 0, to: shown), columns: 8, gap: 1, colormap: .viridis)
+        let factor = Swift.max(1, 56 / Swift.max(values.shape[1], values.shape[2]))
+        let caption = "\(layer): \(shown) of \(values.shape[0]) channels, \(values.shape[1])×\(values.shape[2]); "
+            + String(format: "min %.3g, mean %.3g, max %.3g", values.min().scalar, values.mean().scalar, values.max().scalar)
+        return "<h3>Activations of \(HTML.escape(layer))</h3>\n<div class=\"row\">"
+            + (try HTML.image(grid, displayWidth: grid.width * factor, alt: layer).figure(caption: caption)) + "</div>\n"
+    }
+
+    static func milliseconds(_ seconds: Double) -> String { String(format: "%.1f ms", seconds * 1000) }
+}
+
+extension String {
+    /// This HTML wrapped in a `<figure>` with a caption.
+    func figure(caption: String) -> String {
+        "<figure>\(self)" + (caption.isEmpty ? "" : "<figcaption>\(HTML.escape(caption))</figcaption>") + "</figure>"
+    }
+}

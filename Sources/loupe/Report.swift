@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import Loupe
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Compare the attribution methods side by side on some images, as one self-contained HTML page.",
+        discussion: """
+        Writes DIR/index.html: per image the top-5 prediction, every method's overlay for the top class and the
+        activations of the --layers; a run summary with the time per method. Images are inline; the page needs no network.
+        """)
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var preprocessing: PreprocessingOptions
+
+    @Option(parsing: .upToNextOption, help: "PNG or JPEG images.")
+    var images: [String]
+
+    @Option(help: "Methods, comma-separated (default: all).")
+    var methods: String?
+
+    @Option(help: "Layers whose activations to show, comma-separated (default: the Grad-CAM layer).")
+    var layers: String?
+
+    @Option(help: "SmoothGrad samples.")
+    var samples = 50
+
+    @Option(help: "Integrated-gradients steps.")
+    var steps = 50
+
+    @Option(help: "Occlusion window (pixels).")
+    var window = 16
+
+    @Option(help: "Occlusion stride (pixels).")
+    var stride = 8
+
+    @Option(help: "The folder to write index.html into.")
+    var out: String
+
+    func validate() throws {
+        guard !images.isEmpty else { throw ValidationError("give at least one image: --images A.jpg B.png ...") }
+        _ = try chosenMethods()
+    }
+
+    func chosenMethods() throws -> [AttributionMethod] {
+        guard let methods else { return AttributionMethod.allCases }
+        return try methods.split(separator: ",").map { name in
+            guard let method = AttributionMethod(rawValue: String(name)) else {
+                throw ValidationError("unknown method '\(name)'; choose from \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return method
+        }
+    }
+
+    func run() throws {
+        let loaded = try model.load()
+        let preparation = try preprocessing.resolved(for: loaded)
+        // Decode every image first, so a bad file stops the run before any work or output.
+        let inputs = try images.map { try loaded.input(image: $0, array: nil, preprocessing: preparation) }
+        var settings = Report.Settings()
+        settings.methods = try chosenMethods()
+        settings.options.samples = samples
+        settings.options.steps = steps
+        settings.options.window = window
+        settings.options.stride = stride
+        settings.layers = try layers.map { $0.split(separator: ",").map(String.init) }
+            ?? [loaded.module.defaultCAMLayer(inputShape: inputs[0].shape)]
+        var report = Report(title: "Loupe report: \(URL(fileURLWithPath: model.model ?? "").lastPathComponent)", model: loaded,
+                            modelName: model.model ?? "", settings: settings)
+        for (index, (path, input)) in zip(images, inputs).enumerated() {
+            let name = URL(fileURLWithPath: path).lastPathComponent
+            try report.addImage(named: name, input: input) { step in
+                Progress.line("report: image \(index + 1)/\(images.count) \(name): \(step)")
+            }
+        }
+        Progress.finish()
+        try report.write(toDirectory: out, generator: "loupe \(loupeVersion)")
+        print("Wrote \(out)/index.html (\(images.count) images, \(settings.methods.count) methods)")
+    }
+}
+
+/// A progress line on stderr that rewrites itself; silent when stderr is not a terminal, so
+/// logs get the results, not hundreds of progress steps.
+enum Progress {
+    nonisolated(unsafe) private static var width = 0
+    private static let isTerminal = isatty(STDERR_FILENO) != 0
+
+    static func line(_ text: String) {
+        guard isTerminal else { return }
+        let padding = String(repeating: " ", count: max(0, width - text.count))
+        width = text.count
+        FileHandle.standardError.write(Data("\r\(text)\(padding)".utf8))
+    }
+
+    static func finish() {
+        if width > 0 { FileHandle.standardError.write(Data("\n".utf8)) }
+        width = 0
+    }
+}
