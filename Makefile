@@ -24,9 +24,10 @@ bench: deps
 	$(SWIFT) build -c release --product loupe-bench
 	python3 Tools/bench/ops.py
 
-# Regenerate the PyTorch reference fixtures (needs: pip install torch torchvision).
+# Regenerate the reference fixtures and the colormap tables (needs: pip install torch torchvision captum matplotlib).
 fixtures:
 	python3 Tools/fixtures/make_fixtures.py
+	python3 Tools/render/make_render_data.py
 
 clean:
 	rm -rf .build loupe-demo

@@ -24,17 +24,17 @@ extension Render {
         var frame = PlotFrame(width: width, height: height,
                               xRange: span(points.map(\.x)), yRange: span(points.map(\.y), padding: 0.05))
         frame.drawAxes(title: title, xLabel: xLabel, integerX: true)
-        var legendY = frame.top + 4
+        // The legend sits on the title's line, right-aligned, clear of the data.
+        let font = BitmapFont.standard
+        var legendX = frame.right - series.reduce(0) { $0 + 24 + font.width(of: $1.name) + 12 } + 12
         for line in series {
             let positions = line.points.map { frame.position($0.x, $0.y) }
             for (start, end) in zip(positions, positions.dropFirst()) {
                 frame.canvas.line(from: start, to: end, color: line.color, lineWidth: 2)
             }
             for point in positions { frame.canvas.line(from: point, to: point, color: line.color, lineWidth: 5) }
-            let legendX = frame.right - BitmapFont.standard.width(of: line.name) - 30
-            frame.canvas.line(from: (Float(legendX), Float(legendY + 8)), to: (Float(legendX + 18), Float(legendY + 8)), color: line.color, lineWidth: 2)
-            frame.canvas.text(line.name, x: legendX + 24, y: legendY)
-            legendY += BitmapFont.standard.height + 2
+            frame.canvas.line(from: (Float(legendX), 14), to: (Float(legendX + 18), 14), color: line.color, lineWidth: 2)
+            legendX += 24 + frame.canvas.text(line.name, x: legendX + 24, y: 6) + 12
         }
         return frame.canvas.image
     }

@@ -73,7 +73,7 @@ public struct Report {
         let photo = model.metadata.denormalized(input).clamped(min: 0, max: 1)
         let width = settings.displayWidth
 
-        var overlays = [try HTML.image(Image(tensor: photo), displayWidth: width, alt: name).figure(caption: "input \(name)")]
+        var overlays = [try HTML.image(Image(tensor: photo), displayWidth: width, alt: name).figure(caption: "input", width: width)]
         var histograms: [String] = []
         for method in settings.methods {
             progress(method.rawValue)
@@ -87,7 +87,7 @@ public struct Report {
                                          scaling: method.attributesToLayer ? .minMax : .percentile(outlierPercent: 2))
             let layerNote = result.layer.map { " at \($0)" } ?? ""
             overlays.append(try HTML.image(picture, displayWidth: width, alt: method.rawValue)
-                .figure(caption: "\(method.rawValue)\(layerNote) · \(Report.milliseconds(elapsed))"))
+                .figure(caption: "\(method.rawValue)\(layerNote) · \(Report.milliseconds(elapsed))", width: width))
             histograms.append(try HTML.image(Render.histogram(result.attribution, title: "\(method.rawValue): raw values", width: 300, height: 180),
                                              alt: "\(method.rawValue) histogram").figure(caption: ""))
         }
@@ -126,26 +126,26 @@ public struct Report {
     public func html(generator: String) -> String {
         let images = imageSections.count
         let parameters = model.module.namedParameters().reduce(0) { $0 + $1.parameter.value.count }
-        var rows = [
+        let rows = [
             ["model", modelName],
             ["architecture", model.metadata.architecture ?? "layer stack from metadata"],
             ["parameters", String(parameters)],
             ["input", inputShape.isEmpty ? "-" : "[" + inputShape.map(String.init).joined(separator: ", ") + "]"],
             ["classes", String(model.classNames.count)],
             ["images", String(images)],
+            ["total method time", Report.milliseconds(seconds.values.reduce(0, +))],
+            ["made by", generator],
         ]
-        rows += settings.methods.map { method in
-            ["time: \(method.rawValue)", images > 0 ? Report.milliseconds((seconds[method] ?? 0) / Double(images)) + " per image" : "-"]
+        let times = settings.methods.map { method in
+            [method.rawValue, images > 0 ? Report.milliseconds((seconds[method] ?? 0) / Double(images)) : "-"]
         }
-        rows.append(["total method time", Report.milliseconds(seconds.values.reduce(0, +))])
-        rows.append(["made by", generator])
         return """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><title>\(HTML.escape(title))</title>
         <style>\(HTML.style)</style></head><body>
         <h1>\(HTML.escape(title))</h1>
         <h2>Run summary</h2>
-        \(HTML.table(rows))
+        <div class="row">\(HTML.table(rows))\(HTML.table(times, header: ["method", "time per image"]))</div>
         \(imageSections.joined(separator: "\n"))
         \(extraSections.joined(separator: "\n"))
         </body></html>
@@ -184,8 +184,10 @@ public struct Report {
 }
 
 extension String {
-    /// This HTML wrapped in a `<figure>` with a caption.
-    func figure(caption: String) -> String {
-        "<figure>\(self)" + (caption.isEmpty ? "" : "<figcaption>\(HTML.escape(caption))</figcaption>") + "</figure>"
+    /// This HTML wrapped in a `<figure>` with a caption, `width` pixels wide when given (the
+    /// caption wraps to it).
+    func figure(caption: String, width: Int? = nil) -> String {
+        (width.map { "<figure style=\"width:\($0)px\">" } ?? "<figure>") + self
+            + (caption.isEmpty ? "" : "<figcaption>\(HTML.escape(caption))</figcaption>") + "</figure>"
     }
 }

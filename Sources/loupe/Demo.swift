@@ -22,7 +22,7 @@ struct Demo: ParsableCommand {
         let started = Date()
         // Read every input before writing anything, so a bad file leaves no output behind.
         let loaded = try LoadedModel.load(model, architecture: nil)
-        let historyPath = URL(fileURLWithPath: model).deletingPathExtension().path + "-history.json"
+        let historyPath = (model as NSString).deletingPathExtension + "-history.json"
         let history = try JSONDecoder().decode(TrainingHistory.self, from: readFile(historyPath, what: "training history")).epochs
         let files = try FileManager.default.contentsOfDirectory(atPath: images).filter { $0.hasSuffix(".png") }.sorted()
         guard !files.isEmpty else { throw ValidationError("\(images) holds no PNG images") }

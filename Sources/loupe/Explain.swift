@@ -45,6 +45,9 @@ struct Explain: ParsableCommand {
     @Option(help: "Overlay style: blend (colored map over the photo) or red (map in the red channel of the gray photo).")
     var style = "blend"
 
+    @Option(help: "Enlarge the picture this many times (nearest neighbour), for small inputs.")
+    var enlarge = 1
+
     @Option(help: "SmoothGrad samples.")
     var samples = 50
 
@@ -82,6 +85,7 @@ struct Explain: ParsableCommand {
         _ = try PictureOptions.scaling(scaling)
         guard (0...1).contains(alpha) else { throw ValidationError("--alpha is between 0 and 1; got \(alpha)") }
         guard OverlayStyle(rawValue: style) != nil else { throw ValidationError("--style is blend or red") }
+        guard (1...32).contains(enlarge) else { throw ValidationError("--enlarge is 1...32; got \(enlarge)") }
     }
 
     /// The method settings from the command line.
@@ -138,7 +142,7 @@ struct Explain: ParsableCommand {
             let colors = try PictureOptions.colormap(colormap) ?? (signed ? .blueWhiteRed : isCAM ? .jet : .inferno)
             let valueScaling = try PictureOptions.scaling(scaling) ?? (isCAM ? .minMax : .percentile(outlierPercent: 2))
             try Render.overlay(map, on: photo, colormap: colors, scaling: valueScaling, alpha: alpha, style: OverlayStyle(rawValue: style)!)
-                .writePNG(to: out)
+                .enlarged(by: enlarge).writePNG(to: out)
         }
         if let raw { try NPY.write(attribution[0], to: raw) }
         print("\(method.rawValue) for class \(chosen)" + (chosen < loaded.classNames.count ? " (\(loaded.classNames[chosen]))" : "")

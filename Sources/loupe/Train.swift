@@ -129,7 +129,9 @@ struct Train: ParsableCommand {
         if let test { record["test"] = ["loss": Double(test.loss), "accuracy": Double(test.accuracy)] }
         try writeFileAtomically(try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys]),
                                 to: historyPath)
-        print("Wrote \(out), \(ModelMetadata.path(besideWeights: out)) and \(historyPath)")
+        let curvesPath = URL(fileURLWithPath: out).deletingPathExtension().path + "-curves.png"
+        if !history.isEmpty { try Render.trainingCurves(history).writePNG(to: curvesPath) }
+        print("Wrote \(out), \(ModelMetadata.path(besideWeights: out)), \(historyPath) and \(curvesPath)")
         if let test { print(String(format: "Test accuracy: %.4f (loss %.4f)", test.accuracy, test.loss)) }
     }
 

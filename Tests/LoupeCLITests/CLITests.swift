@@ -86,7 +86,7 @@ struct CLITests {
         let (html, pictures) = try readSelfContainedPage(folder.appendingPathComponent("index.html").path)
         #expect(pictures.count == 2 * (1 + 3 + 3 + 1))
         #expect(html.contains("0002-trouser.png") && html.contains("<td>Trouser</td>") && html.contains("grad-cam at features"))
-        #expect(html.contains("time: occlusion") && !html.contains("time: smoothgrad"))
+        #expect(html.contains("<td>occlusion</td>") && !html.contains("<td>smoothgrad</td>"))
 
         let other = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-report-\(UUID())")
         let unknown = try run(["report", "--model", "Models/fashion-cnn.safetensors", "--images", images[0], "--methods", "saliency,magic",
@@ -208,6 +208,8 @@ struct CLITests {
         let history = try JSONSerialization.jsonObject(
             with: Data(contentsOf: directory.appendingPathComponent("tiny-history.json"))) as? [String: Any]
         #expect((history?["epochs"] as? [Any])?.count == 2)
+        let curves = try Image.read(directory.appendingPathComponent("tiny-curves.png").path)
+        #expect(curves.width == 840 && curves.channels == 3)
         let predicted = try run(["predict", "--model", weights, "--image",
                                  directory.appendingPathComponent("data/dog/0.png").path, "--json"])
         #expect(predicted.status == 0, "\(predicted.error)")
