@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "LoupeTestSupport", dependencies: ["LoupeNN"], path: "Tests/LoupeTestSupport"),
         .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LoupeNNTests", dependencies: ["LoupeNN", "LoupeIO", "LoupeTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO", "LoupeRender"]),
+        .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LoupeExplainTests", dependencies: ["LoupeExplain", "LoupeIO", "LoupeTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LoupeRenderTests", dependencies: ["LoupeRender", "LoupeIO", "LoupeNN", "LoupeExplain", "LoupeTestSupport"],

@@ -17,6 +17,24 @@ struct ImageTests {
         #expect(tensor.min().scalar >= 0 && tensor.max().scalar <= 1)
     }
 
+    private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    @Test func decodesGrayscaleJPEGPalettePNGAndDropsAlpha() throws {
+        // An 8×6 ramp 0, 32, ..., 224 written by Pillow as a grayscale JPEG (quality 100) and a palette PNG.
+        let ramp = (0..<6).flatMap { _ in (0..<8).map { $0 * 32 } }
+        let jpeg = try Image.read(fixtures.appendingPathComponent("ramp-gray.jpg").path)
+        #expect(jpeg.width == 8 && jpeg.height == 6 && jpeg.channels == 1)
+        #expect(zip(jpeg.pixels, ramp).allSatisfy { abs(Int($0) - $1) <= 2 })
+        let palette = try Image.read(fixtures.appendingPathComponent("ramp-palette.png").path)
+        #expect(palette.width == 8 && palette.height == 6)
+        // libpng's simplified API reports any palette as colour: three equal channels.
+        #expect(palette.channels == 3 && palette.pixels == ramp.flatMap { Array(repeating: UInt8($0), count: 3) })
+        // An opaque RGBA PNG (200, 100, 50, 255) becomes RGB.
+        let rgba = try Image.read(fixtures.appendingPathComponent("orange-rgba.png").path)
+        #expect(rgba.width == 5 && rgba.height == 4 && rgba.channels == 3)
+        #expect(rgba.pixels == Array(repeating: [200, 100, 50], count: 20).flatMap { $0 })
+    }
+
     @Test func pngRoundTripIsExact() throws {
         let pixels = (0..<(5 * 4 * 3)).map { UInt8(($0 * 37) % 256) }
         let image = Image(width: 5, height: 4, channels: 3, pixels: pixels)
