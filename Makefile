@@ -15,7 +15,8 @@ demo: deps
 	.build/release/loupe demo
 
 # Tests run on a release build: the model-zoo tests push whole networks through the engine.
-test: deps
+test:
+	@sh Tools/install-deps.sh test
 	$(SWIFT) build -c release --build-tests
 	$(SWIFT) test -c release
 

@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // System libraries (module maps over the installed C headers).
@@ -22,7 +23,9 @@ let package = Package(
         .target(name: "LoupeTensor", dependencies: ["CDNNL"]),
         .target(name: "LoupeNN", dependencies: ["LoupeTensor"]),
         .target(
-            name: "LoupeIO", dependencies: ["LoupeTensor", "LoupeNN", "CPNG", "CJPEG", "CGzip", "ZIPFoundation"],
+            name: "LoupeIO",
+            dependencies: ["LoupeTensor", "LoupeNN", "CPNG", "CJPEG", "CGzip", "ZIPFoundation",
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             resources: [.copy("Resources/imagenet_classes.txt")]
         ),
         .target(name: "LoupeExplain", dependencies: ["LoupeTensor", "LoupeNN"]),

@@ -1,7 +1,10 @@
 #!/bin/sh
 # Installs the system libraries Loupe links against, only those missing:
 # oneDNN, libpng and libjpeg-turbo (apt-get on Debian/Ubuntu, Homebrew on macOS).
+# `install-deps.sh test` also installs what the tests read: ONNX's backend node tests
+# (Debian's libonnx-testdata; on macOS that suite is skipped).
 set -eu
+mode="${1:-build}"
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "error: the Swift toolchain (6.0 or later) is not on PATH; install it from swift.org first" >&2
@@ -21,7 +24,9 @@ Darwin)
     ;;
 *)
     missing=""
-    for package in libdnnl-dev libpng-dev libjpeg-dev zlib1g-dev; do
+    packages="libdnnl-dev libpng-dev libjpeg-dev zlib1g-dev"
+    [ "$mode" = test ] && packages="$packages libonnx-testdata"
+    for package in $packages; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
             || missing="$missing $package"
     done

@@ -1,6 +1,6 @@
 /// The element types weight files store, and their conversion to Float.
 enum ElementType {
-    case float32, float16, bfloat16, float64, int64, int32, uint8
+    case float32, float16, bfloat16, float64, int64, int32, int16, int8, uint8, uint16, uint32, uint64
 
     /// safetensors' dtype names.
     init?(safetensors name: String) {
@@ -22,10 +22,31 @@ enum ElementType {
 
     var size: Int {
         switch self {
-        case .float32, .int32: 4
-        case .float16, .bfloat16: 2
-        case .float64, .int64: 8
-        case .uint8: 1
+        case .float32, .int32, .uint32: 4
+        case .float16, .bfloat16, .int16, .uint16: 2
+        case .float64, .int64, .uint64: 8
+        case .uint8, .int8: 1
+        }
+    }
+
+    /// Whether the type holds integers (decoded exactly by ``decodeIntegers(_:count:)``).
+    var isInteger: Bool { ![.float32, .float16, .bfloat16, .float64].contains(self) }
+
+    /// `count` little-endian integer elements from `bytes` as Ints.
+    func decodeIntegers(_ bytes: UnsafeRawBufferPointer, count: Int) -> [Int] {
+        precondition(isInteger, "decodeIntegers: \(self) is not an integer type")
+        func load<T: FixedWidthInteger>(_: T.Type, _ index: Int) -> Int {
+            Int(T(littleEndian: bytes.loadUnaligned(fromByteOffset: index * MemoryLayout<T>.size, as: T.self)))
+        }
+        switch self {
+        case .int64: return (0..<count).map { load(Int64.self, $0) }
+        case .int32: return (0..<count).map { load(Int32.self, $0) }
+        case .int16: return (0..<count).map { load(Int16.self, $0) }
+        case .int8: return (0..<count).map { load(Int8.self, $0) }
+        case .uint16: return (0..<count).map { load(UInt16.self, $0) }
+        case .uint32: return (0..<count).map { load(UInt32.self, $0) }
+        case .uint64: return (0..<count).map { Int(truncatingIfNeeded: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }
+        default: return (0..<count).map { load(UInt8.self, $0) }
         }
     }
 
@@ -42,6 +63,7 @@ enum ElementType {
         case .int64: return (0..<count).map { Float(load(Int64.self, $0)) }
         case .int32: return (0..<count).map { Float(load(Int32.self, $0)) }
         case .uint8: return (0..<count).map { Float(load(UInt8.self, $0)) }
+        default: return decodeIntegers(bytes, count: count).map(Float.init)
         }
     }
 }

@@ -37,6 +37,13 @@ extension Tensor {
         }
     }
 
+    /// The error function erf(x). Derivative: 2/√π · e^(−x²).
+    public func erf() -> Tensor {
+        Tensor.recording(mapped(scalarErf), inputs: [self]) { gradient, _ in
+            [gradient.zipped(with: self) { g, x in g * 1.1283791671 * scalarExp(-x * x) }]
+        }
+    }
+
     /// |x|. Derivative: sign(x) (0 at 0, as PyTorch).
     public func abs() -> Tensor {
         Tensor.recording(mapped { Swift.abs($0) }, inputs: [self]) { gradient, _ in [gradient * self.sign()] }

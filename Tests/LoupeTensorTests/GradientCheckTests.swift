@@ -46,6 +46,7 @@ let gradientCases: [GradientCase] = [
     GradientCase(name: "negate", derivative: "−g", inputs: [x34]) { -$0[0] },
     // Elementwise math.
     GradientCase(name: "exp", derivative: "eˣ", inputs: [x34]) { $0[0].exp() },
+    GradientCase(name: "erf", derivative: "2/√π · e^(−x²)", inputs: [x34]) { $0[0].erf() },
     GradientCase(name: "log", derivative: "1/x", inputs: [positive34]) { $0[0].log() },
     GradientCase(name: "sqrt", derivative: "1/(2√x)", inputs: [positive34]) { $0[0].sqrt() },
     GradientCase(name: "pow scalar", derivative: "p·xᵖ⁻¹", inputs: [positive34]) { $0[0].pow(2.5) },

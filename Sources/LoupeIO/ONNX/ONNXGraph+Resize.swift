@@ -1,0 +1,100 @@
+import Foundation
+import LoupeTensor
+
+// Resize, nearest and linear, as separable gathers along each resized axis: every output
+// coordinate maps back to the input by the node's coordinate_transformation_mode, then takes
+// the nearest input (by nearest_mode) or blends the two neighbours. Built from differentiable
+// ops, so gradients flow through it.
+extension ONNXGraph {
+    static func resize(_ arguments: ONNXArguments) throws -> ONNXValue {
+        var x = try arguments.float(0)
+        let attributes = arguments.attributes
+        let mode = attributes.string("mode", "nearest")
+        guard mode == "nearest" || mode == "linear" else { throw LoupeIOError("Resize mode '\(mode)' is not supported (nearest, linear)") }
+        guard attributes.int("antialias", 0) == 0 else { throw LoupeIOError("Resize with antialias is not supported") }
+        let transform = arguments.opset < 11 ? "asymmetric" : attributes.string("coordinate_transformation_mode", "half_pixel")
+        let nearestMode = arguments.opset < 11 ? "floor" : attributes.string("nearest_mode", "round_prefer_floor")
+        guard attributes.string("keep_aspect_ratio_policy", "stretch") == "stretch" else {
+            throw LoupeIOError("Resize keep_aspect_ratio_policy other than stretch is not supported")
+        }
+        let axes = try (attributes.ints("axes") ?? Array(0..<x.rank)).map { try arguments.axis($0, rank: x.rank) }
+        // Scales (input 1 before opset 11, input 2 after) or sizes (input 3).
+        var scales = [Float](repeating: 1, count: x.rank), sizes = x.shape
+        let scaleIndex = arguments.opset < 11 ? 1 : 2
+        if arguments.opset >= 11, arguments.has(3), try arguments.value(3).shape.reduce(1, *) > 0 {
+            let given = try arguments.value(3).integers("Resize sizes").values
+            guard given.count == axes.count, given.allSatisfy({ $0 > 0 && $0 <= 1 << 20 }) else { throw LoupeIOError("Resize sizes \(given) do not fit the input \(x.shape)") }
+            for (axis, size) in zip(axes, given) {
+                sizes[axis] = size
+                scales[axis] = Float(size) / Float(x.shape[axis])
+            }
+        } else if arguments.has(scaleIndex), try arguments.value(scaleIndex).shape.reduce(1, *) > 0 {
+            let given = try arguments.float(scaleIndex).scalars
+            guard given.count == axes.count, given.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw LoupeIOError("Resize scales \(given) do not fit the input \(x.shape)") }
+            for (axis, scale) in zip(axes, given) {
+                scales[axis] = scale
+                sizes[axis] = Int((Float(x.shape[axis]) * scale).rounded(.down))
+                guard sizes[axis] >= 1, sizes[axis] <= 1 << 20 else { throw LoupeIOError("Resize scale \(scale) gives an empty or huge axis") }
+            }
+        } else {
+            throw LoupeIOError("Resize needs scales or sizes")
+        }
+        for axis in 0..<x.rank where sizes[axis] != x.shape[axis] || scales[axis] != 1 {
+            let (input, output, scale) = (x.shape[axis], sizes[axis], scales[axis])
+            let coordinates = try (0..<output).map { try sourceCoordinate(Float($0), input: input, output: output, scale: scale, transform: transform) }
+            if mode == "nearest" {
+                let indices = try coordinates.map { try nearestIndex($0, mode: nearestMode).clamped(to: 0...(input - 1)) }
+                x = x.gathered(indices, along: axis)
+            } else {
+                let clamped = coordinates.map { Swift.min(Swift.max($0, 0), Float(input - 1)) }
+                let lower = clamped.map { Int($0.rounded(.down)) }, upper = lower.map { Swift.min($0 + 1, input - 1) }
+                var weightShape = Array(repeating: 1, count: x.rank)
+                weightShape[axis] = output
+                let weights = Tensor(shape: weightShape, scalars: zip(clamped, lower).map { $0 - Float($1) })
+                x = x.gathered(lower, along: axis) * (1 - weights) + x.gathered(upper, along: axis) * weights
+            }
+        }
+        return .float(x)
+    }
+
+    private static func sourceCoordinate(_ x: Float, input: Int, output: Int, scale: Float, transform: String) throws -> Float {
+        switch transform {
+        case "half_pixel": return (x + 0.5) / scale - 0.5
+        case "pytorch_half_pixel": return Float(input) * scale > 1 ? (x + 0.5) / scale - 0.5 : 0
+        // ONNX measures the resized length as input · scale, before rounding down.
+        case "align_corners":
+            let length = Float(input) * scale
+            return length == 1 ? 0 : x * Float(input - 1) / (length - 1)
+        case "asymmetric": return x / scale
+        case "tf_half_pixel_for_nearest", "tf_half_pixel_for_nn": return (x + 0.5) / scale
+        default: throw LoupeIOError("Resize coordinate_transformation_mode '\(transform)' is not supported")
+        }
+    }
+
+    private static func nearestIndex(_ x: Float, mode: String) throws -> Int {
+        switch mode {
+        case "round_prefer_floor": return Int(x - x.rounded(.down) == 0.5 ? x.rounded(.down) : x.rounded())
+        case "round_prefer_ceil": return Int(x - x.rounded(.down) == 0.5 ? x.rounded(.up) : x.rounded())
+        case "floor": return Int(x.rounded(.down))
+        case "ceil": return Int(x.rounded(.up))
+        default: throw LoupeIOError("Resize nearest_mode '\(mode)' is not supported")
+        }
+    }
+}
+
+extension Comparable {
+    fileprivate func clamped(to range: ClosedRange<Self>) -> Self { Swift.min(Swift.max(self, range.lowerBound), range.upperBound) }
+}
+
+extension Tensor {
+    /// The slices at `indices` along `axis` (repeats allowed), differentiable.
+    func gathered(_ indices: [Int], along axis: Int) -> Tensor {
+        guard axis != 0 else { return gathered(indices) }
+        var order = Array(0..<rank)
+        order.remove(at: axis)
+        order.insert(axis, at: 0)
+        var inverse = Array(repeating: 0, count: rank)
+        for (position, source) in order.enumerated() { inverse[source] = position }
+        return permuted(order).gathered(indices).permuted(inverse)
+    }
+}

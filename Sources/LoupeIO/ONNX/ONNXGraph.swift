@@ -1,0 +1,192 @@
+import Foundation
+import LoupeNN
+import LoupeTensor
+import SwiftProtobuf
+
+/// An ONNX model's main graph, decoded and checked, that runs on LoupeTensor: every float
+/// operation is differentiable, so gradients reach the inputs and any intermediate tensor.
+///
+/// Shape-only subgraphs (Shape, Gather, Concat, Cast, ... over shapes and constants) are folded:
+/// the first run at a given input shape computes them and later runs at that shape reuse the
+/// values.
+public final class ONNXGraph {
+    struct Node {
+        let name: String
+        let operation: String
+        /// Input tensor names; `""` marks an omitted optional input.
+        let inputs: [String]
+        let outputs: [String]
+        let attributes: ONNXAttributes
+        /// The operator set's domain (`""` or `ai.onnx` for ONNX's own operators).
+        let domain: String
+    }
+
+    /// The graph's nodes in execution order.
+    let nodes: [Node]
+    /// Float initializers, as parameters (so summaries count them and training could update them).
+    let parameters: [(name: String, parameter: Parameter)]
+    /// Integer initializers.
+    let integerConstants: [String: IntegerTensor]
+    /// Inputs that are not initializers: what a caller feeds.
+    public let inputs: [(name: String, shape: [Int?])]
+    public let outputs: [String]
+    /// The default-domain operator set version.
+    public let opset: Int
+    private var parameterIndex: [String: Parameter] = [:]
+    private var folded: [[[Int]]: [String: ONNXValue]] = [:]
+    private let foldingLock = NSLock()
+
+    /// The most elements Loupe loads for one tensor (about 4 GB of floats).
+    static let elementBudget = 1 << 30
+
+    /// Decodes a model file.
+    public static func load(_ path: String) throws -> ONNXGraph {
+        let data = try readFile(path, what: "ONNX model")
+        let model: Onnx_ModelProto
+        do {
+            var options = BinaryDecodingOptions()
+            options.messageDepthLimit = 64
+            model = try Onnx_ModelProto(serializedBytes: data, options: options)
+        } catch {
+            throw LoupeIOError("\(path) is not a valid ONNX model (\(error)); is it a .onnx file?")
+        }
+        return try ONNXGraph(model, directory: (path as NSString).deletingLastPathComponent, name: path)
+    }
+
+    /// The operator types a model file uses, without building it (for conformance tables).
+    public static func operatorTypes(inModelAt path: String) throws -> [String] {
+        try Onnx_ModelProto(serializedBytes: readFile(path, what: "ONNX model")).graph.node.map(\.opType)
+    }
+
+    init(_ model: Onnx_ModelProto, directory: String?, name: String) throws {
+        guard model.hasGraph, !model.graph.node.isEmpty else { throw LoupeIOError("\(name) holds no graph") }
+        let graph = model.graph
+        opset = Int(model.opsetImport.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }?.version ?? 0)
+        guard opset >= 7 else {
+            throw LoupeIOError("\(name) uses ONNX opset \(opset); Loupe reads opsets 7 to 21 (re-export with a newer opset)")
+        }
+
+        var parameters: [(String, Parameter)] = [], integers: [String: IntegerTensor] = [:]
+        for initializer in graph.initializer {
+            switch try ONNXValue(initializer, directory: directory, budget: ONNXGraph.elementBudget) {
+            case .float(let tensor): parameters.append((initializer.name, Parameter(tensor)))
+            case .integer(let values): integers[initializer.name] = values
+            }
+        }
+        self.parameters = parameters
+        integerConstants = integers
+        let initialized = Set(graph.initializer.map(\.name))
+        inputs = graph.input.filter { !initialized.contains($0.name) }.map { input in
+            (input.name, input.type.tensorType.shape.dim.map { $0.dimValue > 0 ? Int($0.dimValue) : nil })
+        }
+        outputs = graph.output.map(\.name)
+        nodes = graph.node.enumerated().map { index, node in
+            Node(name: node.name.isEmpty ? "\(node.opType)_\(index)" : node.name, operation: node.opType, inputs: node.input,
+                 outputs: node.output, attributes: ONNXAttributes(node.attribute), domain: node.domain)
+        }
+        for (name, parameter) in parameters { parameterIndex[name] = parameter }
+
+        // Every operator must be known, and every input produced before it is used.
+        let unsupported = nodes.filter {
+            !ONNXGraph.supportedOperators.contains($0.operation) || !($0.domain.isEmpty || $0.domain == "ai.onnx")
+        }
+        if !unsupported.isEmpty {
+            let listed = unsupported.prefix(12).map { "\($0.operation) (\($0.name))" }.joined(separator: ", ")
+            throw LoupeIOError("\(name) uses operators Loupe does not support: \(listed)\(unsupported.count > 12 ? ", ..." : "")")
+        }
+        var available = Set(initialized).union(inputs.map(\.name)).union([""])
+        for node in nodes {
+            if let missing = node.inputs.first(where: { !available.contains($0) }) {
+                throw LoupeIOError("\(name): node \(node.name) (\(node.operation)) reads '\(missing)', which no earlier node produces")
+            }
+            available.formUnion(node.outputs)
+        }
+        if let missing = outputs.first(where: { !available.contains($0) }) {
+            throw LoupeIOError("\(name): the graph output '\(missing)' is never produced")
+        }
+    }
+
+    /// The operator type of each node, in execution order.
+    public var operations: [String] { nodes.map(\.operation) }
+
+    /// Every tensor name a node produces, and every node name, in execution order.
+    public var tensorNames: [String] { nodes.flatMap { $0.outputs.filter { !$0.isEmpty } } }
+
+    /// Runs the graph.
+    ///
+    /// - Parameters:
+    ///   - feeds: a value for each of ``inputs``.
+    ///   - offer: called with each float tensor a node produces (by tensor name, then by node
+    ///     name for its first output); returns the tensor to continue with (taps).
+    /// - Returns: the values of every graph output.
+    public func run(_ feeds: [String: ONNXValue], offer: ((String, Tensor) -> Tensor)? = nil) throws -> [String: ONNXValue] {
+        var values: [String: ONNXValue] = [:]
+        for (name, parameter) in parameters { values[name] = .float(parameter.value) }
+        for (name, integers) in integerConstants { values[name] = .integer(integers) }
+        for input in inputs {
+            guard let feed = feeds[input.name] else { throw LoupeIOError("no value given for the graph input '\(input.name)'") }
+            values[input.name] = feed
+        }
+        // Values that depend only on constants and shapes, for this input shape.
+        let signature = inputs.map { values[$0.name]!.shape }
+        foldingLock.lock()
+        var staticValues = folded[signature] ?? [:]
+        foldingLock.unlock()
+        let isNewSignature = staticValues.isEmpty
+        var isStatic = Set(integerConstants.keys)
+
+        for node in nodes {
+            if !isNewSignature, node.outputs.allSatisfy({ $0.isEmpty || staticValues[$0] != nil }) {
+                for output in node.outputs where !output.isEmpty { values[output] = staticValues[output] }
+                continue
+            }
+            let arguments = node.inputs.map { $0.isEmpty ? nil : values[$0] }
+            let results: [ONNXValue]
+            do {
+                results = try evaluate(node, arguments)
+            } catch let error as LoupeIOError {
+                throw LoupeIOError("node \(node.name) (\(node.operation)): \(error.description)")
+            }
+            let foldable = node.operation == "Shape" || node.operation == "Size"
+                || node.inputs.allSatisfy { $0.isEmpty || isStatic.contains($0) }
+            for (index, output) in node.outputs.enumerated() where !output.isEmpty && index < results.count {
+                var result = results[index]
+                if foldable {
+                    isStatic.insert(output)
+                    staticValues[output] = result
+                } else if case .float(let tensor) = result, let offer {
+                    result = .float(offer(output, tensor))
+                    if index == 0 { result = .float(offer(node.name, result.tensor)) }
+                }
+                values[output] = result
+            }
+        }
+        if isNewSignature {
+            foldingLock.lock()
+            folded[signature] = staticValues
+            foldingLock.unlock()
+        }
+        var results: [String: ONNXValue] = [:]
+        for output in outputs { results[output] = values[output] }
+        return results
+    }
+}
+
+/// A node's attributes by name.
+struct ONNXAttributes {
+    private let values: [String: Onnx_AttributeProto]
+
+    init(_ attributes: [Onnx_AttributeProto]) {
+        values = Dictionary(attributes.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+    }
+
+    func has(_ name: String) -> Bool { values[name] != nil }
+    func int(_ name: String, _ fallback: Int) -> Int { values[name].map { Int($0.i) } ?? fallback }
+    func float(_ name: String, _ fallback: Float) -> Float { values[name]?.f ?? fallback }
+    func ints(_ name: String) -> [Int]? { values[name].map { $0.ints.map(Int.init) } }
+    func floats(_ name: String) -> [Float]? { values[name]?.floats }
+    func string(_ name: String, _ fallback: String) -> String {
+        values[name].map { String(decoding: $0.s, as: UTF8.self) } ?? fallback
+    }
+    func tensor(_ name: String) -> Onnx_TensorProto? { values[name].flatMap { $0.hasT ? $0.t : nil } }
+}
