@@ -39,7 +39,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "loupe-bench",
-            dependencies: ["LoupeTensor", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["LoupeTensor", "LoupeIO", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // Tests.

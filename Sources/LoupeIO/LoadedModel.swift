@@ -107,6 +107,7 @@ public struct LoadedModel {
     ///   - path: a `.safetensors`, `.pth` or `.pt` file.
     ///   - architecture: a torchvision name; may be `nil` when metadata sits beside the weights.
     public static func load(_ path: String, architecture: String?) throws -> LoadedModel {
+        if path.lowercased().hasSuffix(".onnx") { return try loadONNX(path) }
         let metadataPath = ModelMetadata.path(besideWeights: path)
         var metadata: ModelMetadata
         if let architecture {
@@ -131,6 +132,30 @@ public struct LoadedModel {
         }
         return LoadedModel(module: module, metadata: metadata, classNames: try classNames(metadata, module: module))
     }
+
+    /// An ONNX classifier: its graph, and metadata from a `.json` beside it (class names,
+    /// normalization) or, without one, from the graph: the input's size and ImageNet's
+    /// normalization for three channels (none for one).
+    private static func loadONNX(_ path: String) throws -> LoadedModel {
+        let module = try ONNXModule(try ONNXGraph.load(path), name: path)
+        let metadataPath = ModelMetadata.path(besideWeights: path)
+        var metadata: ModelMetadata
+        if FileManager.default.fileExists(atPath: metadataPath) {
+            metadata = try ModelMetadata.read(metadataPath)
+            metadata.inputShape = module.inputShape
+        } else {
+            let rgb = module.inputShape[0] == 3
+            metadata = ModelMetadata(inputShape: module.inputShape, mean: rgb ? [0.485, 0.456, 0.406] : [0], std: rgb ? [0.229, 0.224, 0.225] : [1])
+        }
+        metadata.architecture = "onnx"
+        let outputs = try withoutGradients { try module.run(Tensor.zeros([1] + module.inputShape)) { $1 } }.shape.last ?? 0
+        let classes = try metadata.classes ?? (outputs == 1000 ? imageNetClassNames() : (0..<outputs).map { "class \($0)" })
+        return LoadedModel(module: module, metadata: metadata, classNames: classes)
+    }
+
+    /// The model's input layout, for `--input` files and `--raw` pixel attributions: NCHW
+    /// unless an ONNX model takes NHWC.
+    public var onnxModule: ONNXModule? { module as? ONNXModule }
 
     /// A freshly initialized torchvision architecture (for summaries).
     public static func untrained(_ architecture: String) throws -> LoadedModel {
@@ -161,6 +186,8 @@ public struct LoadedModel {
         if let array {
             var tensor = try NPY.read(array)
             if tensor.rank == metadata.inputShape.count { tensor = tensor.unsqueezed(at: 0) }
+            // `--input` is the model's own input: a channels-last model's array is [1, H, W, C].
+            if let onnx = onnxModule, onnx.layout == .nhwc, tensor.rank == 4 { tensor = onnx.fromModelLayout(tensor) }
             // Spatial sizes may differ from the metadata's: the architectures pool adaptively.
             guard tensor.rank == 4, tensor.shape[0] == 1, tensor.shape[1] == metadata.inputShape[0] else {
                 throw LoupeIOError("\(array) has shape \(tensor.shape); the model takes [1, \(metadata.inputShape.map(String.init).joined(separator: ", "))]")

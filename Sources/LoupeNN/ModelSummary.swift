@@ -26,11 +26,15 @@ public struct ModelSummary {
     /// Runs `model` once on zeros of `inputShape` (with batch dimension) to find output shapes.
     public init(model: Module, inputShape: [Int]) throws {
         let modules = model.namedModules().filter { !$0.path.isEmpty }
-        let (_, outputs) = try model.withTaps(modules.map(\.path)) {
+        let (_, outputs) = try model.withTaps(model.tapNames) {
             withoutGradients { model(Tensor.zeros(inputShape)) }
         }
         self.inputShape = inputShape
-        rows = modules.map { path, module in
+        let inner = model.namedModules().flatMap(\.module.innerTaps).map { tap in
+            Row(path: tap.name, type: tap.type, depth: 1, outputShape: outputs[tap.name]?.shape, parameters: tap.parameters,
+                trainable: tap.parameters > 0, multiplyAdds: outputs[tap.name].map { tap.multiplyAdds($0.shape) } ?? 0)
+        }
+        rows = inner + modules.map { path, module in
             let own = module.localParameters.filter { !$0.parameter.isBuffer }
             let count = own.map { $0.parameter.value.count }.reduce(0, +)
             let shape = outputs[path]?.shape

@@ -35,6 +35,11 @@ open class Module {
     /// A short description of the layer's configuration, as PyTorch prints it.
     open var configuration: String { "" }
 
+    /// Named points inside this module that are not modules themselves (an ONNX graph's
+    /// tensors), in execution order: they can be tapped like module paths, and summaries list
+    /// them. Such a module offers each to taps with ``Module/offerToTaps(_:named:)``.
+    open var innerTaps: [InnerTap] { [] }
+
     /// This module and every descendant, depth first, with their paths.
     public func namedModules() -> [(path: String, module: Module)] {
         [(path, self)] + children.flatMap { $0.module.namedModules() }
@@ -70,6 +75,31 @@ open class Module {
     /// The module at a dotted path below this one, or `nil`.
     public func module(at path: String) -> Module? {
         namedModules().first { $0.path == path }?.module
+    }
+}
+
+/// A tappable point inside a module (see ``Module/innerTaps``).
+public struct InnerTap {
+    public let name: String
+    /// Other names for the same point (an ONNX node's name for its first output).
+    public let aliases: [String]
+    /// What computes it (an ONNX operator type).
+    public let type: String
+    /// Parameters first used there.
+    public let parameters: Int
+    /// Multiply-adds of the computation, from its output shape.
+    public let multiplyAdds: ([Int]) -> Int
+    /// Whether it only rearranges another tensor (a transpose or reshape), so its axes need not
+    /// be `[N, C, h, w]` even at rank 4 (Grad-CAM's default layer skips it).
+    public var rearranges: Bool { ["Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Expand"].contains(type) }
+
+    public init(name: String, aliases: [String] = [], type: String, parameters: Int = 0,
+                multiplyAdds: @escaping ([Int]) -> Int = { _ in 0 }) {
+        self.name = name
+        self.aliases = aliases
+        self.type = type
+        self.parameters = parameters
+        self.multiplyAdds = multiplyAdds
     }
 }
 

@@ -50,6 +50,19 @@ public struct UnknownLayerError: Error, CustomStringConvertible {
 }
 
 extension Module {
+    /// Every name that can be tapped: module paths, then each module's inner taps.
+    public var tapNames: [String] {
+        namedModules().flatMap { path, module in
+            (path.isEmpty ? [] : [path]) + module.innerTaps.flatMap { $0.aliases + [$0.name] }
+        }
+    }
+
+    /// Offers a tensor computed inside a module to the active tap session under `name`;
+    /// returns the tensor to continue with (a gradient point when the session asks for one).
+    public static func offerToTaps(_ tensor: Tensor, named name: String) -> Tensor {
+        TapSession.current?.offer(tensor, at: name) ?? tensor
+    }
+
     /// Runs `body` with the outputs of the modules at `paths` recorded.
     ///
     /// - Parameters:
@@ -66,9 +79,9 @@ extension Module {
     /// ``withTaps(_:gradients:_:)`` that also returns the paths in the order their modules finished.
     public func withTapsInOrder<Result>(_ paths: [String], gradients: Bool = false, _ body: () throws -> Result) throws
         -> (result: Result, activations: [String: Tensor], order: [String]) {
-        let known = namedModules().map(\.path).filter { !$0.isEmpty }
+        let known = Set(tapNames)
         for path in paths where !known.contains(path) {
-            throw UnknownLayerError(name: path, suggestions: nearest(path, among: known))
+            throw UnknownLayerError(name: path, suggestions: nearest(path, among: tapNames))
         }
         let session = TapSession(paths: Set(paths), tracksGradients: gradients)
         let result = try TapSession.$current.withValue(session) { try body() }

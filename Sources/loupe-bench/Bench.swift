@@ -8,7 +8,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loupe-bench",
         abstract: "Measure Loupe's kernels (build with -c release).",
-        subcommands: [Ops.self])
+        subcommands: [Ops.self, ONNXBench.self])
 }
 
 /// Op throughput: convolutions through oneDNN, sgemm, and an elementwise op.

@@ -144,7 +144,11 @@ struct Explain: ParsableCommand {
             try Render.overlay(map, on: photo, colormap: colors, scaling: valueScaling, alpha: alpha, style: OverlayStyle(rawValue: style)!)
                 .enlarged(by: enlarge).writePNG(to: out)
         }
-        if let raw { try NPY.write(attribution[0], to: raw) }
+        if let raw {
+            // Pixel attributions keep the model's own input layout (H, W, C for a channels-last ONNX model).
+            let inModelLayout = method.attributesToLayer ? attribution : loaded.onnxModule?.toModelLayout(attribution) ?? attribution
+            try NPY.write(inModelLayout[0], to: raw)
+        }
         print("\(method.rawValue) for class \(chosen)" + (chosen < loaded.classNames.count ? " (\(loaded.classNames[chosen]))" : "")
               + (raw.map { ", raw → \($0)" } ?? "") + (out.map { ", picture → \($0)" } ?? ""))
     }

@@ -322,4 +322,49 @@ struct CLITests {
         #expect(result.error.contains("--reduce none keeps 3 channels"))
         #expect(!FileManager.default.fileExists(atPath: picture) && !FileManager.default.fileExists(atPath: raw))
     }
+
+    @Test func onnxModelsPredictExplainAndSummarizeInTheirOwnLayout() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-onnx-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let fixtures = "Tests/LoupeExplainTests/Fixtures/keras-style"
+        let model = "\(fixtures)/keras-style.onnx", input = "\(fixtures)/input.npy"
+        let probabilities = directory.appendingPathComponent("p.npy").path
+        let predicted = try run(["predict", "--model", model, "--input", input, "--raw", probabilities])
+        #expect(predicted.status == 0, "\(predicted.error)")
+        let expected = try NPY.read("\(root.path)/\(fixtures)/probabilities.npy")
+        #expect((try NPY.read(probabilities) - expected.reshaped([5])).abs().max().scalar < 1e-6)
+
+        let raw = directory.appendingPathComponent("s.npy").path, picture = directory.appendingPathComponent("s.png").path
+        let explained = try run(["explain", "--model", model, "--input", input, "--method", "saliency", "--raw", raw, "--out", picture])
+        #expect(explained.status == 0, "\(explained.error)")
+        let saliency = try NPY.read(raw)
+        #expect(saliency.shape == [16, 16, 3])  // the model's own H, W, C layout
+        let reference = try NPY.read("\(root.path)/\(fixtures)/saliency.npy")
+        #expect((saliency - reference.reshaped([16, 16, 3])).abs().max().scalar <= 1e-4 * reference.abs().max().scalar)
+        #expect(try Image.read(picture).width == 16)
+
+        let cam = try run(["explain", "--model", model, "--input", input, "--method", "grad-cam", "--raw", raw])
+        #expect(cam.status == 0 && cam.error.contains("grad-cam layer: pool"), "\(cam.error)")
+        let activations = try run(["activations", "--model", model, "--input", input, "--layer", "sequential/conv2d/Relu", "--raw", raw])
+        #expect(activations.status == 0, "\(activations.error)")
+        #expect(try NPY.read(raw).shape == [4, 16, 16])
+
+        let summary = try run(["summary", "--model", model])
+        #expect(summary.status == 0 && summary.output.contains("dense ") && summary.output.contains("MatMul")
+                && summary.output.contains("[1, 8, 8, 4]") && summary.output.contains("Total params: 1,397"))
+    }
+
+    @Test func badOnnxModelsFailWithOneLine() throws {
+        let unsupported = try run(["predict", "--model", "Tests/LoupeExplainTests/Fixtures/keras-style/unsupported.onnx",
+                                   "--input", "Tests/LoupeExplainTests/Fixtures/keras-style/input.npy"])
+        #expect(unsupported.status == 1)
+        #expect(unsupported.error == "error: Tests/LoupeExplainTests/Fixtures/keras-style/unsupported.onnx uses operators Loupe does not support: TopK (pick_top), Frobnicate (custom_step)\n")
+        let garbage = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-garbage-\(UUID()).onnx")
+        try Data((0..<300).map { UInt8(($0 * 73 + 11) % 256) }).write(to: garbage)
+        defer { try? FileManager.default.removeItem(at: garbage) }
+        let malformed = try run(["summary", "--model", garbage.path])
+        #expect(malformed.status == 1 && malformed.error.hasPrefix("error: \(garbage.path) is not a valid ONNX model"))
+        #expect(malformed.error.split(separator: "\n").count == 1)
+    }
 }

@@ -7,7 +7,9 @@ import LoupeTestSupport
 import Testing
 
 /// squeezenet1_1 and resnet18 with formula weights against Captum and pytorch-grad-cam
-/// (Tools/fixtures/make_explain_fixtures.py), within max |Δ| ≤ 1e-4 · max |reference|.
+/// (Tools/fixtures/make_explain_fixtures.py), within max |Δ| ≤ 1e-4 · max |reference|: each
+/// built from the model zoo, and each loaded from ONNX (Tools/fixtures/make_onnx_fixtures.py
+/// exports the same weights; the test rebuilds their external-data file from the formula).
 @Suite("Captum reference attributions", .serialized)
 struct CaptumReferenceTests {
     struct Case {
@@ -17,13 +19,40 @@ struct CaptumReferenceTests {
         let steps: Int
         let folder: URL
 
-        init(_ architecture: String) throws {
-            model = try formulaModel(architecture)
+        /// - Parameter name: an architecture, or an architecture with `.onnx` for its ONNX export.
+        init(_ name: String) throws {
+            let architecture = name.replacingOccurrences(of: ".onnx", with: "")
             folder = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent(architecture)
             let parameters = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("params.json"))) as? [String: Any]
             target = .classes([try #require(parameters?["target"] as? Int)])
-            layer = try #require(parameters?["layer"] as? String)
             steps = try #require(parameters?["steps"] as? Int)
+            if name.hasSuffix(".onnx") {
+                (model, layer) = try Case.onnxModel(folder)
+            } else {
+                model = try formulaModel(architecture)
+                layer = try #require(parameters?["layer"] as? String)
+            }
+        }
+
+        /// The ONNX export, with its external weights rebuilt from the formula in a temporary folder.
+        static func onnxModel(_ folder: URL) throws -> (Module, String) {
+            let manifest = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("weights.json"))) as? [String: Any])
+            let tensors = try #require(manifest["tensors"] as? [[String: Any]])
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-onnx-\(UUID())")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            var weights = Data()
+            for entry in tensors {
+                let (name, shape, offset) = (try #require(entry["name"] as? String), try #require(entry["shape"] as? [Int]), try #require(entry["offset"] as? Int))
+                let values = formulaValue(key: name, shape: shape).scalars
+                if weights.count < offset { weights.append(Data(count: offset - weights.count)) }
+                #expect(weights.count == offset, "external tensors overlap at \(name)")
+                values.withUnsafeBytes { weights.append(contentsOf: $0) }
+            }
+            try weights.write(to: directory.appendingPathComponent(try #require(manifest["location"] as? String)))
+            try FileManager.default.copyItem(at: folder.appendingPathComponent("model.onnx"), to: directory.appendingPathComponent("model.onnx"))
+            let loaded = try LoadedModel.load(directory.appendingPathComponent("model.onnx").path, architecture: nil)
+            return (loaded.module, try #require(manifest["camTensor"] as? String))
         }
 
         func reference(_ name: String) throws -> Tensor { try NPY.read(folder.appendingPathComponent("\(name).npy").path) }
@@ -41,7 +70,7 @@ struct CaptumReferenceTests {
         #expect(worst <= Swift.max(1e-4 * scale, floor), "\(what): max |Δ| \(worst) against max |reference| \(scale)")
     }
 
-    @Test(arguments: ["squeezenet1_1", "resnet18"])
+    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.onnx", "resnet18.onnx"])
     func gradientMethods(_ architecture: String) throws {
         let c = try Case(architecture)
         let x = formulaInput()
@@ -51,7 +80,7 @@ struct CaptumReferenceTests {
         expectMatch(Deconvnet().attribute(c.forward, input: x, target: c.target), try c.reference("deconvnet"), "deconvnet")
     }
 
-    @Test(arguments: ["squeezenet1_1", "resnet18"])
+    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.onnx", "resnet18.onnx"])
     func integratedGradients(_ architecture: String) throws {
         let c = try Case(architecture)
         let x = formulaInput()
@@ -61,7 +90,7 @@ struct CaptumReferenceTests {
         }
     }
 
-    @Test(arguments: ["squeezenet1_1", "resnet18"])
+    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.onnx", "resnet18.onnx"])
     func occlusion(_ architecture: String) throws {
         let c = try Case(architecture)
         let x = formulaInput()
@@ -73,7 +102,7 @@ struct CaptumReferenceTests {
         expectMatch(attribution, try c.reference("occlusion"), "occlusion", floor: 1e-6 * score)
     }
 
-    @Test(arguments: ["squeezenet1_1", "resnet18"])
+    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.onnx", "resnet18.onnx"])
     func classActivationMaps(_ architecture: String) throws {
         let c = try Case(architecture)
         let x = formulaInput()
@@ -84,7 +113,7 @@ struct CaptumReferenceTests {
                     try c.reference("guided_grad_cam"), "guided grad-cam")
     }
 
-    @Test(arguments: ["squeezenet1_1", "resnet18"])
+    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.onnx", "resnet18.onnx"])
     func smoothGradWithCaptumsNoise(_ architecture: String) throws {
         let c = try Case(architecture)
         let noise = try (0..<4).map { try c.reference("noise\($0)") }

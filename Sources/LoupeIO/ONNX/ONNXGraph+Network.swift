@@ -184,11 +184,17 @@ extension ONNXGraph {
     static func gemm(_ arguments: ONNXArguments) throws -> ONNXValue {
         var a = try arguments.float(0), b = try arguments.float(1)
         guard a.rank == 2, b.rank == 2 else { throw LoupeIOError("Gemm needs 2-D A and B; got \(a.shape) and \(b.shape)") }
+        let alpha = arguments.attributes.float("alpha", 1), beta = arguments.attributes.float("beta", 1)
+        // The fully connected layer PyTorch exports (A·Bᵀ + c) runs as one linear, with no copy of B.
+        if arguments.attributes.int("transA", 0) == 0, arguments.attributes.int("transB", 0) != 0, alpha == 1, beta == 1,
+           a.shape[1] == b.shape[1] {
+            let bias = arguments.has(2) ? try arguments.float(2) : nil
+            if bias == nil || bias!.shape == [b.shape[0]] { return .float(a.linear(weight: b, bias: bias)) }
+        }
         if arguments.attributes.int("transA", 0) != 0 { a = a.transposed() }
         if arguments.attributes.int("transB", 0) != 0 { b = b.transposed() }
         guard a.shape[1] == b.shape[0] else { throw LoupeIOError("Gemm: A \(a.shape) and B \(b.shape) do not multiply") }
         var y = a.matmul(b)
-        let alpha = arguments.attributes.float("alpha", 1), beta = arguments.attributes.float("beta", 1)
         if alpha != 1 { y = y * alpha }
         if arguments.has(2) {
             let c = try arguments.float(2)

@@ -116,8 +116,8 @@ public final class ONNXGraph {
     ///
     /// - Parameters:
     ///   - feeds: a value for each of ``inputs``.
-    ///   - offer: called with each float tensor a node produces (by tensor name, then by node
-    ///     name for its first output); returns the tensor to continue with (taps).
+    ///   - offer: called with each float tensor a node produces (for a node's first output by the
+    ///     node's name, then by the tensor's); returns the tensor to continue with (taps).
     /// - Returns: the values of every graph output.
     public func run(_ feeds: [String: ONNXValue], offer: ((String, Tensor) -> Tensor)? = nil) throws -> [String: ONNXValue] {
         var values: [String: ONNXValue] = [:]
@@ -154,9 +154,10 @@ public final class ONNXGraph {
                 if foldable {
                     isStatic.insert(output)
                     staticValues[output] = result
-                } else if case .float(let tensor) = result, let offer {
+                } else if case .float(var tensor) = result, let offer {
+                    // The node's name first, so the tensor's own name is the later (preferred) one.
+                    if index == 0 { tensor = offer(node.name, tensor) }
                     result = .float(offer(output, tensor))
-                    if index == 0 { result = .float(offer(node.name, result.tensor)) }
                 }
                 values[output] = result
             }
