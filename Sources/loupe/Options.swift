@@ -3,7 +3,7 @@ import Loupe
 
 /// `--model` and `--arch`, shared by every command that runs a model.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Weights: .safetensors, .pth or .pt.")
+    @Option(help: "The model: .onnx, or weights (.safetensors, .pth, .pt).")
     var model: String?
 
     @Option(help: "The torchvision architecture (vgg16, resnet18, squeezenet1_1, ...); not needed when a Loupe metadata file sits beside the weights.")

@@ -91,8 +91,14 @@ public final class ONNXGraph {
             !ONNXGraph.supportedOperators.contains($0.operation) || !($0.domain.isEmpty || $0.domain == "ai.onnx")
         }
         if !unsupported.isEmpty {
-            let listed = unsupported.prefix(12).map { "\($0.operation) (\($0.name))" }.joined(separator: ", ")
-            throw LoupeIOError("\(name) uses operators Loupe does not support: \(listed)\(unsupported.count > 12 ? ", ..." : "")")
+            // Every unsupported type, each with its first node names.
+            var types: [String] = []
+            for node in unsupported where !types.contains(node.operation) { types.append(node.operation) }
+            let listed = types.map { type in
+                let names = unsupported.filter { $0.operation == type }.map(\.name)
+                return "\(type) (\(names.prefix(3).joined(separator: ", "))\(names.count > 3 ? " and \(names.count - 3) more" : ""))"
+            }
+            throw LoupeIOError("\(name) uses operators Loupe does not support: \(listed.joined(separator: ", "))")
         }
         var available = Set(initialized).union(inputs.map(\.name)).union([""])
         for node in nodes {
