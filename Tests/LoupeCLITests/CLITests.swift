@@ -242,7 +242,8 @@ struct CLITests {
     @Test("explain writes the raw attribution and a picture", arguments: [
         ("saliency", [1, 28, 28]), ("input-x-gradient", [1, 28, 28]), ("guided-backprop", [1, 28, 28]),
         ("deconvnet", [1, 28, 28]), ("smoothgrad", [1, 28, 28]), ("integrated-gradients", [1, 28, 28]),
-        ("occlusion", [1, 28, 28]), ("grad-cam", [7, 7]), ("grad-cam++", [7, 7]),
+        ("occlusion", [1, 28, 28]), ("grad-cam", [7, 7]), ("grad-cam++", [7, 7]), ("smoothgrad-squared", [1, 28, 28]),
+        ("vargrad", [1, 28, 28]), ("blur-saliency", [1, 28, 28]), ("guided-grad-cam", [1, 28, 28]),
     ])
     func explainWritesRawAndPicture(_ method: String, _ shape: [Int]) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-explain-\(UUID())")

@@ -21,13 +21,20 @@ struct CaptumReferenceTests {
 
         /// - Parameter name: an architecture, or an architecture with `.onnx` for its ONNX export.
         init(_ name: String) throws {
-            let architecture = name.replacingOccurrences(of: ".onnx", with: "")
+            let architecture = name.replacingOccurrences(of: ".onnx", with: "").replacingOccurrences(of: ".safetensors", with: "")
             folder = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent(architecture)
             let parameters = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("params.json"))) as? [String: Any]
             target = .classes([try #require(parameters?["target"] as? Int)])
             steps = try #require(parameters?["steps"] as? Int)
             if name.hasSuffix(".onnx") {
                 (model, layer) = try Case.onnxModel(folder)
+            } else if name.hasSuffix(".safetensors") {
+                // The same weights through a file: written by Loupe, read back as a torchvision export would be.
+                let file = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-\(UUID()).safetensors")
+                defer { try? FileManager.default.removeItem(at: file) }
+                try SafeTensors.write(try formulaModel(architecture).stateDict(), to: file.path)
+                model = try ModelFile.load(file.path, architecture: architecture)
+                layer = try #require(parameters?["layer"] as? String)
             } else {
                 model = try formulaModel(architecture)
                 layer = try #require(parameters?["layer"] as? String)
@@ -70,7 +77,7 @@ struct CaptumReferenceTests {
         #expect(worst <= Swift.max(1e-4 * scale, floor), "\(what): max |Δ| \(worst) against max |reference| \(scale)")
     }
 
-    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.onnx", "resnet18.onnx"])
+    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx"])
     func gradientMethods(_ architecture: String) throws {
         let c = try Case(architecture)
         let x = formulaInput()
@@ -80,7 +87,7 @@ struct CaptumReferenceTests {
         expectMatch(Deconvnet().attribute(c.forward, input: x, target: c.target), try c.reference("deconvnet"), "deconvnet")
     }
 
-    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.onnx", "resnet18.onnx"])
+    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx"])
     func integratedGradients(_ architecture: String) throws {
         let c = try Case(architecture)
         let x = formulaInput()
@@ -90,7 +97,7 @@ struct CaptumReferenceTests {
         }
     }
 
-    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.onnx", "resnet18.onnx"])
+    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx"])
     func occlusion(_ architecture: String) throws {
         let c = try Case(architecture)
         let x = formulaInput()
@@ -102,7 +109,7 @@ struct CaptumReferenceTests {
         expectMatch(attribution, try c.reference("occlusion"), "occlusion", floor: 1e-6 * score)
     }
 
-    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.onnx", "resnet18.onnx"])
+    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx"])
     func classActivationMaps(_ architecture: String) throws {
         let c = try Case(architecture)
         let x = formulaInput()
@@ -113,7 +120,7 @@ struct CaptumReferenceTests {
                     try c.reference("guided_grad_cam"), "guided grad-cam")
     }
 
-    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.onnx", "resnet18.onnx"])
+    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx"])
     func smoothGradWithCaptumsNoise(_ architecture: String) throws {
         let c = try Case(architecture)
         let noise = try (0..<4).map { try c.reference("noise\($0)") }

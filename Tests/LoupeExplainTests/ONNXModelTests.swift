@@ -36,8 +36,9 @@ struct ONNXModelTests {
         options.window = 4
         options.stride = 2
         options.layer = try #require(settings["camTensor"] as? String)
-        for (method, reference) in [(AttributionMethod.saliency, "saliency"), (.integratedGradients, "ig_gausslegendre"),
-                                    (.occlusion, "occlusion"), (.gradCAM, "grad_cam")] {
+        for (method, reference) in [(AttributionMethod.saliency, "saliency"), (.inputXGradient, "input_x_gradient"),
+                                    (.guidedBackprop, "guided_backprop"), (.deconvnet, "deconvnet"), (.integratedGradients, "ig_gausslegendre"),
+                                    (.occlusion, "occlusion"), (.gradCAM, "grad_cam"), (.gradCAMPlusPlus, "grad_cam_plus_plus")] {
             let result = try method.attribute(loaded.module, input: x, target: target, options: options)
             let attribution = method.attributesToLayer ? result.attribution[0] : result.attribution
             expectMatch(attribution, try NPY.read(fixture("small-cnn", "\(reference).npy").path), method.rawValue)
