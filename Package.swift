@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -9,7 +10,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "LoupeNN", dependencies: ["LoupeTensor"]),
         .target(
             name: "LoupeIO",
-            dependencies: ["LoupeTensor", "LoupeNN", "CPNG", "CJPEG", "CGzip", "ZIPFoundation",
+            dependencies: ["LoupeTensor", "LoupeNN", "CPNG", "CJPEG", "CGzip",
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             resources: [.copy("Resources/imagenet_classes.txt")]
         ),
@@ -55,3 +55,10 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// `make fuzz` sets LOUPE_FUZZ and builds this libFuzzer target with -sanitize=fuzzer,address
+// (it needs libFuzzer's driver, so ordinary builds leave it out).
+if ProcessInfo.processInfo.environment["LOUPE_FUZZ"] != nil {
+    package.targets.append(.executableTarget(name: "loupe-fuzz", dependencies: ["LoupeIO"], path: "Fuzz",
+                                             exclude: ["corpus", "crashers", "run.sh"]))
+}

@@ -58,7 +58,7 @@ public struct Dataset {
             bytes[(4 + 4 * index)..<(8 + 4 * index)].reduce(0) { $0 << 8 | Int($1) }
         }
         let header = 4 + 4 * expectedDimensions
-        guard dimensions.reduce(1, *) == bytes.count - header else {
+        guard checkedProduct(dimensions) == bytes.count - header else {
             throw LoupeIOError("\(path) declares \(dimensions) but holds \(bytes.count - header) bytes of data")
         }
         return (dimensions, Array(bytes[header...]))

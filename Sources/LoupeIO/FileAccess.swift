@@ -22,3 +22,15 @@ public func writeFileAtomically(_ data: Data, to path: String) throws {
         throw LoupeIOError("cannot write '\(path)': \(error.localizedDescription)")
     }
 }
+
+/// The product of sizes read from a file, or `nil` when it overflows `Int` (a hostile header).
+func checkedProduct(_ values: [Int]) -> Int? {
+    var product = 1
+    for value in values {
+        guard value >= 0 else { return nil }
+        let (next, overflow) = product.multipliedReportingOverflow(by: value)
+        if overflow { return nil }
+        product = next
+    }
+    return product
+}

@@ -9,9 +9,13 @@ enum Gzip {
     }
 
     /// Inflates a gzip stream, refusing to produce more than `limit` bytes.
-    static func decompress(_ data: Data, limit: Int, name: String) throws -> Data {
+    /// Inflates a gzip stream (or, with `raw`, a bare deflate stream as zip entries hold),
+    /// refusing to produce more than `limit` bytes.
+    static func decompress(_ data: Data, limit: Int, name: String, raw: Bool = false) throws -> Data {
         var stream = z_stream()
-        guard loupe_inflate_init_gzip(&stream) == Z_OK else { throw LoupeIOError("\(name): cannot start gzip decompression") }
+        guard loupe_inflate_init(&stream, raw ? -MAX_WBITS : 16 + MAX_WBITS) == Z_OK else {
+            throw LoupeIOError("\(name): cannot start decompression")
+        }
         defer { inflateEnd(&stream) }
         var output = Data()
         let chunk = 1 << 20
@@ -31,7 +35,7 @@ enum Gzip {
             }
         }
         guard output.count <= limit else { throw LoupeIOError("\(name): decompresses to more than \(limit) bytes") }
-        guard status == Z_STREAM_END else { throw LoupeIOError("\(name): corrupt gzip data (zlib status \(status))") }
+        guard status == Z_STREAM_END else { throw LoupeIOError("\(name): corrupt compressed data (zlib status \(status))") }
         return output
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 import LoupeTensor
-import ZIPFoundation
 
-/// PyTorch's `torch.save` zip format (`.pth`, `.pt`) holding a state_dict.
+/// PyTorch's `torch.save` zip format (`.pth`, `.pt`) holding a state_dict, read with Loupe's own
+/// strict ``ZipArchive``.
 ///
 /// The archive's `data.pkl` is read by the restricted ``Unpickler``; each tensor's bytes come
 /// from `data/<key>`, checked against the sizes the pickle declares before they are copied.
@@ -13,19 +13,17 @@ public enum PyTorchCheckpoint {
 
     /// Reads the tensors of a state_dict saved by `torch.save`.
     public static func read(_ path: String) throws -> [String: Tensor] {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw LoupeIOError("weights file '\(path)' does not exist")
-        }
-        let archive: Archive
+        let archive: ZipArchive
         do {
-            archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
-        } catch {
+            archive = try ZipArchive(try readFile(path, what: "weights file"), name: path)
+        } catch let error as LoupeIOError where error.description.contains("is not a zip archive") {
             throw LoupeIOError("\(path) is not a PyTorch checkpoint (not a zip archive; legacy pre-1.6 .pth files are not supported, re-save with torch.save)")
         }
-        guard let pickleEntry = archive.first(where: { $0.path.hasSuffix("/data.pkl") || $0.path == "data.pkl" }) else {
+        guard let pickleEntry = archive.entries.first(where: { $0.path.hasSuffix("/data.pkl") || $0.path == "data.pkl" }) else {
             throw LoupeIOError("\(path) is a zip archive without data.pkl, not a PyTorch checkpoint")
         }
         let prefix = String(pickleEntry.path.dropLast("data.pkl".count))
+        let entriesByPath = Dictionary(archive.entries.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
         var unpickler = Unpickler(try contents(of: pickleEntry, in: archive, path: path), name: path)
         let root = try unpickler.load()
         var tensors: [String: Tensor] = [:]
@@ -33,7 +31,7 @@ public enum PyTorchCheckpoint {
         for (key, reference) in try stateDictEntries(root, path: path) {
             let storage = reference.storage
             if storages[storage.key] == nil {
-                guard let entry = archive["\(prefix)data/\(storage.key)"] else {
+                guard let entry = entriesByPath["\(prefix)data/\(storage.key)"] else {
                     throw LoupeIOError("\(path): tensor '\(key)' refers to storage \(storage.key), which the archive lacks")
                 }
                 storages[storage.key] = try contents(of: entry, in: archive, path: path)
@@ -43,17 +41,8 @@ public enum PyTorchCheckpoint {
         return tensors
     }
 
-    private static func contents(of entry: Entry, in archive: Archive, path: String) throws -> [UInt8] {
-        guard entry.uncompressedSize <= UInt64(maximumStorageBytes) else {
-            throw LoupeIOError("\(path): entry \(entry.path) declares \(entry.uncompressedSize) bytes, more than Loupe reads")
-        }
-        var data = Data()
-        do {
-            _ = try archive.extract(entry, skipCRC32: false) { data.append($0) }
-        } catch {
-            throw LoupeIOError("\(path): cannot read \(entry.path) from the archive (\(error))")
-        }
-        return [UInt8](data)
+    private static func contents(of entry: ZipArchive.Entry, in archive: ZipArchive, path: String) throws -> [UInt8] {
+        [UInt8](try archive.contents(of: entry, limit: maximumStorageBytes))
     }
 
     /// The (key, tensor) pairs of the state_dict at the pickle's root.
@@ -85,12 +74,20 @@ public enum PyTorchCheckpoint {
             throw LoupeIOError("\(path): storage \(storage.key) should hold \(storage.count) values but has \(bytes.count) bytes")
         }
         // The last element the strided view touches must lie inside the storage.
+        // (Sizes and strides come from the file: every step is checked for overflow.)
         var last = reference.offset
         for (extent, stride) in zip(reference.shape, reference.strides) {
             guard extent >= 0, stride >= 0 else { throw LoupeIOError("\(path): tensor '\(key)' has a negative size or stride") }
-            if extent > 0 { last += (extent - 1) * stride }
+            guard extent > 0 else { continue }
+            guard let reach = checkedProduct([extent - 1, stride]), case let (sum, false) = last.addingReportingOverflow(reach) else {
+                throw LoupeIOError("\(path): tensor '\(key)' has sizes or strides too large to address")
+            }
+            last = sum
         }
-        let count = reference.shape.reduce(1, *)
+        // Views may repeat elements (stride 0), but not into an allocation far beyond the file.
+        guard let count = checkedProduct(reference.shape), count <= Swift.max(storage.count, 1 << 24) else {
+            throw LoupeIOError("\(path): tensor '\(key)' of shape \(reference.shape) is larger than its storage allows")
+        }
         guard reference.offset >= 0, count == 0 || last < storage.count else {
             throw LoupeIOError("\(path): tensor '\(key)' of shape \(reference.shape) reaches past its storage of \(storage.count) values")
         }

@@ -7,10 +7,12 @@ extension ONNXGraph {
     static func broadcast(_ a: [Int], _ b: [Int]) throws -> [Int] {
         let rank = Swift.max(a.count, b.count)
         let left = Array(repeating: 1, count: rank - a.count) + a, right = Array(repeating: 1, count: rank - b.count) + b
-        return try zip(left, right).map { x, y in
+        let shape = try zip(left, right).map { x, y in
             guard x == y || x == 1 || y == 1 else { throw LoupeIOError("shapes \(a) and \(b) do not broadcast") }
             return x == 1 ? y : x
         }
+        _ = try checkedCount(shape)
+        return shape
     }
 
     /// Elementwise `combine` of two integer tensors with broadcasting.

@@ -39,9 +39,18 @@ extension ONNXGraph {
             for axis in 0..<count where inputSpatial[axis] + before[axis] + after[axis] < (self.kernel[axis] - 1) * dilations[axis] + 1 {
                 throw LoupeIOError("window \(self.kernel) does not fit the input \(inputSpatial) padded by \(before)/\(after)")
             }
+            guard (self.kernel + strides + dilations + before + after).allSatisfy({ $0 <= 1 << 16 }) else {
+                throw LoupeIOError("window sizes \(self.kernel), strides, dilations or pads beyond 65536 are not supported")
+            }
         }
 
         var isSymmetric: Bool { before == after }
+
+        /// Refuses windows whose padded input would exceed the allocation budget.
+        func checkPadded(_ shape: [Int]) throws {
+            let spatial = shape.dropFirst(2).enumerated().map { $0.element + before[$0.offset] + after[$0.offset] }
+            _ = try checkedCount(Array(shape.prefix(2)) + spatial)
+        }
         func size(_ values: [Int]) -> Size2D { Size2D(values[0], values[1]) }
     }
 
@@ -86,6 +95,7 @@ extension ONNXGraph {
         guard window.kernel == Array(weight.shape.dropFirst(2)) || window.kernel == [1] + weight.shape.dropFirst(2) else {
             throw LoupeIOError("kernel_shape \(window.kernel) differs from the weight \(weight.shape)")
         }
+        try window.checkPadded(try lifted(input).shape)
         var x = try lifted(input)
         let w = try lifted(weight)
         var padding = window.before
@@ -114,6 +124,7 @@ extension ONNXGraph {
         let ceilMode = arguments.attributes.int("ceil_mode", 0) != 0
         let includePad = arguments.attributes.int("count_include_pad", 0) != 0
         var x = try lifted(input)
+        try window.checkPadded(x.shape)
         let kernel = window.size(window.kernel), stride = window.size(window.strides)
         let builtInPadding = window.isSymmetric && zip(window.before, window.kernel).allSatisfy { $0 <= $1 / 2 }
         let output: Tensor
@@ -194,6 +205,7 @@ extension ONNXGraph {
         if arguments.attributes.int("transA", 0) != 0 { a = a.transposed() }
         if arguments.attributes.int("transB", 0) != 0 { b = b.transposed() }
         guard a.shape[1] == b.shape[0] else { throw LoupeIOError("Gemm: A \(a.shape) and B \(b.shape) do not multiply") }
+        _ = try checkedCount([a.shape[0], b.shape[1]])
         var y = a.matmul(b)
         if alpha != 1 { y = y * alpha }
         if arguments.has(2) {
@@ -212,7 +224,8 @@ extension ONNXGraph {
         guard left.shape[left.rank - 1] == right.shape[right.rank - 2] else {
             throw LoupeIOError("MatMul: \(a.shape) and \(b.shape) do not multiply")
         }
-        _ = try broadcast(Array(left.shape.dropLast(2)), Array(right.shape.dropLast(2)))
+        let batch = try broadcast(Array(left.shape.dropLast(2)), Array(right.shape.dropLast(2)))
+        _ = try checkedCount(batch + [left.shape[left.rank - 2], right.shape[right.rank - 1]])
         var y = left.matmul(right)
         if a.rank == 1 { y = y.squeezed(at: y.rank - 2) }
         if b.rank == 1 { y = y.squeezed(at: y.rank - 1) }

@@ -39,6 +39,7 @@ extension ONNXGraph {
         } else {
             throw LoupeIOError("Resize needs scales or sizes")
         }
+        _ = try checkedCount(sizes)
         for axis in 0..<x.rank where sizes[axis] != x.shape[axis] || scales[axis] != 1 {
             let (input, output, scale) = (x.shape[axis], sizes[axis], scales[axis])
             let coordinates = try (0..<output).map { try sourceCoordinate(Float($0), input: input, output: output, scale: scale, transform: transform) }

@@ -19,11 +19,13 @@ extension ONNXGraph {
         return .integer(IntegerTensor(shape: moved.shape, values: moved.scalars.map { all[Int($0)] }))
     }
 
-    private static func checkedCount(_ shape: [Int]) throws -> Int {
+    static func checkedCount(_ shape: [Int]) throws -> Int {
         try shape.reduce(1) { total, dimension in
             guard dimension >= 0 else { throw LoupeIOError("negative dimension in \(shape)") }
             let (product, overflow) = total.multipliedReportingOverflow(by: dimension)
-            guard !overflow, product <= elementBudget else { throw LoupeIOError("shape \(shape) has more elements than Loupe allocates") }
+            guard !overflow, product <= computedElementBudget else {
+                throw LoupeIOError("shape \(shape) has more elements than Loupe allocates (\(computedElementBudget))")
+            }
             return product
         }
     }
@@ -73,6 +75,9 @@ extension ONNXGraph {
             || zip(value.shape, first.shape).enumerated().contains(where: { $0.offset != axis && $0.element.0 != $0.element.1 }) {
             throw LoupeIOError("Concat: shapes \(values.map(\.shape)) differ outside axis \(axis)")
         }
+        var total = first.shape
+        total[axis] = values.reduce(0) { $0 + $1.shape[axis] }
+        _ = try checkedCount(total)
         let kept = values.filter { $0.shape[axis] > 0 }
         return try moving(kept.isEmpty ? [values[0]] : kept) { Tensor.concatenate($0, along: axis) }
     }
@@ -148,6 +153,7 @@ extension ONNXGraph {
             return index < 0 ? index + dimension : index
         }
         let shape = Array(value.shape.prefix(axis)) + indices.shape + Array(value.shape.suffix(from: axis + 1))
+        _ = try checkedCount(shape)
         return try moving([value]) { $0[0].gathered(flat, along: axis).reshaped(shape) }
     }
 
@@ -278,12 +284,12 @@ extension ONNXGraph {
             let (start, limit, delta) = try (values[0].integers("Range").values[0], values[1].integers("Range").values[0], values[2].integers("Range").values[0])
             guard delta != 0 else { throw LoupeIOError("Range with delta 0") }
             let count = Swift.max(0, (limit - start + delta + (delta > 0 ? -1 : 1)) / delta)
-            guard count <= elementBudget else { throw LoupeIOError("Range of \(count) elements") }
+            guard count <= computedElementBudget else { throw LoupeIOError("Range of \(count) elements") }
             return .integer(IntegerTensor(vector: (0..<count).map { start + $0 * delta }))
         }
         let (start, limit, delta) = (values[0].tensor.scalars[0], values[1].tensor.scalars[0], values[2].tensor.scalars[0])
         let count = Swift.max(0, ((limit - start) / delta).rounded(.up))
-        guard delta != 0, count.isFinite, count <= Float(elementBudget) else { throw LoupeIOError("Range \(start)..<\(limit) by \(delta)") }
+        guard delta != 0, count.isFinite, count <= Float(computedElementBudget) else { throw LoupeIOError("Range \(start)..<\(limit) by \(delta)") }
         return .float(Tensor(shape: [Int(count)], scalars: (0..<Int(count)).map { start + Float($0) * delta }))
     }
 }

@@ -36,8 +36,13 @@ public final class ONNXGraph {
     private var folded: [[[Int]]: [String: ONNXValue]] = [:]
     private let foldingLock = NSLock()
 
-    /// The most elements Loupe loads for one tensor (about 4 GB of floats).
+    /// The most elements Loupe loads for one initializer (about 4 GB of floats); the file must
+    /// hold them, so a small file cannot claim this much.
     static let elementBudget = 1 << 30
+    /// The most elements an operator may create from sizes the file declares (ConstantOfShape,
+    /// Expand, Range, Pad, Resize, Reshape): 512 MB of floats, far above any classifier's
+    /// activation, so a 1 KB model cannot make Loupe allocate gigabytes.
+    static let computedElementBudget = 1 << 27
 
     /// Decodes a model file.
     public static func load(_ path: String) throws -> ONNXGraph {
