@@ -5,7 +5,7 @@
 
 SWIFT ?= swift
 
-.PHONY: demo test deps bench fixtures clean
+.PHONY: demo test deps bench fixtures fuzz clean
 
 deps:
 	@sh Tools/install-deps.sh
@@ -24,6 +24,11 @@ test:
 bench: deps
 	$(SWIFT) build -c release --product loupe-bench
 	python3 Tools/bench/ops.py
+
+# Fuzz every file reader with libFuzzer and AddressSanitizer, FUZZ_SECONDS each (see Fuzz/run.sh).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	sh Fuzz/run.sh $(FUZZ_SECONDS)
 
 # Regenerate the reference fixtures and the colormap tables (needs: pip install torch torchvision captum matplotlib).
 fixtures:

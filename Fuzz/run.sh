@@ -6,12 +6,16 @@
 set -eu
 # Foundation keeps a few allocations alive on purpose; leaks are not what these targets hunt.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
+# Swift's own crash backtracer would wait on a crashing input; libFuzzer reports instead.
+export SWIFT_BACKTRACE=enable=no
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 [ $# -gt 0 ] && shift
 targets="${*:-safetensors pth onnx npy idx png jpeg}"
-LOUPE_FUZZ=1 swift build -c release --scratch-path .build/fuzz --product loupe-fuzz \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
+if [ -z "${LOUPE_FUZZ_SKIP_BUILD:-}" ]; then
+    LOUPE_FUZZ=1 swift build -c release --scratch-path .build/fuzz --product loupe-fuzz \
+        -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
+fi
 for target in $targets; do
     mkdir -p ".build/fuzz-corpus/$target" Fuzz/crashers
     echo "== $target: $seconds s"

@@ -17,6 +17,10 @@ struct Predict: ParsableCommand {
     @Option(help: "Write the model's raw output vector (float32 .npy).")
     var raw: String?
 
+    func validate() throws {
+        guard top >= 1 else { throw ValidationError("--top must be at least 1; got \(top)") }
+    }
+
     func run() throws {
         let loaded = try model.load()
         let x = try input.read(for: loaded)
@@ -27,7 +31,7 @@ struct Predict: ParsableCommand {
         if let raw { try NPY.write(logits[0], to: raw) }
         let probabilities = logits.softmax(along: 1)[0].scalars
         let scores = logits[0].scalars
-        let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(max(top, 1))
+        let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(top)
         let name = { (index: Int) in index < loaded.classNames.count ? loaded.classNames[index] : "class \(index)" }
         if json {
             let rows = ranked.map { ["index": $0, "label": name($0), "probability": Double(probabilities[$0]),

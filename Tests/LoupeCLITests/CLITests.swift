@@ -368,4 +368,54 @@ struct CLITests {
         #expect(malformed.status == 1 && malformed.error.hasPrefix("error: \(garbage.path) is not a valid ONNX model"))
         #expect(malformed.error.split(separator: "\n").count == 1)
     }
+
+    /// Each kind of bad request: one line on stderr, exit 2 for usage and 1 for bad data, and an
+    /// existing output file left exactly as it was.
+    @Test func badRequestsLeaveExistingOutputsUntouched() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-errors-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let picture = directory.appendingPathComponent("out.png").path, raw = directory.appendingPathComponent("out.npy").path
+        let before = Data("previous contents".utf8)
+        try before.write(to: URL(fileURLWithPath: picture))
+        try before.write(to: URL(fileURLWithPath: raw))
+        func array(_ name: String, _ tensor: Tensor) throws -> String {
+            let path = directory.appendingPathComponent(name).path
+            try NPY.write(tensor, to: path)
+            return path
+        }
+        let nan = try array("nan.npy", Tensor.full([1, 28, 28], value: .nan))
+        let infinite = try array("inf.npy", Tensor.full([1, 1, 28, 28], value: .infinity))
+        let wrongShape = try array("shape.npy", Tensor.zeros([3, 28, 28]))
+        let unreadable = directory.appendingPathComponent("locked.png").path
+        try Data("x".utf8).write(to: URL(fileURLWithPath: unreadable))
+        try FileManager.default.setAttributes([.posixPermissions: 0o000], ofItemAtPath: unreadable)
+        let model = ["--model", "Models/fashion-cnn.safetensors"]
+        let outputs = ["--out", picture, "--raw", raw]
+        let cases: [(arguments: [String], status: Int32, message: String)] = [
+            (["explain"] + model + ["--input", nan, "--method", "saliency"] + outputs, 1, "NaN or infinite"),
+            (["explain"] + model + ["--input", infinite, "--method", "saliency"] + outputs, 1, "NaN or infinite"),
+            (["explain"] + model + ["--input", wrongShape, "--method", "saliency"] + outputs, 1, "the model takes [1, 1, 28, 28]"),
+            (["explain"] + model + ["--image", "/nonexistent.png", "--method", "saliency"] + outputs, 1, "does not exist"),
+            (["explain"] + model + ["--image", "Package.swift", "--method", "saliency"] + outputs, 1, "neither a PNG nor a JPEG"),
+            (["explain"] + model + ["--image", "Samples/fashion/0013-dress.png", "--method", "grad-cam", "--layer", "feature.4"] + outputs,
+             1, "did you mean 'features.4'"),
+            (["explain"] + model + ["--image", "Samples/fashion/0013-dress.png", "--method", "saliency", "--target", "10"] + outputs,
+             2, "out of range"),
+            (["explain"] + model + ["--image", "Samples/fashion/0013-dress.png", "--method", "occlusion", "--window", "40"] + outputs,
+             1, "does not fit"),
+            (["explain"] + model + ["--image", "Samples/fashion/0013-dress.png", "--method", "magic"] + outputs, 2, "unknown method"),
+            (["predict"] + model + ["--image", "Samples/fashion/0013-dress.png", "--raw", raw, "--top", "0"], 2, "--top"),
+            (["activations"] + model + ["--image", "Samples/fashion/0013-dress.png", "--layer", "features.4", "--channels", "70"] + outputs,
+             2, "outside"),
+        ] + (getuid() == 0 ? [] : [(["explain"] + model + ["--image", unreadable, "--method", "saliency"] + outputs, Int32(1), "cannot read")])
+        for (arguments, status, message) in cases {
+            let result = try run(arguments)
+            #expect(result.status == status, "\(arguments.joined(separator: " ")): exit \(result.status), \(result.error)")
+            #expect(result.error.hasPrefix("error: ") && result.error.contains(message), "\(arguments.joined(separator: " ")): \(result.error)")
+            #expect(result.error.split(separator: "\n").count == 1, "\(result.error)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: picture)) == before && (try Data(contentsOf: URL(fileURLWithPath: raw))) == before,
+                    "\(arguments.joined(separator: " ")) touched an existing output")
+        }
+    }
 }
