@@ -47,7 +47,11 @@ public struct Report {
     private let model: LoadedModel
     private let modelName: String
     private var inputShape: [Int] = []
-    private var imageSections: [String] = []
+    /// Image sections go to a temporary file as they are made, so a report over hundreds of
+    /// images keeps memory flat; ``write(toDirectory:generator:)`` moves them into the page and
+    /// deletes the file.
+    private var spool: Spool?
+    private var imageCount = 0
     private var extraSections: [String] = []
     private var seconds: [AttributionMethod: Double] = [:]
 
@@ -106,7 +110,9 @@ public struct Report {
             guard let activation = activations[layer] else { continue }
             html += try Report.activationFigure(layer: layer, activation: activation, maximumChannels: settings.maximumChannels)
         }
-        imageSections.append(html)
+        if spool == nil { spool = try Spool() }
+        try spool!.append(html)
+        imageCount += 1
     }
 
     /// Adds a section of figures under a heading, with an optional paragraph.
@@ -120,11 +126,38 @@ public struct Report {
         extraSections.append(html)
     }
 
-    /// The page.
+    /// The page, in memory (``write(toDirectory:generator:)`` streams it instead).
     ///
     /// - Parameter generator: who made it ("loupe 0.1.0"), shown in the summary.
-    public func html(generator: String) -> String {
-        let images = imageSections.count
+    public func html(generator: String) throws -> String {
+        head(generator: generator) + (try spool?.contents() ?? "") + tail
+    }
+
+    /// Writes the page to `directory/index.html` (creating the folder): streamed to a temporary
+    /// file beside it, then renamed, so a failure leaves no partial page.
+    public func write(toDirectory directory: String, generator: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let final = "\(directory)/index.html", partial = "\(directory)/.index.html.\(UUID().uuidString).partial"
+        guard FileManager.default.createFile(atPath: partial, contents: nil), let output = FileHandle(forWritingAtPath: partial) else {
+            throw LoupeIOError("cannot write into \(directory)")
+        }
+        do {
+            try output.write(contentsOf: Data(head(generator: generator).utf8))
+            try spool?.copy(to: output)
+            try output.write(contentsOf: Data(tail.utf8))
+            try output.close()
+            guard rename(partial, final) == 0 else { throw LoupeIOError("cannot write \(final) (errno \(errno))") }
+            spool?.remove()
+        } catch {
+            try? output.close()
+            try? FileManager.default.removeItem(atPath: partial)
+            throw error
+        }
+    }
+
+    /// Everything before the image sections: the title and the run summary.
+    private func head(generator: String) -> String {
+        let images = imageCount
         let parameters = model.module.namedParameters().reduce(0) { $0 + $1.parameter.value.count }
         let rows = [
             ["model", modelName],
@@ -146,18 +179,12 @@ public struct Report {
         <h1>\(HTML.escape(title))</h1>
         <h2>Run summary</h2>
         <div class="row">\(HTML.table(rows))\(HTML.table(times, header: ["method", "time per image"]))</div>
-        \(imageSections.joined(separator: "\n"))
-        \(extraSections.joined(separator: "\n"))
-        </body></html>
 
         """
     }
 
-    /// Writes the page to `directory/index.html` (creating the folder), atomically.
-    public func write(toDirectory directory: String, generator: String) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try writeFileAtomically(Data(html(generator: generator).utf8), to: "\(directory)/index.html")
-    }
+    /// Everything after the image sections.
+    private var tail: String { extraSections.joined(separator: "\n") + "\n</body></html>\n" }
 
     /// The 2-D map a method's attribution is drawn as: CAM maps as they are, pixel maps reduced
     /// over channels by the largest absolute value (Simonyan et al.), one-channel maps kept signed.
@@ -190,4 +217,34 @@ extension String {
         (width.map { "<figure style=\"width:\($0)px\">" } ?? "<figure>") + self
             + (caption.isEmpty ? "" : "<figcaption>\(HTML.escape(caption))</figcaption>") + "</figure>"
     }
+}
+
+/// A temporary file that collects text: a path, opened for each append.
+struct Spool {
+    let path: String
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-report-\(UUID().uuidString).html").path
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw LoupeIOError("cannot create a temporary file in \(FileManager.default.temporaryDirectory.path)")
+        }
+    }
+
+    func append(_ text: String) throws {
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw LoupeIOError("cannot append to \(path)") }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data((text + "\n").utf8))
+    }
+
+    func contents() throws -> String { String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self) }
+
+    /// Copies what was collected to `output`, a megabyte at a time.
+    func copy(to output: FileHandle) throws {
+        guard let reader = FileHandle(forReadingAtPath: path) else { throw LoupeIOError("cannot read \(path)") }
+        defer { try? reader.close() }
+        while let chunk = try reader.read(upToCount: 1 << 20), !chunk.isEmpty { try output.write(contentsOf: chunk) }
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
