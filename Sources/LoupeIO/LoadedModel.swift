@@ -143,12 +143,14 @@ public struct LoadedModel {
         if FileManager.default.fileExists(atPath: metadataPath) {
             metadata = try ModelMetadata.read(metadataPath)
             metadata.inputShape = module.inputShape
+        } else if module.inputShape[0] == 3 {
+            metadata = .imageNet(architecture: "onnx")
+            metadata.inputShape = module.inputShape
         } else {
-            let rgb = module.inputShape[0] == 3
-            metadata = ModelMetadata(inputShape: module.inputShape, mean: rgb ? [0.485, 0.456, 0.406] : [0], std: rgb ? [0.229, 0.224, 0.225] : [1])
+            metadata = ModelMetadata(inputShape: module.inputShape, mean: [0], std: [1])
         }
         metadata.architecture = "onnx"
-        let outputs = try withoutGradients { try module.run(Tensor.zeros([1] + module.inputShape)) { $1 } }.shape.last ?? 0
+        let outputs = module.outputShape.last ?? 0
         let classes = try metadata.classes ?? (outputs == 1000 ? imageNetClassNames() : (0..<outputs).map { "class \($0)" })
         return LoadedModel(module: module, metadata: metadata, classNames: classes)
     }

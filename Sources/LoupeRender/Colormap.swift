@@ -36,10 +36,6 @@ public enum Colormap: String, CaseIterable, Sendable {
 
     private static func entry(_ position: Float) -> Int {
         guard position.isFinite else { return position == .infinity ? 255 : 0 }
-        return Int(Swift.min(Swift.max(position, 0), 1) * 256).clamped(to: 0...255)
+        return Swift.min(Int(Swift.min(Swift.max(position, 0), 1) * 256), 255)
     }
-}
-
-extension Comparable {
-    func clamped(to range: ClosedRange<Self>) -> Self { Swift.min(Swift.max(self, range.lowerBound), range.upperBound) }
 }

@@ -233,6 +233,19 @@ func unravel(_ flat: Int, _ shape: [Int]) -> [Int] {
 }
 
 extension Tensor {
+    /// The slices at `indices` along `axis`, in that order (`index_select`); a permutation of
+    /// ``gathered(_:)`` along the first dimension, so differentiable the same way.
+    public func gathered(_ indices: [Int], along axis: Int) -> Tensor {
+        let axis = axisIndex(axis)
+        guard axis != 0 else { return gathered(indices) }
+        var order = Array(0..<rank)
+        order.remove(at: axis)
+        order.insert(axis, at: 0)
+        var inverse = Array(repeating: 0, count: rank)
+        for (position, source) in order.enumerated() { inverse[source] = position }
+        return permuted(order).gathered(indices).permuted(inverse)
+    }
+
     /// The sub-tensors at `indices` of the first dimension, in that order (`x[indices]`,
     /// `index_select` along 0). Indices may repeat; their gradients add up.
     public func gathered(_ indices: [Int]) -> Tensor {

@@ -29,6 +29,7 @@ let gradientCases: [GradientCase] = [
     GradientCase(name: "slice step 2", derivative: "g scattered into zeros", inputs: [image]) { $0[0].slice(along: 3, from: 1, to: 6, step: 2) },
     GradientCase(name: "subscript", derivative: "g placed at the index", inputs: [x34]) { $0[0][1] },
     GradientCase(name: "gathered", derivative: "g added back at each index (repeats add)", inputs: [x34]) { $0[0].gathered([2, 0, 2]) },
+    GradientCase(name: "gathered along 1", derivative: "g added back at each index of axis 1 (repeats add)", inputs: [x34]) { $0[0].gathered([3, 0, 3, 1], along: 1) },
     GradientCase(name: "rolled", derivative: "g rolled back", inputs: [image]) { $0[0].rolled(by: -2, along: 3).rolled(by: 1, along: 2) },
     GradientCase(name: "broadcast", derivative: "g summed over the repeated axes", inputs: [column31]) { $0[0].broadcast(to: [2, 3, 4]) },
     GradientCase(name: "concatenate", derivative: "g split by extent", inputs: [x34, column31]) { Tensor.concatenate([$0[0], $0[1]], along: 1) },

@@ -44,7 +44,7 @@ extension ONNXGraph {
             let (input, output, scale) = (x.shape[axis], sizes[axis], scales[axis])
             let coordinates = try (0..<output).map { try sourceCoordinate(Float($0), input: input, output: output, scale: scale, transform: transform) }
             if mode == "nearest" {
-                let indices = try coordinates.map { try nearestIndex($0, mode: nearestMode).clamped(to: 0...(input - 1)) }
+                let indices = try coordinates.map { Swift.min(Swift.max(try nearestIndex($0, mode: nearestMode), 0), input - 1) }
                 x = x.gathered(indices, along: axis)
             } else {
                 let clamped = coordinates.map { Swift.min(Swift.max($0, 0), Float(input - 1)) }
@@ -80,22 +80,5 @@ extension ONNXGraph {
         case "ceil": return Int(x.rounded(.up))
         default: throw LoupeIOError("Resize nearest_mode '\(mode)' is not supported")
         }
-    }
-}
-
-extension Comparable {
-    fileprivate func clamped(to range: ClosedRange<Self>) -> Self { Swift.min(Swift.max(self, range.lowerBound), range.upperBound) }
-}
-
-extension Tensor {
-    /// The slices at `indices` along `axis` (repeats allowed), differentiable.
-    func gathered(_ indices: [Int], along axis: Int) -> Tensor {
-        guard axis != 0 else { return gathered(indices) }
-        var order = Array(0..<rank)
-        order.remove(at: axis)
-        order.insert(axis, at: 0)
-        var inverse = Array(repeating: 0, count: rank)
-        for (position, source) in order.enumerated() { inverse[source] = position }
-        return permuted(order).gathered(indices).permuted(inverse)
     }
 }

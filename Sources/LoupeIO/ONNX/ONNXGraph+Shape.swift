@@ -20,14 +20,11 @@ extension ONNXGraph {
     }
 
     static func checkedCount(_ shape: [Int]) throws -> Int {
-        try shape.reduce(1) { total, dimension in
-            guard dimension >= 0 else { throw LoupeIOError("negative dimension in \(shape)") }
-            let (product, overflow) = total.multipliedReportingOverflow(by: dimension)
-            guard !overflow, product <= computedElementBudget else {
-                throw LoupeIOError("shape \(shape) has more elements than Loupe allocates (\(computedElementBudget))")
-            }
-            return product
+        guard shape.allSatisfy({ $0 >= 0 }) else { throw LoupeIOError("negative dimension in \(shape)") }
+        guard let count = checkedProduct(shape), count <= computedElementBudget else {
+            throw LoupeIOError("shape \(shape) has more elements than Loupe allocates (\(computedElementBudget))")
         }
+        return count
     }
 
     static func flatten(_ arguments: ONNXArguments) throws -> ONNXValue {

@@ -17,6 +17,8 @@ public final class ONNXModule: Module {
     public let layout: Layout
     /// The image input as `[C, H, W]` (whatever the layout), with unknown sizes filled in.
     public let inputShape: [Int]
+    /// The first output's shape for one image (from the checked run at load): `[1, classes]`.
+    public let outputShape: [Int]
     private let inputName: String
     private let outputName: String
     private var taps: [InnerTap] = []
@@ -40,17 +42,19 @@ public final class ONNXModule: Module {
         self.graph = graph
         inputName = input.name
         outputName = output
-        super.init()
-
         // A checked run on zeros: errors surface here as one clear line, not later mid-explanation.
         var produced: [(name: String, shape: [Int])] = []
-        let scores = try run(Tensor.zeros([1] + inputShape)) { name, tensor in
+        let (modelLayout, zeros) = (layout, Tensor.zeros([1] + inputShape))
+        let scores = try ONNXModule.run(graph, input: input.name, output: output, layout: modelLayout, images: zeros) { name, tensor in
             produced.append((name, tensor.shape))
             return tensor
         }
         guard scores.rank >= 1, scores.shape[0] == 1 else {
             throw LoupeIOError("\(name): the output '\(output)' has shape \(scores.shape); expected [1, classes]")
         }
+        outputShape = scores.shape
+        super.init()
+
         let floatNames = Set(produced.map(\.name))
         let firstUse = graph.firstConsumers
         // A node's name taps its first output (when that differs from the tensor's name).
@@ -79,9 +83,15 @@ public final class ONNXModule: Module {
         guard images.rank == 4, Array(images.shape.dropFirst()) == inputShape || images.shape[1] == inputShape[0] else {
             throw LoupeIOError("the model takes [N, \(inputShape.map(String.init).joined(separator: ", "))] images; got \(images.shape)")
         }
+        return try ONNXModule.run(graph, input: inputName, output: outputName, layout: layout, images: images, offer: offer)
+    }
+
+    private static func run(_ graph: ONNXGraph, input: String, output: String, layout: Layout, images: Tensor,
+                            offer: @escaping (String, Tensor) -> Tensor) throws -> Tensor {
         let fed = layout == .nhwc ? images.permuted([0, 2, 3, 1]) : images
-        let outputs = try graph.run([inputName: .float(fed)], offer: offer)
-        guard let scores = outputs[outputName] else { throw LoupeIOError("the output '\(outputName)' was not produced") }
+        guard let scores = try graph.run([input: .float(fed)], offer: offer)[output] else {
+            throw LoupeIOError("the output '\(output)' was not produced")
+        }
         return scores.tensor
     }
 

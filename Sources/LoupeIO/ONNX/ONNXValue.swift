@@ -71,10 +71,8 @@ extension ONNXValue {
         let name = proto.name.isEmpty ? "a tensor" : "tensor '\(proto.name)'"
         let shape = proto.dims.map(Int.init)
         guard shape.allSatisfy({ $0 >= 0 && $0 <= budget }) else { throw LoupeIOError("\(name) has an invalid shape \(shape)") }
-        let count = try shape.reduce(1) { total, dimension in
-            let (product, overflow) = total.multipliedReportingOverflow(by: dimension)
-            guard !overflow, product <= budget else { throw LoupeIOError("\(name) declares \(shape), more elements than Loupe loads (\(budget))") }
-            return product
+        guard let count = checkedProduct(shape), count <= budget else {
+            throw LoupeIOError("\(name) declares \(shape), more elements than Loupe loads (\(budget))")
         }
         guard let type = ONNXDataType(rawValue: Int(proto.dataType)) else {
             throw LoupeIOError("\(name) has data type \(proto.dataType), which Loupe does not read")
