@@ -86,9 +86,8 @@ public struct Report {
             let elapsed = Date().timeIntervalSince(start)
             seconds[method, default: 0] += elapsed
             let map = Report.displayMap(result.attribution, method: method)
-            let signed = !method.attributesToLayer && map.min().scalar < 0
-            let picture = Render.overlay(map, on: photo, colormap: signed ? .blueWhiteRed : method.attributesToLayer ? .jet : .inferno,
-                                         scaling: method.attributesToLayer ? .minMax : .percentile(outlierPercent: 2))
+            let coloring = Render.defaultColoring(for: map, attributesToLayer: method.attributesToLayer)
+            let picture = Render.overlay(map, on: photo, colormap: coloring.colormap, scaling: coloring.scaling)
             let layerNote = result.layer.map { " at \($0)" } ?? ""
             overlays.append(try HTML.image(picture, displayWidth: width, alt: method.rawValue)
                 .figure(caption: "\(method.rawValue)\(layerNote) · \(Report.milliseconds(elapsed))", width: width))
@@ -126,15 +125,10 @@ public struct Report {
         extraSections.append(html)
     }
 
-    /// The page, in memory (``write(toDirectory:generator:)`` streams it instead).
-    ///
-    /// - Parameter generator: who made it ("loupe 0.1.0"), shown in the summary.
-    public func html(generator: String) throws -> String {
-        head(generator: generator) + (try spool?.contents() ?? "") + tail
-    }
-
     /// Writes the page to `directory/index.html` (creating the folder): streamed to a temporary
     /// file beside it, then renamed, so a failure leaves no partial page.
+    ///
+    /// - Parameter generator: who made it ("loupe 0.1.0"), shown in the summary.
     public func write(toDirectory directory: String, generator: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let final = "\(directory)/index.html", partial = "\(directory)/.index.html.\(UUID().uuidString).partial"
@@ -236,8 +230,6 @@ struct Spool {
         try handle.seekToEnd()
         try handle.write(contentsOf: Data((text + "\n").utf8))
     }
-
-    func contents() throws -> String { String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self) }
 
     /// Copies what was collected to `output`, a megabyte at a time.
     func copy(to output: FileHandle) throws {

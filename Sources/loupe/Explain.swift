@@ -76,9 +76,7 @@ struct Explain: ParsableCommand {
     var seed: UInt64 = 0
 
     func validate() throws {
-        guard AttributionMethod(rawValue: method) != nil else {
-            throw ValidationError("unknown method '\(method)'; choose one of \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
+        _ = try attributionMethod(named: method)
         guard ChannelReduction(rawValue: reduce) != nil else { throw ValidationError("--reduce is none, abs, max or absmax") }
         guard ["gausslegendre", "riemann-trapezoid"].contains(rule) else { throw ValidationError("--rule is gausslegendre or riemann-trapezoid") }
         _ = try PictureOptions.colormap(colormap)
@@ -120,7 +118,7 @@ struct Explain: ParsableCommand {
         guard chosen >= 0 && chosen < classes else {
             throw ValidationError("--target \(chosen) is out of range; the model has \(classes) classes (0...\(classes - 1))")
         }
-        let method = AttributionMethod(rawValue: self.method)!
+        let method = try attributionMethod(named: self.method)
         let result = try method.attribute(network, input: x, target: .classes([chosen]), options: methodOptions()) { done, total in
             Progress.line("occlusion: \(done)/\(total) windows")
         }
@@ -138,9 +136,9 @@ struct Explain: ParsableCommand {
             // The overlay draws over the photo; without a photo, over mid-gray.
             let photo = try input.image.map { try Image.read($0).tensor().resizedBilinear(to: Size2D(x.shape[2], x.shape[3])) }
                 ?? Tensor.full([1, 1, x.shape[2], x.shape[3]], value: 0.5)
-            let signed = map.min().scalar < 0
-            let colors = try PictureOptions.colormap(colormap) ?? (signed ? .blueWhiteRed : isCAM ? .jet : .inferno)
-            let valueScaling = try PictureOptions.scaling(scaling) ?? (isCAM ? .minMax : .percentile(outlierPercent: 2))
+            let coloring = Render.defaultColoring(for: map, attributesToLayer: isCAM)
+            let colors = try PictureOptions.colormap(colormap) ?? coloring.colormap
+            let valueScaling = try PictureOptions.scaling(scaling) ?? coloring.scaling
             try Render.overlay(map, on: photo, colormap: colors, scaling: valueScaling, alpha: alpha, style: OverlayStyle(rawValue: style)!)
                 .enlarged(by: enlarge).writePNG(to: out)
         }

@@ -67,6 +67,14 @@ struct PreprocessingOptions: ParsableArguments {
     }
 }
 
+/// The attribution method called `name` on the command line, or a usage error listing them all.
+func attributionMethod(named name: String) throws -> AttributionMethod {
+    guard let method = AttributionMethod(rawValue: name) else {
+        throw ValidationError("unknown method '\(name)'; choose one of \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return method
+}
+
 /// Parses an index list such as "0,3,5-9", checking each index against `count` when given.
 func parseIndexList(_ text: String, option: String, count: Int? = nil) throws -> [Int] {
     var result: [Int] = []

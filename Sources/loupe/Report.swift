@@ -45,12 +45,7 @@ struct ReportCommand: ParsableCommand {
 
     func chosenMethods() throws -> [AttributionMethod] {
         guard let methods else { return AttributionMethod.allCases }
-        return try methods.split(separator: ",").map { name in
-            guard let method = AttributionMethod(rawValue: String(name)) else {
-                throw ValidationError("unknown method '\(name)'; choose from \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return method
-        }
+        return try methods.split(separator: ",").map { try attributionMethod(named: String($0)) }
     }
 
     func run() throws {
@@ -77,24 +72,5 @@ struct ReportCommand: ParsableCommand {
         Progress.finish()
         try report.write(toDirectory: out, generator: "loupe \(loupeVersion)")
         print("Wrote \(out)/index.html (\(images.count) images, \(settings.methods.count) methods)")
-    }
-}
-
-/// A progress line on stderr that rewrites itself; silent when stderr is not a terminal, so
-/// logs get the results, not hundreds of progress steps.
-enum Progress {
-    nonisolated(unsafe) private static var width = 0
-    private static let isTerminal = isatty(STDERR_FILENO) != 0
-
-    static func line(_ text: String) {
-        guard isTerminal else { return }
-        let padding = String(repeating: " ", count: max(0, width - text.count))
-        width = text.count
-        FileHandle.standardError.write(Data("\r\(text)\(padding)".utf8))
-    }
-
-    static func finish() {
-        if width > 0 { FileHandle.standardError.write(Data("\n".utf8)) }
-        width = 0
     }
 }
