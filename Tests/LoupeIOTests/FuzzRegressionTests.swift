@@ -10,36 +10,16 @@ struct FuzzRegressionTests {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Fuzz/crashers")
 
-    static func read(_ data: Data, reader: String) throws {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-replay-\(UUID())")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        switch reader {
-        case "safetensors": _ = try SafeTensors.decode(data)
-        case "npy": _ = try NPY.decode(data)
-        case "png", "jpeg": _ = try Image.decode(data)
-        case "pth":
-            try data.write(to: scratch.appendingPathComponent("m.pth"))
-            _ = try PyTorchCheckpoint.read(scratch.appendingPathComponent("m.pth").path)
-        case "onnx":
-            try data.write(to: scratch.appendingPathComponent("m.onnx"))
-            _ = try LoadedModel.load(scratch.appendingPathComponent("m.onnx").path, architecture: nil)
-        case "idx":
-            let half = data.count / 2
-            try data.prefix(half).write(to: scratch.appendingPathComponent("i.idx"))
-            try data.dropFirst(half).write(to: scratch.appendingPathComponent("l.idx"))
-            _ = try Dataset.idx(images: scratch.appendingPathComponent("i.idx").path, labels: scratch.appendingPathComponent("l.idx").path)
-        default:
-            Issue.record("unknown reader '\(reader)'")
-        }
-    }
-
     @Test func everyCrasherIsRefusedCleanly() throws {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: Self.folder.path))?.filter { !$0.hasPrefix(".") }.sorted() ?? []
         for name in names {
             let reader = String(name.prefix { $0 != "-" })
             let data = try Data(contentsOf: Self.folder.appendingPathComponent(name))
-            do { try Self.read(data, reader: reader) } catch {}  // refusing is fine; crashing is not
+            #expect(UntrustedInput.readers.contains(reader), "\(name): unknown reader '\(reader)'")
+            guard UntrustedInput.readers.contains(reader) else { continue }
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-replay-\(UUID())").path
+            defer { for suffix in [".pth", ".onnx", "-images.idx", "-labels.idx"] { try? FileManager.default.removeItem(atPath: scratch + suffix) } }
+            do { try UntrustedInput.read(data, with: reader, scratch: scratch) } catch {}  // refusing is fine; crashing is not
         }
     }
 
