@@ -33,9 +33,11 @@ extension Tensor {
         let geometry = ConvolutionGeometry(
             input: shape, weight: weight.shape, output: [shape[0], weight.shape[0], outputHeight, outputWidth],
             stride: stride.array, padding: padding.array, dilation: dilation.array, groups: groups,
-            hasBias: bias != nil)
+            hasBias: bias != nil,
+            inference: !GradientRecording.isEnabled
+                || !([self, weight] + (bias.map { [$0] } ?? [])).contains(where: \.isTrackingGradients))
         let result = Tensor(uninitializedShape: geometry.output)
-        DNNL.convolutionForward(geometry, input: storage.base, weight: weight.storage.base,
+        DNNL.convolutionForward(geometry, input: storage.base, weight: weight.storage,
                                 bias: bias?.storage.base, output: result.storage.base)
         let inputs = [self, weight] + (bias.map { [$0] } ?? [])
         return Tensor.recording(result, inputs: inputs) { gradient, needed in
@@ -43,7 +45,7 @@ extension Tensor {
             if needed[0] {
                 let computed = Tensor(uninitializedShape: geometry.input)
                 DNNL.convolutionBackwardData(geometry, outputGradient: gradient.storage.base,
-                                             weight: weight.storage.base, inputGradient: computed.storage.base)
+                                             weight: weight.storage, inputGradient: computed.storage.base)
                 inputGradient = computed
             }
             var weightGradient: Tensor?

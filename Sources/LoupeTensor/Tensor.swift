@@ -79,6 +79,8 @@ public struct Tensor: @unchecked Sendable {
     ) rethrows -> Result {
         if !isKnownUniquelyReferenced(&storage) {
             storage = storage.copy()
+        } else {
+            storage.discardFormattedCopies()
         }
         gradientNode = nil
         return try body(UnsafeMutableBufferPointer(start: storage.base, count: storage.count))

@@ -12,6 +12,10 @@ import Darwin
 final class TensorStorage: @unchecked Sendable {
     let count: Int
     let base: UnsafeMutablePointer<Float>
+    /// Copies of these values in other memory formats (a weight reordered into the blocked layout
+    /// a oneDNN primitive chose), keyed by format, kept until the values change or die.
+    /// Only touched under ``DNNLContext``'s lock.
+    private var formattedCopies: [FormatKey: (pointer: UnsafeMutableRawPointer, byteCount: Int)] = [:]
 
     init(count: Int) {
         precondition(count >= 0, "Tensor storage cannot hold \(count) values")
@@ -26,6 +30,27 @@ final class TensorStorage: @unchecked Sendable {
         base.initialize(repeating: value, count: count)
     }
 
+    /// The copy of these values in `format`, made by `make` into `byteCount` fresh bytes the
+    /// first time (caller holds ``DNNLContext``'s lock).
+    func formattedCopy(for owner: FormatKey, byteCount: Int,
+                       make: (UnsafeMutableRawPointer) -> Void) -> UnsafeMutableRawPointer {
+        if let kept = formattedCopies[owner], kept.byteCount == byteCount { return kept.pointer }
+        let pointer = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
+        make(pointer)
+        formattedCopies[owner]?.pointer.deallocate()
+        formattedCopies[owner] = (pointer, byteCount)
+        return pointer
+    }
+
+    /// Drops the formatted copies; called before the values are written in place.
+    func discardFormattedCopies() {
+        guard !formattedCopies.isEmpty else { return }
+        DNNLContext.shared.locked {
+            formattedCopies.values.forEach { $0.pointer.deallocate() }
+            formattedCopies = [:]
+        }
+    }
+
     func copy() -> TensorStorage {
         let copy = TensorStorage(count: count)
         copy.base.update(from: base, count: count)
@@ -33,6 +58,7 @@ final class TensorStorage: @unchecked Sendable {
     }
 
     deinit {
+        formattedCopies.values.forEach { $0.pointer.deallocate() }
         BufferPool.shared.release(UnsafeMutableRawPointer(base),
                                   byteCount: Swift.max(count, 1) * MemoryLayout<Float>.stride)
     }

@@ -27,6 +27,19 @@ final class DNNLContext: @unchecked Sendable {
         pthread_mutex_init(&mutex, nil)
     }
 
+    private var scratch: (pointer: UnsafeMutableRawPointer, byteCount: Int)?
+
+    /// Scratch memory of at least `byteCount` bytes for one primitive execution (caller holds
+    /// the lock). One buffer serves every primitive, since executions are serialized; it only
+    /// grows, so its pages are faulted in once rather than on every call.
+    func scratchpad(byteCount: Int) -> UnsafeMutableRawPointer {
+        if let scratch, scratch.byteCount >= byteCount { return scratch.pointer }
+        scratch?.pointer.deallocate()
+        let pointer = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(byteCount, 64), alignment: 64)
+        scratch = (pointer, byteCount)
+        return pointer
+    }
+
     /// Runs `body` holding the context's lock; oneDNN execution on the one stream is serialized.
     func locked<Result>(_ body: () -> Result) -> Result {
         pthread_mutex_lock(&mutex)

@@ -10,6 +10,15 @@ struct ConvolutionGeometry: Hashable {
     var dilation: [Int]
     var groups: Int
     var hasBias: Bool
+    /// No gradient will flow back: oneDNN may use its inference-only kernels.
+    var inference: Bool
+
+    /// Whether oneDNN's Winograd kernels apply and pay: 3×3, stride 1, undilated, ungrouped,
+    /// with enough channels on both sides that the transforms are amortized.
+    var suitsWinograd: Bool {
+        weight[2] == 3 && weight[3] == 3 && stride == [1, 1] && dilation == [1, 1] && groups == 1
+            && weight[0] >= 64 && weight[1] >= 64
+    }
 
     /// The weight dimensions as oneDNN sees them: `[G, O/G, C/G, kH, kW]` when grouped.
     var dnnlWeight: [Int] {
@@ -51,13 +60,22 @@ final class ConvolutionPrimitives: @unchecked Sendable {
     }
 
     private var forwardPrimitiveDescriptor: dnnl_primitive_desc_t {
-        if let forwardDescriptor { return forwardDescriptor }
-        let built = describe(.forward)
-        forwardDescriptor = built
-        return built
+        forwardDescriptor ?? describe(.forward)
     }
 
     private func describe(_ direction: Direction) -> dnnl_primitive_desc_t {
+        if geometry.suitsWinograd && direction != .backwardWeights,
+           let winograd = describe(direction, algorithm: dnnl_convolution_winograd) {
+            return winograd
+        }
+        guard let direct = describe(direction, algorithm: dnnl_convolution_direct) else {
+            fatalError("oneDNN has no \(direction) convolution for \(geometry)")
+        }
+        return direct
+    }
+
+    /// The primitive descriptor for `algorithm`, or `nil` when oneDNN has no implementation.
+    private func describe(_ direction: Direction, algorithm: dnnl_alg_kind_t) -> dnnl_primitive_desc_t? {
         if direction == .forward, let forwardDescriptor { return forwardDescriptor }
         var input = anyDescriptor(geometry.input), weight = anyDescriptor(geometry.dnnlWeight)
         var bias = plainDescriptor([geometry.weight[0]]), output = anyDescriptor(geometry.output)
@@ -70,24 +88,28 @@ final class ConvolutionPrimitives: @unchecked Sendable {
         case .forward:
             status = withOptionalPointer(geometry.hasBias, &bias) { bias in
                 dnnl_dilated_convolution_forward_desc_init(
-                    &operation, dnnl_forward_training, dnnl_convolution_direct,
+                    &operation, geometry.inference ? dnnl_forward_inference : dnnl_forward_training, algorithm,
                     &input, &weight, bias, &output, strides, dilates, padding, padding)
             }
         case .backwardData:
             status = dnnl_dilated_convolution_backward_data_desc_init(
-                &operation, dnnl_convolution_direct, &input, &weight, &output, strides, dilates, padding, padding)
+                &operation, algorithm, &input, &weight, &output, strides, dilates, padding, padding)
         case .backwardWeights:
             status = withOptionalPointer(geometry.hasBias, &bias) { bias in
                 dnnl_dilated_convolution_backward_weights_desc_init(
-                    &operation, dnnl_convolution_direct, &input, &weight, bias, &output,
+                    &operation, algorithm, &input, &weight, bias, &output,
                     strides, dilates, padding, padding)
             }
         }
         checkDNNL(status, "describing a \(direction) convolution for \(geometry)")
         var descriptor: dnnl_primitive_desc_t?
         let hint = direction == .forward ? nil : forwardPrimitiveDescriptor
-        checkDNNL(dnnl_primitive_desc_create(&descriptor, &operation, nil, engine, hint),
-                  "creating a \(direction) convolution for \(geometry)")
+        // Loupe hands each primitive its scratch memory (see DNNLContext.scratchpad).
+        var attributes: dnnl_primitive_attr_t?
+        checkDNNL(dnnl_primitive_attr_create(&attributes), "creating primitive attributes")
+        defer { dnnl_primitive_attr_destroy(attributes) }
+        checkDNNL(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "choosing user scratchpads")
+        guard dnnl_primitive_desc_create(&descriptor, &operation, attributes, engine, hint) == dnnl_success else { return nil }
         if direction == .forward { forwardDescriptor = descriptor }
         return descriptor!
     }
@@ -108,6 +130,8 @@ final class PlannedPrimitive: @unchecked Sendable {
 
     private let primitive: dnnl_primitive_t
     private let arguments: [Argument]
+    /// The scratch memory the primitive needs, if any.
+    private let scratchpad: dnnl_memory_desc_t?
 
     /// - Parameter arguments: (oneDNN argument, query for its format, plain dimensions, is output).
     ///   Arguments the primitive does not use (bias without bias) are dropped.
@@ -135,6 +159,12 @@ final class PlannedPrimitive: @unchecked Sendable {
             planned.append(Argument(index: index, plain: plain, chosen: chosen, reorder: reorder,
                                     buffer: buffer, isOutput: isOutput))
         }
+        if let scratchpadPointer = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0),
+           scratchpadPointer.pointee.ndims > 0 {
+            scratchpad = scratchpadPointer.pointee
+        } else {
+            scratchpad = nil
+        }
         var primitive: dnnl_primitive_t?
         checkDNNL(dnnl_primitive_create(&primitive, descriptor), "creating a primitive")
         if !keepDescriptor { dnnl_primitive_desc_destroy(descriptor) }
@@ -144,7 +174,7 @@ final class PlannedPrimitive: @unchecked Sendable {
 
     /// Runs the primitive on plain buffers, one per argument index (missing ones are skipped),
     /// reordering inputs in and outputs out (caller holds the context lock).
-    func run(_ context: DNNLContext, _ buffers: [Int32: UnsafeMutableRawPointer]) {
+    func run(_ context: DNNLContext, _ buffers: [Int32: UnsafeMutableRawPointer], keeping kept: [Int32: TensorStorage] = [:]) {
         var primitiveArguments: [(Int32, UnsafeMutableRawPointer, dnnl_memory_desc_t)] = []
         for argument in arguments {
             guard let user = buffers[argument.index] else { continue }
@@ -152,10 +182,22 @@ final class PlannedPrimitive: @unchecked Sendable {
                 primitiveArguments.append((argument.index, user, argument.plain))
                 continue
             }
+            if let storage = kept[argument.index] {
+                // A long-lived input (a weight): reordered once, the copy kept with its values.
+                var chosen = argument.chosen
+                let copy = storage.formattedCopy(for: FormatKey(chosen), byteCount: dnnl_memory_desc_get_size(&chosen)) {
+                    context.execute(reorder, [(DNNL_ARG_FROM, user, argument.plain), (DNNL_ARG_TO, $0, argument.chosen)])
+                }
+                primitiveArguments.append((argument.index, copy, argument.chosen))
+                continue
+            }
             if !argument.isOutput {
                 context.execute(reorder, [(DNNL_ARG_FROM, user, argument.plain), (DNNL_ARG_TO, buffer, argument.chosen)])
             }
             primitiveArguments.append((argument.index, buffer, argument.chosen))
+        }
+        if var scratchpad {
+            primitiveArguments.append((DNNL_ARG_SCRATCHPAD, context.scratchpad(byteCount: dnnl_memory_desc_get_size(&scratchpad)), scratchpad))
         }
         context.execute(primitive, primitiveArguments)
         for argument in arguments where argument.isOutput {
@@ -163,6 +205,17 @@ final class PlannedPrimitive: @unchecked Sendable {
                   let user = buffers[argument.index] else { continue }
             context.execute(reorder, [(DNNL_ARG_FROM, buffer, argument.chosen), (DNNL_ARG_TO, user, argument.plain)])
         }
+    }
+}
+
+/// A memory format, as a dictionary key: copies of a weight in the same format are shared by
+/// every primitive that reads that format.
+struct FormatKey: Hashable {
+    private let bytes: [UInt8]
+
+    init(_ descriptor: dnnl_memory_desc_t) {
+        var descriptor = descriptor
+        bytes = withUnsafeBytes(of: &descriptor) { Array($0) }
     }
 }
 
@@ -184,25 +237,28 @@ private func withOptionalPointer<Result>(
 enum DNNL {
     private static func run(_ geometry: ConvolutionGeometry,
                             _ select: (ConvolutionPrimitives) -> PlannedPrimitive,
-                            _ buffers: [Int32: UnsafeMutablePointer<Float>?]) {
+                            _ buffers: [Int32: UnsafeMutablePointer<Float>?], keeping kept: [Int32: TensorStorage] = [:]) {
         let context = DNNLContext.shared
         context.locked {
             let primitive = select(context.convolutionPrimitives(for: geometry))
-            primitive.run(context, buffers.compactMapValues { $0.map(UnsafeMutableRawPointer.init) })
+            primitive.run(context, buffers.compactMapValues { $0.map(UnsafeMutableRawPointer.init) }, keeping: kept)
         }
     }
 
+    /// The weight's reordered copy is kept with its storage, so a model's weights are reordered
+    /// once, not on every call.
     static func convolutionForward(_ geometry: ConvolutionGeometry, input: UnsafeMutablePointer<Float>,
-                                   weight: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?,
+                                   weight: TensorStorage, bias: UnsafeMutablePointer<Float>?,
                                    output: UnsafeMutablePointer<Float>) {
-        run(geometry, \.forward, [DNNL_ARG_SRC: input, DNNL_ARG_WEIGHTS: weight, DNNL_ARG_BIAS: bias, DNNL_ARG_DST: output])
+        run(geometry, \.forward, [DNNL_ARG_SRC: input, DNNL_ARG_WEIGHTS: weight.base, DNNL_ARG_BIAS: bias, DNNL_ARG_DST: output],
+            keeping: [DNNL_ARG_WEIGHTS: weight])
     }
 
     static func convolutionBackwardData(_ geometry: ConvolutionGeometry, outputGradient: UnsafeMutablePointer<Float>,
-                                        weight: UnsafeMutablePointer<Float>,
-                                        inputGradient: UnsafeMutablePointer<Float>) {
+                                        weight: TensorStorage, inputGradient: UnsafeMutablePointer<Float>) {
         run(geometry, \.backwardData,
-            [DNNL_ARG_DIFF_DST: outputGradient, DNNL_ARG_WEIGHTS: weight, DNNL_ARG_DIFF_SRC: inputGradient])
+            [DNNL_ARG_DIFF_DST: outputGradient, DNNL_ARG_WEIGHTS: weight.base, DNNL_ARG_DIFF_SRC: inputGradient],
+            keeping: [DNNL_ARG_WEIGHTS: weight])
     }
 
     static func convolutionBackwardWeights(_ geometry: ConvolutionGeometry, input: UnsafeMutablePointer<Float>,

@@ -1,0 +1,84 @@
+import LoupeTensor
+import Testing
+
+/// Convolutions that oneDNN runs with Winograd kernels (3×3, stride 1, 64+ channels) against a
+/// direct double-precision sum, and the weight copies kept in oneDNN's formats.
+@Suite("Convolution algorithms")
+struct ConvolutionAlgorithmTests {
+    /// `conv2d(x, w, padding 1)` summed directly in Double: [N, O, H, W].
+    func directConvolution(_ x: Tensor, _ w: Tensor) -> [Double] {
+        let (n, c, h, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let o = w.shape[0]
+        let xs = x.scalars, ws = w.scalars
+        var result = [Double](repeating: 0, count: n * o * h * width)
+        for batch in 0..<n {
+            for out in 0..<o {
+                for row in 0..<h {
+                    for column in 0..<width {
+                        var sum = 0.0
+                        for channel in 0..<c {
+                            for i in 0..<3 {
+                                for j in 0..<3 {
+                                    let (r, q) = (row + i - 1, column + j - 1)
+                                    guard r >= 0, r < h, q >= 0, q < width else { continue }
+                                    sum += Double(xs[((batch * c + channel) * h + r) * width + q])
+                                        * Double(ws[((out * c + channel) * 3 + i) * 3 + j])
+                                }
+                            }
+                        }
+                        result[((batch * o + out) * h + row) * width + column] = sum
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    func relativeError(_ computed: [Float], _ reference: [Double]) -> Double {
+        let scale = reference.map(abs).max()!
+        return zip(computed, reference).map { abs(Double($0) - $1) }.max()! / scale
+    }
+
+    @Test func winogradForwardMatchesADirectSum() {
+        var generator = RandomGenerator(seed: 11)
+        let x = Tensor.normal([2, 64, 12, 10], generator: &generator)
+        let w = Tensor.normal([64, 64, 3, 3], standardDeviation: 0.05, generator: &generator)
+        let reference = directConvolution(x, w)
+        // Without gradients (inference kernels) and with them (training kernels).
+        let inference = withoutGradients { x.convolved2D(with: w, padding: 1) }
+        let training = x.trackingGradients().convolved2D(with: w, padding: 1)
+        #expect(relativeError(inference.scalars, reference) < 1e-5)
+        #expect(relativeError(training.scalars, reference) < 1e-5)
+    }
+
+    @Test func winogradInputGradientMatchesADirectSum() {
+        // The input gradient of Σ g·conv(x, w) is conv(g, w flipped and transposed).
+        var generator = RandomGenerator(seed: 12)
+        let x = Tensor.normal([1, 64, 9, 11], generator: &generator).trackingGradients()
+        let w = Tensor.normal([64, 64, 3, 3], standardDeviation: 0.05, generator: &generator)
+        let g = Tensor.normal([1, 64, 9, 11], generator: &generator)
+        let output = x.convolved2D(with: w, padding: 1)
+        let inputGradient = gradients(of: output, at: [x], seed: g)[0]
+        // flipped[c][o][i][j] = w[o][c][2 − i][2 − j]
+        let ws = w.scalars
+        var flippedValues = [Float](repeating: 0, count: ws.count)
+        for o in 0..<64 { for c in 0..<64 { for i in 0..<3 { for j in 0..<3 {
+            flippedValues[((c * 64 + o) * 3 + i) * 3 + j] = ws[((o * 64 + c) * 3 + 2 - i) * 3 + 2 - j]
+        } } } }
+        let flipped = Tensor(shape: [64, 64, 3, 3], scalars: flippedValues)
+        #expect(relativeError(inputGradient.scalars, directConvolution(g, flipped)) < 1e-5)
+    }
+
+    @Test func aWeightChangedInPlaceIsReorderedAgain() {
+        var generator = RandomGenerator(seed: 13)
+        let x = Tensor.normal([1, 64, 8, 8], generator: &generator)
+        var w = Tensor.normal([64, 64, 3, 3], standardDeviation: 0.05, generator: &generator)
+        let before = withoutGradients { x.convolved2D(with: w, padding: 1) }
+        w.withUnsafeMutableBufferPointer { values in
+            for index in values.indices { values[index] *= 2 }
+        }
+        let after = withoutGradients { x.convolved2D(with: w, padding: 1) }
+        #expect(relativeError(after.scalars, directConvolution(x, w)) < 1e-5)
+        #expect(zip(after.scalars, before.scalars).allSatisfy { abs($0 - 2 * $1) <= 1e-4 * max(1, abs($0)) })
+    }
+}
