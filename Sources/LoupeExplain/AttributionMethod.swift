@@ -96,7 +96,7 @@ public enum AttributionMethod: String, CaseIterable, Sendable {
             result.convergenceDelta = integrated.delta
         case .occlusion:
             result.attribution = Occlusion(window: options.window, stride: options.stride, baseline: options.baseline)
-                .attribute(forward, input: input, target: target, progress: progress ?? { _, _ in })
+                .attribute(model, input: input, target: target, progress: progress ?? { _, _ in })
         case .gradCAM: result.attribution = try GradCAM().attribute(model, layer: layer!, input: input, target: target)
         case .gradCAMPlusPlus: result.attribution = try GradCAMPlusPlus().attribute(model, layer: layer!, input: input, target: target)
         case .guidedGradCAM: result.attribution = try GuidedGradCAM(layer: layer!).attribute(model, input: input, target: target)

@@ -1,3 +1,4 @@
+import LoupeNN
 import LoupeTensor
 
 /// Occlusion (Zeiler & Fergus, 2014), equal to Captum's `Occlusion` with
@@ -32,47 +33,88 @@ public struct Occlusion {
 
     /// The attribution for each sample of `input` `[N, C, H, W]`, shaped like `input`.
     ///
-    /// - Parameter progress: called with (windows done, windows in all) after each batch.
-    public func attribute(_ model: (Tensor) -> Tensor, input: Tensor, target: ExplanationTarget,
+    /// When `model` is a chain of modules that starts with spatially local layers (the
+    /// torchvision architectures), occluded copies run by exact incremental inference: each
+    /// layer recomputes only the positions the window reaches (``IncrementalInference``).
+    /// Other models run every copy in full.
+    ///
+    /// - Parameters:
+    ///   - incremental: `false` runs every occluded copy through the whole model.
+    ///   - progress: called with (windows done, windows in all) after each batch.
+    public func attribute(_ model: Module, input: Tensor, target: ExplanationTarget, incremental: Bool = true,
                           progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
+        attribute(input: input, target: target, progress: progress) { sample, fill, positions in
+            let inference = incremental && !model.isTraining ? withoutGradients { IncrementalInference(model: model, input: sample) } : nil
+            guard let inference else {
+                return (withoutGradients { model(sample) }, { chunk in
+                    withoutGradients { model(Tensor.concatenate(chunk.map { occlude(sample, with: fill, at: $0) }, along: 0)) }
+                })
+            }
+            return (inference.output, { chunk in
+                inference.outputs(for: chunk.map { top, left in
+                    let region = IncrementalInference.Region(top: top, bottom: top + window, left: left, right: left + window)
+                    return (region, fill.cropped(rows: top..<(top + window), columns: left..<(left + window)))
+                })
+            })
+        }
+    }
+
+    /// The attribution for each sample of `input` `[N, C, H, W]`, shaped like `input`, running
+    /// every occluded copy through `model` in full.
+    ///
+    /// - Parameter progress: called with (windows done, windows in all) after each batch.
+    public func attribute(_ model: @escaping (Tensor) -> Tensor, input: Tensor, target: ExplanationTarget,
+                          progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
+        attribute(input: input, target: target, progress: progress) { sample, fill, _ in
+            (withoutGradients { model(sample) }, { chunk in
+                withoutGradients { model(Tensor.concatenate(chunk.map { occlude(sample, with: fill, at: $0) }, along: 0)) }
+            })
+        }
+    }
+
+    /// Occlusion with the model's outputs coming from `prepare`, which, given one sample
+    /// `[1, C, H, W]`, its fill image and every window position, returns the sample's output
+    /// and a function from window positions (top, left) to the outputs of those occluded copies.
+    private func attribute(
+        input: Tensor, target: ExplanationTarget, progress: (Int, Int) -> Void,
+        prepare: (Tensor, Tensor, [(Int, Int)]) -> (output: Tensor, occluded: ([(Int, Int)]) -> Tensor)
+    ) -> Tensor {
         precondition(input.rank == 4, "Occlusion: input must be [N, C, H, W]; got \(input.shape)")
         let (height, width) = (input.shape[2], input.shape[3])
         precondition(window <= height && window <= width, "Occlusion: window \(window) is larger than the input \(height)×\(width)")
         let rows = (height - window) / stride + 1, columns = (width - window) / stride + 1
         let positions = (0..<rows).flatMap { row in (0..<columns).map { (row * stride, $0 * stride) } }
         let fill = baselineImage(input)
-        return withoutGradients {
-            let original = target.scores(model(input))
-            var maps: [Tensor] = []
-            for sampleIndex in 0..<input.shape[0] {
-                let sample = input.slice(along: 0, from: sampleIndex, to: sampleIndex + 1)
-                let sampleFill = fill.slice(along: 0, from: sampleIndex, to: sampleIndex + 1)
-                let sampleTarget = target.subset(sampleIndex)
-                var differences = [Float]()
-                for start in Swift.stride(from: 0, to: positions.count, by: batchSize) {
-                    let chunk = Array(positions[start..<Swift.min(start + batchSize, positions.count)])
-                    let occluded = Tensor.concatenate(chunk.map { occlude(sample, with: sampleFill, at: $0) }, along: 0)
-                    let scores = sampleTarget.repeated(chunk.count).scores(model(occluded)).scalars
-                    differences += scores.map { original.scalars[sampleIndex] - $0 }
-                    progress(Swift.min(start + batchSize, positions.count) + sampleIndex * positions.count,
-                             positions.count * input.shape[0])
-                }
-                // Spread each window's score change over the pixels it covers.
-                var sums = [Float](repeating: 0, count: height * width), counts = [Float](repeating: 0, count: height * width)
-                for ((top, left), difference) in zip(positions, differences) {
-                    for row in top..<(top + window) {
-                        for column in left..<(left + window) {
-                            sums[row * width + column] += difference
-                            counts[row * width + column] += 1
-                        }
+        var maps: [Tensor] = []
+        for sampleIndex in 0..<input.shape[0] {
+            let sample = input.slice(along: 0, from: sampleIndex, to: sampleIndex + 1).detached()
+            let sampleFill = fill.slice(along: 0, from: sampleIndex, to: sampleIndex + 1).detached()
+            let sampleTarget = target.subset(sampleIndex)
+            let (output, occluded) = prepare(sample, sampleFill, positions)
+            let original = sampleTarget.scores(output).scalar
+            var differences = [Float]()
+            for start in Swift.stride(from: 0, to: positions.count, by: batchSize) {
+                let chunk = Array(positions[start..<Swift.min(start + batchSize, positions.count)])
+                let scores = sampleTarget.repeated(chunk.count).scores(occluded(chunk)).scalars
+                differences += scores.map { original - $0 }
+                progress(Swift.min(start + batchSize, positions.count) + sampleIndex * positions.count,
+                         positions.count * input.shape[0])
+            }
+            // Spread each window's score change over the pixels it covers.
+            var sums = [Float](repeating: 0, count: height * width), counts = [Float](repeating: 0, count: height * width)
+            for ((top, left), difference) in zip(positions, differences) {
+                for row in top..<(top + window) {
+                    for column in left..<(left + window) {
+                        sums[row * width + column] += difference
+                        counts[row * width + column] += 1
                     }
                 }
-                // Pixels no window reaches (when H − W is not a multiple of the stride) get 0/0, as in Captum.
-                let map = Tensor(shape: [1, 1, height, width], scalars: sums) / Tensor(shape: [1, 1, height, width], scalars: counts)
-                maps.append(map.broadcast(to: [1, input.shape[1], height, width]))
             }
-            return Tensor.concatenate(maps, along: 0)
+            // Pixels no window reaches (when H − W is not a multiple of the stride) get 0/0, as in Captum.
+            let map = Tensor(shape: [1, 1, height, width], scalars: sums) / Tensor(shape: [1, 1, height, width], scalars: counts)
+            maps.append(map.broadcast(to: [1, input.shape[1], height, width]))
         }
+        return Tensor.concatenate(maps, along: 0)
     }
 
     private func baselineImage(_ input: Tensor) -> Tensor {

@@ -32,6 +32,11 @@ public final class Conv2d: Module {
                           dilation: dilation, groups: groups)
     }
 
+    public override var spatialFootprint: SpatialFootprint? {
+        SpatialFootprint(kernelSize: Size2D(weight.shape[2], weight.shape[3]), stride: stride, padding: padding,
+                         dilation: dilation)
+    }
+
     public override var configuration: String {
         let shape = weight.shape
         return "\(shape[1] * groups), \(shape[0]), kernel_size=(\(shape[2]), \(shape[3])), stride=\(stride)"
@@ -97,6 +102,8 @@ public final class BatchNorm2d: Module {
         }
         return output
     }
+
+    public override var spatialFootprint: SpatialFootprint? { isTraining ? nil : .pointwise }
 
     public override var configuration: String { "\(weight.shape[0]), eps=\(epsilon), momentum=\(momentum)" }
 }

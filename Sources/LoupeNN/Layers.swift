@@ -3,6 +3,8 @@ import LoupeTensor
 /// `nn.ReLU`. Its backward pass follows the scoped ``ReLUBackwardRule``.
 public final class ReLU: Module {
     public override func forward(_ input: Tensor) -> Tensor { input.relu() }
+
+    public override var spatialFootprint: SpatialFootprint? { .pointwise }
 }
 
 /// `nn.MaxPool2d`.
@@ -21,6 +23,10 @@ public final class MaxPool2d: Module {
 
     public override func forward(_ input: Tensor) -> Tensor {
         input.maxPooled2D(kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
+    }
+
+    public override var spatialFootprint: SpatialFootprint? {
+        SpatialFootprint(kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation)
     }
 
     public override var configuration: String {
@@ -45,6 +51,10 @@ public final class AvgPool2d: Module {
     public override func forward(_ input: Tensor) -> Tensor {
         input.averagePooled2D(kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode,
                               countIncludePad: countIncludePad)
+    }
+
+    public override var spatialFootprint: SpatialFootprint? {
+        SpatialFootprint(kernelSize: kernelSize, stride: stride, padding: padding)
     }
 }
 
@@ -76,6 +86,8 @@ public final class Dropout: Module {
     public override func forward(_ input: Tensor) -> Tensor {
         isTraining ? input.dropout(probability: probability, generator: &generator) : input
     }
+
+    public override var spatialFootprint: SpatialFootprint? { isTraining ? nil : .pointwise }
 
     public override var configuration: String { "p=\(probability)" }
 }

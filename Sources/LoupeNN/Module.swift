@@ -40,6 +40,15 @@ open class Module {
     /// them. Such a module offers each to taps with ``Module/offerToTaps(_:named:)``.
     open var innerTaps: [InnerTap] { [] }
 
+    /// How the module reads its input spatially when each output position depends on a window
+    /// of input positions only (see ``SpatialFootprint``); `nil` when it is not local that way
+    /// (fully connected layers, adaptive pooling, batch statistics in training).
+    open var spatialFootprint: SpatialFootprint? { nil }
+
+    /// The modules whose composition is ``forward(_:)``, when the module is such a chain
+    /// (a `Sequential`, a torchvision network); `nil` otherwise.
+    open var stages: [Module]? { nil }
+
     /// This module and every descendant, depth first, with their paths.
     public func namedModules() -> [(path: String, module: Module)] {
         [(path, self)] + children.flatMap { $0.module.namedModules() }
@@ -118,4 +127,8 @@ public final class Sequential: Module {
     public override func forward(_ input: Tensor) -> Tensor {
         layers.reduce(input) { $1($0) }
     }
+
+    public override var stages: [Module]? { layers }
+
+    public override var spatialFootprint: SpatialFootprint? { .chain(layers) }
 }

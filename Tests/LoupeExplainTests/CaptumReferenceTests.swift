@@ -101,7 +101,7 @@ struct CaptumReferenceTests {
     func occlusion(_ architecture: String) throws {
         let c = try Case(architecture)
         let x = formulaInput()
-        let attribution = Occlusion(window: 16, stride: 8, baseline: .value(0)).attribute(c.forward, input: x, target: c.target)
+        let attribution = Occlusion(window: 16, stride: 8, baseline: .value(0)).attribute(c.model, input: x, target: c.target)
         // Each value is F(x) − F(occluded): float32 evaluates each score to about 1e-7 of its size,
         // so the difference cannot be exact below 1e-6 of the score (squeezenet's formula model moves
         // its score by only 4e-6 when occluded).

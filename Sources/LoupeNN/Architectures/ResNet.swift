@@ -28,6 +28,12 @@ public final class BasicBlock: Module {
         let out = bn2(conv2(relu(bn1(conv1(input)))))
         return relu(out + (downsample?(input) ?? input))
     }
+
+    /// The main path's; the shortcut (identity or a strided 1×1) reads inside it.
+    public override var spatialFootprint: SpatialFootprint? {
+        guard downsample?.spatialFootprint != nil || downsample == nil else { return nil }
+        return .chain([conv1, bn1, conv2, bn2])
+    }
 }
 
 /// ResNet's bottleneck block (ResNet-50/101/152, torchvision's v1.5: stride on the 3×3 conv).
@@ -57,6 +63,12 @@ public final class Bottleneck: Module {
     public override func forward(_ input: Tensor) -> Tensor {
         let out = bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(input))))))))
         return relu(out + (downsample?(input) ?? input))
+    }
+
+    /// The main path's; the shortcut (identity or a strided 1×1) reads inside it.
+    public override var spatialFootprint: SpatialFootprint? {
+        guard downsample?.spatialFootprint != nil || downsample == nil else { return nil }
+        return .chain([conv1, bn1, conv2, bn2, conv3, bn3])
     }
 }
 
@@ -118,6 +130,10 @@ public final class ResNet: Module, ReplaceableHead {
         [("conv1", conv1), ("bn1", bn1), ("relu", relu), ("maxpool", maxpool)]
             + layers.enumerated().map { ("layer\($0.offset + 1)", $0.element as Module) }
             + [("avgpool", avgpool), ("fc", fc)]
+    }
+
+    public override var stages: [Module]? {
+        [conv1, bn1, relu, maxpool] + layers + [avgpool, Flatten(), fc]
     }
 
     public override func forward(_ input: Tensor) -> Tensor {

@@ -25,6 +25,9 @@ public final class Fire: Module {
         return Tensor.concatenate([expand1x1Activation(expand1x1(squeezed)), expand3x3Activation(expand3x3(squeezed))],
                                   along: 1)
     }
+
+    /// The 3×3 path's; the 1×1 path reads inside it.
+    public override var spatialFootprint: SpatialFootprint? { .chain([squeeze, expand3x3]) }
 }
 
 /// SqueezeNet 1.0 and 1.1 (Iandola et al., 2016) with torchvision's structure: `features`
@@ -70,4 +73,6 @@ public final class SqueezeNet: Module {
     public override func forward(_ input: Tensor) -> Tensor {
         classifier(features(input)).flattened(from: 1)
     }
+
+    public override var stages: [Module]? { [features, classifier, Flatten()] }
 }

@@ -89,4 +89,6 @@ public class PooledClassifier: Module, ReplaceableHead {
     public override func forward(_ input: Tensor) -> Tensor {
         classifier(avgpool(features(input)).flattened(from: 1))
     }
+
+    public override var stages: [Module]? { [features, avgpool, Flatten(), classifier] }
 }
