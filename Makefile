@@ -5,7 +5,7 @@
 
 SWIFT ?= swift
 
-.PHONY: demo test deps bench fixtures fuzz clean
+.PHONY: demo test deps bench compare fixtures fuzz clean
 
 deps:
 	@sh Tools/install-deps.sh
@@ -24,6 +24,12 @@ test:
 bench: deps
 	$(SWIFT) build -c release --product loupe-bench
 	python3 Tools/bench/ops.py
+
+# Loupe against PyTorch + Captum and onnxruntime on the same machine, written to BENCHMARKS.md
+# (needs pip install torch torchvision captum onnx onnxruntime safetensors; about 20 minutes).
+compare: deps
+	$(SWIFT) build -c release --product loupe
+	python3 Tools/bench/compare.py
 
 # Fuzz every file reader with libFuzzer and AddressSanitizer, FUZZ_SECONDS each (see Fuzz/run.sh).
 FUZZ_SECONDS ?= 60

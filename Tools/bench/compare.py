@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Loupe against PyTorch + Captum and onnxruntime, side by side in one run on this machine.
+
+For each model and workload it runs `loupe bench` and Tools/bench/peer.py (one fresh process
+each, 2 threads), alternating, and writes the ratio table (Loupe ÷ peer; below 1 is Loupe
+faster) between the markers in BENCHMARKS.md. Models are torchvision architectures with seeded
+random weights (no downloads), saved once as .safetensors and ONNX under --workdir.
+
+    swift build -c release --product loupe
+    python3 Tools/bench/compare.py                      # the whole table (about an hour)
+    python3 Tools/bench/compare.py --models vgg16 --methods predict,saliency --print-only
+
+Needs: pip install torch torchvision captum onnx onnxruntime safetensors
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+LOUPE = os.path.join(ROOT, ".build", "release", "loupe")
+PEER = os.path.join(ROOT, "Tools", "bench", "peer.py")
+BEGIN, END = "<!-- compare.py begin -->", "<!-- compare.py end -->"
+
+MODELS = ["vgg16", "resnet50", "resnet18", "squeezenet1_1"]
+# The layer Grad-CAM uses on both sides (Loupe's default choice for each model).
+CAM_LAYERS = {"vgg16": "features.29", "resnet50": "layer4", "resnet18": "layer4", "squeezenet1_1": "features.12"}
+# (label, method, options, batches, timed runs at batch 1): batch 16 gets 3 timed runs; the
+# heavy methods run once (no warm-up run) at batch 1 only, since one run takes from seconds to minutes.
+WORKLOADS = [
+    ("forward", "predict", [], [1, 16], 10),
+    ("saliency", "saliency", [], [1, 16], 5),
+    ("guided backprop", "guided-backprop", [], [1, 16], 5),
+    ("Grad-CAM", "grad-cam", [], [1, 16], 5),
+    ("SmoothGrad N=50", "smoothgrad", ["--samples", "50"], [1], 1),
+    ("IG 50 steps", "integrated-gradients", ["--steps", "50"], [1], 1),
+    ("occlusion 32/16", "occlusion", ["--window", "32", "--stride", "16"], [1], 1),
+    ("occlusion 32/8", "occlusion", ["--window", "32", "--stride", "8"], [1], 1),
+]
+
+
+def prepare(workdir, arch):
+    """Seeded random torchvision weights as .safetensors and ONNX, and a 224×224 input."""
+    import numpy as np
+    weights = os.path.join(workdir, f"{arch}.safetensors")
+    onnx_path = os.path.join(workdir, f"{arch}.onnx")
+    input_path = os.path.join(workdir, "input.npy")
+    if not os.path.exists(input_path):
+        np.save(input_path, np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32))
+    if os.path.exists(weights) and os.path.exists(onnx_path):
+        return weights, onnx_path, input_path
+    import torch
+    import torchvision
+    from safetensors.torch import save_file
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, arch)(weights=None).eval()
+    state = {key: value.contiguous() for key, value in model.state_dict().items()}
+    save_file(state, weights)
+    torch.onnx.export(model, torch.zeros(1, 3, 224, 224), onnx_path, input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17, dynamo=False)
+    return weights, onnx_path, input_path
+
+
+def run_json(command):
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(command)}\n{result.stderr[-2000:]}")
+    return json.loads([line for line in result.stdout.splitlines() if line.startswith("{")][-1])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workdir", default=os.path.join(ROOT, ".build", "bench-models"))
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--methods", help="comma-separated method names (default: all)")
+    parser.add_argument("--batches", help="comma-separated batch sizes (default: each workload's)")
+    parser.add_argument("--print-only", action="store_true", help="print the table, leave BENCHMARKS.md alone")
+    args = parser.parse_args()
+    os.makedirs(args.workdir, exist_ok=True)
+    methods = args.methods.split(",") if args.methods else None
+    batches = [int(b) for b in args.batches.split(",")] if args.batches else None
+
+    rows = []
+    started = time.time()
+    for arch in args.models.split(","):
+        weights, onnx_path, input_path = prepare(args.workdir, arch)
+        for label, method, options, workload_batches, repeat in WORKLOADS:
+            if methods and method not in methods:
+                continue
+            for batch in workload_batches:
+                if batches and batch not in batches:
+                    continue
+                runs = repeat if batch == 1 else 3
+                warmup = 0 if runs == 1 else 1
+                common = ["--input", input_path, "--method", method, "--batch", str(batch), "--repeat", str(runs),
+                          "--warmup", str(warmup)] + options
+                if method == "grad-cam":
+                    common += ["--layer", CAM_LAYERS[arch]]
+                loupe = run_json([LOUPE, "bench", "--model", weights, "--arch", arch] + common)
+                torch_side = run_json([sys.executable, PEER, "--arch", arch, "--weights", weights] + common)
+                row = {"model": arch, "workload": label, "batch": batch, "loupe": loupe, "torch": torch_side}
+                if method == "predict":
+                    row["ort"] = run_json([sys.executable, PEER, "--arch", arch, "--weights", weights, "--onnx", onnx_path,
+                                           "--runtime", "ort"] + common)
+                rows.append(row)
+                print(format_row(row), flush=True)
+    table = format_table(rows, time.time() - started)
+    if args.print_only:
+        print(table)
+        return
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    text = open(path).read()
+    if BEGIN in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + BEGIN + "\n" + table + END + rest.split(END, 1)[1]
+    else:
+        text += "\n" + BEGIN + "\n" + table + END + "\n"
+    open(path, "w").write(text)
+    print(f"wrote the table to {path}")
+
+
+def seconds(value):
+    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def format_row(row):
+    loupe, peer = row["loupe"], row["torch"]
+    cells = [row["model"], row["workload"], str(row["batch"]), seconds(loupe["median_s"]), seconds(peer["median_s"]),
+             f"{loupe['median_s'] / peer['median_s']:.2f}"]
+    if "ort" in row:
+        cells += [seconds(row["ort"]["median_s"]), f"{loupe['median_s'] / row['ort']['median_s']:.2f}"]
+    else:
+        cells += ["", ""]
+    cells += [f"{loupe['peak_rss_mb']:.0f}", f"{peer['peak_rss_mb']:.0f}", f"{loupe['peak_rss_mb'] / peer['peak_rss_mb']:.2f}"]
+    return "| " + " | ".join(cells) + " |"
+
+
+def format_table(rows, elapsed):
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, 2 threads on every side, in {elapsed / 60:.0f} minutes. Times are medians.",
+        "",
+        "| model | workload | batch | Loupe | PyTorch/Captum | Loupe ÷ Captum | onnxruntime | Loupe ÷ ORT "
+        "| Loupe MB | PyTorch MB | memory ratio |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [format_row(row) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
