@@ -123,8 +123,8 @@ final class PlannedPrimitive: @unchecked Sendable {
         let chosen: dnnl_memory_desc_t
         /// Plain → chosen for inputs, chosen → plain for outputs; `nil` when they agree.
         let reorder: dnnl_primitive_t?
-        /// Holds the argument in the chosen format between calls (only with a reorder).
-        let buffer: UnsafeMutableRawPointer?
+        /// Bytes of the argument in the chosen format.
+        let chosenBytes: Int
         let isOutput: Bool
     }
 
@@ -145,7 +145,6 @@ final class PlannedPrimitive: @unchecked Sendable {
             var chosen = chosenPointer.pointee
             var plain = plainDescriptor(dimensions)
             var reorder: dnnl_primitive_t?
-            var buffer: UnsafeMutableRawPointer?
             if dnnl_memory_desc_equal(&plain, &chosen) == 0 {
                 var reorderDescriptor: dnnl_primitive_desc_t?
                 checkDNNL(isOutput
@@ -154,10 +153,9 @@ final class PlannedPrimitive: @unchecked Sendable {
                           "describing a reorder")
                 checkDNNL(dnnl_primitive_create(&reorder, reorderDescriptor), "creating a reorder")
                 dnnl_primitive_desc_destroy(reorderDescriptor)
-                buffer = UnsafeMutableRawPointer.allocate(byteCount: dnnl_memory_desc_get_size(&chosen), alignment: 64)
             }
             planned.append(Argument(index: index, plain: plain, chosen: chosen, reorder: reorder,
-                                    buffer: buffer, isOutput: isOutput))
+                                    chosenBytes: dnnl_memory_desc_get_size(&chosen), isOutput: isOutput))
         }
         if let scratchpadPointer = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0),
            scratchpadPointer.pointee.ndims > 0 {
@@ -173,12 +171,16 @@ final class PlannedPrimitive: @unchecked Sendable {
     }
 
     /// Runs the primitive on plain buffers, one per argument index (missing ones are skipped),
-    /// reordering inputs in and outputs out (caller holds the context lock).
+    /// reordering inputs in and outputs out (caller holds the context lock). Arguments in
+    /// `kept` are long-lived inputs (weights) whose reordered copy is kept with their storage;
+    /// other reordered arguments live in pooled buffers for the call only.
     func run(_ context: DNNLContext, _ buffers: [Int32: UnsafeMutableRawPointer], keeping kept: [Int32: TensorStorage] = [:]) {
         var primitiveArguments: [(Int32, UnsafeMutableRawPointer, dnnl_memory_desc_t)] = []
+        var staged: [Int32: UnsafeMutableRawPointer] = [:]
+        defer { for (index, buffer) in staged { BufferPool.shared.release(buffer, byteCount: chosenBytes(index)) } }
         for argument in arguments {
             guard let user = buffers[argument.index] else { continue }
-            guard let reorder = argument.reorder, let buffer = argument.buffer else {
+            guard let reorder = argument.reorder else {
                 primitiveArguments.append((argument.index, user, argument.plain))
                 continue
             }
@@ -191,6 +193,8 @@ final class PlannedPrimitive: @unchecked Sendable {
                 primitiveArguments.append((argument.index, copy, argument.chosen))
                 continue
             }
+            let buffer = BufferPool.shared.allocate(byteCount: argument.chosenBytes)
+            staged[argument.index] = buffer
             if !argument.isOutput {
                 context.execute(reorder, [(DNNL_ARG_FROM, user, argument.plain), (DNNL_ARG_TO, buffer, argument.chosen)])
             }
@@ -201,10 +205,14 @@ final class PlannedPrimitive: @unchecked Sendable {
         }
         context.execute(primitive, primitiveArguments)
         for argument in arguments where argument.isOutput {
-            guard let reorder = argument.reorder, let buffer = argument.buffer,
+            guard let reorder = argument.reorder, let buffer = staged[argument.index],
                   let user = buffers[argument.index] else { continue }
             context.execute(reorder, [(DNNL_ARG_FROM, buffer, argument.chosen), (DNNL_ARG_TO, user, argument.plain)])
         }
+    }
+
+    private func chosenBytes(_ index: Int32) -> Int {
+        arguments.first { $0.index == index }!.chosenBytes
     }
 }
 
