@@ -21,6 +21,23 @@ func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
     }
 }
 
+/// The broadcast loop's axes with neighbours merged wherever both operands step through them
+/// as one (each operand's stride on the outer axis is its stride on the inner times the inner
+/// extent: contiguous, or 0 on both when repeated). Size-1 axes are dropped.
+func coalescedAxes(_ extents: [Int], _ stridesA: [Int], _ stridesB: [Int]) -> (extents: [Int], stridesA: [Int], stridesB: [Int]) {
+    var merged: [(extent: Int, a: Int, b: Int)] = []
+    for axis in extents.indices where extents[axis] != 1 {
+        let next = (extent: extents[axis], a: stridesA[axis], b: stridesB[axis])
+        if let last = merged.last, last.a == next.a * next.extent, last.b == next.b * next.extent {
+            merged[merged.count - 1] = (last.extent * next.extent, next.a, next.b)
+        } else {
+            merged.append(next)
+        }
+    }
+    if merged.isEmpty { merged = [(1, 0, 0)] }
+    return (merged.map(\.extent), merged.map(\.a), merged.map(\.b))
+}
+
 extension Tensor {
     /// Applies `operation` to every element.
     @inline(__always)
@@ -51,21 +68,23 @@ extension Tensor {
         let result = Tensor(uninitializedShape: outputShape)
         guard result.count > 0 else { return result }
         let destination = result.storage.base
-        let stridesA = broadcastStrides(shape, to: outputShape)
-        let stridesB = broadcastStrides(other.shape, to: outputShape)
-        let inner = outputShape.last ?? 1
-        let innerA = stridesA.last ?? 0
-        let innerB = stridesB.last ?? 0
-        let outerShape = Array(outputShape.dropLast())
+        // Axes merged where both operands continue contiguously (or both repeat), so a channel
+        // broadcast [N, C, H, W] · [1, C, 1, 1] runs as N·C rows of H·W.
+        let (extents, stridesA, stridesB) = coalescedAxes(outputShape, broadcastStrides(shape, to: outputShape),
+                                                          broadcastStrides(other.shape, to: outputShape))
+        let inner = extents.last!, innerA = stridesA.last!, innerB = stridesB.last!
         let rows = result.count / inner
+        let outerAxes = extents.count - 1
         parallelRanges(rows, grain: Swift.max(1, 32_768 / inner)) { range in
             for row in range {
-                let index = unravel(row, outerShape)
-                var offsetA = 0
-                var offsetB = 0
-                for axis in outerShape.indices {
-                    offsetA += index[axis] * stridesA[axis]
-                    offsetB += index[axis] * stridesB[axis]
+                var rest = row, offsetA = 0, offsetB = 0
+                var axis = outerAxes - 1
+                while axis >= 0 {
+                    let coordinate = rest % extents[axis]
+                    rest /= extents[axis]
+                    offsetA += coordinate * stridesA[axis]
+                    offsetB += coordinate * stridesB[axis]
+                    axis -= 1
                 }
                 let rowA = a + offsetA
                 let rowB = b + offsetB

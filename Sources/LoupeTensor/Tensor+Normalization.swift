@@ -41,9 +41,36 @@ extension Tensor {
             return normalized * scale.reshaped(broadcastShape) + offset.reshaped(broadcastShape)
         }
         let inverseDeviation = 1 / (runningVariance.detached() + epsilon).sqrt()
-        let channelScale = (scale * inverseDeviation).reshaped(broadcastShape)
-        let channelShift = (offset - runningMean.detached() * scale * inverseDeviation).reshaped(broadcastShape)
-        return self * channelScale + channelShift
+        return channelAffine(scale: scale * inverseDeviation, shift: offset - runningMean.detached() * scale * inverseDeviation)
+    }
+
+    /// `x · scale[c] + shift[c]` for every channel `c` of `[N, C, ...]`, in one pass (batch
+    /// normalization with fixed statistics).
+    ///
+    /// The pullback gives `g · scale` for the input, `Σ g · x` and `Σ g` (over all but the
+    /// channel axis) for the scale and shift.
+    public func channelAffine(scale: Tensor, shift: Tensor) -> Tensor {
+        precondition(rank >= 2 && scale.shape == [shape[1]] && shift.shape == [shape[1]],
+                     "channelAffine: needs [N, C, ...] with [C] scale and shift; got \(shape), \(scale.shape), \(shift.shape)")
+        let (batches, channels) = (shape[0], shape[1])
+        let plane = count / Swift.max(batches * channels, 1)
+        let result = Tensor(uninitializedShape: shape)
+        let (source, destination) = (storage.base, result.storage.base)
+        let (scales, shifts) = (scale.storage.base, shift.storage.base)
+        parallelRanges(batches * channels, grain: Swift.max(1, 32_768 / Swift.max(plane, 1))) { range in
+            for row in range {
+                let (a, b) = (scales[row % channels], shifts[row % channels])
+                let (input, output) = (source + row * plane, destination + row * plane)
+                for index in 0..<plane { output[index] = input[index] * a + b }
+            }
+        }
+        let reducedAxes = [0] + Array(2..<rank)
+        return Tensor.recording(result, inputs: [self, scale, shift]) { gradient, needed in
+            let broadcast = [1, channels] + Array(repeating: 1, count: self.rank - 2)
+            return [needed[0] ? gradient * scale.reshaped(broadcast) : nil,
+                    needed[1] ? (gradient * self).sum(alongAxes: reducedAxes) : nil,
+                    needed[2] ? gradient.sum(alongAxes: reducedAxes) : nil]
+        }
     }
 
     /// Zeroes each element with probability `probability` and scales the rest by

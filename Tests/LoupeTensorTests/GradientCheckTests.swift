@@ -122,6 +122,9 @@ let gradientCases: [GradientCase] = [
         return inputs[0].batchNormalized(scale: inputs[1], offset: inputs[2], runningMean: &runningMean,
                                          runningVariance: &runningVariance, training: false)
     },
+    GradientCase(name: "channel affine", derivative: "scale, Σ g·x, Σ g", inputs: [image, randomNormal([3], seed: 39), randomNormal([3], seed: 40)]) {
+        $0[0].channelAffine(scale: $0[1], shift: $0[2])
+    },
     GradientCase(name: "dropout", derivative: "mask / (1 − p)", inputs: [x34]) { inputs in
         var generator = RandomGenerator(seed: 5)
         return inputs[0].dropout(probability: 0.4, generator: &generator)
