@@ -78,6 +78,8 @@ def main():
     parser.add_argument("--methods", help="comma-separated method names (default: all)")
     parser.add_argument("--batches", help="comma-separated batch sizes (default: each workload's)")
     parser.add_argument("--print-only", action="store_true", help="print the table, leave BENCHMARKS.md alone")
+    parser.add_argument("--merge", action="store_true",
+                        help="replace only the rows of the models measured now, keep the table's other rows")
     args = parser.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
     methods = args.methods.split(",") if args.methods else None
@@ -107,12 +109,18 @@ def main():
                                            "--runtime", "ort"] + common)
                 rows.append(row)
                 print(format_row(row), flush=True)
-    table = format_table(rows, time.time() - started)
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    text = open(path).read()
+    kept = []
+    if args.merge and BEGIN in text:
+        measured = {row["model"] for row in rows}
+        old_rows = [line for line in text.split(BEGIN, 1)[1].split(END, 1)[0].splitlines()
+                    if line.startswith("| ") and not line.startswith("| model") and line.split(" | ")[0][2:] in MODELS]
+        kept = [line for line in old_rows if line.split(" | ")[0][2:] not in measured]
+    table = format_table(rows, time.time() - started, kept)
     if args.print_only:
         print(table)
         return
-    path = os.path.join(ROOT, "BENCHMARKS.md")
-    text = open(path).read()
     if BEGIN in text:
         head, rest = text.split(BEGIN, 1)
         text = head + BEGIN + "\n" + table + END + rest.split(END, 1)[1]
@@ -138,16 +146,23 @@ def format_row(row):
     return "| " + " | ".join(cells) + " |"
 
 
-def format_table(rows, elapsed):
+def format_table(rows, elapsed, kept=()):
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, 2 threads on every side, in {elapsed / 60:.0f} minutes. Times are medians.",
+        f"{os.cpu_count()} cores, 2 threads on every side. Times are medians.",
         "",
         "| model | workload | batch | Loupe | PyTorch/Captum | Loupe ÷ Captum | onnxruntime | Loupe ÷ ORT "
         "| Loupe MB | PyTorch MB | memory ratio |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    lines += [format_row(row) for row in rows]
+    # Rows in model order; with --merge, the kept rows of models not measured this time.
+    new_lines = [(row["model"], format_row(row)) for row in rows]
+    old_lines = [(line.split(" | ")[0][2:], line) for line in kept]
+    for model in MODELS:
+        lines += [line for name, line in old_lines + new_lines if name == model]
+    if kept:
+        lines += ["", f"Rows of {', '.join(sorted({row['model'] for row in rows}))} re-measured in a later run "
+                  f"({elapsed / 60:.0f} minutes) with `--merge`."]
     return "\n".join(lines) + "\n"
 
 

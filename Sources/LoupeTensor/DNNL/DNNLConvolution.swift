@@ -77,8 +77,12 @@ final class ConvolutionPrimitives: @unchecked Sendable {
     /// The primitive descriptor for `algorithm`, or `nil` when oneDNN has no implementation.
     private func describe(_ direction: Direction, algorithm: dnnl_alg_kind_t) -> dnnl_primitive_desc_t? {
         if direction == .forward, let forwardDescriptor { return forwardDescriptor }
-        var input = activationDescriptor(geometry.input), weight = anyDescriptor(geometry.dnnlWeight)
-        var bias = plainDescriptor([geometry.weight[0]]), output = activationDescriptor(geometry.output)
+        // Both sides blocked, or both left to oneDNN: a 3-channel input with a blocked output
+        // has only the reference backward-data kernel (squeezenet's first layer: 1.2 s).
+        let blocked = geometry.input[1] % 16 == 0 && geometry.output[1] % 16 == 0
+        var input = blocked ? blockedDescriptor(geometry.input) : anyDescriptor(geometry.input)
+        var output = blocked ? blockedDescriptor(geometry.output) : anyDescriptor(geometry.output)
+        var weight = anyDescriptor(geometry.dnnlWeight), bias = plainDescriptor([geometry.weight[0]])
         var operation = dnnl_convolution_desc_t()
         let strides = geometry.stride.map(Int64.init)
         let dilates = geometry.dilation.map { Int64($0 - 1) }  // oneDNN counts dilation from 0
@@ -227,12 +231,11 @@ struct FormatKey: Hashable {
     }
 }
 
-/// Activations in oneDNN's channel-blocked layout (nChw16c) when the channels allow: left to
-/// choose, oneDNN's 1×1 kernels pick channels-last, and reordering NCHW to and from NHWC around
-/// every layer cost as much as the convolutions themselves (resnet50: 55 of 254 ms), while the
-/// blocked reorder is a few times cheaper.
-private func activationDescriptor(_ dimensions: [Int]) -> dnnl_memory_desc_t {
-    guard dimensions[1] % 16 == 0 else { return anyDescriptor(dimensions) }
+/// Activations in oneDNN's channel-blocked layout (nChw16c; channels a multiple of 16). Left
+/// to choose, oneDNN's 1×1 kernels pick channels-last, and reordering NCHW to and from NHWC
+/// around every layer cost as much as the convolutions themselves (resnet50: 55 of 254 ms),
+/// while the blocked reorder is a few times cheaper.
+private func blockedDescriptor(_ dimensions: [Int]) -> dnnl_memory_desc_t {
     var descriptor = dnnl_memory_desc_t()
     checkDNNL(dnnl_memory_desc_init_by_tag(&descriptor, Int32(dimensions.count), dimensions.map(Int64.init),
                                            dnnl_f32, dnnl_aBcd16b),
