@@ -36,7 +36,7 @@ def onednn_primitive_ms():
         if len(fields) < 10 or fields[1] != "exec" or fields[3] != "convolution":
             continue
         match = re.search(r"ic(\d+).*?ih(\d+)", line)
-        direction = {"forward_training": "forward", "backward_data": "backward-data",
+        direction = {"forward_training": "forward", "forward_inference": "forward", "backward_data": "backward-data",
                      "backward_weights": "backward-weights"}[fields[5]]
         times.setdefault((direction, int(match.group(1)), int(match.group(2))), []).append(float(fields[-1]))
     return {key: statistics.median(values) for key, values in times.items()}
