@@ -21,6 +21,7 @@ struct Bench: ParsableCommand {
         """)
 
     @OptionGroup var model: ModelOptions
+    @OptionGroup var sizes: MethodSizeOptions
 
     @Option(help: "A float32 .npy array that is the model input, [C, H, W] or [1, C, H, W].")
     var input: String
@@ -37,18 +38,6 @@ struct Bench: ParsableCommand {
     @Option(help: "Untimed runs before the timed ones.")
     var warmup = 1
 
-    @Option(help: "SmoothGrad samples.")
-    var samples = 50
-
-    @Option(help: "Integrated-gradients steps.")
-    var steps = 50
-
-    @Option(help: "Occlusion window (pixels).")
-    var window = 16
-
-    @Option(help: "Occlusion stride (pixels).")
-    var stride = 8
-
     @Option(help: "Layer for CAM methods (default: the last spatial activation).")
     var layer: String?
 
@@ -57,7 +46,6 @@ struct Bench: ParsableCommand {
         guard (1...4096).contains(batch) else { throw ValidationError("--batch is 1...4096; got \(batch)") }
         guard (1...10_000).contains(`repeat`) else { throw ValidationError("--repeat is 1...10000; got \(`repeat`)") }
         guard (0...100).contains(warmup) else { throw ValidationError("--warmup is 0...100; got \(warmup)") }
-        guard samples >= 1, steps >= 2 else { throw ValidationError("--samples must be at least 1 and --steps at least 2") }
     }
 
     func run() throws {
@@ -69,10 +57,7 @@ struct Bench: ParsableCommand {
         let target = ExplanationTarget.classes((0..<batch).map { scores[$0].argmax() })
 
         var options = AttributionMethod.Options()
-        options.samples = samples
-        options.steps = steps
-        options.window = window
-        options.stride = stride
+        sizes.apply(to: &options)
         options.layer = layer
         let attribution = method == "predict" ? nil : try attributionMethod(named: method)
         let workload = {

@@ -14,6 +14,7 @@ struct Explain: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var input: InputOptions
+    @OptionGroup var sizes: MethodSizeOptions
 
     @Option(help: "The attribution method.")
     var method: String
@@ -48,23 +49,11 @@ struct Explain: ParsableCommand {
     @Option(help: "Enlarge the picture this many times (nearest neighbour), for small inputs.")
     var enlarge = 1
 
-    @Option(help: "SmoothGrad samples.")
-    var samples = 50
-
     @Option(help: "SmoothGrad noise, as a fraction of the input's max − min.")
     var noise: Float = 0.15
 
-    @Option(help: "Integrated-gradients steps.")
-    var steps = 50
-
     @Option(help: "Integrated-gradients rule: gausslegendre or riemann-trapezoid.")
     var rule = "gausslegendre"
-
-    @Option(help: "Occlusion window (pixels).")
-    var window = 16
-
-    @Option(help: "Occlusion stride (pixels).")
-    var stride = 8
 
     @Option(help: "Occlusion baseline: a number, mean, or blur.")
     var baseline = "0"
@@ -89,13 +78,10 @@ struct Explain: ParsableCommand {
     /// The method settings from the command line.
     func methodOptions() throws -> AttributionMethod.Options {
         var options = AttributionMethod.Options()
-        options.samples = samples
+        sizes.apply(to: &options)
         options.noise = noise
         options.seed = seed
-        options.steps = steps
         options.rule = rule == "gausslegendre" ? .gaussLegendre : .riemannTrapezoid
-        options.window = window
-        options.stride = stride
         switch baseline {
         case "mean": options.baseline = .mean
         case "blur": options.baseline = .blur(5)

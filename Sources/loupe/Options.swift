@@ -67,6 +67,34 @@ struct PreprocessingOptions: ParsableArguments {
     }
 }
 
+/// How much work the iterative methods do: `--samples`, `--steps`, `--window`, `--stride`,
+/// shared by explain, report and bench.
+struct MethodSizeOptions: ParsableArguments {
+    @Option(help: "SmoothGrad samples.")
+    var samples = 50
+
+    @Option(help: "Integrated-gradients steps.")
+    var steps = 50
+
+    @Option(help: "Occlusion window (pixels).")
+    var window = 16
+
+    @Option(help: "Occlusion stride (pixels).")
+    var stride = 8
+
+    func validate() throws {
+        guard samples >= 1, steps >= 2 else { throw ValidationError("--samples must be at least 1 and --steps at least 2") }
+    }
+
+    /// `options` with these settings.
+    func apply(to options: inout AttributionMethod.Options) {
+        options.samples = samples
+        options.steps = steps
+        options.window = window
+        options.stride = stride
+    }
+}
+
 /// The attribution method called `name` on the command line, or a usage error listing them all.
 func attributionMethod(named name: String) throws -> AttributionMethod {
     guard let method = AttributionMethod(rawValue: name) else {

@@ -13,6 +13,7 @@ struct ReportCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var preprocessing: PreprocessingOptions
+    @OptionGroup var sizes: MethodSizeOptions
 
     @Option(parsing: .upToNextOption, help: "PNG or JPEG images.")
     var images: [String]
@@ -22,18 +23,6 @@ struct ReportCommand: ParsableCommand {
 
     @Option(help: "Layers whose activations to show, comma-separated (default: the Grad-CAM layer).")
     var layers: String?
-
-    @Option(help: "SmoothGrad samples.")
-    var samples = 50
-
-    @Option(help: "Integrated-gradients steps.")
-    var steps = 50
-
-    @Option(help: "Occlusion window (pixels).")
-    var window = 16
-
-    @Option(help: "Occlusion stride (pixels).")
-    var stride = 8
 
     @Option(help: "The folder to write index.html into.")
     var out: String
@@ -55,10 +44,7 @@ struct ReportCommand: ParsableCommand {
         let inputs = try images.map { try loaded.input(image: $0, array: nil, preprocessing: preparation) }
         var settings = Report.Settings()
         settings.methods = try chosenMethods()
-        settings.options.samples = samples
-        settings.options.steps = steps
-        settings.options.window = window
-        settings.options.stride = stride
+        sizes.apply(to: &settings.options)
         settings.layers = try layers.map { $0.split(separator: ",").map(String.init) }
             ?? [loaded.module.defaultCAMLayer(inputShape: inputs[0].shape)]
         var report = Report(title: "Loupe report: \(URL(fileURLWithPath: model.model ?? "").lastPathComponent)", model: loaded,
