@@ -25,7 +25,6 @@ struct IncrementalInference {
     /// A rectangle of positions in a layer: rows `top..<bottom`, columns `left..<right`.
     struct Region {
         var top: Int, bottom: Int, left: Int, right: Int
-        var isEmpty: Bool { top >= bottom || left >= right }
     }
 
     /// Prepares incremental inference for `model` on `input` `[1, C, H, W]`, or `nil` when the

@@ -43,19 +43,11 @@ public struct Occlusion {
     ///   - progress: called with (windows done, windows in all) after each batch.
     public func attribute(_ model: Module, input: Tensor, target: ExplanationTarget, incremental: Bool = true,
                           progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
-        attribute(input: input, target: target, progress: progress) { sample, fill, positions in
-            let inference = incremental && !model.isTraining ? withoutGradients { IncrementalInference(model: model, input: sample) } : nil
-            guard let inference else {
-                return (withoutGradients { model(sample) }, { chunk in
-                    withoutGradients { model(Tensor.concatenate(chunk.map { occlude(sample, with: fill, at: $0) }, along: 0)) }
-                })
+        attribute(input: input, target: target, progress: progress) { sample, fill in
+            guard incremental && !model.isTraining, let inference = IncrementalInference(model: model, input: sample) else {
+                return fullPasses({ model($0) }, sample: sample, fill: fill)
             }
-            return (inference.output, { chunk in
-                inference.outputs(for: chunk.map { top, left in
-                    let region = IncrementalInference.Region(top: top, bottom: top + window, left: left, right: left + window)
-                    return (region, fill.cropped(rows: top..<(top + window), columns: left..<(left + window)))
-                })
-            })
+            return (inference.output, { chunk in inference.outputs(for: chunk.map { occludedWindow(at: $0, of: fill) }) })
         }
     }
 
@@ -65,19 +57,38 @@ public struct Occlusion {
     /// - Parameter progress: called with (windows done, windows in all) after each batch.
     public func attribute(_ model: @escaping (Tensor) -> Tensor, input: Tensor, target: ExplanationTarget,
                           progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
-        attribute(input: input, target: target, progress: progress) { sample, fill, _ in
-            (withoutGradients { model(sample) }, { chunk in
-                withoutGradients { model(Tensor.concatenate(chunk.map { occlude(sample, with: fill, at: $0) }, along: 0)) }
-            })
+        attribute(input: input, target: target, progress: progress) { sample, fill in
+            fullPasses(model, sample: sample, fill: fill)
         }
     }
 
+    /// The sample's output and, for window positions, the outputs of the occluded copies, each
+    /// run through `model` in full.
+    private func fullPasses(_ model: @escaping (Tensor) -> Tensor, sample: Tensor,
+                            fill: Tensor) -> (output: Tensor, occluded: ([(Int, Int)]) -> Tensor) {
+        (withoutGradients { model(sample) }, { chunk in
+            withoutGradients {
+                model(Tensor.concatenate(chunk.map { position in
+                    let (region, values) = occludedWindow(at: position, of: fill)
+                    return sample.pasting(values, at: region)
+                }, along: 0))
+            }
+        })
+    }
+
+    /// The window at (top, left) and the fill's values inside it.
+    private func occludedWindow(at position: (Int, Int), of fill: Tensor) -> (region: IncrementalInference.Region, patch: Tensor) {
+        let (top, left) = position
+        return (IncrementalInference.Region(top: top, bottom: top + window, left: left, right: left + window),
+                fill.cropped(rows: top..<(top + window), columns: left..<(left + window)))
+    }
+
     /// Occlusion with the model's outputs coming from `prepare`, which, given one sample
-    /// `[1, C, H, W]`, its fill image and every window position, returns the sample's output
-    /// and a function from window positions (top, left) to the outputs of those occluded copies.
+    /// `[1, C, H, W]` and its fill image, returns the sample's output and a function from window
+    /// positions (top, left) to the outputs of those occluded copies.
     private func attribute(
         input: Tensor, target: ExplanationTarget, progress: (Int, Int) -> Void,
-        prepare: (Tensor, Tensor, [(Int, Int)]) -> (output: Tensor, occluded: ([(Int, Int)]) -> Tensor)
+        prepare: (Tensor, Tensor) -> (output: Tensor, occluded: ([(Int, Int)]) -> Tensor)
     ) -> Tensor {
         precondition(input.rank == 4, "Occlusion: input must be [N, C, H, W]; got \(input.shape)")
         let (height, width) = (input.shape[2], input.shape[3])
@@ -90,7 +101,7 @@ public struct Occlusion {
             let sample = input.slice(along: 0, from: sampleIndex, to: sampleIndex + 1).detached()
             let sampleFill = fill.slice(along: 0, from: sampleIndex, to: sampleIndex + 1).detached()
             let sampleTarget = target.subset(sampleIndex)
-            let (output, occluded) = prepare(sample, sampleFill, positions)
+            let (output, occluded) = prepare(sample, sampleFill)
             let original = sampleTarget.scores(output).scalar
             var differences = [Float]()
             for start in Swift.stride(from: 0, to: positions.count, by: batchSize) {
@@ -123,23 +134,6 @@ public struct Occlusion {
         case .mean: return input.mean(alongAxes: [2, 3], keepingDimensions: true).broadcast(to: input.shape)
         case .blur(let sigma): return input.gaussianBlurred(sigma: sigma)
         }
-    }
-
-    /// `sample` with the window at `position` taken from `fill`.
-    private func occlude(_ sample: Tensor, with fill: Tensor, at position: (Int, Int)) -> Tensor {
-        var result = sample
-        let (channels, height, width) = (sample.shape[1], sample.shape[2], sample.shape[3])
-        fill.withUnsafeBufferPointer { source in
-            result.withUnsafeMutableBufferPointer { target in
-                for channel in 0..<channels {
-                    for row in position.0..<(position.0 + window) {
-                        let offset = (channel * height + row) * width + position.1
-                        for column in 0..<window { target[offset + column] = source[offset + column] }
-                    }
-                }
-            }
-        }
-        return result
     }
 }
 

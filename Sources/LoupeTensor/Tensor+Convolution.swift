@@ -30,16 +30,15 @@ extension Tensor {
         let outputWidth = (shape[3] + 2 * padding.width - dilation.width * (weight.shape[3] - 1) - 1) / stride.width + 1
         precondition(outputHeight > 0 && outputWidth > 0,
                      "convolved2D: kernel \(Array(weight.shape[2...])) with dilation \(dilation) does not fit input \(Array(shape[2...])) padded by \(padding)")
+        let inputs = [self, weight] + (bias.map { [$0] } ?? [])
         let geometry = ConvolutionGeometry(
             input: shape, weight: weight.shape, output: [shape[0], weight.shape[0], outputHeight, outputWidth],
             stride: stride.array, padding: padding.array, dilation: dilation.array, groups: groups,
             hasBias: bias != nil,
-            inference: !GradientRecording.isEnabled
-                || !([self, weight] + (bias.map { [$0] } ?? [])).contains(where: \.isTrackingGradients))
+            inference: !GradientRecording.isEnabled || !inputs.contains(where: \.isTrackingGradients))
         let result = Tensor(uninitializedShape: geometry.output)
         DNNL.convolutionForward(geometry, input: storage.base, weight: weight.storage,
                                 bias: bias?.storage.base, output: result.storage.base)
-        let inputs = [self, weight] + (bias.map { [$0] } ?? [])
         return Tensor.recording(result, inputs: inputs) { gradient, needed in
             var inputGradient: Tensor?
             if needed[0] {

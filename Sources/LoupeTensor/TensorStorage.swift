@@ -15,7 +15,7 @@ final class TensorStorage: @unchecked Sendable {
     /// Copies of these values in other memory formats (a weight reordered into the blocked layout
     /// a oneDNN primitive chose), keyed by format, kept until the values change or die.
     /// Only touched under ``DNNLContext``'s lock.
-    private var formattedCopies: [FormatKey: (pointer: UnsafeMutableRawPointer, byteCount: Int)] = [:]
+    private var formattedCopies: [FormatKey: UnsafeMutableRawPointer] = [:]
 
     init(count: Int) {
         precondition(count >= 0, "Tensor storage cannot hold \(count) values")
@@ -30,15 +30,14 @@ final class TensorStorage: @unchecked Sendable {
         base.initialize(repeating: value, count: count)
     }
 
-    /// The copy of these values in `format`, made by `make` into `byteCount` fresh bytes the
-    /// first time (caller holds ``DNNLContext``'s lock).
-    func formattedCopy(for owner: FormatKey, byteCount: Int,
+    /// The copy of these values in `format` (`byteCount` bytes), made by `make` the first time
+    /// (caller holds ``DNNLContext``'s lock).
+    func formattedCopy(in format: FormatKey, byteCount: Int,
                        make: (UnsafeMutableRawPointer) -> Void) -> UnsafeMutableRawPointer {
-        if let kept = formattedCopies[owner], kept.byteCount == byteCount { return kept.pointer }
+        if let kept = formattedCopies[format] { return kept }
         let pointer = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
         make(pointer)
-        formattedCopies[owner]?.pointer.deallocate()
-        formattedCopies[owner] = (pointer, byteCount)
+        formattedCopies[format] = pointer
         return pointer
     }
 
@@ -46,7 +45,7 @@ final class TensorStorage: @unchecked Sendable {
     func discardFormattedCopies() {
         guard !formattedCopies.isEmpty else { return }
         DNNLContext.shared.locked {
-            formattedCopies.values.forEach { $0.pointer.deallocate() }
+            formattedCopies.values.forEach { $0.deallocate() }
             formattedCopies = [:]
         }
     }
@@ -58,7 +57,7 @@ final class TensorStorage: @unchecked Sendable {
     }
 
     deinit {
-        formattedCopies.values.forEach { $0.pointer.deallocate() }
+        formattedCopies.values.forEach { $0.deallocate() }
         BufferPool.shared.release(UnsafeMutableRawPointer(base),
                                   byteCount: Swift.max(count, 1) * MemoryLayout<Float>.stride)
     }

@@ -83,12 +83,16 @@ func checkDNNL(_ status: dnnl_status_t, _ action: String) {
     }
 }
 
-/// A plain row-major oneDNN memory descriptor for `dimensions`.
-func plainDescriptor(_ dimensions: [Int]) -> dnnl_memory_desc_t {
+/// A float32 oneDNN memory descriptor for `dimensions` in the format `tag`.
+func memoryDescriptor(_ dimensions: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
     var descriptor = dnnl_memory_desc_t()
-    let tags: [dnnl_format_tag_t] = [dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde]
-    checkDNNL(dnnl_memory_desc_init_by_tag(&descriptor, Int32(dimensions.count), dimensions.map(Int64.init),
-                                           dnnl_f32, tags[dimensions.count - 1]),
+    checkDNNL(dnnl_memory_desc_init_by_tag(&descriptor, Int32(dimensions.count), dimensions.map(Int64.init), dnnl_f32, tag),
               "describing memory of dimensions \(dimensions)")
     return descriptor
+}
+
+/// A plain row-major oneDNN memory descriptor for `dimensions`.
+func plainDescriptor(_ dimensions: [Int]) -> dnnl_memory_desc_t {
+    let tags: [dnnl_format_tag_t] = [dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde]
+    return memoryDescriptor(dimensions, tags[dimensions.count - 1])
 }

@@ -64,6 +64,7 @@ final class ConvolutionPrimitives: @unchecked Sendable {
     }
 
     private func describe(_ direction: Direction) -> dnnl_primitive_desc_t {
+        if direction == .forward, let forwardDescriptor { return forwardDescriptor }
         if geometry.suitsWinograd && direction != .backwardWeights,
            let winograd = describe(direction, algorithm: dnnl_convolution_winograd) {
             return winograd
@@ -76,13 +77,15 @@ final class ConvolutionPrimitives: @unchecked Sendable {
 
     /// The primitive descriptor for `algorithm`, or `nil` when oneDNN has no implementation.
     private func describe(_ direction: Direction, algorithm: dnnl_alg_kind_t) -> dnnl_primitive_desc_t? {
-        if direction == .forward, let forwardDescriptor { return forwardDescriptor }
-        // Both sides blocked, or both left to oneDNN: a 3-channel input with a blocked output
-        // has only the reference backward-data kernel (squeezenet's first layer: 1.2 s).
-        let blocked = geometry.input[1] % 16 == 0 && geometry.output[1] % 16 == 0
-        var input = blocked ? blockedDescriptor(geometry.input) : anyDescriptor(geometry.input)
-        var output = blocked ? blockedDescriptor(geometry.output) : anyDescriptor(geometry.output)
-        var weight = anyDescriptor(geometry.dnnlWeight), bias = plainDescriptor([geometry.weight[0]])
+        // Activations in the channel-blocked layout (nChw16c) when both sides' channels allow.
+        // Left to choose, oneDNN's 1×1 kernels pick channels-last, and reordering NCHW to and from
+        // NHWC around every layer cost as much as the convolutions (resnet50: 55 of 254 ms); the
+        // blocked reorder is a few times cheaper. Both sides or neither: a 3-channel input with a
+        // blocked output has only the reference backward-data kernel (squeezenet's first layer: 1.2 s).
+        let activationFormat = geometry.input[1] % 16 == 0 && geometry.output[1] % 16 == 0 ? dnnl_aBcd16b : dnnl_format_tag_any
+        var input = memoryDescriptor(geometry.input, activationFormat)
+        var output = memoryDescriptor(geometry.output, activationFormat)
+        var weight = memoryDescriptor(geometry.dnnlWeight, dnnl_format_tag_any), bias = plainDescriptor([geometry.weight[0]])
         var operation = dnnl_convolution_desc_t()
         let strides = geometry.stride.map(Int64.init)
         let dilates = geometry.dilation.map { Int64($0 - 1) }  // oneDNN counts dilation from 0
@@ -134,8 +137,8 @@ final class PlannedPrimitive: @unchecked Sendable {
 
     private let primitive: dnnl_primitive_t
     private let arguments: [Argument]
-    /// The scratch memory the primitive needs, if any.
-    private let scratchpad: dnnl_memory_desc_t?
+    /// The scratch memory the primitive needs and its size, if any.
+    private let scratchpad: (descriptor: dnnl_memory_desc_t, byteCount: Int)?
 
     /// - Parameter arguments: (oneDNN argument, query for its format, plain dimensions, is output).
     ///   Arguments the primitive does not use (bias without bias) are dropped.
@@ -163,7 +166,8 @@ final class PlannedPrimitive: @unchecked Sendable {
         }
         if let scratchpadPointer = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0),
            scratchpadPointer.pointee.ndims > 0 {
-            scratchpad = scratchpadPointer.pointee
+            var descriptor = scratchpadPointer.pointee
+            scratchpad = (descriptor, dnnl_memory_desc_get_size(&descriptor))
         } else {
             scratchpad = nil
         }
@@ -180,8 +184,8 @@ final class PlannedPrimitive: @unchecked Sendable {
     /// other reordered arguments live in pooled buffers for the call only.
     func run(_ context: DNNLContext, _ buffers: [Int32: UnsafeMutableRawPointer], keeping kept: [Int32: TensorStorage] = [:]) {
         var primitiveArguments: [(Int32, UnsafeMutableRawPointer, dnnl_memory_desc_t)] = []
-        var staged: [Int32: UnsafeMutableRawPointer] = [:]
-        defer { for (index, buffer) in staged { BufferPool.shared.release(buffer, byteCount: chosenBytes(index)) } }
+        var staged: [Int32: (buffer: UnsafeMutableRawPointer, byteCount: Int)] = [:]
+        defer { for (buffer, byteCount) in staged.values { BufferPool.shared.release(buffer, byteCount: byteCount) } }
         for argument in arguments {
             guard let user = buffers[argument.index] else { continue }
             guard let reorder = argument.reorder else {
@@ -190,33 +194,28 @@ final class PlannedPrimitive: @unchecked Sendable {
             }
             if let storage = kept[argument.index] {
                 // A long-lived input (a weight): reordered once, the copy kept with its values.
-                var chosen = argument.chosen
-                let copy = storage.formattedCopy(for: FormatKey(chosen), byteCount: dnnl_memory_desc_get_size(&chosen)) {
+                let copy = storage.formattedCopy(in: FormatKey(argument.chosen), byteCount: argument.chosenBytes) {
                     context.execute(reorder, [(DNNL_ARG_FROM, user, argument.plain), (DNNL_ARG_TO, $0, argument.chosen)])
                 }
                 primitiveArguments.append((argument.index, copy, argument.chosen))
                 continue
             }
             let buffer = BufferPool.shared.allocate(byteCount: argument.chosenBytes)
-            staged[argument.index] = buffer
+            staged[argument.index] = (buffer, argument.chosenBytes)
             if !argument.isOutput {
                 context.execute(reorder, [(DNNL_ARG_FROM, user, argument.plain), (DNNL_ARG_TO, buffer, argument.chosen)])
             }
             primitiveArguments.append((argument.index, buffer, argument.chosen))
         }
-        if var scratchpad {
-            primitiveArguments.append((DNNL_ARG_SCRATCHPAD, context.scratchpad(byteCount: dnnl_memory_desc_get_size(&scratchpad)), scratchpad))
+        if let scratchpad {
+            primitiveArguments.append((DNNL_ARG_SCRATCHPAD, context.scratchpad(byteCount: scratchpad.byteCount), scratchpad.descriptor))
         }
         context.execute(primitive, primitiveArguments)
         for argument in arguments where argument.isOutput {
-            guard let reorder = argument.reorder, let buffer = staged[argument.index],
+            guard let reorder = argument.reorder, let buffer = staged[argument.index]?.buffer,
                   let user = buffers[argument.index] else { continue }
             context.execute(reorder, [(DNNL_ARG_FROM, buffer, argument.chosen), (DNNL_ARG_TO, user, argument.plain)])
         }
-    }
-
-    private func chosenBytes(_ index: Int32) -> Int {
-        arguments.first { $0.index == index }!.chosenBytes
     }
 }
 
@@ -229,26 +228,6 @@ struct FormatKey: Hashable {
         var descriptor = descriptor
         bytes = withUnsafeBytes(of: &descriptor) { Array($0) }
     }
-}
-
-/// Activations in oneDNN's channel-blocked layout (nChw16c; channels a multiple of 16). Left
-/// to choose, oneDNN's 1×1 kernels pick channels-last, and reordering NCHW to and from NHWC
-/// around every layer cost as much as the convolutions themselves (resnet50: 55 of 254 ms),
-/// while the blocked reorder is a few times cheaper.
-private func blockedDescriptor(_ dimensions: [Int]) -> dnnl_memory_desc_t {
-    var descriptor = dnnl_memory_desc_t()
-    checkDNNL(dnnl_memory_desc_init_by_tag(&descriptor, Int32(dimensions.count), dimensions.map(Int64.init),
-                                           dnnl_f32, dnnl_aBcd16b),
-              "describing memory of dimensions \(dimensions)")
-    return descriptor
-}
-
-private func anyDescriptor(_ dimensions: [Int]) -> dnnl_memory_desc_t {
-    var descriptor = dnnl_memory_desc_t()
-    checkDNNL(dnnl_memory_desc_init_by_tag(&descriptor, Int32(dimensions.count), dimensions.map(Int64.init),
-                                           dnnl_f32, dnnl_format_tag_any),
-              "describing memory of dimensions \(dimensions)")
-    return descriptor
 }
 
 private func withOptionalPointer<Result>(
