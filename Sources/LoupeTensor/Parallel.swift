@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CDNNL
 import Dispatch
 
 /// The number of worker threads elementwise kernels split large loops across.
@@ -32,12 +33,25 @@ func parallelRanges(_ count: Int, grain: Int = 32_768, _ body: (Range<Int>) -> V
         return
     }
     withoutActuallyEscaping(body) { body in
+        #if os(Linux)
+        // On the OpenMP threads oneDNN runs on (see CDNNL/shim.h).
+        var job = UnsafeSendable((count: count, body: body))
+        withUnsafeMutablePointer(to: &job) { pointer in
+            GOMP_parallel({ raw in
+                let job = raw!.assumingMemoryBound(to: UnsafeSendable<(count: Int, body: (Range<Int>) -> Void)>.self).pointee.value
+                let (thread, threads) = (Int(omp_get_thread_num()), Int(omp_get_num_threads()))
+                let start = job.count * thread / threads, end = job.count * (thread + 1) / threads
+                if start < end { job.body(start..<end) }
+            }, pointer, UInt32(chunks), 0)
+        }
+        #else
         let box = UnsafeSendable(body)
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
             let start = count * chunk / chunks
             let end = count * (chunk + 1) / chunks
             box.value(start..<end)
         }
+        #endif
     }
 }
 

@@ -36,28 +36,20 @@ extension Tensor {
             stride: stride.array, padding: padding.array, dilation: dilation.array, groups: groups,
             hasBias: bias != nil,
             inference: !GradientRecording.isEnabled || !inputs.contains(where: \.isTrackingGradients))
-        let result = Tensor(uninitializedShape: geometry.output)
-        DNNL.convolutionForward(geometry, input: storage.base, weight: weight.storage,
-                                bias: bias?.storage.base, output: result.storage.base)
+        let result = Tensor(shape: geometry.output, storage: DNNL.convolutionForward(
+            geometry, input: storage, weight: weight.storage, bias: bias?.storage))
         return Tensor.recording(result, inputs: inputs) { gradient, needed in
             var inputGradient: Tensor?
             if needed[0] {
-                let computed = Tensor(uninitializedShape: geometry.input)
-                DNNL.convolutionBackwardData(geometry, outputGradient: gradient.storage.base,
-                                             weight: weight.storage, inputGradient: computed.storage.base)
-                inputGradient = computed
+                inputGradient = Tensor(shape: geometry.input, storage: DNNL.convolutionBackwardData(
+                    geometry, outputGradient: gradient.storage, weight: weight.storage))
             }
             var weightGradient: Tensor?
             var biasGradient: Tensor?
             if needed[1] || (bias != nil && needed[2]) {
-                let computedWeight = Tensor(uninitializedShape: geometry.weight)
-                let computedBias = bias.map { Tensor(uninitializedShape: $0.shape) }
-                DNNL.convolutionBackwardWeights(geometry, input: self.storage.base,
-                                                outputGradient: gradient.storage.base,
-                                                weightGradient: computedWeight.storage.base,
-                                                biasGradient: computedBias?.storage.base)
-                weightGradient = computedWeight
-                biasGradient = computedBias
+                let computed = DNNL.convolutionBackwardWeights(geometry, input: self.storage, outputGradient: gradient.storage)
+                weightGradient = Tensor(shape: geometry.weight, storage: computed.weight)
+                biasGradient = computed.bias.map { Tensor(shape: [geometry.weight[0]], storage: $0) }
             }
             return [inputGradient, weightGradient] + (bias != nil ? [biasGradient] : [])
         }

@@ -39,12 +39,14 @@ func coalescedAxes(_ extents: [Int], _ stridesA: [Int], _ stridesB: [Int]) -> (e
 }
 
 extension Tensor {
-    /// Applies `operation` to every element.
+    /// Applies `operation` to every element. Element order does not matter here, so values held
+    /// in a oneDNN layout are mapped in it and the result keeps it.
     @inline(__always)
     func mapped(_ operation: (Float) -> Float) -> Tensor {
-        let result = Tensor(uninitializedShape: shape)
-        let source = storage.base
-        let destination = result.storage.base
+        let layout = storage.native
+        let source = layout.map { $0.pointer.assumingMemoryBound(to: Float.self) } ?? storage.base
+        let result = Tensor(shape: shape, storage: TensorStorage(count: count, layout: layout))
+        let destination = result.storage.elementwiseBase
         parallelRanges(count) { range in
             for index in range { destination[index] = operation(source[index]) }
         }
@@ -54,6 +56,16 @@ extension Tensor {
     /// Combines this tensor with `other` elementwise after broadcasting both.
     @inline(__always)
     func zipped(with other: Tensor, _ operation: (Float, Float) -> Float) -> Tensor {
+        if shape == other.shape, let layout = storage.native ?? other.storage.native {
+            // Same shape, at least one side in a oneDNN layout: run in that layout.
+            let a = storage.elementwiseBuffer(in: layout), b = other.storage.elementwiseBuffer(in: layout)
+            let result = Tensor(shape: shape, storage: TensorStorage(count: count, layout: layout))
+            let destination = result.storage.elementwiseBase
+            parallelRanges(count) { range in
+                for index in range { destination[index] = operation(a[index], b[index]) }
+            }
+            return result
+        }
         let a = storage.base
         let b = other.storage.base
         if shape == other.shape {

@@ -52,25 +52,40 @@ extension Tensor {
     public func channelAffine(scale: Tensor, shift: Tensor) -> Tensor {
         precondition(rank >= 2 && scale.shape == [shape[1]] && shift.shape == [shape[1]],
                      "channelAffine: needs [N, C, ...] with [C] scale and shift; got \(shape), \(scale.shape), \(shift.shape)")
-        let (batches, channels) = (shape[0], shape[1])
-        let plane = count / Swift.max(batches * channels, 1)
-        let result = Tensor(uninitializedShape: shape)
-        let (source, destination) = (storage.base, result.storage.base)
-        let (scales, shifts) = (scale.storage.base, shift.storage.base)
-        parallelRanges(batches * channels, grain: Swift.max(1, 32_768 / Swift.max(plane, 1))) { range in
-            for row in range {
-                let (a, b) = (scales[row % channels], shifts[row % channels])
-                let (input, output) = (source + row * plane, destination + row * plane)
-                for index in 0..<plane { output[index] = input[index] * a + b }
-            }
-        }
+        let result = Tensor(shape: shape, storage: scaledByChannel(scale.storage.base, plus: shift.storage.base))
         let reducedAxes = [0] + Array(2..<rank)
         return Tensor.recording(result, inputs: [self, scale, shift]) { gradient, needed in
-            let broadcast = [1, channels] + Array(repeating: 1, count: self.rank - 2)
-            return [needed[0] ? gradient * scale.reshaped(broadcast) : nil,
+            [needed[0] ? Tensor(shape: self.shape, storage: gradient.scaledByChannel(scale.storage.base, plus: nil)) : nil,
                     needed[1] ? (gradient * self).sum(alongAxes: reducedAxes) : nil,
                     needed[2] ? gradient.sum(alongAxes: reducedAxes) : nil]
         }
+    }
+
+    /// `x · scales[c] + shifts[c]` for every channel `c` (shifts `nil`: no shift), in this tensor's
+    /// own layout when a oneDNN primitive left it channel-blocked (nChw16c).
+    fileprivate func scaledByChannel(_ scales: UnsafeMutablePointer<Float>, plus shifts: UnsafeMutablePointer<Float>?) -> TensorStorage {
+        let (batches, channels) = (shape[0], shape[1])
+        let plane = count / Swift.max(batches * channels, 1)
+        // Blocked: runs of 16 channels interleaved, [N, C/16, H, W, 16]; plain: [N, C, plane].
+        let blocked = storage.native.map { $0.isChannelBlocked16 } == true
+        let (lanes, rows) = blocked ? (16, batches * channels / 16) : (1, batches * channels)
+        let layout = blocked ? storage.native : nil
+        let source = layout.map { $0.pointer.assumingMemoryBound(to: Float.self) } ?? storage.base
+        let result = TensorStorage(count: count, layout: layout)
+        let destination = result.elementwiseBase
+        parallelRanges(rows, grain: Swift.max(1, 32_768 / Swift.max(plane * lanes, 1))) { range in
+            for row in range {
+                let firstChannel = (row * lanes) % channels
+                let (input, output) = (source + row * plane * lanes, destination + row * plane * lanes)
+                for position in 0..<plane {
+                    for lane in 0..<lanes {
+                        let index = position * lanes + lane
+                        output[index] = input[index] * scales[firstChannel + lane] + (shifts?[firstChannel + lane] ?? 0)
+                    }
+                }
+            }
+        }
+        return result
     }
 
     /// Zeroes each element with probability `probability` and scales the rest by

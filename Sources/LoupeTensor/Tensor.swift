@@ -80,7 +80,7 @@ public struct Tensor: @unchecked Sendable {
         if !isKnownUniquelyReferenced(&storage) {
             storage = storage.copy()
         } else {
-            storage.discardFormattedCopies()
+            storage.makePlainExclusive()
         }
         gradientNode = nil
         return try body(UnsafeMutableBufferPointer(start: storage.base, count: storage.count))

@@ -1,27 +1,71 @@
+import CDNNL
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// A 64-byte aligned, uniquely owned buffer of `Float`s behind a ``Tensor``.
+/// Values in one oneDNN memory format: a buffer, its descriptor and its size.
+struct FormattedBuffer {
+    let descriptor: dnnl_memory_desc_t
+    let key: FormatKey
+    let pointer: UnsafeMutableRawPointer
+    let byteCount: Int
+
+    /// A new pooled buffer for values in `descriptor`'s format.
+    init(allocating descriptor: dnnl_memory_desc_t, key: FormatKey? = nil) {
+        var measured = descriptor
+        self.descriptor = descriptor
+        self.key = key ?? FormatKey(descriptor)
+        byteCount = dnnl_memory_desc_get_size(&measured)
+        pointer = BufferPool.shared.allocate(byteCount: Swift.max(byteCount, 64))
+    }
+
+    func release() {
+        BufferPool.shared.release(pointer, byteCount: Swift.max(byteCount, 64))
+    }
+}
+
+/// The 64-byte aligned, uniquely owned values behind a ``Tensor``.
 ///
-/// The alignment lets oneDNN and vectorized loops use aligned loads. Large buffers come from
-/// and return to ``BufferPool``, so repeated passes over a network reuse memory instead of
-/// faulting in fresh pages each time.
+/// The values are row-major (plain) as the tensor's shape says, except that an activation a
+/// oneDNN primitive wrote in its own layout (nChw16c) stays in that layout, its ``native``
+/// buffer, until code asks for ``base``: the plain buffer is then made from it once. Between
+/// layers run by oneDNN, and through the elementwise ops (which are blind to element order), the
+/// values never leave the blocked layout. Copies in other formats (a weight reordered for a
+/// primitive) are kept until the values change or die.
+///
+/// Large buffers come from and return to ``BufferPool``, so repeated passes over a network reuse
+/// memory instead of faulting in fresh pages each time.
 final class TensorStorage: @unchecked Sendable {
     let count: Int
-    let base: UnsafeMutablePointer<Float>
-    /// Copies of these values in other memory formats (a weight reordered into the blocked layout
-    /// a oneDNN primitive chose), keyed by format, kept until the values change or die.
-    /// Only touched under ``DNNLContext``'s lock.
-    private var formattedCopies: [FormatKey: UnsafeMutableRawPointer] = [:]
+    /// The values in a oneDNN layout with no padding (`byteCount == count · 4`), when a primitive
+    /// wrote them so. Set at creation; cleared only by ``makePlainExclusive()``.
+    private(set) var native: FormattedBuffer?
+    /// Holds the plain buffer's address once it exists (read and set atomically: a tensor may
+    /// be read by several threads, and the first read makes the buffer).
+    private let plainSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    /// Copies of these values in other formats, keyed by format; touched only under
+    /// ``DNNLContext``'s lock.
+    private var formattedCopies: [FormatKey: FormattedBuffer] = [:]
+
+    private var plainByteCount: Int { Swift.max(count, 1) * MemoryLayout<Float>.stride }
 
     init(count: Int) {
         precondition(count >= 0, "Tensor storage cannot hold \(count) values")
         self.count = count
-        base = BufferPool.shared.allocate(byteCount: Swift.max(count, 1) * MemoryLayout<Float>.stride)
-            .bindMemory(to: Float.self, capacity: Swift.max(count, 1))
+        plainSlot = .allocate(capacity: 1)
+        plainSlot.initialize(to: BufferPool.shared.allocate(byteCount: Swift.max(count, 1) * MemoryLayout<Float>.stride))
+    }
+
+    /// Storage whose values will be written in `native`'s format (which must have no padding).
+    init(count: Int, native: FormattedBuffer) {
+        precondition(native.byteCount == count * MemoryLayout<Float>.stride,
+                     "A native layout must hold exactly \(count) values; it has \(native.byteCount) bytes")
+        self.count = count
+        self.native = native
+        plainSlot = .allocate(capacity: 1)
+        plainSlot.initialize(to: nil)
     }
 
     /// Storage holding `count` copies of `value`.
@@ -30,22 +74,73 @@ final class TensorStorage: @unchecked Sendable {
         base.initialize(repeating: value, count: count)
     }
 
-    /// The copy of these values in `format` (`byteCount` bytes), made by `make` the first time
-    /// (caller holds ``DNNLContext``'s lock).
-    func formattedCopy(in format: FormatKey, byteCount: Int,
-                       make: (UnsafeMutableRawPointer) -> Void) -> UnsafeMutableRawPointer {
-        if let kept = formattedCopies[format] { return kept }
-        let pointer = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
-        make(pointer)
-        formattedCopies[format] = pointer
-        return pointer
+    /// Storage for the result of an elementwise op on values laid out as `layout` (`nil`: plain).
+    convenience init(count: Int, layout: FormattedBuffer?) {
+        if let layout {
+            self.init(count: count, native: FormattedBuffer(allocating: layout.descriptor, key: layout.key))
+        } else {
+            self.init(count: count)
+        }
     }
 
-    /// Drops the formatted copies; called before the values are written in place.
-    func discardFormattedCopies() {
-        guard !formattedCopies.isEmpty else { return }
+    /// The values, row-major; made from the native layout on first use.
+    var base: UnsafeMutablePointer<Float> {
+        if let plain = loupe_atomic_load_pointer(plainSlot) { return plain.assumingMemoryBound(to: Float.self) }
+        return DNNLContext.shared.locked { plainWhileLocked() }
+    }
+
+    /// ``base`` for a caller that holds ``DNNLContext``'s lock.
+    func plainWhileLocked() -> UnsafeMutablePointer<Float> {
+        if let plain = loupe_atomic_load_pointer(plainSlot) { return plain.assumingMemoryBound(to: Float.self) }
+        let plain = BufferPool.shared.allocate(byteCount: plainByteCount)
+        let native = native!
+        DNNLContext.shared.reorder(from: native.descriptor, native.pointer,
+                                   to: plainDescriptor(native.dimensions), plain)
+        loupe_atomic_store_pointer(plainSlot, plain)
+        return plain.assumingMemoryBound(to: Float.self)
+    }
+
+    /// The values in the format `descriptor` (keyed `key`), or `nil` when no buffer holds them so
+    /// yet (caller holds ``DNNLContext``'s lock).
+    func existingBuffer(in key: FormatKey) -> UnsafeMutableRawPointer? {
+        if let native, native.key == key { return native.pointer }
+        return formattedCopies[key]?.pointer
+    }
+
+    /// The copy of these values in `descriptor`'s format, made by a reorder from the plain
+    /// values the first time and kept (caller holds ``DNNLContext``'s lock).
+    func formattedCopy(in descriptor: dnnl_memory_desc_t, key: FormatKey) -> UnsafeMutableRawPointer {
+        if let existing = existingBuffer(in: key) { return existing }
+        let copy = FormattedBuffer(allocating: descriptor, key: key)
+        DNNLContext.shared.reorder(from: plainDescriptor(copy.dimensions), plainWhileLocked(),
+                                   to: descriptor, copy.pointer)
+        formattedCopies[key] = copy
+        return copy.pointer
+    }
+
+    /// Where an elementwise kernel writes a result created with ``init(count:layout:)``.
+    var elementwiseBase: UnsafeMutablePointer<Float> {
+        native.map { $0.pointer.assumingMemoryBound(to: Float.self) } ?? base
+    }
+
+    /// The values in `layout` (a native layout of some storage of the same shape), for an
+    /// elementwise kernel: this storage's own native buffer, or a copy kept with it.
+    func elementwiseBuffer(in layout: FormattedBuffer) -> UnsafeMutablePointer<Float> {
+        if let native, native.key == layout.key { return native.pointer.assumingMemoryBound(to: Float.self) }
+        return DNNLContext.shared.locked {
+            formattedCopy(in: layout.descriptor, key: layout.key).assumingMemoryBound(to: Float.self)
+        }
+    }
+
+    /// Makes the plain buffer the only one, before the values are written in place (the caller
+    /// holds the only reference).
+    func makePlainExclusive() {
+        guard native != nil || !formattedCopies.isEmpty else { return }
         DNNLContext.shared.locked {
-            formattedCopies.values.forEach { $0.deallocate() }
+            _ = plainWhileLocked()
+            native?.release()
+            native = nil
+            formattedCopies.values.forEach { $0.release() }
             formattedCopies = [:]
         }
     }
@@ -57,9 +152,10 @@ final class TensorStorage: @unchecked Sendable {
     }
 
     deinit {
-        formattedCopies.values.forEach { $0.deallocate() }
-        BufferPool.shared.release(UnsafeMutableRawPointer(base),
-                                  byteCount: Swift.max(count, 1) * MemoryLayout<Float>.stride)
+        native?.release()
+        formattedCopies.values.forEach { $0.release() }
+        if let plain = plainSlot.pointee { BufferPool.shared.release(plain, byteCount: plainByteCount) }
+        plainSlot.deallocate()
     }
 }
 

@@ -16,6 +16,11 @@ final class DNNLContext: @unchecked Sendable {
     let stream: dnnl_stream_t
     private var mutex = pthread_mutex_t()
     private var convolutions: [ConvolutionGeometry: ConvolutionPrimitives] = [:]
+    private var reorders: [ReorderKey: dnnl_primitive_t] = [:]
+
+    private struct ReorderKey: Hashable {
+        let from: FormatKey, to: FormatKey
+    }
 
     private init() {
         var engine: dnnl_engine_t?
@@ -53,6 +58,28 @@ final class DNNLContext: @unchecked Sendable {
         let built = ConvolutionPrimitives(geometry: geometry, engine: engine)
         convolutions[geometry] = built
         return built
+    }
+
+    /// Copies values between two formats of the same dimensions (caller holds the lock); the
+    /// reorder primitive is built once per pair of formats.
+    func reorder(from source: dnnl_memory_desc_t, _ sourceBuffer: UnsafeMutableRawPointer,
+                 to destination: dnnl_memory_desc_t, _ destinationBuffer: UnsafeMutableRawPointer) {
+        let key = ReorderKey(from: FormatKey(source), to: FormatKey(destination))
+        let primitive: dnnl_primitive_t
+        if let cached = reorders[key] {
+            primitive = cached
+        } else {
+            var (source, destination) = (source, destination)
+            var descriptor: dnnl_primitive_desc_t?
+            checkDNNL(dnnl_reorder_primitive_desc_create(&descriptor, &source, engine, &destination, engine, nil),
+                      "describing a reorder")
+            var created: dnnl_primitive_t?
+            checkDNNL(dnnl_primitive_create(&created, descriptor), "creating a reorder")
+            dnnl_primitive_desc_destroy(descriptor)
+            primitive = created!
+            reorders[key] = primitive
+        }
+        execute(primitive, [(DNNL_ARG_FROM, sourceBuffer, source), (DNNL_ARG_TO, destinationBuffer, destination)])
     }
 
     /// Executes `primitive` with `arguments` (oneDNN argument index, buffer, memory descriptor)
@@ -95,4 +122,31 @@ func memoryDescriptor(_ dimensions: [Int], _ tag: dnnl_format_tag_t) -> dnnl_mem
 func plainDescriptor(_ dimensions: [Int]) -> dnnl_memory_desc_t {
     let tags: [dnnl_format_tag_t] = [dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde]
     return memoryDescriptor(dimensions, tags[dimensions.count - 1])
+}
+
+/// A memory format, as a dictionary key: copies of values in the same format are shared by
+/// every primitive that reads that format.
+struct FormatKey: Hashable {
+    private let bytes: [UInt8]
+
+    init(_ descriptor: dnnl_memory_desc_t) {
+        var descriptor = descriptor
+        bytes = withUnsafeBytes(of: &descriptor) { Array($0) }
+    }
+}
+
+extension FormattedBuffer {
+    /// Whether the values are `[N, C, H, W]` in oneDNN's nChw16c layout (`[N, C/16, H, W, 16]`).
+    var isChannelBlocked16: Bool {
+        let dimensions = dimensions
+        return dimensions.count == 4 && key == FormatKey(memoryDescriptor(dimensions, dnnl_aBcd16b))
+    }
+
+    /// The logical dimensions of the values.
+    var dimensions: [Int] {
+        var descriptor = descriptor
+        return withUnsafeBytes(of: &descriptor.dims) { raw in
+            Array(raw.bindMemory(to: Int64.self).prefix(Int(descriptor.ndims))).map(Int.init)
+        }
+    }
 }

@@ -122,16 +122,22 @@ final class ConvolutionPrimitives: @unchecked Sendable {
     }
 }
 
-/// A primitive with the reorders between the caller's plain buffers and the formats it chose.
+/// A primitive with the formats it chose for each argument, run on ``TensorStorage``s.
+///
+/// Inputs already held in the chosen format (an activation another primitive wrote in nChw16c,
+/// a weight reordered before) are passed as they are; others are reordered in. Outputs whose
+/// chosen format has no padding are written in it and stay so (see ``TensorStorage/native``);
+/// the rest are reordered out to plain buffers.
 final class PlannedPrimitive: @unchecked Sendable {
     private struct Argument {
         let index: Int32
+        let dimensions: [Int]
         let plain: dnnl_memory_desc_t
         let chosen: dnnl_memory_desc_t
-        /// Plain → chosen for inputs, chosen → plain for outputs; `nil` when they agree.
-        let reorder: dnnl_primitive_t?
-        /// Bytes of the argument in the chosen format.
-        let chosenBytes: Int
+        let chosenKey: FormatKey
+        let isPlain: Bool
+        /// The chosen format holds exactly the values, no padding.
+        let isDense: Bool
         let isOutput: Bool
     }
 
@@ -151,18 +157,11 @@ final class PlannedPrimitive: @unchecked Sendable {
                   chosenPointer.pointee.ndims > 0 else { continue }
             var chosen = chosenPointer.pointee
             var plain = plainDescriptor(dimensions)
-            var reorder: dnnl_primitive_t?
-            if dnnl_memory_desc_equal(&plain, &chosen) == 0 {
-                var reorderDescriptor: dnnl_primitive_desc_t?
-                checkDNNL(isOutput
-                          ? dnnl_reorder_primitive_desc_create(&reorderDescriptor, &chosen, engine, &plain, engine, nil)
-                          : dnnl_reorder_primitive_desc_create(&reorderDescriptor, &plain, engine, &chosen, engine, nil),
-                          "describing a reorder")
-                checkDNNL(dnnl_primitive_create(&reorder, reorderDescriptor), "creating a reorder")
-                dnnl_primitive_desc_destroy(reorderDescriptor)
-            }
-            planned.append(Argument(index: index, plain: plain, chosen: chosen, reorder: reorder,
-                                    chosenBytes: dnnl_memory_desc_get_size(&chosen), isOutput: isOutput))
+            planned.append(Argument(
+                index: index, dimensions: dimensions, plain: plain, chosen: chosen, chosenKey: FormatKey(chosen),
+                isPlain: dnnl_memory_desc_equal(&plain, &chosen) != 0,
+                isDense: dnnl_memory_desc_get_size(&chosen) == dimensions.reduce(1, *) * MemoryLayout<Float>.stride,
+                isOutput: isOutput))
         }
         if let scratchpadPointer = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0),
            scratchpadPointer.pointee.ndims > 0 {
@@ -178,55 +177,64 @@ final class PlannedPrimitive: @unchecked Sendable {
         self.arguments = planned
     }
 
-    /// Runs the primitive on plain buffers, one per argument index (missing ones are skipped),
-    /// reordering inputs in and outputs out (caller holds the context lock). Arguments in
-    /// `kept` are long-lived inputs (weights) whose reordered copy is kept with their storage;
-    /// other reordered arguments live in pooled buffers for the call only.
-    func run(_ context: DNNLContext, _ buffers: [Int32: UnsafeMutableRawPointer], keeping kept: [Int32: TensorStorage] = [:]) {
+    /// Runs the primitive on `inputs` and returns its outputs, one storage per output argument the
+    /// primitive has (caller holds the context lock). Inputs in `kept` are long-lived (weights):
+    /// their reordered copy is kept with their storage; other inputs are reordered for the call only.
+    func run(_ context: DNNLContext, _ inputs: [Int32: TensorStorage], keeping kept: Set<Int32> = [],
+             producing wanted: Set<Int32>) -> [Int32: TensorStorage] {
         var primitiveArguments: [(Int32, UnsafeMutableRawPointer, dnnl_memory_desc_t)] = []
-        var staged: [Int32: (buffer: UnsafeMutableRawPointer, byteCount: Int)] = [:]
-        defer { for (buffer, byteCount) in staged.values { BufferPool.shared.release(buffer, byteCount: byteCount) } }
+        var staged: [FormattedBuffer] = []
+        var reorderedOutputs: [(FormattedBuffer, TensorStorage)] = []
+        var outputs: [Int32: TensorStorage] = [:]
+        defer { staged.forEach { $0.release() } }
         for argument in arguments {
-            guard let user = buffers[argument.index] else { continue }
-            guard let reorder = argument.reorder else {
-                primitiveArguments.append((argument.index, user, argument.plain))
-                continue
-            }
-            if let storage = kept[argument.index] {
-                // A long-lived input (a weight): reordered once, the copy kept with its values.
-                let copy = storage.formattedCopy(in: FormatKey(argument.chosen), byteCount: argument.chosenBytes) {
-                    context.execute(reorder, [(DNNL_ARG_FROM, user, argument.plain), (DNNL_ARG_TO, $0, argument.chosen)])
+            if argument.isOutput {
+                guard wanted.contains(argument.index) else { continue }
+                let count = argument.dimensions.reduce(1, *)
+                let storage: TensorStorage
+                let pointer: UnsafeMutableRawPointer
+                if argument.isPlain {
+                    storage = TensorStorage(count: count)
+                    pointer = UnsafeMutableRawPointer(storage.base)
+                } else if argument.isDense {
+                    storage = TensorStorage(count: count, native: FormattedBuffer(allocating: argument.chosen, key: argument.chosenKey))
+                    pointer = storage.native!.pointer
+                } else {
+                    let buffer = FormattedBuffer(allocating: argument.chosen, key: argument.chosenKey)
+                    staged.append(buffer)
+                    storage = TensorStorage(count: count)
+                    reorderedOutputs.append((buffer, storage))
+                    pointer = buffer.pointer
                 }
-                primitiveArguments.append((argument.index, copy, argument.chosen))
+                outputs[argument.index] = storage
+                primitiveArguments.append((argument.index, pointer, argument.chosen))
                 continue
             }
-            let buffer = BufferPool.shared.allocate(byteCount: argument.chosenBytes)
-            staged[argument.index] = (buffer, argument.chosenBytes)
-            if !argument.isOutput {
-                context.execute(reorder, [(DNNL_ARG_FROM, user, argument.plain), (DNNL_ARG_TO, buffer, argument.chosen)])
+            guard let storage = inputs[argument.index] else { continue }
+            let pointer: UnsafeMutableRawPointer
+            if argument.isPlain {
+                pointer = UnsafeMutableRawPointer(storage.plainWhileLocked())
+            } else if let existing = storage.existingBuffer(in: argument.chosenKey) {
+                pointer = existing
+            } else if kept.contains(argument.index) {
+                pointer = storage.formattedCopy(in: argument.chosen, key: argument.chosenKey)
+            } else {
+                let buffer = FormattedBuffer(allocating: argument.chosen, key: argument.chosenKey)
+                staged.append(buffer)
+                context.reorder(from: argument.plain, storage.plainWhileLocked(), to: argument.chosen, buffer.pointer)
+                pointer = buffer.pointer
             }
-            primitiveArguments.append((argument.index, buffer, argument.chosen))
+            primitiveArguments.append((argument.index, pointer, argument.chosen))
         }
         if let scratchpad {
             primitiveArguments.append((DNNL_ARG_SCRATCHPAD, context.scratchpad(byteCount: scratchpad.byteCount), scratchpad.descriptor))
         }
         context.execute(primitive, primitiveArguments)
-        for argument in arguments where argument.isOutput {
-            guard let reorder = argument.reorder, let buffer = staged[argument.index]?.buffer,
-                  let user = buffers[argument.index] else { continue }
-            context.execute(reorder, [(DNNL_ARG_FROM, buffer, argument.chosen), (DNNL_ARG_TO, user, argument.plain)])
+        for (buffer, storage) in reorderedOutputs {
+            context.reorder(from: buffer.descriptor, buffer.pointer, to: plainDescriptor(buffer.dimensions),
+                            UnsafeMutableRawPointer(storage.plainWhileLocked()))
         }
-    }
-}
-
-/// A memory format, as a dictionary key: copies of a weight in the same format are shared by
-/// every primitive that reads that format.
-struct FormatKey: Hashable {
-    private let bytes: [UInt8]
-
-    init(_ descriptor: dnnl_memory_desc_t) {
-        var descriptor = descriptor
-        bytes = withUnsafeBytes(of: &descriptor) { Array($0) }
+        return outputs
     }
 }
 
@@ -236,40 +244,38 @@ private func withOptionalPointer<Result>(
     present ? withUnsafePointer(to: &value) { body($0) } : body(nil)
 }
 
-/// The oneDNN kernels on raw buffers; shapes were checked by the caller.
+/// The oneDNN kernels on tensor storages; shapes were checked by the caller.
 enum DNNL {
-    private static func run(_ geometry: ConvolutionGeometry,
-                            _ select: (ConvolutionPrimitives) -> PlannedPrimitive,
-                            _ buffers: [Int32: UnsafeMutablePointer<Float>?], keeping kept: [Int32: TensorStorage] = [:]) {
+    private static func run(_ geometry: ConvolutionGeometry, _ select: (ConvolutionPrimitives) -> PlannedPrimitive,
+                            _ inputs: [Int32: TensorStorage?], keeping kept: Set<Int32> = [],
+                            producing outputs: Set<Int32>) -> [Int32: TensorStorage] {
         let context = DNNLContext.shared
-        context.locked {
-            let primitive = select(context.convolutionPrimitives(for: geometry))
-            primitive.run(context, buffers.compactMapValues { $0.map(UnsafeMutableRawPointer.init) }, keeping: kept)
+        return context.locked {
+            select(context.convolutionPrimitives(for: geometry))
+                .run(context, inputs.compactMapValues { $0 }, keeping: kept, producing: outputs)
         }
     }
 
     /// The weight's reordered copy is kept with its storage, so a model's weights are reordered
     /// once, not on every call.
-    static func convolutionForward(_ geometry: ConvolutionGeometry, input: UnsafeMutablePointer<Float>,
-                                   weight: TensorStorage, bias: UnsafeMutablePointer<Float>?,
-                                   output: UnsafeMutablePointer<Float>) {
-        run(geometry, \.forward, [DNNL_ARG_SRC: input, DNNL_ARG_WEIGHTS: weight.base, DNNL_ARG_BIAS: bias, DNNL_ARG_DST: output],
-            keeping: [DNNL_ARG_WEIGHTS: weight])
+    static func convolutionForward(_ geometry: ConvolutionGeometry, input: TensorStorage,
+                                   weight: TensorStorage, bias: TensorStorage?) -> TensorStorage {
+        run(geometry, \.forward, [DNNL_ARG_SRC: input, DNNL_ARG_WEIGHTS: weight, DNNL_ARG_BIAS: bias],
+            keeping: [DNNL_ARG_WEIGHTS], producing: [DNNL_ARG_DST])[DNNL_ARG_DST]!
     }
 
-    static func convolutionBackwardData(_ geometry: ConvolutionGeometry, outputGradient: UnsafeMutablePointer<Float>,
-                                        weight: TensorStorage, inputGradient: UnsafeMutablePointer<Float>) {
-        run(geometry, \.backwardData,
-            [DNNL_ARG_DIFF_DST: outputGradient, DNNL_ARG_WEIGHTS: weight.base, DNNL_ARG_DIFF_SRC: inputGradient],
-            keeping: [DNNL_ARG_WEIGHTS: weight])
+    static func convolutionBackwardData(_ geometry: ConvolutionGeometry, outputGradient: TensorStorage,
+                                        weight: TensorStorage) -> TensorStorage {
+        run(geometry, \.backwardData, [DNNL_ARG_DIFF_DST: outputGradient, DNNL_ARG_WEIGHTS: weight],
+            keeping: [DNNL_ARG_WEIGHTS], producing: [DNNL_ARG_DIFF_SRC])[DNNL_ARG_DIFF_SRC]!
     }
 
-    static func convolutionBackwardWeights(_ geometry: ConvolutionGeometry, input: UnsafeMutablePointer<Float>,
-                                           outputGradient: UnsafeMutablePointer<Float>,
-                                           weightGradient: UnsafeMutablePointer<Float>,
-                                           biasGradient: UnsafeMutablePointer<Float>?) {
-        run(geometry, \.backwardWeights, [DNNL_ARG_SRC: input, DNNL_ARG_DIFF_DST: outputGradient,
-                                          DNNL_ARG_DIFF_WEIGHTS: weightGradient, DNNL_ARG_DIFF_BIAS: biasGradient])
+    /// The weight gradient and, when the geometry has a bias, the bias gradient.
+    static func convolutionBackwardWeights(_ geometry: ConvolutionGeometry, input: TensorStorage,
+                                           outputGradient: TensorStorage) -> (weight: TensorStorage, bias: TensorStorage?) {
+        let outputs = run(geometry, \.backwardWeights, [DNNL_ARG_SRC: input, DNNL_ARG_DIFF_DST: outputGradient],
+                          producing: [DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS])
+        return (outputs[DNNL_ARG_DIFF_WEIGHTS]!, outputs[DNNL_ARG_DIFF_BIAS])
     }
 
     /// Row-major single-precision GEMM: C = α·op(A)·op(B) + β·C with op(A) M×K, op(B) K×N.

@@ -1,0 +1,73 @@
+import LoupeTensor
+import Testing
+
+/// Convolution outputs stay in oneDNN's channel-blocked layout (nChw16c) until something reads
+/// them in row-major order; elementwise ops and per-channel affine maps run in that layout. Every
+/// result must equal the same computation on row-major copies (`Tensor(shape:scalars:)` is plain).
+@Suite("Blocked activation layouts")
+struct LayoutTests {
+    func plain(_ tensor: Tensor) -> Tensor { Tensor(shape: tensor.shape, scalars: tensor.scalars) }
+
+    func maximumDifference(_ a: Tensor, _ b: Tensor) -> Float {
+        #expect(a.shape == b.shape)
+        return zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? 0
+    }
+
+    @Test func elementwiseOpsInTheBlockedLayoutEqualRowMajorOnes() {
+        var generator = RandomGenerator(seed: 21)
+        let x = Tensor.normal([2, 16, 7, 5], generator: &generator)
+        let w1 = Tensor.normal([32, 16, 3, 3], standardDeviation: 0.1, generator: &generator)
+        let w2 = Tensor.normal([32, 16, 1, 1], standardDeviation: 0.1, generator: &generator)
+        let scale = Tensor.normal([32], generator: &generator), shift = Tensor.normal([32], generator: &generator)
+        let other = Tensor.normal([2, 32, 7, 5], generator: &generator)
+        withoutGradients {
+            let a = x.convolved2D(with: w1, padding: 1), b = x.convolved2D(with: w2)
+            let (plainA, plainB) = (plain(a), plain(b))
+            // Each op on blocked operands (and mixed with a row-major one) against row-major operands.
+            #expect(maximumDifference(a.relu(), plainA.relu()) == 0)
+            #expect(maximumDifference(a + b, plainA + plainB) == 0)
+            #expect(maximumDifference(a * other, plainA * other) == 0)
+            #expect(maximumDifference(other - a, other - plainA) == 0)
+            #expect(maximumDifference(a.channelAffine(scale: scale, shift: shift),
+                                      plainA.channelAffine(scale: scale, shift: shift)) == 0)
+            // A reshaped blocked tensor is read row-major.
+            #expect(a.reshaped([2, 32 * 35]).scalars == plainA.reshaped([2, 32 * 35]).scalars)
+            #expect(maximumDifference((a.relu() + b).reshaped([2, 1120]), (plainA.relu() + plainB).reshaped([2, 1120])) == 0)
+        }
+    }
+
+    @Test func writingABlockedTensorInPlaceKeepsTheOtherValues() {
+        var generator = RandomGenerator(seed: 22)
+        let x = Tensor.normal([1, 16, 4, 4], generator: &generator)
+        let w = Tensor.normal([16, 16, 1, 1], generator: &generator)
+        var y = withoutGradients { x.convolved2D(with: w) }
+        let before = y.scalars
+        y.withUnsafeMutableBufferPointer { $0[5] = 100 }
+        var expected = before
+        expected[5] = 100
+        #expect(y.scalars == expected)
+        // And the changed values are what the next convolution reads.
+        let next = withoutGradients { y.convolved2D(with: w) }
+        #expect(maximumDifference(next, withoutGradients { plain(y).convolved2D(with: w) }) == 0)
+    }
+
+    @Test func gradientsThroughBlockedActivationsEqualRowMajorOnes() {
+        var generator = RandomGenerator(seed: 23)
+        let x = Tensor.normal([1, 16, 6, 6], generator: &generator)
+        let w1 = Tensor.normal([32, 16, 3, 3], standardDeviation: 0.1, generator: &generator)
+        let w2 = Tensor.normal([16, 32, 3, 3], standardDeviation: 0.1, generator: &generator)
+        let scale = Tensor.normal([32], generator: &generator), shift = Tensor.normal([32], generator: &generator)
+        let seed = Tensor.normal([1, 16, 6, 6], generator: &generator)
+        // conv → affine → relu → conv + residual, once as is and once with every activation made
+        // row-major (multiplying by a broadcast 1 is exact and runs on row-major buffers).
+        func network(_ input: Tensor, rowMajor: Bool) -> Tensor {
+            let step: (Tensor) -> Tensor = { rowMajor ? $0 * Tensor.ones([1]) : $0 }
+            let hidden = step(step(step(input.convolved2D(with: w1, padding: 1)).channelAffine(scale: scale, shift: shift)).relu())
+            return step(step(hidden.convolved2D(with: w2, padding: 1)) + input)
+        }
+        let input = x.trackingGradients()
+        let blocked = gradients(of: network(input, rowMajor: false), at: [input], seed: seed)[0]
+        let reference = gradients(of: network(input, rowMajor: true), at: [input], seed: seed)[0]
+        #expect(maximumDifference(blocked, reference) < 1e-6)
+    }
+}
