@@ -1,5 +1,6 @@
-// 2-D pooling on NCHW tensors, written as Swift loops over planes so that PyTorch's exact
-// rules (ceil_mode windows, count_include_pad divisors, NaN propagation) hold to the letter.
+// 2-D pooling on NCHW tensors. Max pooling runs on oneDNN (in the channel-blocked layout
+// convolutions leave), with PyTorch's window rules (ceil_mode, dilation); average pooling is
+// Swift loops over planes so that PyTorch's count_include_pad divisors hold to the letter.
 
 /// The output extent of a pooling window along one dimension, as PyTorch computes it.
 func pooledExtent(input: Int, kernel: Int, stride: Int, padding: Int, dilation: Int, ceilMode: Bool) -> Int {
@@ -46,56 +47,30 @@ extension Tensor {
     ///   - padding: implicit −∞ padding on both sides, at most half the kernel.
     ///   - ceilMode: round the output size up, as PyTorch's `ceil_mode=True`.
     /// - Returns: `[N, C, H', W']`. The gradient goes to the (first) maximal element of each window.
+    ///   Unlike PyTorch, a NaN inside a window does not win the maximum (oneDNN's rule).
     public func maxPooled2D(kernelSize: Size2D, stride: Size2D? = nil, padding: Size2D = 0,
                             dilation: Size2D = 1, ceilMode: Bool = false) -> Tensor {
         let window = PoolingWindow(input: shape, kernel: kernelSize, stride: stride, padding: padding,
                                    dilation: dilation, ceilMode: ceilMode, function: "maxPooled2D")
-        let planes = shape[0] * shape[1]
-        let inputPlane = window.inputHeight * window.inputWidth
-        let outputPlane = window.outputHeight * window.outputWidth
-        let result = Tensor(uninitializedShape: [shape[0], shape[1], window.outputHeight, window.outputWidth])
-        // For each output element, the flat input offset of its maximum.
-        let argmax = UnsafeMutablePointer<Int>.allocate(capacity: Swift.max(result.count, 1))
-        let source = storage.base, destination = result.storage.base
-        parallelRanges(planes, grain: Swift.max(1, 16_384 / Swift.max(inputPlane, 1))) { range in
-            for plane in range {
-                for outputRow in 0..<window.outputHeight {
-                    let rowStart = outputRow * window.stride.height - window.padding.height
-                    for outputColumn in 0..<window.outputWidth {
-                        let columnStart = outputColumn * window.stride.width - window.padding.width
-                        var best = -Float.infinity
-                        var bestOffset = -1
-                        for i in 0..<window.kernel.height {
-                            let row = rowStart + i * window.dilation.height
-                            guard row >= 0 && row < window.inputHeight else { continue }
-                            for j in 0..<window.kernel.width {
-                                let column = columnStart + j * window.dilation.width
-                                guard column >= 0 && column < window.inputWidth else { continue }
-                                let offset = plane * inputPlane + row * window.inputWidth + column
-                                let value = source[offset]
-                                if value > best || value.isNaN || bestOffset < 0 {
-                                    best = value
-                                    bestOffset = offset
-                                    if value.isNaN { break }
-                                }
-                            }
-                        }
-                        let outputOffset = plane * outputPlane + outputRow * window.outputWidth + outputColumn
-                        destination[outputOffset] = best
-                        argmax[outputOffset] = bestOffset
-                    }
-                }
-            }
+        // Right/bottom padding that makes oneDNN's window count PyTorch's (ceil_mode adds windows
+        // reaching past the input; padded positions never win a max).
+        func paddingAfter(_ input: Int, _ output: Int, _ kernel: Int, _ stride: Int, _ dilation: Int, _ before: Int) -> Int {
+            Swift.max(0, (output - 1) * stride + (kernel - 1) * dilation + 1 - input - before)
         }
-        let selected = Array(UnsafeBufferPointer(start: argmax, count: result.count))
-        argmax.deallocate()
-        let inputShape = shape
+        let geometry = PoolingGeometry(
+            input: shape, output: [shape[0], shape[1], window.outputHeight, window.outputWidth],
+            kernel: window.kernel.array, stride: window.stride.array, dilation: window.dilation.array,
+            paddingBefore: window.padding.array,
+            paddingAfter: [paddingAfter(window.inputHeight, window.outputHeight, window.kernel.height, window.stride.height,
+                                        window.dilation.height, window.padding.height),
+                           paddingAfter(window.inputWidth, window.outputWidth, window.kernel.width, window.stride.width,
+                                        window.dilation.width, window.padding.width)],
+            inference: !GradientRecording.isEnabled || !isTrackingGradients)
+        let (output, workspace) = DNNL.maxPoolingForward(geometry, input: storage)
+        let result = Tensor(shape: geometry.output, storage: output)
         return Tensor.recording(result, inputs: [self]) { gradient, _ in
-            let inputGradient = Tensor.zeros(inputShape)
-            for (outputOffset, inputOffset) in selected.enumerated() where inputOffset >= 0 {
-                inputGradient.storage.base[inputOffset] += gradient.storage.base[outputOffset]
-            }
-            return [inputGradient]
+            [Tensor(shape: geometry.input, storage: DNNL.maxPoolingBackward(geometry, outputGradient: gradient.storage,
+                                                                            workspace: workspace!))]
         }
     }
 

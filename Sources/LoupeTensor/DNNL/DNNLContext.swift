@@ -16,6 +16,7 @@ final class DNNLContext: @unchecked Sendable {
     let stream: dnnl_stream_t
     private var mutex = pthread_mutex_t()
     private var convolutions: [ConvolutionGeometry: ConvolutionPrimitives] = [:]
+    private var poolings: [PoolingGeometry: PoolingPrimitives] = [:]
     private var reorders: [ReorderKey: dnnl_primitive_t] = [:]
 
     private struct ReorderKey: Hashable {
@@ -80,6 +81,14 @@ final class DNNLContext: @unchecked Sendable {
             reorders[key] = primitive
         }
         execute(primitive, [(DNNL_ARG_FROM, sourceBuffer, source), (DNNL_ARG_TO, destinationBuffer, destination)])
+    }
+
+    /// The primitives for a pooling geometry, built on first use (caller holds the lock).
+    func poolingPrimitives(for geometry: PoolingGeometry) -> PoolingPrimitives {
+        if let cached = poolings[geometry] { return cached }
+        let built = PoolingPrimitives(geometry: geometry, engine: engine)
+        poolings[geometry] = built
+        return built
     }
 
     /// Executes `primitive` with `arguments` (oneDNN argument index, buffer, memory descriptor)

@@ -109,17 +109,37 @@ final class ConvolutionPrimitives: @unchecked Sendable {
             }
         }
         checkDNNL(status, "describing a \(direction) convolution for \(geometry)")
-        var descriptor: dnnl_primitive_desc_t?
-        let hint = direction == .forward ? nil : forwardPrimitiveDescriptor
-        // Loupe hands each primitive its scratch memory (see DNNLContext.scratchpad).
-        var attributes: dnnl_primitive_attr_t?
-        checkDNNL(dnnl_primitive_attr_create(&attributes), "creating primitive attributes")
-        defer { dnnl_primitive_attr_destroy(attributes) }
-        checkDNNL(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "choosing user scratchpads")
-        guard dnnl_primitive_desc_create(&descriptor, &operation, attributes, engine, hint) == dnnl_success else { return nil }
+        guard let descriptor = primitiveDescriptor(&operation, engine: engine,
+                                                   hint: direction == .forward ? nil : forwardPrimitiveDescriptor)
+        else { return nil }
         if direction == .forward { forwardDescriptor = descriptor }
-        return descriptor!
+        return descriptor
     }
+}
+
+/// Memory a primitive hands to a later one and no tensor reads (a max pooling's argmax workspace).
+final class OpaqueBuffer: @unchecked Sendable {
+    let values: FormattedBuffer
+
+    init(_ descriptor: dnnl_memory_desc_t) {
+        values = FormattedBuffer(allocating: descriptor)
+    }
+
+    deinit { values.release() }
+}
+
+/// The primitive descriptor for an operation descriptor, with Loupe handing the primitive its
+/// scratch memory (see ``DNNLContext/scratchpad(byteCount:)``); `nil` when oneDNN has no
+/// implementation. `hint` is the forward primitive a backward one pairs with.
+func primitiveDescriptor(_ operation: UnsafeRawPointer, engine: dnnl_engine_t,
+                         hint: dnnl_primitive_desc_t?) -> dnnl_primitive_desc_t? {
+    var attributes: dnnl_primitive_attr_t?
+    checkDNNL(dnnl_primitive_attr_create(&attributes), "creating primitive attributes")
+    defer { dnnl_primitive_attr_destroy(attributes) }
+    checkDNNL(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "choosing user scratchpads")
+    var descriptor: dnnl_primitive_desc_t?
+    guard dnnl_primitive_desc_create(&descriptor, operation, attributes, engine, hint) == dnnl_success else { return nil }
+    return descriptor
 }
 
 /// A primitive with the formats it chose for each argument, run on ``TensorStorage``s.
@@ -139,6 +159,8 @@ final class PlannedPrimitive: @unchecked Sendable {
         /// The chosen format holds exactly the values, no padding.
         let isDense: Bool
         let isOutput: Bool
+        /// Not a tensor (a pooling workspace): passed between primitives as an ``OpaqueBuffer``.
+        var isOpaque: Bool { dimensions.isEmpty }
     }
 
     private let primitive: dnnl_primitive_t
@@ -146,8 +168,8 @@ final class PlannedPrimitive: @unchecked Sendable {
     /// The scratch memory the primitive needs and its size, if any.
     private let scratchpad: (descriptor: dnnl_memory_desc_t, byteCount: Int)?
 
-    /// - Parameter arguments: (oneDNN argument, query for its format, plain dimensions, is output).
-    ///   Arguments the primitive does not use (bias without bias) are dropped.
+    /// - Parameter arguments: (oneDNN argument, query for its format, plain dimensions — empty for
+    ///   an opaque one, is output). Arguments the primitive does not use (bias without bias) are dropped.
     init(_ descriptor: dnnl_primitive_desc_t, engine: dnnl_engine_t,
          arguments: [(Int32, dnnl_query_t, [Int], Bool)], keepDescriptor: Bool = false) {
         var planned: [Argument] = []
@@ -156,7 +178,7 @@ final class PlannedPrimitive: @unchecked Sendable {
             guard let chosenPointer = dnnl_primitive_desc_query_md(descriptor, query, queryIndex),
                   chosenPointer.pointee.ndims > 0 else { continue }
             var chosen = chosenPointer.pointee
-            var plain = plainDescriptor(dimensions)
+            var plain = dimensions.isEmpty ? chosen : plainDescriptor(dimensions)
             planned.append(Argument(
                 index: index, dimensions: dimensions, plain: plain, chosen: chosen, chosenKey: FormatKey(chosen),
                 isPlain: dnnl_memory_desc_equal(&plain, &chosen) != 0,
@@ -180,14 +202,22 @@ final class PlannedPrimitive: @unchecked Sendable {
     /// Runs the primitive on `inputs` and returns its outputs, one storage per output argument the
     /// primitive has (caller holds the context lock). Inputs in `kept` are long-lived (weights):
     /// their reordered copy is kept with their storage; other inputs are reordered for the call only.
+    /// Opaque inputs come from `opaqueInputs`; opaque outputs are returned in `opaqueOutputs`.
     func run(_ context: DNNLContext, _ inputs: [Int32: TensorStorage], keeping kept: Set<Int32> = [],
-             producing wanted: Set<Int32>) -> [Int32: TensorStorage] {
+             producing wanted: Set<Int32>, opaqueInputs: [Int32: OpaqueBuffer] = [:],
+             opaqueOutputs: inout [Int32: OpaqueBuffer]) -> [Int32: TensorStorage] {
         var primitiveArguments: [(Int32, UnsafeMutableRawPointer, dnnl_memory_desc_t)] = []
         var staged: [FormattedBuffer] = []
         var reorderedOutputs: [(FormattedBuffer, TensorStorage)] = []
         var outputs: [Int32: TensorStorage] = [:]
         defer { staged.forEach { $0.release() } }
         for argument in arguments {
+            if argument.isOpaque {
+                let buffer = argument.isOutput ? OpaqueBuffer(argument.chosen) : opaqueInputs[argument.index]!
+                if argument.isOutput { opaqueOutputs[argument.index] = buffer }
+                primitiveArguments.append((argument.index, buffer.values.pointer, argument.chosen))
+                continue
+            }
             if argument.isOutput {
                 guard wanted.contains(argument.index) else { continue }
                 let count = argument.dimensions.reduce(1, *)
@@ -250,9 +280,10 @@ enum DNNL {
                             _ inputs: [Int32: TensorStorage?], keeping kept: Set<Int32> = [],
                             producing outputs: Set<Int32>) -> [Int32: TensorStorage] {
         let context = DNNLContext.shared
+        var unused: [Int32: OpaqueBuffer] = [:]
         return context.locked {
             select(context.convolutionPrimitives(for: geometry))
-                .run(context, inputs.compactMapValues { $0 }, keeping: kept, producing: outputs)
+                .run(context, inputs.compactMapValues { $0 }, keeping: kept, producing: outputs, opaqueOutputs: &unused)
         }
     }
 

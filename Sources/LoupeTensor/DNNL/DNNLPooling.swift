@@ -1,0 +1,86 @@
+import CDNNL
+
+/// Everything that fixes a max-pooling primitive. Padding is given per side: PyTorch's
+/// `ceil_mode` adds windows that reach past the input on the right and bottom.
+struct PoolingGeometry: Hashable {
+    var input: [Int]         // [N, C, H, W]
+    var output: [Int]        // [N, C, oH, oW]
+    var kernel: [Int]
+    var stride: [Int]
+    var dilation: [Int]
+    var paddingBefore: [Int]
+    var paddingAfter: [Int]
+    /// No gradient will flow back: no argmax workspace is kept.
+    var inference: Bool
+}
+
+/// The forward and backward max-pooling primitives of one geometry, on the channel-blocked
+/// layout convolutions leave their outputs in (plain NCHW when channels are not a multiple of 16).
+final class PoolingPrimitives: @unchecked Sendable {
+    let geometry: PoolingGeometry
+    private let engine: dnnl_engine_t
+    private var forwardDescriptor: dnnl_primitive_desc_t?
+    private(set) lazy var forward = PlannedPrimitive(describe(backward: false), engine: engine, arguments: [
+        (DNNL_ARG_SRC, dnnl_query_src_md, geometry.input, false),
+        (DNNL_ARG_DST, dnnl_query_dst_md, geometry.output, true),
+        (DNNL_ARG_WORKSPACE, dnnl_query_workspace_md, [], true),
+    ], keepDescriptor: true)
+    private(set) lazy var backward = PlannedPrimitive(describe(backward: true), engine: engine, arguments: [
+        (DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, geometry.output, false),
+        (DNNL_ARG_WORKSPACE, dnnl_query_workspace_md, [], false),
+        (DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, geometry.input, true),
+    ])
+
+    init(geometry: PoolingGeometry, engine: dnnl_engine_t) {
+        self.geometry = geometry
+        self.engine = engine
+    }
+
+    private func describe(backward: Bool) -> dnnl_primitive_desc_t {
+        if !backward, let forwardDescriptor { return forwardDescriptor }
+        let format = geometry.input[1] % 16 == 0 ? dnnl_aBcd16b : dnnl_abcd
+        var input = memoryDescriptor(geometry.input, format)
+        var output = memoryDescriptor(geometry.output, format)
+        let (strides, kernel) = (geometry.stride.map(Int64.init), geometry.kernel.map(Int64.init))
+        let dilation = geometry.dilation.map { Int64($0 - 1) }  // oneDNN counts dilation from 0
+        let (before, after) = (geometry.paddingBefore.map(Int64.init), geometry.paddingAfter.map(Int64.init))
+        var operation = dnnl_pooling_v2_desc_t()
+        let status = backward
+            ? dnnl_pooling_v2_backward_desc_init(&operation, dnnl_pooling_max, &input, &output,
+                                                 strides, kernel, dilation, before, after)
+            : dnnl_pooling_v2_forward_desc_init(&operation, geometry.inference ? dnnl_forward_inference : dnnl_forward_training,
+                                                dnnl_pooling_max, &input, &output, strides, kernel, dilation, before, after)
+        checkDNNL(status, "describing a max pooling for \(geometry)")
+        if backward && forwardDescriptor == nil { forwardDescriptor = describe(backward: false) }
+        guard let descriptor = primitiveDescriptor(&operation, engine: engine, hint: backward ? forwardDescriptor : nil) else {
+            fatalError("oneDNN has no max pooling for \(geometry)")
+        }
+        if !backward { forwardDescriptor = descriptor }
+        return descriptor
+    }
+}
+
+extension DNNL {
+    /// Max pooling; the workspace (each output's argmax) is returned when gradients will flow back.
+    static func maxPoolingForward(_ geometry: PoolingGeometry, input: TensorStorage) -> (output: TensorStorage, workspace: OpaqueBuffer?) {
+        let context = DNNLContext.shared
+        var workspace: [Int32: OpaqueBuffer] = [:]
+        let output = context.locked {
+            context.poolingPrimitives(for: geometry).forward
+                .run(context, [DNNL_ARG_SRC: input], producing: [DNNL_ARG_DST], opaqueOutputs: &workspace)[DNNL_ARG_DST]!
+        }
+        return (output, workspace[DNNL_ARG_WORKSPACE])
+    }
+
+    /// The input gradient of max pooling: each output's gradient goes to its window's argmax.
+    static func maxPoolingBackward(_ geometry: PoolingGeometry, outputGradient: TensorStorage,
+                                   workspace: OpaqueBuffer) -> TensorStorage {
+        let context = DNNLContext.shared
+        var unused: [Int32: OpaqueBuffer] = [:]
+        return context.locked {
+            context.poolingPrimitives(for: geometry).backward
+                .run(context, [DNNL_ARG_DIFF_DST: outputGradient], producing: [DNNL_ARG_DIFF_SRC],
+                     opaqueInputs: [DNNL_ARG_WORKSPACE: workspace], opaqueOutputs: &unused)[DNNL_ARG_DIFF_SRC]!
+        }
+    }
+}
