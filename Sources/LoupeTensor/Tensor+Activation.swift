@@ -3,11 +3,17 @@
 extension Tensor {
     /// Swift.max(x, 0). The pullback follows ``ReLUBackwardRule/current`` at backward time.
     public func relu() -> Tensor {
-        Tensor.recording(mapped { Swift.max($0, 0) }, inputs: [self]) { gradient, _ in
+        struct Gradient: BinaryElementFunction {
+            func callAsFunction(_ g: Float, _ x: Float) -> Float { x > 0 ? g : 0 }
+        }
+        struct GuidedGradient: BinaryElementFunction {
+            func callAsFunction(_ g: Float, _ x: Float) -> Float { x > 0 && g > 0 ? g : 0 }
+        }
+        return Tensor.recording(mapped(Rectifier()), inputs: [self]) { gradient, _ in
             switch ReLUBackwardRule.current {
-            case .standard: [gradient.zipped(with: self) { g, x in x > 0 ? g : 0 }]
-            case .guided: [gradient.zipped(with: self) { g, x in x > 0 && g > 0 ? g : 0 }]
-            case .deconvnet: [gradient.mapped { Swift.max($0, 0) }]
+            case .standard: [gradient.zipped(with: self, Gradient())]
+            case .guided: [gradient.zipped(with: self, GuidedGradient())]
+            case .deconvnet: [gradient.mapped(Rectifier())]
             }
         }
     }

@@ -2,7 +2,7 @@
 
 extension Tensor {
     public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
-        let result = lhs.zipped(with: rhs, +)
+        let result = lhs.zipped(with: rhs, Sum())
         return recording(result, inputs: [lhs, rhs]) { gradient, needed in
             [needed[0] ? gradient.summed(toShape: lhs.shape) : nil,
              needed[1] ? gradient.summed(toShape: rhs.shape) : nil]
@@ -10,7 +10,7 @@ extension Tensor {
     }
 
     public static func - (lhs: Tensor, rhs: Tensor) -> Tensor {
-        let result = lhs.zipped(with: rhs, -)
+        let result = lhs.zipped(with: rhs, Difference())
         return recording(result, inputs: [lhs, rhs]) { gradient, needed in
             [needed[0] ? gradient.summed(toShape: lhs.shape) : nil,
              needed[1] ? (-gradient).summed(toShape: rhs.shape) : nil]
@@ -18,7 +18,7 @@ extension Tensor {
     }
 
     public static func * (lhs: Tensor, rhs: Tensor) -> Tensor {
-        let result = lhs.zipped(with: rhs, *)
+        let result = lhs.zipped(with: rhs, Product())
         // d(ab)/da = b, d(ab)/db = a
         return recording(result, inputs: [lhs, rhs]) { gradient, needed in
             [needed[0] ? (gradient * rhs).summed(toShape: lhs.shape) : nil,
@@ -27,7 +27,7 @@ extension Tensor {
     }
 
     public static func / (lhs: Tensor, rhs: Tensor) -> Tensor {
-        let result = lhs.zipped(with: rhs, /)
+        let result = lhs.zipped(with: rhs, Quotient())
         // d(a/b)/da = 1/b, d(a/b)/db = -a/b²
         return recording(result, inputs: [lhs, rhs]) { gradient, needed in
             [needed[0] ? (gradient / rhs).summed(toShape: lhs.shape) : nil,
@@ -36,11 +36,11 @@ extension Tensor {
     }
 
     public static prefix func - (operand: Tensor) -> Tensor {
-        recording(operand.mapped { -$0 }, inputs: [operand]) { gradient, _ in [-gradient] }
+        recording(operand.mapped(Scaling(factor: -1)), inputs: [operand]) { gradient, _ in [-gradient] }
     }
 
     public static func + (lhs: Tensor, rhs: Float) -> Tensor {
-        recording(lhs.mapped { $0 + rhs }, inputs: [lhs]) { gradient, _ in [gradient] }
+        recording(lhs.mapped(Shift(offset: rhs)), inputs: [lhs]) { gradient, _ in [gradient] }
     }
 
     public static func + (lhs: Float, rhs: Tensor) -> Tensor { rhs + lhs }
@@ -50,7 +50,7 @@ extension Tensor {
     public static func - (lhs: Float, rhs: Tensor) -> Tensor { -rhs + lhs }
 
     public static func * (lhs: Tensor, rhs: Float) -> Tensor {
-        recording(lhs.mapped { $0 * rhs }, inputs: [lhs]) { gradient, _ in [gradient * rhs] }
+        recording(lhs.mapped(Scaling(factor: rhs)), inputs: [lhs]) { gradient, _ in [gradient * rhs] }
     }
 
     public static func * (lhs: Float, rhs: Tensor) -> Tensor { rhs * lhs }
