@@ -9,10 +9,13 @@ extension Tensor {
         struct GuidedGradient: BinaryElementFunction {
             func callAsFunction(_ g: Float, _ x: Float) -> Float { x > 0 && g > 0 ? g : 0 }
         }
-        return Tensor.recording(mapped(Rectifier()), inputs: [self]) { gradient, _ in
+        // The pullback reads the output (positive exactly where the input is), so the input can
+        // be freed once the next layer has read it.
+        let result = mapped(Rectifier())
+        return Tensor.recording(result, inputs: [self]) { gradient, _ in
             switch ReLUBackwardRule.current {
-            case .standard: [gradient.zipped(with: self, Gradient())]
-            case .guided: [gradient.zipped(with: self, GuidedGradient())]
+            case .standard: [gradient.zipped(with: result, Gradient())]
+            case .guided: [gradient.zipped(with: result, GuidedGradient())]
             case .deconvnet: [gradient.mapped(Rectifier())]
             }
         }

@@ -38,6 +38,8 @@ extension Tensor {
             inference: !GradientRecording.isEnabled || !inputs.contains(where: \.isTrackingGradients))
         let result = Tensor(shape: geometry.output, storage: DNNL.convolutionForward(
             geometry, input: storage, weight: weight.storage, bias: bias?.storage))
+        // The input is kept for the weight's and bias's gradients only.
+        let input = weight.isTrackingGradients || bias?.isTrackingGradients == true ? self : nil
         return Tensor.recording(result, inputs: inputs) { gradient, needed in
             var inputGradient: Tensor?
             if needed[0] {
@@ -47,7 +49,7 @@ extension Tensor {
             var weightGradient: Tensor?
             var biasGradient: Tensor?
             if needed[1] || (bias != nil && needed[2]) {
-                let computed = DNNL.convolutionBackwardWeights(geometry, input: self.storage, outputGradient: gradient.storage)
+                let computed = DNNL.convolutionBackwardWeights(geometry, input: input!.storage, outputGradient: gradient.storage)
                 weightGradient = Tensor(shape: geometry.weight, storage: computed.weight)
                 biasGradient = computed.bias.map { Tensor(shape: [geometry.weight[0]], storage: $0) }
             }

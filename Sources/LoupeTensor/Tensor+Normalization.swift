@@ -54,9 +54,11 @@ extension Tensor {
                      "channelAffine: needs [N, C, ...] with [C] scale and shift; got \(shape), \(scale.shape), \(shift.shape)")
         let result = Tensor(shape: shape, storage: scaledByChannel(scale.storage.base, plus: shift.storage.base))
         let reducedAxes = [0] + Array(2..<rank)
+        // The input is kept for the scale's gradient only.
+        let input = scale.isTrackingGradients ? self : nil
         return Tensor.recording(result, inputs: [self, scale, shift]) { gradient, needed in
-            [needed[0] ? Tensor(shape: self.shape, storage: gradient.scaledByChannel(scale.storage.base, plus: nil)) : nil,
-                    needed[1] ? (gradient * self).sum(alongAxes: reducedAxes) : nil,
+            [needed[0] ? Tensor(shape: result.shape, storage: gradient.scaledByChannel(scale.storage.base, plus: nil)) : nil,
+                    needed[1] ? (gradient * input!).sum(alongAxes: reducedAxes) : nil,
                     needed[2] ? gradient.sum(alongAxes: reducedAxes) : nil]
         }
     }
@@ -77,11 +79,17 @@ extension Tensor {
             for row in range {
                 let firstChannel = (row * lanes) % channels
                 let (input, output) = (source + row * plane * lanes, destination + row * plane * lanes)
-                for position in 0..<plane {
-                    for lane in 0..<lanes {
-                        let index = position * lanes + lane
-                        output[index] = input[index] * scales[firstChannel + lane] + (shifts?[firstChannel + lane] ?? 0)
+                if blocked {
+                    // One vector of 16 channels' factors for every position.
+                    let a = SIMD16<Float>(UnsafeBufferPointer(start: scales + firstChannel, count: 16))
+                    let b = shifts.map { SIMD16<Float>(UnsafeBufferPointer(start: $0 + firstChannel, count: 16)) } ?? .zero
+                    for position in 0..<plane {
+                        let x = UnsafeRawPointer(input + position * 16).loadUnaligned(as: SIMD16<Float>.self)
+                        UnsafeMutableRawPointer(output + position * 16).storeBytes(of: x * a + b, as: SIMD16<Float>.self)
                     }
+                } else {
+                    let (a, b) = (scales[firstChannel], shifts?[firstChannel] ?? 0)
+                    for index in 0..<plane { output[index] = input[index] * a + b }
                 }
             }
         }
