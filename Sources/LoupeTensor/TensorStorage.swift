@@ -159,6 +159,12 @@ final class TensorStorage: @unchecked Sendable {
     }
 }
 
+/// The machine's memory in bytes (4 GiB when unknown).
+private var physicalMemoryBytes: Int {
+    let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
+    return pages > 0 && pageSize > 0 ? pages * pageSize : 4 << 30
+}
+
 /// Keeps freed large buffers for reuse by exact size, up to a byte budget.
 ///
 /// Tensors of the same shapes recur on every pass through a model; handing back a buffer that
@@ -169,8 +175,11 @@ final class BufferPool: @unchecked Sendable {
 
     /// Buffers smaller than this go straight to the allocator.
     let minimumPooledBytes = 256 * 1024
-    /// The most bytes kept idle in the pool.
-    let budgetBytes = 1 << 30
+    /// The most bytes kept idle in the pool: a sixth of the machine's memory, at most 8 GiB. A
+    /// batch-16 gradient pass over vgg16 frees and allocates about 3 GB; with a 1 GiB budget the
+    /// pool could not hold one pass's buffers, and page zeroing was a fifth of the time (vgg16
+    /// saliency batch 16: 3.7 s with 1 GiB, 2.3 s with 4 GiB, same peak memory).
+    let budgetBytes = Swift.min(8 << 30, physicalMemoryBytes / 6)
 
     private var mutex = pthread_mutex_t()
     private var idle: [Int: [UnsafeMutableRawPointer]] = [:]
