@@ -18,7 +18,7 @@ public struct IntegratedGradients {
     /// How many path points go through the model at once.
     public var batchSize: Int
 
-    public init(steps: Int = 50, rule: Rule = .gaussLegendre, batchSize: Int = 16) {
+    public init(steps: Int = 50, rule: Rule = .gaussLegendre, batchSize: Int = 4) {
         precondition(steps > 1, "IntegratedGradients: steps must be more than 1; got \(steps)")
         self.steps = steps
         self.rule = rule

@@ -24,7 +24,7 @@ public struct NoiseTunnel<Method: GradientMethod> {
     public var seed: UInt64
 
     public init(_ method: Method, samples: Int = 50, noiseLevel: Float = 0.15, aggregation: Aggregation = .smoothgrad,
-                batchSize: Int = 16, seed: UInt64 = 0) {
+                batchSize: Int = 4, seed: UInt64 = 0) {
         self.method = method
         self.samples = samples
         self.noiseLevel = noiseLevel
