@@ -42,7 +42,20 @@ extension Tensor {
         let input = weight.isTrackingGradients || bias?.isTrackingGradients == true ? self : nil
         return Tensor.recording(result, inputs: inputs) { gradient, needed in
             var inputGradient: Tensor?
-            if needed[0] {
+            if needed[0] && geometry.suitsWinograd {
+                // With stride 1, the input gradient is the convolution of the output gradient
+                // with the kernel flipped and its channel axes swapped, padded by k − 1 − p; run
+                // as a forward convolution it takes oneDNN's Winograd inference kernel, 2–4×
+                // faster here than its backward-data kernel (vgg16 512→512 at 28×28: ~6 vs ~26 ms).
+                let flipped = Tensor(shape: [weight.shape[1], weight.shape[0], weight.shape[2], weight.shape[3]],
+                                     storage: weight.storage.derived("flipped for the input gradient") {
+                                         weight.flippedForInputGradient().storage
+                                     })
+                inputGradient = withoutGradients {
+                    gradient.convolved2D(with: flipped, padding: Size2D(weight.shape[2] - 1 - padding.height,
+                                                                        weight.shape[3] - 1 - padding.width))
+                }
+            } else if needed[0] {
                 inputGradient = Tensor(shape: geometry.input, storage: DNNL.convolutionBackwardData(
                     geometry, outputGradient: gradient.storage, weight: weight.storage))
             }
@@ -55,5 +68,23 @@ extension Tensor {
             }
             return [inputGradient, weightGradient] + (bias != nil ? [biasGradient] : [])
         }
+    }
+}
+
+extension Tensor {
+    /// `[O, C, kH, kW] → [C, O, kH, kW]` with both spatial axes reversed: the kernel whose forward
+    /// convolution (stride 1) maps an output gradient to the input gradient.
+    fileprivate func flippedForInputGradient() -> Tensor {
+        let (outputs, inputs, height, width) = (shape[0], shape[1], shape[2], shape[3])
+        var result = Tensor(uninitializedShape: [inputs, outputs, height, width])
+        withUnsafeBufferPointer { source in
+            result.withUnsafeMutableBufferPointer { target in
+                for o in 0..<outputs { for c in 0..<inputs { for i in 0..<height { for j in 0..<width {
+                    target[((c * outputs + o) * height + i) * width + j]
+                        = source[((o * inputs + c) * height + height - 1 - i) * width + width - 1 - j]
+                } } } }
+            }
+        }
+        return result
     }
 }

@@ -48,6 +48,9 @@ final class TensorStorage: @unchecked Sendable {
     /// Copies of these values in other formats, keyed by format; touched only under
     /// ``DNNLContext``'s lock.
     private var formattedCopies: [FormatKey: FormattedBuffer] = [:]
+    /// Values computed from these (a convolution weight flipped for the input gradient), by
+    /// name, kept until these values change or die; touched only under ``DNNLContext``'s lock.
+    private var derivedValues: [String: TensorStorage] = [:]
 
     private var plainByteCount: Int { Swift.max(count, 1) * MemoryLayout<Float>.stride }
 
@@ -132,12 +135,24 @@ final class TensorStorage: @unchecked Sendable {
         }
     }
 
+    /// The values named `name` computed from these by `make` the first time, then kept.
+    func derived(_ name: String, make: () -> TensorStorage) -> TensorStorage {
+        if let kept = DNNLContext.shared.locked({ derivedValues[name] }) { return kept }
+        let made = make()
+        return DNNLContext.shared.locked {
+            if let kept = derivedValues[name] { return kept }  // another thread was first
+            derivedValues[name] = made
+            return made
+        }
+    }
+
     /// Makes the plain buffer the only one, before the values are written in place (the caller
     /// holds the only reference).
     func makePlainExclusive() {
-        guard native != nil || !formattedCopies.isEmpty else { return }
+        guard native != nil || !formattedCopies.isEmpty || !derivedValues.isEmpty else { return }
         DNNLContext.shared.locked {
             _ = plainWhileLocked()
+            derivedValues = [:]
             native?.release()
             native = nil
             formattedCopies.values.forEach { $0.release() }
