@@ -20,8 +20,7 @@ let package = Package(
         .systemLibrary(name: "CGzip", providers: [.apt(["zlib1g-dev"])]),
 
         // Library layers, bottom to top (see DESIGN.md).
-        .target(name: "LoupeTensor", dependencies: ["CDNNL"],
-                linkerSettings: [.linkedLibrary("gomp", .when(platforms: [.linux]))]),
+        .target(name: "LoupeTensor", dependencies: ["CDNNL"]),
         .target(name: "LoupeNN", dependencies: ["LoupeTensor"]),
         .target(
             name: "LoupeIO",

@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CDNNL
 import Dispatch
 
 /// The number of worker threads elementwise kernels split large loops across.
@@ -33,26 +32,51 @@ func parallelRanges(_ count: Int, grain: Int = 32_768, _ body: (Range<Int>) -> V
         return
     }
     withoutActuallyEscaping(body) { body in
-        #if os(Linux)
-        // On the OpenMP threads oneDNN runs on (see CDNNL/shim.h).
-        var job = UnsafeSendable((count: count, body: body))
+        guard let openMP = OpenMP.runtime else {
+            let box = UnsafeSendable(body)
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                box.value((count * chunk / chunks)..<(count * (chunk + 1) / chunks))
+            }
+            return
+        }
+        var job = UnsafeSendable((count: count, body: body, openMP: openMP))
         withUnsafeMutablePointer(to: &job) { pointer in
-            GOMP_parallel({ raw in
-                let job = raw!.assumingMemoryBound(to: UnsafeSendable<(count: Int, body: (Range<Int>) -> Void)>.self).pointee.value
-                let (thread, threads) = (Int(omp_get_thread_num()), Int(omp_get_num_threads()))
+            openMP.parallel({ raw in
+                let job = raw!.assumingMemoryBound(to: UnsafeSendable<(count: Int, body: (Range<Int>) -> Void, openMP: OpenMP)>.self)
+                    .pointee.value
+                let (thread, threads) = (Int(job.openMP.threadNumber()), Int(job.openMP.threadCount()))
                 let start = job.count * thread / threads, end = job.count * (thread + 1) / threads
                 if start < end { job.body(start..<end) }
             }, pointer, UInt32(chunks), 0)
         }
-        #else
-        let box = UnsafeSendable(body)
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let start = count * chunk / chunks
-            let end = count * (chunk + 1) / chunks
-            box.value(start..<end)
-        }
-        #endif
     }
+}
+
+/// The OpenMP runtime oneDNN runs its kernels on, when it is one that exports libgomp's entry
+/// points (GNU libgomp; LLVM's libomp exports them too), found in the running process.
+///
+/// Loupe's own loops run on the same threads as a parallel region (what `#pragma omp parallel`
+/// compiles to). On a second pool of threads (Dispatch) they competed for the cores with the
+/// OpenMP workers, which spin for a while after each oneDNN call: libgomp was 25% of a resnet50
+/// forward profile that way.
+struct OpenMP: @unchecked Sendable {
+    typealias Region = @convention(c) (UnsafeMutableRawPointer?) -> Void
+    let parallel: @convention(c) (Region, UnsafeMutableRawPointer?, UInt32, UInt32) -> Void
+    let threadNumber: @convention(c) () -> Int32
+    let threadCount: @convention(c) () -> Int32
+
+    static let runtime: OpenMP? = {
+        #if canImport(Glibc)
+        let everywhere: UnsafeMutableRawPointer? = nil  // RTLD_DEFAULT
+        #else
+        let everywhere = UnsafeMutableRawPointer(bitPattern: -2)  // RTLD_DEFAULT
+        #endif
+        guard let parallel = dlsym(everywhere, "GOMP_parallel"), let number = dlsym(everywhere, "omp_get_thread_num"),
+              let count = dlsym(everywhere, "omp_get_num_threads") else { return nil }
+        return OpenMP(parallel: unsafeBitCast(parallel, to: (@convention(c) (Region, UnsafeMutableRawPointer?, UInt32, UInt32) -> Void).self),
+                      threadNumber: unsafeBitCast(number, to: (@convention(c) () -> Int32).self),
+                      threadCount: unsafeBitCast(count, to: (@convention(c) () -> Int32).self))
+    }()
 }
 
 /// Wraps a value that is shared across worker threads whose writes never overlap.
