@@ -180,7 +180,7 @@ private var physicalMemoryBytes: Int {
     return pages > 0 && pageSize > 0 ? pages * pageSize : 4 << 30
 }
 
-/// Keeps freed large buffers for reuse by exact size, up to a byte budget.
+/// Keeps freed large buffers for reuse by size class, up to a byte budget.
 ///
 /// Tensors of the same shapes recur on every pass through a model; handing back a buffer that
 /// is already mapped saves the kernel's page faults and zeroing, which cost as much as a
@@ -204,24 +204,36 @@ final class BufferPool: @unchecked Sendable {
         pthread_mutex_init(&mutex, nil)
     }
 
+    /// The size a pooled buffer of `byteCount` bytes really has: rounded up to a quarter of
+    /// the power of two below it (at most 25% more), so a buffer freed by one shape serves
+    /// requests of nearby sizes too, and the pool holds few distinct sizes.
+    func sizeClass(_ byteCount: Int) -> Int {
+        guard byteCount >= minimumPooledBytes else { return byteCount }
+        let step = 1 << (Int.bitWidth - 1 - byteCount.leadingZeroBitCount - 2)
+        return (byteCount + step - 1) / step * step
+    }
+
     func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
-        if byteCount >= minimumPooledBytes {
+        let size = sizeClass(byteCount)
+        if size >= minimumPooledBytes {
             pthread_mutex_lock(&mutex)
-            let reused = idle[byteCount]?.popLast()
-            if reused != nil { idleBytes -= byteCount }
+            let reused = idle[size]?.popLast()
+            if reused != nil { idleBytes -= size }
             pthread_mutex_unlock(&mutex)
             if let reused { return reused }
         }
-        return UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
+        return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
     }
 
+    /// Takes back a buffer from ``allocate(byteCount:)``, given the same `byteCount`.
     func release(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
-        if byteCount >= minimumPooledBytes {
+        let size = sizeClass(byteCount)
+        if size >= minimumPooledBytes {
             pthread_mutex_lock(&mutex)
-            let kept = idleBytes + byteCount <= budgetBytes
+            let kept = idleBytes + size <= budgetBytes
             if kept {
-                idle[byteCount, default: []].append(pointer)
-                idleBytes += byteCount
+                idle[size, default: []].append(pointer)
+                idleBytes += size
             }
             pthread_mutex_unlock(&mutex)
             if kept { return }
