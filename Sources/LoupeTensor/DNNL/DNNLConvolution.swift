@@ -82,7 +82,13 @@ final class ConvolutionPrimitives: @unchecked Sendable {
         // NHWC around every layer cost as much as the convolutions (resnet50: 55 of 254 ms); the
         // blocked reorder is a few times cheaper. Both sides or neither: a 3-channel input with a
         // blocked output has only the reference backward-data kernel (squeezenet's first layer: 1.2 s).
-        let activationFormat = geometry.input[1] % 16 == 0 && geometry.output[1] % 16 == 0 ? dnnl_aBcd16b : dnnl_format_tag_any
+        // Grouped convolutions only when each group's channels fill whole blocks, or depthwise:
+        // other group widths (regnet's 8) have only the reference kernel in nChw16c (80× slower).
+        let (groupInputs, groupOutputs) = (geometry.input[1] / geometry.groups, geometry.output[1] / geometry.groups)
+        let blocksFit = geometry.groups == 1 || (groupInputs % 16 == 0 && groupOutputs % 16 == 0)
+            || (groupInputs == 1 && groupOutputs == 1)
+        let activationFormat = geometry.input[1] % 16 == 0 && geometry.output[1] % 16 == 0 && blocksFit
+            ? dnnl_aBcd16b : dnnl_format_tag_any
         var input = memoryDescriptor(geometry.input, activationFormat)
         var output = memoryDescriptor(geometry.output, activationFormat)
         var weight = memoryDescriptor(geometry.dnnlWeight, dnnl_format_tag_any), bias = plainDescriptor([geometry.weight[0]])
