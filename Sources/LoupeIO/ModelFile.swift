@@ -27,6 +27,7 @@ public enum ModelFile {
         }
         let model = try ModelZoo.make(architecture, classes: classes)
         try model.load(state, strict: strict)
+        releaseIdleMemory()  // the initial weights the loaded ones replaced
         return model
     }
 }

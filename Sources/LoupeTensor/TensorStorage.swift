@@ -251,3 +251,12 @@ final class BufferPool: @unchecked Sendable {
         buffers.forEach { $0.deallocate() }
     }
 }
+
+/// Hands the memory of freed tensors that Loupe keeps for reuse back to the system.
+///
+/// Call it after a burst of allocations that will not recur, such as building a model and
+/// replacing its initial weights with loaded ones: otherwise the discarded weights stay resident
+/// as idle buffers of sizes later passes may never ask for.
+public func releaseIdleMemory() {
+    BufferPool.shared.drain()
+}
