@@ -45,8 +45,8 @@ extension Tensor {
             if needed[0] && geometry.suitsWinograd {
                 // With stride 1, the input gradient is the convolution of the output gradient
                 // with the kernel flipped and its channel axes swapped, padded by k − 1 − p; run
-                // as a forward convolution it takes oneDNN's Winograd inference kernel, 2–4×
-                // faster here than its backward-data kernel (vgg16 512→512 at 28×28: ~6 vs ~26 ms).
+                // as a forward convolution it takes oneDNN's Winograd inference kernel, several
+                // times faster here than its backward-data kernel (vgg16 512→512 at 28×28: ~6 vs ~26 ms).
                 let flipped = Tensor(shape: [weight.shape[1], weight.shape[0], weight.shape[2], weight.shape[3]],
                                      storage: weight.storage.derived("flipped for the input gradient") {
                                          weight.flippedForInputGradient().storage

@@ -85,9 +85,8 @@ extension Tensor {
     /// Applies `function` to every element (see ``mapped(_:)-(Float)->Float``).
     @inline(__always)
     func mapped<Function: UnaryElementFunction>(_ operation: Function) -> Tensor {
-        let layout = storage.native
-        let source = layout.map { $0.pointer.assumingMemoryBound(to: Float.self) } ?? storage.base
-        let result = Tensor(shape: shape, storage: TensorStorage(count: count, layout: layout))
+        let source = storage.elementwiseBase
+        let result = Tensor(shape: shape, storage: TensorStorage(count: count, layout: storage.native))
         let destination = result.storage.elementwiseBase
         parallelRanges(count) { range in
             for index in range { destination[index] = operation(source[index]) }

@@ -58,7 +58,7 @@ final class TensorStorage: @unchecked Sendable {
         precondition(count >= 0, "Tensor storage cannot hold \(count) values")
         self.count = count
         plainSlot = .allocate(capacity: 1)
-        plainSlot.initialize(to: BufferPool.shared.allocate(byteCount: Swift.max(count, 1) * MemoryLayout<Float>.stride))
+        plainSlot.initialize(to: BufferPool.shared.allocate(byteCount: plainByteCount))
     }
 
     /// Storage whose values will be written in `native`'s format (which must have no padding).
@@ -121,7 +121,9 @@ final class TensorStorage: @unchecked Sendable {
         return copy.pointer
     }
 
-    /// Where an elementwise kernel writes a result created with ``init(count:layout:)``.
+    /// The buffer elementwise kernels run over: the native one when there is one (element order
+    /// does not matter to them), else the plain values. A result created with
+    /// ``init(count:layout:)`` is written through it.
     var elementwiseBase: UnsafeMutablePointer<Float> {
         native.map { $0.pointer.assumingMemoryBound(to: Float.self) } ?? base
     }
