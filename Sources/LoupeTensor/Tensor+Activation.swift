@@ -3,21 +3,27 @@
 extension Tensor {
     /// Swift.max(x, 0). The pullback follows ``ReLUBackwardRule/current`` at backward time.
     public func relu() -> Tensor {
-        struct Gradient: BinaryElementFunction {
-            func callAsFunction(_ g: Float, _ x: Float) -> Float { x > 0 ? g : 0 }
-        }
-        struct GuidedGradient: BinaryElementFunction {
-            func callAsFunction(_ g: Float, _ x: Float) -> Float { x > 0 && g > 0 ? g : 0 }
-        }
         // The pullback reads the output (positive exactly where the input is), so the input can
         // be freed once the next layer has read it.
         let result = mapped(Rectifier())
         return Tensor.recording(result, inputs: [self]) { gradient, _ in
-            switch ReLUBackwardRule.current {
-            case .standard: [gradient.zipped(with: result, Gradient())]
-            case .guided: [gradient.zipped(with: result, GuidedGradient())]
-            case .deconvnet: [gradient.mapped(Rectifier())]
-            }
+            [gradient.rectifierPullback(output: result)]
+        }
+    }
+
+    /// This gradient of a ReLU's output mapped to its input by ``ReLUBackwardRule/current``,
+    /// reading the ReLU's `output`.
+    func rectifierPullback(output: Tensor) -> Tensor {
+        struct Gradient: BinaryElementFunction {
+            func callAsFunction(_ g: Float, _ y: Float) -> Float { y > 0 ? g : 0 }
+        }
+        struct GuidedGradient: BinaryElementFunction {
+            func callAsFunction(_ g: Float, _ y: Float) -> Float { y > 0 && g > 0 ? g : 0 }
+        }
+        return switch ReLUBackwardRule.current {
+        case .standard: zipped(with: output, Gradient())
+        case .guided: zipped(with: output, GuidedGradient())
+        case .deconvnet: mapped(Rectifier())
         }
     }
 

@@ -14,6 +14,82 @@ extension Tensor {
     /// weight and bias) primitives, only for the operands that need a gradient.
     public func convolved2D(with weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1,
                             padding: Size2D = 0, dilation: Size2D = 1, groups: Int = 1) -> Tensor {
+        let output = convolutionOutputShape(weight: weight, bias: bias, stride: stride, padding: padding,
+                                            dilation: dilation, groups: groups)
+        let inputs = [self, weight] + (bias.map { [$0] } ?? [])
+        let geometry = ConvolutionGeometry(
+            input: shape, weight: weight.shape, output: output,
+            stride: stride.array, padding: padding.array, dilation: dilation.array, groups: groups,
+            hasBias: bias != nil,
+            inference: !GradientRecording.isEnabled || !inputs.contains(where: \.isTrackingGradients))
+        let result = Tensor(shape: geometry.output, storage: DNNL.convolutionForward(
+            geometry, input: storage, weight: weight.storage, bias: bias?.storage))
+        // The input is kept for the weight's and bias's gradients only.
+        let input = weight.isTrackingGradients || bias?.isTrackingGradients == true ? self : nil
+        return Tensor.recording(result, inputs: inputs) { gradient, needed in
+            let inputGradient = needed[0] ? gradient.convolutionInputGradient(weight: weight, geometry: geometry) : nil
+            var weightGradient: Tensor?
+            var biasGradient: Tensor?
+            if needed[1] || (bias != nil && needed[2]) {
+                let computed = DNNL.convolutionBackwardWeights(geometry, input: input!.storage, outputGradient: gradient.storage)
+                weightGradient = Tensor(shape: geometry.weight, storage: computed.weight)
+                biasGradient = computed.bias.map { Tensor(shape: [geometry.weight[0]], storage: $0) }
+            }
+            return [inputGradient, weightGradient] + (bias != nil ? [biasGradient] : [])
+        }
+    }
+
+    /// A convolution followed by a per-channel affine map, a residual addition and ReLU, in that
+    /// order and each optional: `relu(convolved2D(…) · scale[c] + shift[c] + addend)`.
+    ///
+    /// When no gradient is wanted for the weight, bias, scale or shift, this runs as one oneDNN
+    /// convolution: the affine map folded into the weight and bias (`W·scale`, `bias·scale + shift`;
+    /// the scaled weight is kept with the weight until either changes), the addition and ReLU as
+    /// post-ops. That saves a pass over the activation for each step fused (ResNet's
+    /// conv → batch norm → add → ReLU). Otherwise the ops run one by one. Gradients flow to the
+    /// input and the addend either way; the ReLU's follow ``ReLUBackwardRule``.
+    ///
+    /// - Parameter epilogue: what follows the convolution; see ``ConvolutionEpilogue``.
+    public func convolved2D(with weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1, padding: Size2D = 0,
+                            dilation: Size2D = 1, groups: Int = 1, then epilogue: ConvolutionEpilogue) -> Tensor {
+        let affine = epilogue.channelAffine
+        let parameters = [weight, bias, affine?.scale, affine?.shift].compactMap { $0 }
+        guard !GradientRecording.isEnabled || !parameters.contains(where: \.isTrackingGradients) else {
+            var result = convolved2D(with: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+            if let affine { result = result.channelAffine(scale: affine.scale, shift: affine.shift) }
+            if let addend = epilogue.addend { result = result + addend }
+            return epilogue.rectified ? result.relu() : result
+        }
+        let output = convolutionOutputShape(weight: weight, bias: bias, stride: stride, padding: padding,
+                                            dilation: dilation, groups: groups)
+        if let affine {
+            precondition(affine.scale.shape == [weight.shape[0]] && affine.shift.shape == [weight.shape[0]],
+                         "convolved2D: the channel affine map needs [\(weight.shape[0])] scale and shift; got \(affine.scale.shape), \(affine.shift.shape)")
+        }
+        if let addend = epilogue.addend {
+            precondition(addend.shape == output, "convolved2D: the addend must have the output's shape \(output); got \(addend.shape)")
+        }
+        let (foldedWeight, foldedBias) = withoutGradients { Tensor.folding(affine, into: weight, bias: bias) }
+        let tracked = [self] + (epilogue.addend.map { [$0] } ?? [])
+        let geometry = ConvolutionGeometry(
+            input: shape, weight: weight.shape, output: output,
+            stride: stride.array, padding: padding.array, dilation: dilation.array, groups: groups,
+            hasBias: foldedBias != nil,
+            inference: !GradientRecording.isEnabled || !tracked.contains(where: \.isTrackingGradients),
+            accumulates: epilogue.addend != nil, rectifies: epilogue.rectified)
+        let result = Tensor(shape: output, storage: DNNL.convolutionForward(
+            geometry, input: storage, weight: foldedWeight.storage, bias: foldedBias?.storage,
+            addend: epilogue.addend?.storage))
+        return Tensor.recording(result, inputs: tracked) { gradient, needed in
+            let beforeReLU = epilogue.rectified ? gradient.rectifierPullback(output: result) : gradient
+            return [needed[0] ? beforeReLU.convolutionInputGradient(weight: foldedWeight, geometry: geometry.unfused) : nil]
+                + (epilogue.addend != nil ? [beforeReLU] : [])
+        }
+    }
+
+    /// `[N, outputChannels, H', W']` of a convolution with these operands, after checking them.
+    private func convolutionOutputShape(weight: Tensor, bias: Tensor?, stride: Size2D, padding: Size2D,
+                                        dilation: Size2D, groups: Int) -> [Int] {
         precondition(rank == 4, "convolved2D: input must be [N, C, H, W]; got shape \(shape)")
         precondition(weight.rank == 4, "convolved2D: weight must be [O, C/groups, kH, kW]; got shape \(weight.shape)")
         precondition(groups >= 1 && shape[1] % groups == 0 && weight.shape[0] % groups == 0,
@@ -30,44 +106,60 @@ extension Tensor {
         let outputWidth = (shape[3] + 2 * padding.width - dilation.width * (weight.shape[3] - 1) - 1) / stride.width + 1
         precondition(outputHeight > 0 && outputWidth > 0,
                      "convolved2D: kernel \(Array(weight.shape[2...])) with dilation \(dilation) does not fit input \(Array(shape[2...])) padded by \(padding)")
-        let inputs = [self, weight] + (bias.map { [$0] } ?? [])
-        let geometry = ConvolutionGeometry(
-            input: shape, weight: weight.shape, output: [shape[0], weight.shape[0], outputHeight, outputWidth],
-            stride: stride.array, padding: padding.array, dilation: dilation.array, groups: groups,
-            hasBias: bias != nil,
-            inference: !GradientRecording.isEnabled || !inputs.contains(where: \.isTrackingGradients))
-        let result = Tensor(shape: geometry.output, storage: DNNL.convolutionForward(
-            geometry, input: storage, weight: weight.storage, bias: bias?.storage))
-        // The input is kept for the weight's and bias's gradients only.
-        let input = weight.isTrackingGradients || bias?.isTrackingGradients == true ? self : nil
-        return Tensor.recording(result, inputs: inputs) { gradient, needed in
-            var inputGradient: Tensor?
-            if needed[0] && geometry.suitsWinograd {
-                // With stride 1, the input gradient is the convolution of the output gradient
-                // with the kernel flipped and its channel axes swapped, padded by k − 1 − p; run
-                // as a forward convolution it takes oneDNN's Winograd inference kernel, several
-                // times faster here than its backward-data kernel (vgg16 512→512 at 28×28: ~6 vs ~26 ms).
-                let flipped = Tensor(shape: [weight.shape[1], weight.shape[0], weight.shape[2], weight.shape[3]],
-                                     storage: weight.storage.derived("flipped for the input gradient") {
-                                         weight.flippedForInputGradient().storage
-                                     })
-                inputGradient = withoutGradients {
-                    gradient.convolved2D(with: flipped, padding: Size2D(weight.shape[2] - 1 - padding.height,
-                                                                        weight.shape[3] - 1 - padding.width))
-                }
-            } else if needed[0] {
-                inputGradient = Tensor(shape: geometry.input, storage: DNNL.convolutionBackwardData(
-                    geometry, outputGradient: gradient.storage, weight: weight.storage))
-            }
-            var weightGradient: Tensor?
-            var biasGradient: Tensor?
-            if needed[1] || (bias != nil && needed[2]) {
-                let computed = DNNL.convolutionBackwardWeights(geometry, input: input!.storage, outputGradient: gradient.storage)
-                weightGradient = Tensor(shape: geometry.weight, storage: computed.weight)
-                biasGradient = computed.bias.map { Tensor(shape: [geometry.weight[0]], storage: $0) }
-            }
-            return [inputGradient, weightGradient] + (bias != nil ? [biasGradient] : [])
+        return [shape[0], weight.shape[0], outputHeight, outputWidth]
+    }
+
+    /// The weight and bias of the convolution whose output equals the original's followed by
+    /// `affine`: `W[o]·scale[o]` (kept with the weight's storage, keyed by the scale's values)
+    /// and `bias[o]·scale[o] + shift[o]`.
+    private static func folding(_ affine: (scale: Tensor, shift: Tensor)?, into weight: Tensor,
+                                bias: Tensor?) -> (weight: Tensor, bias: Tensor?) {
+        guard let affine else { return (weight, bias) }
+        let scales = affine.scale.scalars
+        var hasher = Hasher()
+        scales.forEach { hasher.combine($0.bitPattern) }
+        let scaled = weight.storage.derived("scaled by channel factors \(hasher.finalize())") {
+            (weight * affine.scale.reshaped([weight.shape[0], 1, 1, 1])).storage
         }
+        let foldedBias = bias.map { $0 * affine.scale + affine.shift } ?? affine.shift
+        return (Tensor(shape: weight.shape, storage: scaled), foldedBias)
+    }
+
+    /// The gradient with respect to a convolution's input, for this gradient of its output.
+    fileprivate func convolutionInputGradient(weight: Tensor, geometry: ConvolutionGeometry) -> Tensor {
+        guard geometry.suitsWinograd else {
+            return Tensor(shape: geometry.input, storage: DNNL.convolutionBackwardData(
+                geometry, outputGradient: storage, weight: weight.storage))
+        }
+        // With stride 1, the input gradient is the convolution of the output gradient with the
+        // kernel flipped and its channel axes swapped, padded by k − 1 − p; run as a forward
+        // convolution it takes oneDNN's Winograd inference kernel, several times faster here than
+        // its backward-data kernel (vgg16 512→512 at 28×28: ~6 vs ~26 ms).
+        let flipped = Tensor(shape: [weight.shape[1], weight.shape[0], weight.shape[2], weight.shape[3]],
+                             storage: weight.storage.derived("flipped for the input gradient") {
+                                 weight.flippedForInputGradient().storage
+                             })
+        return withoutGradients {
+            convolved2D(with: flipped, padding: Size2D(weight.shape[2] - 1 - geometry.padding[0],
+                                                       weight.shape[3] - 1 - geometry.padding[1]))
+        }
+    }
+}
+
+/// What ``Tensor/convolved2D(with:bias:stride:padding:dilation:groups:then:)`` applies to a
+/// convolution's output, in this order: a per-channel affine map, an addition, ReLU.
+public struct ConvolutionEpilogue {
+    /// `x · scale[c] + shift[c]` per output channel (batch normalization with fixed statistics).
+    public var channelAffine: (scale: Tensor, shift: Tensor)?
+    /// A tensor of the output's shape added next (a residual connection).
+    public var addend: Tensor?
+    /// Whether ReLU comes last.
+    public var rectified: Bool
+
+    public init(channelAffine: (scale: Tensor, shift: Tensor)? = nil, adding addend: Tensor? = nil, rectified: Bool = false) {
+        self.channelAffine = channelAffine
+        self.addend = addend
+        self.rectified = rectified
     }
 }
 

@@ -40,8 +40,19 @@ extension Tensor {
             }
             return normalized * scale.reshaped(broadcastShape) + offset.reshaped(broadcastShape)
         }
+        let affine = Tensor.batchNormalizationAffine(scale: scale, offset: offset, runningMean: runningMean,
+                                                     runningVariance: runningVariance, epsilon: epsilon)
+        return channelAffine(scale: affine.scale, shift: affine.shift)
+    }
+
+    /// The per-channel map inference-mode batch normalization applies, `x · scale + shift`:
+    /// `scale = γ / √(runningVariance + ε)`, `shift = β − runningMean · scale` (differentiable
+    /// with respect to γ and β; the statistics are constants).
+    public static func batchNormalizationAffine(scale: Tensor, offset: Tensor, runningMean: Tensor,
+                                                runningVariance: Tensor, epsilon: Float = 1e-5) -> (scale: Tensor, shift: Tensor) {
         let inverseDeviation = 1 / (runningVariance.detached() + epsilon).sqrt()
-        return channelAffine(scale: scale * inverseDeviation, shift: offset - runningMean.detached() * scale * inverseDeviation)
+        let factor = scale * inverseDeviation
+        return (factor, offset - runningMean.detached() * factor)
     }
 
     /// `x · scale[c] + shift[c]` for every channel `c` of `[N, C, ...]`, in one pass (batch

@@ -20,6 +20,12 @@ private let positive34 = randomUniform([3, 4], seed: 5, low: 0.5, high: 2)
 private let image = randomNormal([2, 3, 5, 6], seed: 6)
 private let separated = separatedValues([2, 3, 6, 7], seed: 7)
 
+// Constants of the fused convolution case: not differentiated, so the epilogue is fused.
+private let fusedWeight = randomNormal([4, 3, 3, 3], seed: 36)
+private let fusedBias = randomNormal([4], seed: 37)
+private let fusedScale = randomUniform([4], seed: 38, low: 0.5, high: 2)
+private let fusedShift = randomNormal([4], seed: 39)
+
 /// Every differentiable op of LoupeTensor, checked against central finite differences.
 let gradientCases: [GradientCase] = [
     // Shape ops move values, so their derivative moves gradients back.
@@ -94,6 +100,11 @@ let gradientCases: [GradientCase] = [
     },
     GradientCase(name: "conv2d depthwise", derivative: "as conv2d, per channel", inputs: [randomNormal([1, 3, 6, 6], seed: 32), randomNormal([3, 1, 3, 3], seed: 33)]) {
         $0[0].convolved2D(with: $0[1], padding: 1, groups: 3)
+    },
+    GradientCase(name: "conv2d fused epilogue", derivative: "ReLU mask, then g to the addend and backward-data with the folded weight",
+                 inputs: [randomNormal([1, 3, 5, 4], seed: 34), randomNormal([1, 4, 5, 4], seed: 35)]) {
+        $0[0].convolved2D(with: fusedWeight, bias: fusedBias, padding: 1, then: ConvolutionEpilogue(
+            channelAffine: (fusedScale, fusedShift), adding: $0[1], rectified: true))
     },
     // Pooling.
     GradientCase(name: "max pool ceil padding", derivative: "g to each window's maximum", inputs: [separated]) {

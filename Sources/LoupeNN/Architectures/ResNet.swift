@@ -24,9 +24,11 @@ public final class BasicBlock: Module {
             + (downsample.map { [("downsample", $0)] } ?? [])
     }
 
+    /// `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`, each convolution fused with what
+    /// follows it (``Conv2d/fused(_:norm:adding:relu:)``).
     public override func forward(_ input: Tensor) -> Tensor {
-        let out = bn2(conv2(relu(bn1(conv1(input)))))
-        return relu(out + (downsample?(input) ?? input))
+        let out = conv1.fused(input, norm: bn1, relu: relu)
+        return conv2.fused(out, norm: bn2, adding: downsample?(input) ?? input, relu: relu)
     }
 
     /// The main path's; the shortcut (identity or a strided 1×1) reads inside it.
@@ -60,9 +62,11 @@ public final class Bottleneck: Module {
             + (downsample.map { [("downsample", $0)] } ?? [])
     }
 
+    /// `relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x)))))))) + shortcut(x))`, each convolution
+    /// fused with what follows it (``Conv2d/fused(_:norm:adding:relu:)``).
     public override func forward(_ input: Tensor) -> Tensor {
-        let out = bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(input))))))))
-        return relu(out + (downsample?(input) ?? input))
+        let out = conv2.fused(conv1.fused(input, norm: bn1, relu: relu), norm: bn2, relu: relu)
+        return conv3.fused(out, norm: bn3, adding: downsample?(input) ?? input, relu: relu)
     }
 
     /// The main path's; the shortcut (identity or a strided 1×1) reads inside it.
@@ -137,7 +141,7 @@ public final class ResNet: Module, ReplaceableHead {
     }
 
     public override func forward(_ input: Tensor) -> Tensor {
-        let stem = maxpool(relu(bn1(conv1(input))))
+        let stem = maxpool(conv1.fused(input, norm: bn1, relu: relu))
         let body = layers.reduce(stem) { $1($0) }
         return fc(avgpool(body).flattened(from: 1))
     }

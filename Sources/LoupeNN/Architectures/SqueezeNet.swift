@@ -21,9 +21,9 @@ public final class Fire: Module {
     }
 
     public override func forward(_ input: Tensor) -> Tensor {
-        let squeezed = squeezeActivation(squeeze(input))
-        return Tensor.concatenate([expand1x1Activation(expand1x1(squeezed)), expand3x3Activation(expand3x3(squeezed))],
-                                  along: 1)
+        let squeezed = squeeze.fused(input, relu: squeezeActivation)
+        return Tensor.concatenate([expand1x1.fused(squeezed, relu: expand1x1Activation),
+                                   expand3x3.fused(squeezed, relu: expand3x3Activation)], along: 1)
     }
 
     /// The 3×3 path's; the 1×1 path reads inside it.

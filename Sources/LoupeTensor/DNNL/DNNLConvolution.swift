@@ -12,12 +12,34 @@ struct ConvolutionGeometry: Hashable {
     var hasBias: Bool
     /// No gradient will flow back: oneDNN may use its inference-only kernels.
     var inference: Bool
+    /// The forward primitive adds the result to the destination's prior values (a residual
+    /// connection: oneDNN's sum post-op).
+    var accumulates = false
+    /// The forward primitive applies ReLU to its result (oneDNN's eltwise post-op, after the sum).
+    var rectifies = false
+
+    /// The same convolution with nothing fused after it: what its backward primitives are built for.
+    var unfused: ConvolutionGeometry {
+        var plain = self
+        plain.accumulates = false
+        plain.rectifies = false
+        return plain
+    }
 
     /// Whether oneDNN's Winograd kernels apply and pay: 3×3, stride 1, undilated, ungrouped,
     /// with enough channels on both sides that the transforms are amortized.
     var suitsWinograd: Bool {
         weight[2] == 3 && weight[3] == 3 && stride == [1, 1] && dilation == [1, 1] && groups == 1
             && weight[0] >= 64 && weight[1] >= 64
+    }
+
+    /// Whether the forward primitive should be Winograd's. Its inference kernels take weights
+    /// transformed once; its training kernel transforms them on every call, which pays only over
+    /// enough output positions: measured here (2 cores, AVX-512), Winograd ran 5× slower than the
+    /// direct kernel at 1×512×7×7, 2× slower at 1×256×14×14, even at 784 positions (1×128×28×28,
+    /// 16×512×7×7) and 2× faster from 3136 (1×64×56×56).
+    var forwardUsesWinograd: Bool {
+        suitsWinograd && (inference || output[0] * output[2] * output[3] >= 784)
     }
 
     /// The weight dimensions as oneDNN sees them: `[G, O/G, C/G, kH, kW]` when grouped.
@@ -65,8 +87,9 @@ final class ConvolutionPrimitives: @unchecked Sendable {
 
     private func describe(_ direction: Direction) -> dnnl_primitive_desc_t {
         if direction == .forward, let forwardDescriptor { return forwardDescriptor }
-        if geometry.suitsWinograd && direction != .backwardWeights,
-           let winograd = describe(direction, algorithm: dnnl_convolution_winograd) {
+        let wantsWinograd = direction == .forward ? geometry.forwardUsesWinograd
+            : geometry.suitsWinograd && direction == .backwardData
+        if wantsWinograd, let winograd = describe(direction, algorithm: dnnl_convolution_winograd) {
             return winograd
         }
         guard let direct = describe(direction, algorithm: dnnl_convolution_direct) else {
@@ -115,8 +138,11 @@ final class ConvolutionPrimitives: @unchecked Sendable {
             }
         }
         checkDNNL(status, "describing a \(direction) convolution for \(geometry)")
+        let postOperations: [PostOperation] = direction != .forward ? []
+            : (geometry.accumulates ? [.sum] : []) + (geometry.rectifies ? [.relu] : [])
         guard let descriptor = primitiveDescriptor(&operation, engine: engine,
-                                                   hint: direction == .forward ? nil : forwardPrimitiveDescriptor)
+                                                   hint: direction == .forward ? nil : forwardPrimitiveDescriptor,
+                                                   postOperations: postOperations)
         else { return nil }
         if direction == .forward { forwardDescriptor = descriptor }
         return descriptor
@@ -134,15 +160,35 @@ final class OpaqueBuffer: @unchecked Sendable {
     deinit { values.release() }
 }
 
+/// Work a primitive does on its result before storing it, in order.
+enum PostOperation {
+    /// Adds the destination's prior values.
+    case sum
+    /// max(x, 0).
+    case relu
+}
+
 /// The primitive descriptor for an operation descriptor, with Loupe handing the primitive its
 /// scratch memory (see ``DNNLContext/scratchpad(byteCount:)``); `nil` when oneDNN has no
 /// implementation. `hint` is the forward primitive a backward one pairs with.
 func primitiveDescriptor(_ operation: UnsafeRawPointer, engine: dnnl_engine_t,
-                         hint: dnnl_primitive_desc_t?) -> dnnl_primitive_desc_t? {
+                         hint: dnnl_primitive_desc_t?, postOperations: [PostOperation] = []) -> dnnl_primitive_desc_t? {
     var attributes: dnnl_primitive_attr_t?
     checkDNNL(dnnl_primitive_attr_create(&attributes), "creating primitive attributes")
     defer { dnnl_primitive_attr_destroy(attributes) }
     checkDNNL(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "choosing user scratchpads")
+    if !postOperations.isEmpty {
+        var postOps: dnnl_post_ops_t?
+        checkDNNL(dnnl_post_ops_create(&postOps), "creating post-ops")
+        defer { dnnl_post_ops_destroy(postOps) }
+        for operation in postOperations {
+            switch operation {
+            case .sum: checkDNNL(dnnl_post_ops_append_sum(postOps, 1), "appending a sum post-op")
+            case .relu: checkDNNL(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "appending a ReLU post-op")
+            }
+        }
+        checkDNNL(dnnl_primitive_attr_set_post_ops(attributes, postOps), "setting post-ops")
+    }
     var descriptor: dnnl_primitive_desc_t?
     guard dnnl_primitive_desc_create(&descriptor, operation, attributes, engine, hint) == dnnl_success else { return nil }
     return descriptor
@@ -209,8 +255,10 @@ final class PlannedPrimitive: @unchecked Sendable {
     /// primitive has (caller holds the context lock). Inputs in `kept` are long-lived (weights):
     /// their reordered copy is kept with their storage; other inputs are reordered for the call only.
     /// Opaque inputs come from `opaqueInputs`; opaque outputs are returned in `opaqueOutputs`.
+    /// An output in `startingValues` holds those values before the primitive runs (for a sum post-op).
     func run(_ context: DNNLContext, _ inputs: [Int32: TensorStorage], keeping kept: Set<Int32> = [],
-             producing wanted: Set<Int32>, opaqueInputs: [Int32: OpaqueBuffer] = [:],
+             producing wanted: Set<Int32>, startingValues: [Int32: TensorStorage] = [:],
+             opaqueInputs: [Int32: OpaqueBuffer] = [:],
              opaqueOutputs: inout [Int32: OpaqueBuffer]) -> [Int32: TensorStorage] {
         var primitiveArguments: [(Int32, UnsafeMutableRawPointer, dnnl_memory_desc_t)] = []
         var staged: [FormattedBuffer] = []
@@ -241,6 +289,14 @@ final class PlannedPrimitive: @unchecked Sendable {
                     storage = TensorStorage(count: count)
                     reorderedOutputs.append((buffer, storage))
                     pointer = buffer.pointer
+                }
+                if let start = startingValues[argument.index] {
+                    if let existing = start.existingBuffer(in: argument.chosenKey) {
+                        var descriptor = argument.chosen
+                        pointer.copyMemory(from: existing, byteCount: dnnl_memory_desc_get_size(&descriptor))
+                    } else {
+                        context.reorder(from: argument.plain, start.plainWhileLocked(), to: argument.chosen, pointer)
+                    }
                 }
                 outputs[argument.index] = storage
                 primitiveArguments.append((argument.index, pointer, argument.chosen))
@@ -284,21 +340,25 @@ private func withOptionalPointer<Result>(
 enum DNNL {
     private static func run(_ geometry: ConvolutionGeometry, _ select: (ConvolutionPrimitives) -> PlannedPrimitive,
                             _ inputs: [Int32: TensorStorage?], keeping kept: Set<Int32> = [],
-                            producing outputs: Set<Int32>) -> [Int32: TensorStorage] {
+                            producing outputs: Set<Int32>, startingValues: [Int32: TensorStorage] = [:]) -> [Int32: TensorStorage] {
         let context = DNNLContext.shared
         var unused: [Int32: OpaqueBuffer] = [:]
         return context.locked {
             select(context.convolutionPrimitives(for: geometry))
-                .run(context, inputs.compactMapValues { $0 }, keeping: kept, producing: outputs, opaqueOutputs: &unused)
+                .run(context, inputs.compactMapValues { $0 }, keeping: kept, producing: outputs,
+                     startingValues: startingValues, opaqueOutputs: &unused)
         }
     }
 
     /// The weight's reordered copy is kept with its storage, so a model's weights are reordered
-    /// once, not on every call.
+    /// once, not on every call. `addend` (same shape as the output) is what an accumulating
+    /// geometry adds to the result.
     static func convolutionForward(_ geometry: ConvolutionGeometry, input: TensorStorage,
-                                   weight: TensorStorage, bias: TensorStorage?) -> TensorStorage {
-        run(geometry, \.forward, [DNNL_ARG_SRC: input, DNNL_ARG_WEIGHTS: weight, DNNL_ARG_BIAS: bias],
-            keeping: [DNNL_ARG_WEIGHTS], producing: [DNNL_ARG_DST])[DNNL_ARG_DST]!
+                                   weight: TensorStorage, bias: TensorStorage?, addend: TensorStorage? = nil) -> TensorStorage {
+        precondition(geometry.accumulates == (addend != nil), "an accumulating convolution needs its addend, and only it")
+        return run(geometry, \.forward, [DNNL_ARG_SRC: input, DNNL_ARG_WEIGHTS: weight, DNNL_ARG_BIAS: bias],
+                   keeping: [DNNL_ARG_WEIGHTS], producing: [DNNL_ARG_DST],
+                   startingValues: addend.map { [DNNL_ARG_DST: $0] } ?? [:])[DNNL_ARG_DST]!
     }
 
     static func convolutionBackwardData(_ geometry: ConvolutionGeometry, outputGradient: TensorStorage,

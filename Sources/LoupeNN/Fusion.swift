@@ -1,0 +1,59 @@
+import LoupeTensor
+
+extension Conv2d {
+    /// This convolution, then `norm`, then `+ addend`, then `relu` (each optional), as one oneDNN
+    /// convolution with the normalization folded into it and the rest as post-ops (see
+    /// ``Tensor/convolved2D(with:bias:stride:padding:dilation:groups:then:)``).
+    ///
+    /// The result equals calling the modules in turn, which is what happens instead when a tap
+    /// reads a point the fused convolution never forms (the convolution's or the norm's own
+    /// output) or the norm is training. The result is offered to taps as the last module's output.
+    func fused(_ input: Tensor, norm: BatchNorm2d? = nil, adding addend: Tensor? = nil, relu: ReLU? = nil) -> Tensor {
+        let last: Module? = relu ?? (addend == nil ? (norm ?? self) : nil)
+        let skipped = [self, norm].compactMap { $0 }.filter { $0 !== last }
+        let session = TapSession.current
+        let tapped = skipped.contains { session?.paths.contains($0.path) == true }
+        guard !tapped, norm?.isTraining != true, norm != nil || addend != nil || relu != nil else {
+            var output = self(input)
+            if let norm { output = norm(output) }
+            if let addend { output = output + addend }
+            return relu.map { $0(output) } ?? output
+        }
+        let epilogue = ConvolutionEpilogue(channelAffine: norm?.inferenceAffine, adding: addend, rectified: relu != nil)
+        let output = input.convolved2D(with: weight.value, bias: bias?.value, stride: stride, padding: padding,
+                                       dilation: dilation, groups: groups, then: epilogue)
+        guard let last, let session else { return output }
+        return session.offer(output, at: last.path)
+    }
+}
+
+extension BatchNorm2d {
+    /// The per-channel map `x · scale + shift` this layer applies in evaluation mode.
+    var inferenceAffine: (scale: Tensor, shift: Tensor) {
+        Tensor.batchNormalizationAffine(scale: weight.value, offset: bias.value, runningMean: runningMean.value,
+                                        runningVariance: runningVariance.value, epsilon: epsilon)
+    }
+}
+
+extension Sequential {
+    /// Runs the layers in turn, each `Conv2d` with the `BatchNorm2d` and `ReLU` right after it
+    /// (when present) as one fused convolution (``Conv2d/fused(_:norm:adding:relu:)``).
+    func forwardFusingConvolutions(_ input: Tensor) -> Tensor {
+        var output = input
+        var index = 0
+        while index < layers.count {
+            guard let convolution = layers[index] as? Conv2d else {
+                output = layers[index](output)
+                index += 1
+                continue
+            }
+            index += 1
+            let norm = index < layers.count ? layers[index] as? BatchNorm2d : nil
+            if norm != nil { index += 1 }
+            let relu = index < layers.count ? layers[index] as? ReLU : nil
+            if relu != nil { index += 1 }
+            output = convolution.fused(output, norm: norm, relu: relu)
+        }
+        return output
+    }
+}

@@ -1,0 +1,72 @@
+import LoupeNN
+import LoupeTensor
+import Testing
+
+/// Modules run a convolution with the batch norm, residual addition and ReLU after it as one
+/// fused convolution; results and taps must be those of the modules called one by one.
+@Suite("Fused convolutions in modules")
+struct ModuleFusionTests {
+    func expectClose(_ actual: Tensor, _ expected: Tensor, _ what: String) {
+        #expect(actual.shape == expected.shape, "\(what): shape")
+        let scale = expected.abs().max().scalar
+        let worst = (actual - expected).abs().max().scalar
+        #expect(worst <= 1e-5 * scale, "\(what): max |Δ| \(worst) against max |expected| \(scale)")
+    }
+
+    /// Batch norms with statistics and affine parameters away from the identity.
+    func randomizeNorms(_ model: Module, generator: inout RandomGenerator) {
+        for (_, module) in model.namedModules() {
+            guard let norm = module as? BatchNorm2d else { continue }
+            let channels = norm.weight.shape[0]
+            norm.weight.value = Tensor.uniform([channels], low: 0.5, high: 1.5, generator: &generator)
+            norm.bias.value = Tensor.normal([channels], standardDeviation: 0.2, generator: &generator)
+            norm.runningMean.value = Tensor.normal([channels], standardDeviation: 0.2, generator: &generator)
+            norm.runningVariance.value = Tensor.uniform([channels], low: 0.5, high: 2, generator: &generator)
+        }
+    }
+
+    @Test func resNetBlocksEqualTheirModulesInTurnAndTapsInsideSeeTheirPoints() throws {
+        var generator = RandomGenerator(seed: 41)
+        let model = ResNet(depth: 18, classes: 10, generator: &generator)
+        model.assignPaths()
+        randomizeNorms(model, generator: &generator)
+        let block = try #require(model.layers[1].layers[0] as? BasicBlock)  // with a downsampling shortcut
+        let input = Tensor.normal([1, 64, 8, 8], generator: &generator)
+        let shortcut = try #require(block.downsample)
+        let inner = withoutGradients { block.bn1(block.conv1(input)) }
+        let expected = withoutGradients {
+            (block.bn2(block.conv2(inner.relu())) + shortcut.layers[1](shortcut.layers[0](input))).relu()
+        }
+        expectClose(withoutGradients { block(input) }, expected, "fused block")
+        let (tapped, activations) = try block.withTaps([block.bn1.path, block.path]) { withoutGradients { block(input) } }
+        expectClose(tapped, expected, "block with a tap inside")
+        expectClose(try #require(activations[block.bn1.path]), inner, "tapped bn1")
+        expectClose(try #require(activations[block.path]), expected, "tapped block")
+    }
+
+    @Test func sequentialFusesConvolutionNormAndReLURuns() throws {
+        var generator = RandomGenerator(seed: 42)
+        let layers: [Module] = [
+            Conv2d(inputChannels: 3, outputChannels: 16, kernelSize: 3, padding: 1, generator: &generator), BatchNorm2d(channels: 16), ReLU(),
+            MaxPool2d(kernelSize: 2),
+            Conv2d(inputChannels: 16, outputChannels: 32, kernelSize: 3, padding: 1, generator: &generator), ReLU(),
+            Conv2d(inputChannels: 32, outputChannels: 32, kernelSize: 1, bias: false, generator: &generator), BatchNorm2d(channels: 32),
+        ]
+        let model = Sequential(layers)
+        model.assignPaths()
+        randomizeNorms(model, generator: &generator)
+        let input = Tensor.normal([2, 3, 12, 12], generator: &generator)
+        let expected = withoutGradients { layers.reduce(input) { $1.forward($0) } }
+        expectClose(withoutGradients { model(input) }, expected, "fused sequence")
+        // Gradients with respect to the input, through the fused convolutions.
+        let seed = Tensor.normal(expected.shape, generator: &generator)
+        let x = input.trackingGradients()
+        let fusedGradient = gradients(of: model(x), at: [x], seed: seed)[0]
+        let unfusedGradient = gradients(of: layers.reduce(x) { $1.forward($0) }, at: [x], seed: seed)[0]
+        expectClose(fusedGradient, unfusedGradient, "input gradient")
+        // Training mode: the norms use batch statistics, so they run on their own.
+        model.setTraining(true)
+        expectClose(withoutGradients { model(input) }, withoutGradients { layers.reduce(input) { $1.forward($0) } },
+                    "training mode")
+    }
+}
