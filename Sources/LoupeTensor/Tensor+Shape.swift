@@ -1,3 +1,5 @@
+import CDNNL
+
 extension Tensor {
     /// The same values with a new shape; one dimension may be `-1` and is then inferred.
     public func reshaped(_ newShape: [Int]) -> Tensor {
@@ -69,11 +71,30 @@ extension Tensor {
         var strides = contiguousStrides(shape)
         let offset = start * strides[axis]
         strides[axis] *= step
-        let result = stridedGather(shape: newShape, strides: strides, offset: offset)
+        let result = channelBlocks(from: start, to: end, step: step, axis: axis)
+            ?? stridedGather(shape: newShape, strides: strides, offset: offset)
         let inputShape = shape
         return Tensor.recording(result, inputs: [self]) { gradient, _ in
             [gradient.scattered(intoShape: inputShape, along: axis, start: start, step: step)]
         }
+    }
+
+    /// Channels `start..<end` of a channel-blocked (nChw16c) tensor when both ends fall on block
+    /// boundaries: per batch item one run of whole blocks, copied and kept blocked (the gradient
+    /// of a concatenation, split for SqueezeNet's two expand branches). `nil` otherwise.
+    private func channelBlocks(from start: Int, to end: Int, step: Int, axis: Int) -> Tensor? {
+        guard axis == 1, rank == 4, step == 1, start % 16 == 0, end % 16 == 0,
+              storage.native?.isChannelBlocked16 == true else { return nil }
+        let newShape = [shape[0], end - start, shape[2], shape[3]]
+        let plane = shape[2] * shape[3]
+        let result = Tensor(shape: newShape, storage: TensorStorage(
+            count: newShape.reduce(1, *), native: FormattedBuffer(allocating: memoryDescriptor(newShape, dnnl_aBcd16b))))
+        let (source, destination) = (storage.elementwiseBase, result.storage.elementwiseBase)
+        let chunk = (end - start) * plane
+        for item in 0..<shape[0] {
+            (destination + item * chunk).update(from: source + (item * shape[1] + start) * plane, count: chunk)
+        }
+        return result
     }
 
     /// The sub-tensor at `index` of the first dimension (which is removed).
@@ -123,17 +144,25 @@ extension Tensor {
                          "concatenate: shape \(tensor.shape) does not match \(tensors[0].shape) off axis \(axis)")
         }
         newShape[axis] = tensors.map { $0.shape[axis] }.reduce(0, +)
-        let result = Tensor(uninitializedShape: newShape)
+        // Channels of channel-blocked (nChw16c) parts stay blocked: per batch item each part is one
+        // run of whole 16-channel blocks, so the parts' buffers are copied as they are, and the
+        // next convolution reads the result without a reorder (SqueezeNet's Fire, Inception).
+        let blocked = axis == 1 && newShape.count == 4
+            && tensors.allSatisfy { $0.storage.native?.isChannelBlocked16 == true }
+        let result = blocked ? Tensor(shape: newShape, storage: TensorStorage(
+            count: newShape.reduce(1, *), native: FormattedBuffer(allocating: memoryDescriptor(newShape, dnnl_aBcd16b))))
+            : Tensor(uninitializedShape: newShape)
         let (outer, _, inner) = splitAround(newShape, axis: axis)
         let rowLength = newShape[axis] * inner
-        var column = 0
-        for tensor in tensors {
-            let chunk = tensor.shape[axis] * inner
-            for row in 0..<outer {
-                (result.storage.base + row * rowLength + column)
-                    .update(from: tensor.storage.base + row * chunk, count: chunk)
+        let sources = tensors.map { blocked ? $0.storage.elementwiseBase : $0.storage.base }
+        let destination = blocked ? result.storage.elementwiseBase : result.storage.base
+        let chunks = tensors.map { $0.shape[axis] * inner }
+        let columns = chunks.reduce(into: [0]) { $0.append($0.last! + $1) }
+        parallelRanges(outer * tensors.count, grain: Swift.max(1, 65_536 / Swift.max(rowLength / tensors.count, 1))) { pieces in
+            for piece in pieces {
+                let (row, part) = piece.quotientAndRemainder(dividingBy: tensors.count)
+                (destination + row * rowLength + columns[part]).update(from: sources[part] + row * chunks[part], count: chunks[part])
             }
-            column += chunk
         }
         let extents = tensors.map { $0.shape[axis] }
         return Tensor.recording(result, inputs: tensors) { gradient, needed in

@@ -70,4 +70,23 @@ struct LayoutTests {
         let reference = gradients(of: network(input, rowMajor: true), at: [input], seed: seed)[0]
         #expect(maximumDifference(blocked, reference) < 1e-6)
     }
+
+    @Test func concatenatingAndSlicingBlockedChannelsEqualRowMajorOnes() {
+        var generator = RandomGenerator(seed: 24)
+        let x = Tensor.normal([2, 16, 5, 6], generator: &generator)
+        let w1 = Tensor.normal([16, 16, 1, 1], generator: &generator), w2 = Tensor.normal([32, 16, 3, 3], generator: &generator)
+        withoutGradients {
+            let (a, b) = (x.convolved2D(with: w1), x.convolved2D(with: w2, padding: 1))
+            let joined = Tensor.concatenate([a, b], along: 1)
+            #expect(maximumDifference(joined, Tensor.concatenate([plain(a), plain(b)], along: 1)) == 0)
+            // Feeding a convolution, and sliced back on block boundaries and off them.
+            let w3 = Tensor.normal([16, 48, 1, 1], generator: &generator)
+            #expect(maximumDifference(joined.convolved2D(with: w3),
+                                      Tensor.concatenate([plain(a), plain(b)], along: 1).convolved2D(with: w3)) < 1e-5)
+            for (start, end) in [(16, 48), (0, 16), (8, 40)] {
+                #expect(maximumDifference(joined.slice(along: 1, from: start, to: end),
+                                          plain(joined).slice(along: 1, from: start, to: end)) == 0)
+            }
+        }
+    }
 }
