@@ -25,6 +25,7 @@ private let fusedWeight = randomNormal([4, 3, 3, 3], seed: 36)
 private let fusedBias = randomNormal([4], seed: 37)
 private let fusedScale = randomUniform([4], seed: 38, low: 0.5, high: 2)
 private let fusedShift = randomNormal([4], seed: 39)
+private let mixing16 = randomNormal([16, 16, 1, 1], seed: 42)
 
 /// Every differentiable op of LoupeTensor, checked against central finite differences.
 let gradientCases: [GradientCase] = [
@@ -100,6 +101,10 @@ let gradientCases: [GradientCase] = [
     },
     GradientCase(name: "conv2d depthwise", derivative: "as conv2d, per channel", inputs: [randomNormal([1, 3, 6, 6], seed: 32), randomNormal([3, 1, 3, 3], seed: 33)]) {
         $0[0].convolved2D(with: $0[1], padding: 1, groups: 3)
+    },
+    GradientCase(name: "conv2d image input, channel-blocked gradient", derivative: "Wᵀ·g by GEMM per 16-channel block, then col2im",
+                 inputs: [randomNormal([2, 3, 7, 6], seed: 40), randomNormal([16, 3, 3, 3], seed: 41)]) {
+        $0[0].convolved2D(with: $0[1], stride: Size2D(2, 1), padding: Size2D(1, 2), dilation: Size2D(1, 2)).convolved2D(with: mixing16)
     },
     GradientCase(name: "conv2d fused epilogue", derivative: "ReLU mask, then g to the addend and backward-data with the folded weight",
                  inputs: [randomNormal([1, 3, 5, 4], seed: 34), randomNormal([1, 4, 5, 4], seed: 35)]) {
