@@ -11,8 +11,7 @@ extension Conv2d {
     func fused(_ input: Tensor, norm: BatchNorm2d? = nil, adding addend: Tensor? = nil, relu: ReLU? = nil) -> Tensor {
         let last: Module? = relu ?? (addend == nil ? (norm ?? self) : nil)
         let skipped = [self, norm].compactMap { $0 }.filter { $0 !== last }
-        let session = TapSession.current
-        let tapped = skipped.contains { session?.paths.contains($0.path) == true }
+        let tapped = skipped.contains { Module.isTapped($0.path) }
         guard !tapped, norm?.isTraining != true, norm != nil || addend != nil || relu != nil else {
             var output = self(input)
             if let norm { output = norm(output) }
@@ -22,7 +21,7 @@ extension Conv2d {
         let epilogue = ConvolutionEpilogue(channelAffine: norm?.inferenceAffine, adding: addend, rectified: relu != nil)
         let output = input.convolved2D(with: weight.value, bias: bias?.value, stride: stride, padding: padding,
                                        dilation: dilation, groups: groups, then: epilogue)
-        guard let last, let session else { return output }
+        guard let last, let session = TapSession.current else { return output }
         return session.offer(output, at: last.path)
     }
 }

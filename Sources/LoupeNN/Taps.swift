@@ -63,6 +63,11 @@ extension Module {
         TapSession.current?.offer(tensor, at: name) ?? tensor
     }
 
+    /// Whether the active tap session records `name` (a module path or an inner tap's name).
+    public static func isTapped(_ name: String) -> Bool {
+        TapSession.current?.paths.contains(name) ?? false
+    }
+
     /// Runs `body` with the outputs of the modules at `paths` recorded.
     ///
     /// - Parameters:

@@ -29,26 +29,44 @@ extension Tensor {
 
     /// x for x > 0, slope·x otherwise. Derivative: 1 or slope.
     public func leakyRelu(negativeSlope slope: Float = 0.01) -> Tensor {
-        Tensor.recording(mapped { $0 > 0 ? $0 : slope * $0 }, inputs: [self]) { gradient, _ in
-            [gradient.zipped(with: self) { g, x in x > 0 ? g : slope * g }]
+        struct Forward: UnaryElementFunction {
+            let slope: Float
+            func callAsFunction(_ x: Float) -> Float { x > 0 ? x : slope * x }
+        }
+        struct Backward: BinaryElementFunction {
+            let slope: Float
+            func callAsFunction(_ g: Float, _ x: Float) -> Float { x > 0 ? g : slope * g }
+        }
+        return Tensor.recording(mapped(Forward(slope: slope)), inputs: [self]) { gradient, _ in
+            [gradient.zipped(with: self, Backward(slope: slope))]
         }
     }
 
     /// 1 / (1 + e⁻ˣ). Derivative: σ(1 − σ).
     public func sigmoid() -> Tensor {
-        let result = mapped { x in
-            x >= 0 ? 1 / (1 + scalarExp(-x)) : scalarExp(x) / (1 + scalarExp(x))
+        struct Forward: UnaryElementFunction {
+            func callAsFunction(_ x: Float) -> Float { x >= 0 ? 1 / (1 + scalarExp(-x)) : scalarExp(x) / (1 + scalarExp(x)) }
         }
+        struct Backward: BinaryElementFunction {
+            func callAsFunction(_ g: Float, _ s: Float) -> Float { g * s * (1 - s) }
+        }
+        let result = mapped(Forward())
         return Tensor.recording(result, inputs: [self]) { gradient, _ in
-            [gradient.zipped(with: result) { g, s in g * s * (1 - s) }]
+            [gradient.zipped(with: result, Backward())]
         }
     }
 
     /// Hyperbolic tangent. Derivative: 1 − tanh².
     public func tanh() -> Tensor {
-        let result = mapped(scalarTanh)
+        struct Forward: UnaryElementFunction {
+            func callAsFunction(_ x: Float) -> Float { scalarTanh(x) }
+        }
+        struct Backward: BinaryElementFunction {
+            func callAsFunction(_ g: Float, _ t: Float) -> Float { g * (1 - t * t) }
+        }
+        let result = mapped(Forward())
         return Tensor.recording(result, inputs: [self]) { gradient, _ in
-            [gradient.zipped(with: result) { g, t in g * (1 - t * t) }]
+            [gradient.zipped(with: result, Backward())]
         }
     }
 
@@ -66,17 +84,29 @@ extension Tensor {
 
     /// x·relu6(x + 3)/6. Derivative: 0 below −3, (2x + 3)/6 up to 3, 1 above (PyTorch's ends).
     public func hardswish() -> Tensor {
-        let result = mapped { x in x * Swift.min(Swift.max(x + 3, 0), 6) / 6 }
+        struct Forward: UnaryElementFunction {
+            func callAsFunction(_ x: Float) -> Float { x * Swift.min(Swift.max(x + 3, 0), 6) / 6 }
+        }
+        struct Backward: BinaryElementFunction {
+            func callAsFunction(_ g: Float, _ x: Float) -> Float { x < -3 ? 0 : (x <= 3 ? g * (x / 3 + 0.5) : g) }
+        }
+        let result = mapped(Forward())
         return Tensor.recording(result, inputs: [self]) { gradient, _ in
-            [gradient.zipped(with: self) { g, x in x < -3 ? 0 : (x <= 3 ? g * (x / 3 + 0.5) : g) }]
+            [gradient.zipped(with: self, Backward())]
         }
     }
 
     /// relu6(x + 3)/6. Derivative: 1/6 strictly between −3 and 3, else 0.
     public func hardsigmoid() -> Tensor {
-        let result = mapped { x in Swift.min(Swift.max(x + 3, 0), 6) / 6 }
+        struct Forward: UnaryElementFunction {
+            func callAsFunction(_ x: Float) -> Float { Swift.min(Swift.max(x + 3, 0), 6) / 6 }
+        }
+        struct Backward: BinaryElementFunction {
+            func callAsFunction(_ g: Float, _ x: Float) -> Float { x > -3 && x < 3 ? g / 6 : 0 }
+        }
+        let result = mapped(Forward())
         return Tensor.recording(result, inputs: [self]) { gradient, _ in
-            [gradient.zipped(with: self) { g, x in x > -3 && x < 3 ? g / 6 : 0 }]
+            [gradient.zipped(with: self, Backward())]
         }
     }
 

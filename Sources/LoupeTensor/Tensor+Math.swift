@@ -58,9 +58,17 @@ extension Tensor {
     /// Limits values to `[minimum, maximum]`. Derivative: 1 inside the range (ends included), else 0.
     public func clamped(min minimum: Float = -.infinity, max maximum: Float = .infinity) -> Tensor {
         precondition(minimum <= maximum, "clamped: min \(minimum) is above max \(maximum)")
-        let result = mapped { Swift.min(Swift.max($0, minimum), maximum) }
+        struct Forward: UnaryElementFunction {
+            let minimum: Float, maximum: Float
+            func callAsFunction(_ x: Float) -> Float { Swift.min(Swift.max(x, minimum), maximum) }
+        }
+        struct Backward: BinaryElementFunction {
+            let minimum: Float, maximum: Float
+            func callAsFunction(_ g: Float, _ x: Float) -> Float { x >= minimum && x <= maximum ? g : 0 }
+        }
+        let result = mapped(Forward(minimum: minimum, maximum: maximum))
         return Tensor.recording(result, inputs: [self]) { gradient, _ in
-            [gradient.zipped(with: self) { g, x in x >= minimum && x <= maximum ? g : 0 }]
+            [gradient.zipped(with: self, Backward(minimum: minimum, maximum: maximum))]
         }
     }
 

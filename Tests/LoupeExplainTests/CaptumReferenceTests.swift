@@ -127,4 +127,18 @@ struct CaptumReferenceTests {
         let attribution = NoiseTunnel(Saliency(), samples: 4, batchSize: 2).attribute(c.forward, input: formulaInput(), target: c.target, noise: noise)
         expectMatch(attribution, try c.reference("smoothgrad"), "smoothgrad")
     }
+
+    /// Conv → Relu and Conv → Add → Relu chains run fused; tapping a tensor inside a chain runs
+    /// that chain node by node, and both ways give the same logits.
+    @Test(arguments: ["resnet18.onnx", "squeezenet1_1.onnx"])
+    func fusedOnnxChainsStillServeTapsInside(_ architecture: String) throws {
+        let c = try Case(architecture)
+        let x = formulaInput()
+        let fused = withoutGradients { c.model(x) }
+        let inner = c.model.innerTaps.filter { $0.type == "Conv" || $0.type == "Add" }.map(\.name)
+        #expect(!inner.isEmpty)
+        let (tapped, activations) = try c.model.withTaps(inner) { withoutGradients { c.model(x) } }
+        expectMatch(tapped, fused, "logits with taps inside the chains")
+        #expect(Set(activations.keys) == Set(inner), "every tapped tensor was recorded")
+    }
 }

@@ -80,7 +80,17 @@ extension ONNXGraph {
         return Array(2..<rank)
     }
 
+    /// Conv, followed by `epilogue` (see ``Tensor/convolved2D(with:bias:stride:padding:dilation:groups:then:)``);
+    /// `nil` when the epilogue's addend does not have the output's shape (it would broadcast).
+    static func convolution(_ arguments: ONNXArguments, then epilogue: ConvolutionEpilogue) throws -> ONNXValue? {
+        try convolution(arguments, epilogue: epilogue)
+    }
+
     static func convolution(_ arguments: ONNXArguments) throws -> ONNXValue {
+        try convolution(arguments, epilogue: ConvolutionEpilogue())!
+    }
+
+    private static func convolution(_ arguments: ONNXArguments, epilogue: ConvolutionEpilogue) throws -> ONNXValue? {
         let input = try arguments.float(0), weight = try arguments.float(1)
         let bias = arguments.has(2) ? try arguments.float(2) : nil
         let groups = arguments.attributes.int("group", 1)
@@ -103,8 +113,19 @@ extension ONNXGraph {
             x = x.padded([(0, 0), (0, 0), (window.before[0], window.after[0]), (window.before[1], window.after[1])])
             padding = [0, 0]
         }
-        let output = x.convolved2D(with: w, bias: bias, stride: window.size(window.strides), padding: window.size(padding),
-                                   dilation: window.size(window.dilations), groups: groups)
+        let (stride, dilation) = (window.size(window.strides), window.size(window.dilations))
+        if let addend = epilogue.addend {
+            let (strides, dilations) = ([stride.height, stride.width], [dilation.height, dilation.width])
+            let extent = { (axis: Int, size: Int) in
+                (x.shape[axis + 2] + 2 * size - dilations[axis] * (w.shape[axis + 2] - 1) - 1) / strides[axis] + 1
+            }
+            let outputShape = [x.shape[0], w.shape[0], extent(0, padding[0]), extent(1, padding[1])]
+            guard input.rank == 4, addend.shape == outputShape else { return nil }
+        }
+        let output = epilogue.addend == nil && !epilogue.rectified && epilogue.channelAffine == nil
+            ? x.convolved2D(with: w, bias: bias, stride: stride, padding: window.size(padding), dilation: dilation, groups: groups)
+            : x.convolved2D(with: w, bias: bias, stride: stride, padding: window.size(padding), dilation: dilation, groups: groups,
+                            then: epilogue)
         return .float(input.rank == 3 ? output.squeezed(at: 2) : output)
     }
 

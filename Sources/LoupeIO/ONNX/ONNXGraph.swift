@@ -32,6 +32,9 @@ public final class ONNXGraph {
     public let outputs: [String]
     /// The default-domain operator set version.
     public let opset: Int
+    /// Conv → Relu and Conv → Add → Relu chains run as one fused convolution, by node index
+    /// (each node of a chain maps to the chain).
+    private var fusions: [Int: ConvolutionFusion] = [:]
     private var parameterIndex: [String: Parameter] = [:]
     private var folded: [[[Int]]: [String: ONNXValue]] = [:]
     private let foldingLock = NSLock()
@@ -115,6 +118,9 @@ public final class ONNXGraph {
         if let missing = outputs.first(where: { !available.contains($0) }) {
             throw LoupeIOError("\(name): the graph output '\(missing)' is never produced")
         }
+        for fusion in ConvolutionFusion.chains(in: nodes, outputs: outputs) {
+            for index in [fusion.convolution, fusion.add, fusion.last].compactMap({ $0 }) { fusions[index] = fusion }
+        }
     }
 
     /// The operator type of each node, in execution order.
@@ -129,8 +135,12 @@ public final class ONNXGraph {
     ///   - feeds: a value for each of ``inputs``.
     ///   - offer: called with each float tensor a node produces (for a node's first output by the
     ///     node's name, then by the tensor's); returns the tensor to continue with (taps).
+    ///   - observes: whether `offer` wants the tensor of a name. Conv → (Add →) Relu chains run as
+    ///     one fused convolution (see ``ConvolutionFusion``), skipping the tensors inside, unless
+    ///     `offer` is given and `observes` is not, or it says one of those tensors is wanted.
     /// - Returns: the values of every graph output.
-    public func run(_ feeds: [String: ONNXValue], offer: ((String, Tensor) -> Tensor)? = nil) throws -> [String: ONNXValue] {
+    public func run(_ feeds: [String: ONNXValue], offer: ((String, Tensor) -> Tensor)? = nil,
+                    observes: ((String) -> Bool)? = nil) throws -> [String: ONNXValue] {
         var values: [String: ONNXValue] = [:]
         for (name, parameter) in parameters { values[name] = .float(parameter.value) }
         for (name, integers) in integerConstants { values[name] = .integer(integers) }
@@ -145,19 +155,55 @@ public final class ONNXGraph {
         foldingLock.unlock()
         let isNewSignature = staticValues.isEmpty
         var isStatic = Set(integerConstants.keys)
+        // Convolutions whose chain runs fused, at the chain's last node.
+        var deferred = Set<Int>()
+        func mayFuse(_ fusion: ConvolutionFusion) -> Bool {
+            guard offer == nil || observes != nil else { return false }
+            let convolution = nodes[fusion.convolution]
+            return !convolution.inputs.contains { isStatic.contains($0) } && values[convolution.inputs[0]]?.shape.count == 4
+                && !fusion.inner(nodes).contains { observes?($0) == true }
+        }
+        func evaluated(_ node: Node) throws -> [ONNXValue] {
+            do {
+                return try evaluate(node, node.inputs.map { $0.isEmpty ? nil : values[$0] })
+            } catch let error as LoupeIOError {
+                throw LoupeIOError("node \(node.name) (\(node.operation)): \(error.description)")
+            }
+        }
 
-        for node in nodes {
+        for (index, node) in nodes.enumerated() {
             if !isNewSignature, node.outputs.allSatisfy({ $0.isEmpty || staticValues[$0] != nil }) {
                 for output in node.outputs where !output.isEmpty { values[output] = staticValues[output] }
                 continue
             }
-            let arguments = node.inputs.map { $0.isEmpty ? nil : values[$0] }
-            let results: [ONNXValue]
-            do {
-                results = try evaluate(node, arguments)
-            } catch let error as LoupeIOError {
-                throw LoupeIOError("node \(node.name) (\(node.operation)): \(error.description)")
+            var fusedResult: ONNXValue?
+            if let fusion = fusions[index] {
+                if index == fusion.convolution {
+                    if mayFuse(fusion) {
+                        deferred.insert(index)
+                        continue
+                    }
+                } else if deferred.contains(fusion.convolution) {
+                    if index != fusion.last { continue }
+                    let convolution = nodes[fusion.convolution]
+                    let arguments = ONNXArguments(node: convolution, values: convolution.inputs.map { $0.isEmpty ? nil : values[$0] },
+                                                  opset: opset)
+                    let addend = try fusion.addend.flatMap { try values[$0]?.tensor }
+                    let epilogue = ConvolutionEpilogue(adding: addend, rectified: true)
+                    do {
+                        fusedResult = try ONNXGraph.convolution(arguments, then: epilogue)
+                    } catch let error as LoupeIOError {
+                        throw LoupeIOError("node \(convolution.name) (Conv): \(error.description)")
+                    }
+                    if fusedResult == nil {
+                        // The addend broadcasts: the chain's nodes one by one after all.
+                        for skipped in [fusion.convolution, fusion.add].compactMap({ $0 }) {
+                            for (output, value) in zip(nodes[skipped].outputs, try evaluated(nodes[skipped])) { values[output] = value }
+                        }
+                    }
+                }
             }
+            let results = try fusedResult.map { [$0] } ?? evaluated(node)
             let foldable = node.operation == "Shape" || node.operation == "Size"
                 || node.inputs.allSatisfy { $0.isEmpty || isStatic.contains($0) }
             for (index, output) in node.outputs.enumerated() where !output.isEmpty && index < results.count {
@@ -201,4 +247,50 @@ struct ONNXAttributes {
         values[name].map { String(decoding: $0.s, as: UTF8.self) } ?? fallback
     }
     func tensor(_ name: String) -> Onnx_TensorProto? { values[name].flatMap { $0.hasT ? $0.t : nil } }
+}
+
+/// A convolution and the nodes after it that run fused into it: `Relu(Conv(…))` or
+/// `Relu(Add(Conv(…), addend))` (a residual block's end), where each inner tensor feeds only the
+/// next node of the chain and is no graph output. ONNX exports of eval-mode networks have their
+/// batch norms folded into the convolutions already, so these chains are what remains.
+struct ConvolutionFusion {
+    /// Node indices.
+    let convolution: Int, add: Int?, last: Int
+    /// The Add's other operand.
+    let addend: String?
+
+    /// The names of what the fused convolution never forms: the inner nodes and their outputs.
+    func inner(_ nodes: [ONNXGraph.Node]) -> [String] {
+        [convolution, add].compactMap { $0 }.flatMap { [nodes[$0].name] + nodes[$0].outputs }
+    }
+
+    static func chains(in nodes: [ONNXGraph.Node], outputs: [String]) -> [ConvolutionFusion] {
+        var readers: [String: Int] = [:], producer: [String: Int] = [:]
+        for (index, node) in nodes.enumerated() {
+            for input in node.inputs where !input.isEmpty { readers[input, default: 0] += 1 }
+            for output in node.outputs { producer[output] = index }
+        }
+        for output in outputs { readers[output, default: 0] += 1 }
+        /// The node making `name` when it is a single-output node of `operation` read only once.
+        func soleSource(_ name: String, _ operation: String) -> Int? {
+            guard let index = producer[name], nodes[index].operation == operation, nodes[index].outputs.count == 1,
+                  readers[name] == 1 else { return nil }
+            return index
+        }
+        var chains: [ConvolutionFusion] = []
+        for (index, node) in nodes.enumerated() where node.operation == "Relu" && node.inputs.count == 1 {
+            if let convolution = soleSource(node.inputs[0], "Conv") {
+                chains.append(ConvolutionFusion(convolution: convolution, add: nil, last: index, addend: nil))
+            } else if let add = soleSource(node.inputs[0], "Add"), nodes[add].inputs.count == 2 {
+                let operands = nodes[add].inputs
+                for side in 0..<2 where operands[0] != operands[1] {
+                    if let convolution = soleSource(operands[side], "Conv") {
+                        chains.append(ConvolutionFusion(convolution: convolution, add: add, last: index, addend: operands[1 - side]))
+                        break
+                    }
+                }
+            }
+        }
+        return chains
+    }
 }

@@ -45,10 +45,10 @@ public final class ONNXModule: Module {
         // A checked run on zeros: errors surface here as one clear line, not later mid-explanation.
         var produced: [(name: String, shape: [Int])] = []
         let (modelLayout, zeros) = (layout, Tensor.zeros([1] + inputShape))
-        let scores = try ONNXModule.run(graph, input: input.name, output: output, layout: modelLayout, images: zeros) { name, tensor in
+        let scores = try ONNXModule.run(graph, input: input.name, output: output, layout: modelLayout, images: zeros, offer: { name, tensor in
             produced.append((name, tensor.shape))
             return tensor
-        }
+        }, observes: nil)
         guard scores.rank >= 1, scores.shape[0] == 1 else {
             throw LoupeIOError("\(name): the output '\(output)' has shape \(scores.shape); expected [1, classes]")
         }
@@ -72,24 +72,27 @@ public final class ONNXModule: Module {
 
     public override func forward(_ input: Tensor) -> Tensor {
         do {
-            return try run(input) { name, tensor in Module.offerToTaps(tensor, named: name) }
+            return try run(input, offer: { name, tensor in Module.offerToTaps(tensor, named: name) }, observes: Module.isTapped)
         } catch {
             preconditionFailure("the ONNX model failed on input \(input.shape): \(error)")
         }
     }
 
     /// Runs the graph on `[N, C, H, W]` images and returns the first output as floats.
-    public func run(_ images: Tensor, offer: @escaping (String, Tensor) -> Tensor) throws -> Tensor {
+    /// `offer` and `observes` are ``ONNXGraph/run(_:offer:observes:)``'s.
+    public func run(_ images: Tensor, offer: @escaping (String, Tensor) -> Tensor,
+                    observes: ((String) -> Bool)? = nil) throws -> Tensor {
         guard images.rank == 4, Array(images.shape.dropFirst()) == inputShape || images.shape[1] == inputShape[0] else {
             throw LoupeIOError("the model takes [N, \(inputShape.map(String.init).joined(separator: ", "))] images; got \(images.shape)")
         }
-        return try ONNXModule.run(graph, input: inputName, output: outputName, layout: layout, images: images, offer: offer)
+        return try ONNXModule.run(graph, input: inputName, output: outputName, layout: layout, images: images, offer: offer,
+                                  observes: observes)
     }
 
     private static func run(_ graph: ONNXGraph, input: String, output: String, layout: Layout, images: Tensor,
-                            offer: @escaping (String, Tensor) -> Tensor) throws -> Tensor {
+                            offer: @escaping (String, Tensor) -> Tensor, observes: ((String) -> Bool)?) throws -> Tensor {
         let fed = layout == .nhwc ? images.permuted([0, 2, 3, 1]) : images
-        guard let scores = try graph.run([input: .float(fed)], offer: offer)[output] else {
+        guard let scores = try graph.run([input: .float(fed)], offer: offer, observes: observes)[output] else {
             throw LoupeIOError("the output '\(output)' was not produced")
         }
         return scores.tensor
