@@ -110,7 +110,7 @@ extension Tensor {
     }
 
     /// The weight and bias of the convolution whose output equals the original's followed by
-    /// `affine`: `W[o]·scale[o]` (kept with the weight's storage, keyed by the scale's values)
+    /// `affine`: `W[o]·scale[o]` (kept with the weight's storage for the latest scale only, keyed by its values)
     /// and `bias[o]·scale[o] + shift[o]`.
     private static func folding(_ affine: (scale: Tensor, shift: Tensor)?, into weight: Tensor,
                                 bias: Tensor?) -> (weight: Tensor, bias: Tensor?) {
@@ -118,7 +118,8 @@ extension Tensor {
         let scales = affine.scale.scalars
         var hasher = Hasher()
         scales.forEach { hasher.combine($0.bitPattern) }
-        let scaled = weight.storage.derived("scaled by channel factors \(hasher.finalize())") {
+        let family = "scaled by channel factors "
+        let scaled = weight.storage.derived(family + String(hasher.finalize()), family: family) {
             (weight * affine.scale.reshaped([weight.shape[0], 1, 1, 1])).storage
         }
         let foldedBias = bias.map { $0 * affine.scale + affine.shift } ?? affine.shift

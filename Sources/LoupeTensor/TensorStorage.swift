@@ -137,12 +137,15 @@ final class TensorStorage: @unchecked Sendable {
         }
     }
 
-    /// The values named `name` computed from these by `make` the first time, then kept.
-    func derived(_ name: String, make: () -> TensorStorage) -> TensorStorage {
+    /// The values named `name` computed from these by `make` the first time, then kept. When
+    /// `family` is given, making them drops the kept values whose names start with it (one
+    /// folded weight per weight, whatever scales came before).
+    func derived(_ name: String, family: String? = nil, make: () -> TensorStorage) -> TensorStorage {
         if let kept = DNNLContext.shared.locked({ derivedValues[name] }) { return kept }
         let made = make()
         return DNNLContext.shared.locked {
             if let kept = derivedValues[name] { return kept }  // another thread was first
+            if let family { derivedValues = derivedValues.filter { !$0.key.hasPrefix(family) } }
             derivedValues[name] = made
             return made
         }
