@@ -188,7 +188,7 @@ public final class ONNXGraph {
                     let convolution = nodes[fusion.convolution]
                     let arguments = ONNXArguments(node: convolution, values: convolution.inputs.map { $0.isEmpty ? nil : values[$0] },
                                                   opset: opset)
-                    let addend = try fusion.addend.flatMap { try values[$0]?.tensor }
+                    let addend = fusion.addend.flatMap { values[$0]?.tensor }
                     let epilogue = ConvolutionEpilogue(adding: addend, rectified: true)
                     do {
                         fusedResult = try ONNXGraph.convolution(arguments, then: epilogue)

@@ -87,9 +87,10 @@ final class ConvolutionPrimitives: @unchecked Sendable {
 
     private func describe(_ direction: Direction) -> dnnl_primitive_desc_t {
         if direction == .forward, let forwardDescriptor { return forwardDescriptor }
-        let wantsWinograd = direction == .forward ? geometry.forwardUsesWinograd
-            : geometry.suitsWinograd && direction == .backwardData
-        if wantsWinograd, let winograd = describe(direction, algorithm: dnnl_convolution_winograd) {
+        // Only forwards: the input gradient of a Winograd-suited convolution runs as a forward
+        // convolution (see Tensor.convolutionInputGradient), so backward-data never meets one.
+        if direction == .forward && geometry.forwardUsesWinograd,
+           let winograd = describe(direction, algorithm: dnnl_convolution_winograd) {
             return winograd
         }
         guard let direct = describe(direction, algorithm: dnnl_convolution_direct) else {
