@@ -12,7 +12,7 @@ extension Conv2d {
         let last: Module? = relu ?? (addend == nil ? (norm ?? self) : nil)
         let skipped = [self, norm].compactMap { $0 }.filter { $0 !== last }
         let tapped = skipped.contains { Module.isTapped($0.path) }
-        guard !tapped, norm?.isTraining != true, norm != nil || addend != nil || relu != nil else {
+        guard !tapped, norm?.isTraining != true else {
             var output = self(input)
             if let norm { output = norm(output) }
             if let addend { output = output + addend }

@@ -46,7 +46,7 @@ extension Tensor {
     /// convolution: the affine map folded into the weight and bias (`W·scale`, `bias·scale + shift`;
     /// the scaled weight is kept with the weight until either changes), the addition and ReLU as
     /// post-ops. That saves a pass over the activation for each step fused (ResNet's
-    /// conv → batch norm → add → ReLU). Otherwise the ops run one by one. Gradients flow to the
+    /// conv → batch norm → add → ReLU). Otherwise (or with an empty epilogue) the ops run one by one. Gradients flow to the
     /// input and the addend either way; the ReLU's follow ``ReLUBackwardRule``.
     ///
     /// - Parameter epilogue: what follows the convolution; see ``ConvolutionEpilogue``.
@@ -54,7 +54,8 @@ extension Tensor {
                             dilation: Size2D = 1, groups: Int = 1, then epilogue: ConvolutionEpilogue) -> Tensor {
         let affine = epilogue.channelAffine
         let parameters = [weight, bias, affine?.scale, affine?.shift].compactMap { $0 }
-        guard !GradientRecording.isEnabled || !parameters.contains(where: \.isTrackingGradients) else {
+        let parametersTracked = GradientRecording.isEnabled && parameters.contains(where: \.isTrackingGradients)
+        guard !epilogue.isEmpty && !parametersTracked else {
             var result = convolved2D(with: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
             if let affine { result = result.channelAffine(scale: affine.scale, shift: affine.shift) }
             if let addend = epilogue.addend { result = result + addend }
@@ -219,6 +220,9 @@ public struct ConvolutionEpilogue {
     public var addend: Tensor?
     /// Whether ReLU comes last.
     public var rectified: Bool
+
+    /// Nothing follows the convolution.
+    public var isEmpty: Bool { channelAffine == nil && addend == nil && !rectified }
 
     public init(channelAffine: (scale: Tensor, shift: Tensor)? = nil, adding addend: Tensor? = nil, rectified: Bool = false) {
         self.channelAffine = channelAffine

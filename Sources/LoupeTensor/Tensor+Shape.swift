@@ -1,5 +1,3 @@
-import CDNNL
-
 extension Tensor {
     /// The same values with a new shape; one dimension may be `-1` and is then inferred.
     public func reshaped(_ newShape: [Int]) -> Tensor {
@@ -87,8 +85,7 @@ extension Tensor {
               storage.native?.isChannelBlocked16 == true else { return nil }
         let newShape = [shape[0], end - start, shape[2], shape[3]]
         let plane = shape[2] * shape[3]
-        let result = Tensor(shape: newShape, storage: TensorStorage(
-            count: newShape.reduce(1, *), native: FormattedBuffer(allocating: memoryDescriptor(newShape, dnnl_aBcd16b))))
+        let result = Tensor(shape: newShape, storage: TensorStorage(channelBlocked: newShape))
         let (source, destination) = (storage.elementwiseBase, result.storage.elementwiseBase)
         let chunk = (end - start) * plane
         for item in 0..<shape[0] {
@@ -149,8 +146,7 @@ extension Tensor {
         // next convolution reads the result without a reorder (SqueezeNet's Fire, Inception).
         let blocked = axis == 1 && newShape.count == 4
             && tensors.allSatisfy { $0.storage.native?.isChannelBlocked16 == true }
-        let result = blocked ? Tensor(shape: newShape, storage: TensorStorage(
-            count: newShape.reduce(1, *), native: FormattedBuffer(allocating: memoryDescriptor(newShape, dnnl_aBcd16b))))
+        let result = blocked ? Tensor(shape: newShape, storage: TensorStorage(channelBlocked: newShape))
             : Tensor(uninitializedShape: newShape)
         let (outer, _, inner) = splitAround(newShape, axis: axis)
         let rowLength = newShape[axis] * inner

@@ -71,6 +71,12 @@ final class TensorStorage: @unchecked Sendable {
         plainSlot.initialize(to: nil)
     }
 
+    /// Storage for values of 4-D `dimensions` to be written in oneDNN's channel-blocked layout
+    /// (nChw16c; the channels must be a multiple of 16, so there is no padding).
+    convenience init(channelBlocked dimensions: [Int]) {
+        self.init(count: dimensions.reduce(1, *), native: FormattedBuffer(allocating: memoryDescriptor(dimensions, dnnl_aBcd16b)))
+    }
+
     /// Storage holding `count` copies of `value`.
     convenience init(count: Int, repeating value: Float) {
         self.init(count: count)

@@ -122,10 +122,8 @@ extension ONNXGraph {
             let outputShape = [x.shape[0], w.shape[0], extent(0, padding[0]), extent(1, padding[1])]
             guard input.rank == 4, addend.shape == outputShape else { return nil }
         }
-        let output = epilogue.addend == nil && !epilogue.rectified && epilogue.channelAffine == nil
-            ? x.convolved2D(with: w, bias: bias, stride: stride, padding: window.size(padding), dilation: dilation, groups: groups)
-            : x.convolved2D(with: w, bias: bias, stride: stride, padding: window.size(padding), dilation: dilation, groups: groups,
-                            then: epilogue)
+        let output = x.convolved2D(with: w, bias: bias, stride: stride, padding: window.size(padding), dilation: dilation,
+                                   groups: groups, then: epilogue)
         return .float(input.rank == 3 ? output.squeezed(at: 2) : output)
     }
 
