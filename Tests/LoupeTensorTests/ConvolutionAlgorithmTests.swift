@@ -1,8 +1,9 @@
 import LoupeTensor
 import Testing
 
-/// Convolutions that oneDNN runs with Winograd kernels (3×3, stride 1, 64+ channels) against a
-/// direct double-precision sum, and the weight copies kept in oneDNN's formats.
+/// Convolutions that oneDNN runs with Winograd kernels (3×3, stride 1, 64+ channels, 196+ output
+/// positions without gradients, 784+ with them) against a direct double-precision sum, and the
+/// weight copies kept in oneDNN's formats.
 @Suite("Convolution algorithms")
 struct ConvolutionAlgorithmTests {
     /// `conv2d(x, w, padding 1)` summed directly in Double: [N, O, H, W].
@@ -54,9 +55,9 @@ struct ConvolutionAlgorithmTests {
     @Test func winogradInputGradientMatchesADirectSum() {
         // The input gradient of Σ g·conv(x, w) is conv(g, w flipped and transposed).
         var generator = RandomGenerator(seed: 12)
-        let x = Tensor.normal([1, 64, 9, 11], generator: &generator).trackingGradients()
+        let x = Tensor.normal([1, 64, 14, 15], generator: &generator).trackingGradients()
         let w = Tensor.normal([64, 64, 3, 3], standardDeviation: 0.05, generator: &generator)
-        let g = Tensor.normal([1, 64, 9, 11], generator: &generator)
+        let g = Tensor.normal([1, 64, 14, 15], generator: &generator)
         let output = x.convolved2D(with: w, padding: 1)
         let inputGradient = gradients(of: output, at: [x], seed: g)[0]
         // flipped[c][o][i][j] = w[o][c][2 − i][2 − j]
@@ -71,7 +72,7 @@ struct ConvolutionAlgorithmTests {
 
     @Test func aWeightChangedInPlaceIsReorderedAgain() {
         var generator = RandomGenerator(seed: 13)
-        let x = Tensor.normal([1, 64, 8, 8], generator: &generator)
+        let x = Tensor.normal([1, 64, 14, 14], generator: &generator)
         var w = Tensor.normal([64, 64, 3, 3], standardDeviation: 0.05, generator: &generator)
         let before = withoutGradients { x.convolved2D(with: w, padding: 1) }
         w.withUnsafeMutableBufferPointer { values in

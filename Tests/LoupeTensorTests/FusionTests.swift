@@ -14,7 +14,7 @@ struct FusionTests {
 
     static let geometries = [
         // 3×3 stride 1, 64 channels: Winograd, and the input gradient through the flipped kernel.
-        Geometry(name: "3×3 64→64", input: [2, 64, 9, 9], weight: [64, 64, 3, 3], stride: 1, padding: 1),
+        Geometry(name: "3×3 64→64", input: [2, 64, 10, 10], weight: [64, 64, 3, 3], stride: 1, padding: 1),
         // 1×1 stride 2, channel-blocked layout.
         Geometry(name: "1×1 stride 2 32→16", input: [1, 32, 8, 7], weight: [16, 32, 1, 1], stride: 2, padding: 0),
         // Few channels: plain layouts.

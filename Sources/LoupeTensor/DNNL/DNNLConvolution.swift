@@ -33,13 +33,17 @@ struct ConvolutionGeometry: Hashable {
             && weight[0] >= 64 && weight[1] >= 64
     }
 
-    /// Whether the forward primitive should be Winograd's. Its inference kernels take weights
-    /// transformed once; its training kernel transforms them on every call, which pays only over
-    /// enough output positions: measured here (2 cores, AVX-512), Winograd ran 5× slower than the
-    /// direct kernel at 1×512×7×7, 2× slower at 1×256×14×14, even at 784 positions (1×128×28×28,
-    /// 16×512×7×7) and 2× faster from 3136 (1×64×56×56).
+    /// Whether the forward primitive should be Winograd's, which pays only over enough output
+    /// positions (N·oH·oW). Its training kernel transforms the weights on every call: measured
+    /// here (2 cores, AVX-512), it ran 5× slower than the direct kernel at 1×512×7×7, 2× slower
+    /// at 1×256×14×14, even at 784 positions (1×128×28×28, 16×512×7×7) and 2× faster from 3136
+    /// (1×64×56×56). Its inference kernels take weights transformed once, kept with the weight —
+    /// but in a format fixed by the whole shape, 16/9 to 4× the weight's size: below 196
+    /// positions (resnet's 7×7 stage at batch 1, the small crops of incremental occlusion, each
+    /// crop shape its own copy) streaming that copy costs what Winograd saves. resnet18 forward
+    /// unchanged (16.5 ms), peak memory 242 → 204 MB; resnet18 occlusion 32/16 3.4–4.2 → 2.8 s.
     var forwardUsesWinograd: Bool {
-        suitsWinograd && (inference || output[0] * output[2] * output[3] >= 784)
+        suitsWinograd && output[0] * output[2] * output[3] >= (inference ? 196 : 784)
     }
 
     /// The weight dimensions as oneDNN sees them: `[G, O/G, C/G, kH, kW]` when grouped.
