@@ -5,12 +5,24 @@ vgg16, resnet50, resnet18 and squeezenet1_1 at 1×3×224×224, split into the pa
 Winograd kernels can run at inference (3×3, stride 1, ungrouped, ≥ 64 channels on both sides,
 ≥ 196 output positions: Loupe's rule in ConvolutionGeometry.forwardUsesWinograd) and the rest.
 
-    python3 Tools/bench/flops.py
+With --occlusion it counts what exact occlusion (window 32, strides 16 and 8) must compute at
+the least: for each window, every convolution recomputes the output positions whose receptive
+field overlaps the window (the rectangle exact incremental inference computes), and the layers
+after global pooling run in full. Which positions a window reaches is found by running the model
+in float64 with every weight positive, biases and batch norm neutral, on an input that is 1 inside
+the window and 0 outside: an output is nonzero exactly where its receptive field meets the window.
+Rows and columns project alike (square input and kernels), so one pass per window row suffices.
+Convolutions of Winograd's shape count as Winograd-eligible whatever their crop (a lower bound).
+
+    python3 Tools/bench/flops.py [--occlusion]
 """
+import argparse
 import torch
 import torchvision
 
 MODELS = ["vgg16", "resnet50", "resnet18", "squeezenet1_1"]
+# The fastest throughputs measured on this machine (BENCHMARKS.md), GFLOP/s in direct-algorithm FLOPs.
+DIRECT_PEAK, WINOGRAD_PEAK = 229.0, 547.0
 
 
 def winograd_eligible(conv, output):
@@ -37,7 +49,81 @@ def count(name):
     return {key: value / 1e9 for key, value in totals.items()}
 
 
+def winograd_shaped(conv):
+    return (conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.dilation == (1, 1)
+            and conv.groups == 1 and conv.in_channels >= 64 and conv.out_channels >= 64)
+
+
+def reach_model(name):
+    """The model in float64 with positive weights and neutral biases and batch norms."""
+    model = getattr(torchvision.models, name)().double().eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+                module.weight.fill_(1.0 / module.weight[0].numel())
+                if module.bias is not None:
+                    module.bias.zero_()
+            elif isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.zero_()
+                module.running_var.fill_(1.0 - module.eps)
+                module.weight.fill_(1.0)
+                module.bias.zero_()
+    return model
+
+
+def reached_rows(model, top, window, size=224):
+    """For each convolution in call order: (module, rows of its output a window at `top` reaches)."""
+    reached = []
+
+    def hook(module, _, output):
+        if isinstance(module, torch.nn.Conv2d):
+            rows = (output.abs().sum(dim=(0, 1, 3)) > 0).nonzero()
+            reached.append((module, output.shape, 0 if len(rows) == 0 else int(rows.max() - rows.min() + 1)))
+
+    handles = [module.register_forward_hook(hook) for module in model.modules()]
+    mask = torch.zeros(1, 3, size, size, dtype=torch.float64)
+    mask[:, :, top:top + window, :] = 1
+    with torch.no_grad():
+        model(mask)
+    for handle in handles:
+        handle.remove()
+    return reached
+
+
+def occlusion_gflop(name, window, stride, size=224):
+    """GFLOP (Winograd-shaped, direct) of one exact occlusion run, the unoccluded forward included."""
+    model = reach_model(name)
+    tops = range(0, size - window + 1, stride)
+    per_top = {top: reached_rows(model, top, window, size) for top in tops}
+    full = count(name)
+    winograd, direct = full["winograd"], full["direct"] + full["linear"]
+    linear_per_window = full["linear"]
+    for top in tops:
+        for left in tops:
+            for (conv, shape, rows), (_, _, columns) in zip(per_top[top], per_top[left]):
+                taps = conv.in_channels // conv.groups * conv.kernel_size[0] * conv.kernel_size[1]
+                flop = 2 * rows * columns * shape[1] * taps / 1e9
+                if winograd_shaped(conv):
+                    winograd += flop
+                else:
+                    direct += flop
+            direct += linear_per_window
+    return winograd, direct, len(tops) ** 2
+
+
 def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--occlusion", action="store_true")
+    args = parser.parse_args()
+    if args.occlusion:
+        print("| model | window/stride | windows | GFLOP Winograd-shaped | GFLOP direct | floor |")
+        print("|---|---|---:|---:|---:|---:|")
+        for name in MODELS:
+            for stride in (16, 8):
+                winograd, direct, windows = occlusion_gflop(name, 32, stride)
+                floor = winograd / WINOGRAD_PEAK + direct / DIRECT_PEAK
+                print(f"| {name} | 32/{stride} | {windows} | {winograd:.1f} | {direct:.1f} | {floor:.2f} s |")
+        return
     print("| model | GFLOP | Winograd-eligible | direct convolution | linear |")
     print("|---|---:|---:|---:|---:|")
     for name in MODELS:
