@@ -41,7 +41,18 @@ extension Tensor {
     ) -> Tensor {
         var result = Tensor(uninitializedShape: shape)
         result.withUnsafeMutableBufferPointer { values in
-            for index in values.indices { values[index] = mean + standardDeviation * generator.nextNormal() }
+            // The generator's draws are sequential and cheap; the logarithm and cosine of each
+            // value are most of the cost and run split across threads, giving the values
+            // `nextNormal()` would, one by one.
+            let draws = UnsafeMutablePointer<(UInt64, UInt64)>.allocate(capacity: values.count)
+            defer { draws.deallocate() }
+            for index in values.indices { draws[index] = (generator.next(), generator.next()) }
+            let target = values.baseAddress!
+            parallelRanges(values.count, grain: 8_192) { range in
+                for index in range {
+                    target[index] = mean + standardDeviation * RandomGenerator.normal(from: draws[index])
+                }
+            }
         }
         return result
     }
@@ -103,8 +114,13 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
 
     /// A standard normal value (Box–Muller).
     public mutating func nextNormal() -> Float {
-        let u1 = Double(next() >> 11) * (1.0 / Double(1 << 53))
-        let u2 = Double(next() >> 11) * (1.0 / Double(1 << 53))
+        RandomGenerator.normal(from: (next(), next()))
+    }
+
+    /// The standard normal value Box–Muller makes of two successive draws.
+    static func normal(from draws: (UInt64, UInt64)) -> Float {
+        let u1 = Double(draws.0 >> 11) * (1.0 / Double(1 << 53))
+        let u2 = Double(draws.1 >> 11) * (1.0 / Double(1 << 53))
         let radius = (-2 * log(Swift.max(u1, Double.leastNonzeroMagnitude))).squareRoot()
         return Float(radius * cos(2 * Double.pi * u2))
     }

@@ -23,6 +23,16 @@ struct TensorTests {
         #expect(Swift.abs(u.mean().scalar - 1) < 0.05)
     }
 
+    @Test func normalTensorsAreTheGeneratorsDrawsInOrder() {
+        // Large enough to be split across threads: the values and the generator's state after
+        // them are those of drawing one value at a time.
+        var whole = RandomGenerator(seed: 9), oneByOne = RandomGenerator(seed: 9)
+        let drawn = Tensor.normal([3, 100_000], mean: -1, standardDeviation: 0.5, generator: &whole)
+        let expected = (0..<300_000).map { _ in -1 + 0.5 * oneByOne.nextNormal() }
+        #expect(drawn.scalars == expected)
+        #expect(whole.next() == oneByOne.next())
+    }
+
     @Test func copyOnWrite() {
         let a = Tensor(shape: [2], scalars: [1, 2])
         var b = a
