@@ -79,7 +79,7 @@ def main():
     parser.add_argument("--batches", help="comma-separated batch sizes (default: each workload's)")
     parser.add_argument("--print-only", action="store_true", help="print the table, leave BENCHMARKS.md alone")
     parser.add_argument("--merge", action="store_true",
-                        help="replace only the rows of the models measured now, keep the table's other rows")
+                        help="replace only the rows measured now (model, workload, batch), keep the table's others")
     args = parser.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
     methods = args.methods.split(",") if args.methods else None
@@ -113,10 +113,10 @@ def main():
     text = open(path).read()
     kept = []
     if args.merge and BEGIN in text:
-        measured = {row["model"] for row in rows}
+        measured = {row_key(format_row(row)) for row in rows}
         old_rows = [line for line in text.split(BEGIN, 1)[1].split(END, 1)[0].splitlines()
-                    if line.startswith("| ") and not line.startswith("| model") and line.split(" | ")[0][2:] in MODELS]
-        kept = [line for line in old_rows if line.split(" | ")[0][2:] not in measured]
+                    if line.startswith("| ") and not line.startswith("| model") and row_key(line)[0] in MODELS]
+        kept = [line for line in old_rows if row_key(line) not in measured]
     table = format_table(rows, time.time() - started, kept)
     if args.print_only:
         print(table)
@@ -146,6 +146,19 @@ def format_row(row):
     return "| " + " | ".join(cells) + " |"
 
 
+def row_key(line):
+    """(model, workload, batch) of a table row."""
+    model, workload, batch = line[2:].split(" | ")[:3]
+    return model, workload, int(batch)
+
+
+def row_order(line):
+    """Where a row goes: model order, then workload order, then batch."""
+    model, workload, batch = row_key(line)
+    labels = [label for label, *_ in WORKLOADS]
+    return MODELS.index(model), labels.index(workload) if workload in labels else len(labels), batch
+
+
 def format_table(rows, elapsed, kept=()):
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.processor() or platform.machine()}, "
@@ -155,14 +168,13 @@ def format_table(rows, elapsed, kept=()):
         "| Loupe MB | PyTorch MB | memory ratio |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    # Rows in model order; with --merge, the kept rows of models not measured this time.
-    new_lines = [(row["model"], format_row(row)) for row in rows]
-    old_lines = [(line.split(" | ")[0][2:], line) for line in kept]
-    for model in MODELS:
-        lines += [line for name, line in old_lines + new_lines if name == model]
+    # Rows in model, workload and batch order; with --merge, the kept rows not measured this time.
+    lines += sorted([format_row(row) for row in rows] + list(kept), key=row_order)
     if kept:
-        lines += ["", f"Rows of {', '.join(sorted({row['model'] for row in rows}))} re-measured in a later run "
-                  f"({elapsed / 60:.0f} minutes) with `--merge`."]
+        workloads = sorted({row["workload"] for row in rows}, key=[label for label, *_ in WORKLOADS].index)
+        models = sorted({row["model"] for row in rows}, key=MODELS.index)
+        lines += ["", f"Re-measured in a later run ({elapsed / 60:.0f} minutes) with `--merge`: "
+                  f"{', '.join(workloads)} of {', '.join(models)}."]
     return "\n".join(lines) + "\n"
 
 
