@@ -25,10 +25,13 @@ MODELS = ["vgg16", "resnet50", "resnet18", "squeezenet1_1"]
 DIRECT_PEAK, WINOGRAD_PEAK = 229.0, 547.0
 
 
-def winograd_eligible(conv, output):
+def winograd_shaped(conv):
     return (conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.dilation == (1, 1)
-            and conv.groups == 1 and conv.in_channels >= 64 and conv.out_channels >= 64
-            and output.shape[0] * output.shape[2] * output.shape[3] >= 196)
+            and conv.groups == 1 and conv.in_channels >= 64 and conv.out_channels >= 64)
+
+
+def winograd_eligible(conv, output):
+    return winograd_shaped(conv) and output.shape[0] * output.shape[2] * output.shape[3] >= 196
 
 
 def count(name):
@@ -47,11 +50,6 @@ def count(name):
     with torch.no_grad():
         model(torch.zeros(1, 3, 224, 224))
     return {key: value / 1e9 for key, value in totals.items()}
-
-
-def winograd_shaped(conv):
-    return (conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.dilation == (1, 1)
-            and conv.groups == 1 and conv.in_channels >= 64 and conv.out_channels >= 64)
 
 
 def reach_model(name):
