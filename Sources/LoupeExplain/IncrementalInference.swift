@@ -52,9 +52,10 @@ struct IncrementalInference {
     /// The outputs `[copies, ...]` for copies of the image, each with `region` of the input
     /// replaced by `patch` `[1, C, region height, region width]`.
     func outputs(for changes: [(region: Region, patch: Tensor)]) -> Tensor {
-        withoutGradients {
+        // Crop sizes and batch sizes change from call to call: no per-shape weight copies.
+        withShapeVaryingConvolutions { withoutGradients {
             // Per copy: the stage to resume from in full, and that stage's whole input.
-            let resumed = changes.map { propagate($0.region, $0.patch) }
+            let resumed = propagate(changes)
             // The remaining stages run batched, grouped by where each copy left off.
             var results = [Tensor?](repeating: nil, count: changes.count)
             for start in Set(resumed.map(\.stage)).sorted() {
@@ -66,47 +67,85 @@ struct IncrementalInference {
                 }
             }
             return Tensor.concatenate(results.map { $0! }, along: 0)
-        }
+        } }
     }
 
-    /// Runs the local stages on the changed region only; returns the first stage to run in
-    /// full and its input (the kept activation with the changed values written in).
-    private func propagate(_ region: Region, _ patch: Tensor) -> (stage: Int, input: Tensor) {
-        var region = region, values = patch
-        for (index, footprint) in footprints.enumerated() {
+    /// Runs the local stages on the changed regions only; returns, per copy, the first stage to
+    /// run in full and its input (the kept activation with the changed values written in).
+    ///
+    /// The copies still in flight go through each stage together, as one batch of equally sized
+    /// crops: the largest crop any of them needs, each copy's crop moved inward where it would
+    /// leave the layer (it then holds more than that copy's windows; the extra outputs are
+    /// correct and unused). One convolution over the batch streams the weights once, and a
+    /// stage sees a few crop shapes instead of one per window position.
+    private func propagate(_ changes: [(region: Region, patch: Tensor)]) -> [(stage: Int, input: Tensor)] {
+        var resumed = [(stage: Int, input: Tensor)?](repeating: nil, count: changes.count)
+        var inFlight = changes.indices.map { (copy: $0, region: changes[$0].region, values: changes[$0].patch) }
+        for (index, footprint) in footprints.enumerated() where !inFlight.isEmpty {
             let input = activations[index], output = activations[index + 1]
-            let rows = affected(region.top, region.bottom, footprint.extent.height, footprint.stride.height,
-                                footprint.padding.height, inputCount: input.shape[2], outputCount: output.shape[2])
-            let columns = affected(region.left, region.right, footprint.extent.width, footprint.stride.width,
-                                   footprint.padding.width, inputCount: input.shape[3], outputCount: output.shape[3])
-            if rows.outputs.isEmpty || columns.outputs.isEmpty {
-                // No output position sees the change (strided past it): the rest is as kept.
-                return (activations.count - 1, activations.last!)
+            var cropped: [(copy: Int, region: Region, values: Tensor, rows: Span, columns: Span)] = []
+            for (copy, region, values) in inFlight {
+                let rows = affected(region.top, region.bottom, footprint.extent.height, footprint.stride.height,
+                                    footprint.padding.height, inputCount: input.shape[2], outputCount: output.shape[2])
+                let columns = affected(region.left, region.right, footprint.extent.width, footprint.stride.width,
+                                       footprint.padding.width, inputCount: input.shape[3], outputCount: output.shape[3])
+                if rows.outputs.isEmpty || columns.outputs.isEmpty {
+                    // No output position sees the change (strided past it): the rest is as kept.
+                    resumed[copy] = (activations.count - 1, activations.last!)
+                } else if Double(rows.crop.count * columns.crop.count) > fullFraction * Double(input.shape[2] * input.shape[3]) {
+                    resumed[copy] = (index, input.pasting(values, at: region))
+                } else {
+                    cropped.append((copy, region, values, rows, columns))
+                }
             }
-            if Double(rows.crop.count * columns.crop.count) > fullFraction * Double(input.shape[2] * input.shape[3]) {
-                return (index, input.pasting(values, at: region))
+            guard !cropped.isEmpty else { return resumed.map { $0! } }
+            let height = sharedCropLength(cropped.map(\.rows.crop.count), stride: footprint.stride.height, inputCount: input.shape[2])
+            let width = sharedCropLength(cropped.map(\.columns.crop.count), stride: footprint.stride.width, inputCount: input.shape[3])
+            // Each crop starts at its own start or, where that would run past the layer, at the last
+            // start that fits; both are multiples of the stride, so crop outputs line up with the layer's.
+            let origins = cropped.map { item in
+                (top: Swift.min(item.rows.crop.lowerBound, input.shape[2] - height),
+                 left: Swift.min(item.columns.crop.lowerBound, input.shape[3] - width))
             }
-            // The stage on a crop of its patched input; crop output j is layer output j + crop start / stride.
-            let crop = input.cropped(rows: rows.crop, columns: columns.crop)
-                .pasting(values, at: Region(top: region.top - rows.crop.lowerBound, bottom: region.bottom - rows.crop.lowerBound,
-                                            left: region.left - columns.crop.lowerBound, right: region.right - columns.crop.lowerBound))
-            let computed = stages[index](crop)
-            let rowOffset = rows.crop.lowerBound / footprint.stride.height
-            let columnOffset = columns.crop.lowerBound / footprint.stride.width
-            values = computed.cropped(rows: (rows.outputs.lowerBound - rowOffset)..<(rows.outputs.upperBound - rowOffset),
-                                      columns: (columns.outputs.lowerBound - columnOffset)..<(columns.outputs.upperBound - columnOffset))
-            region = Region(top: rows.outputs.lowerBound, bottom: rows.outputs.upperBound,
-                            left: columns.outputs.lowerBound, right: columns.outputs.upperBound)
+            let crops = zip(cropped, origins).map { item, origin in
+                input.cropped(rows: origin.top..<(origin.top + height), columns: origin.left..<(origin.left + width))
+                    .pasting(item.values, at: Region(top: item.region.top - origin.top, bottom: item.region.bottom - origin.top,
+                                                     left: item.region.left - origin.left, right: item.region.right - origin.left))
+            }
+            let computed = stages[index](Tensor.concatenate(crops, along: 0))
+            // Crop output j is layer output j + crop start / stride.
+            inFlight = zip(cropped, origins).enumerated().map { position, pair in
+                let (item, origin) = pair
+                let rowOffset = origin.top / footprint.stride.height, columnOffset = origin.left / footprint.stride.width
+                let values = computed.slice(along: 0, from: position, to: position + 1).cropped(
+                    rows: (item.rows.outputs.lowerBound - rowOffset)..<(item.rows.outputs.upperBound - rowOffset),
+                    columns: (item.columns.outputs.lowerBound - columnOffset)..<(item.columns.outputs.upperBound - columnOffset))
+                return (item.copy, Region(top: item.rows.outputs.lowerBound, bottom: item.rows.outputs.upperBound,
+                                          left: item.columns.outputs.lowerBound, right: item.columns.outputs.upperBound), values)
+            }
         }
         let local = footprints.count
-        return (local, activations[local].pasting(values, at: region))
+        for (copy, region, values) in inFlight {
+            resumed[copy] = (local, activations[local].pasting(values, at: region))
+        }
+        return resumed.map { $0! }
+    }
+
+    /// Output positions and the input crop that holds their windows, along one axis.
+    private typealias Span = (outputs: Range<Int>, crop: Range<Int>)
+
+    /// The crop length, along one axis, that holds every crop of `lengths`: the longest, made
+    /// longer where needed so that the last crop start that fits the layer (`inputCount` − length)
+    /// is a multiple of the stride.
+    private func sharedCropLength(_ lengths: [Int], stride: Int, inputCount: Int) -> Int {
+        inputCount - (inputCount - lengths.max()!) / stride * stride
     }
 
     /// Along one axis: the output positions whose window reaches input positions `low..<high`,
     /// and the input crop that holds their windows, starting at a multiple of the stride so the
     /// crop's output grid lines up with the layer's.
     private func affected(_ low: Int, _ high: Int, _ extent: Int, _ stride: Int, _ padding: Int,
-                          inputCount: Int, outputCount: Int) -> (outputs: Range<Int>, crop: Range<Int>) {
+                          inputCount: Int, outputCount: Int) -> Span {
         // Output j reads inputs j·stride − padding ..< j·stride − padding + extent.
         let first = Swift.max(0, ceilDivide(low + padding - extent + 1, stride))
         let last = Swift.min(outputCount, floorDivide(high - 1 + padding, stride) + 1)

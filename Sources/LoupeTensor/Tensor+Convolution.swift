@@ -21,7 +21,8 @@ extension Tensor {
             input: shape, weight: weight.shape, output: output,
             stride: stride.array, padding: padding.array, dilation: dilation.array, groups: groups,
             hasBias: bias != nil,
-            inference: !GradientRecording.isEnabled || !inputs.contains(where: \.isTrackingGradients))
+            inference: (!GradientRecording.isEnabled || !inputs.contains(where: \.isTrackingGradients))
+                && !ShapeVaryingConvolutions.isActive)
         let result = Tensor(shape: geometry.output, storage: DNNL.convolutionForward(
             geometry, input: storage, weight: weight.storage, bias: bias?.storage))
         // The input is kept for the weight's and bias's gradients only.
@@ -76,7 +77,8 @@ extension Tensor {
             input: shape, weight: weight.shape, output: output,
             stride: stride.array, padding: padding.array, dilation: dilation.array, groups: groups,
             hasBias: foldedBias != nil,
-            inference: !GradientRecording.isEnabled || !tracked.contains(where: \.isTrackingGradients),
+            inference: (!GradientRecording.isEnabled || !tracked.contains(where: \.isTrackingGradients))
+                && !ShapeVaryingConvolutions.isActive,
             accumulates: epilogue.addend != nil, rectifies: epilogue.rectified)
         let result = Tensor(shape: output, storage: DNNL.convolutionForward(
             geometry, input: storage, weight: foldedWeight.storage, bias: foldedBias?.storage,
@@ -247,4 +249,22 @@ extension Tensor {
         }
         return result
     }
+}
+
+/// Runs `body` with convolutions that keep no copy of their weights made for one input shape.
+///
+/// Outside it, a convolution that needs no gradient may take oneDNN's Winograd inference
+/// kernels, whose weights are transformed once for the whole input shape (batch and size
+/// included) and kept: 16/9 to 4× the weight, made at 2.6–2.9 ms per MB here (about 100 ms for
+/// a 512→512 3×3 weight). That pays when a shape recurs, as a model's input does. Work whose
+/// shapes change from call to call (incremental occlusion's crops and batches) would make a new
+/// copy for each: inside `body` convolutions run kernels that read the weight as it is kept for
+/// every shape — direct, or Winograd transforming the weight on each call where the shape is
+/// large enough to repay it. Results agree with the other kernels to float rounding.
+public func withShapeVaryingConvolutions<Result>(_ body: () throws -> Result) rethrows -> Result {
+    try ShapeVaryingConvolutions.$isActive.withValue(true, operation: body)
+}
+
+enum ShapeVaryingConvolutions {
+    @TaskLocal static var isActive = false
 }

@@ -52,6 +52,23 @@ struct ConvolutionAlgorithmTests {
         #expect(relativeError(training.scalars, reference) < 1e-5)
     }
 
+    @Test(arguments: [[1, 64, 16, 16], [4, 64, 16, 16], [3, 64, 9, 11]])
+    func shapeVaryingConvolutionsMatchADirectSum(_ shape: [Int]) {
+        // Inside withShapeVaryingConvolutions no inference kernel runs: Winograd with a weight
+        // transformed per call from 784 output positions, direct below; plain and fused alike.
+        var generator = RandomGenerator(seed: 14)
+        let x = Tensor.normal(shape, generator: &generator)
+        let w = Tensor.normal([64, 64, 3, 3], standardDeviation: 0.05, generator: &generator)
+        let reference = directConvolution(x, w)
+        let (plain, fused) = withShapeVaryingConvolutions {
+            withoutGradients {
+                (x.convolved2D(with: w, padding: 1), x.convolved2D(with: w, padding: 1, then: ConvolutionEpilogue(rectified: true)))
+            }
+        }
+        #expect(relativeError(plain.scalars, reference) < 1e-5)
+        #expect(relativeError(fused.scalars, reference.map { Swift.max($0, 0) }) < 1e-5)
+    }
+
     @Test func winogradInputGradientMatchesADirectSum() {
         // The input gradient of Σ g·conv(x, w) is conv(g, w flipped and transposed).
         var generator = RandomGenerator(seed: 12)
