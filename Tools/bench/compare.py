@@ -111,13 +111,14 @@ def main():
                 print(format_row(row), flush=True)
     path = os.path.join(ROOT, "BENCHMARKS.md")
     text = open(path).read()
-    kept = []
+    kept, notes = [], []
     if args.merge and BEGIN in text:
         measured = {row_key(format_row(row)) for row in rows}
         old_rows = [line for line in text.split(BEGIN, 1)[1].split(END, 1)[0].splitlines()
                     if line.startswith("| ") and not line.startswith("| model") and row_key(line)[0] in MODELS]
         kept = [line for line in old_rows if row_key(line) not in measured]
-    table = format_table(rows, time.time() - started, kept)
+        notes = [line for line in text.split(BEGIN, 1)[1].split(END, 1)[0].splitlines() if line.startswith(MERGE_NOTE)]
+    table = format_table(rows, time.time() - started, kept, notes)
     if args.print_only:
         print(table)
         return
@@ -146,6 +147,9 @@ def format_row(row):
     return "| " + " | ".join(cells) + " |"
 
 
+MERGE_NOTE = "Re-measured with `--merge`"
+
+
 def row_key(line):
     """(model, workload, batch) of a table row."""
     model, workload, batch = line[2:].split(" | ")[:3]
@@ -159,7 +163,7 @@ def row_order(line):
     return MODELS.index(model), labels.index(workload) if workload in labels else len(labels), batch
 
 
-def format_table(rows, elapsed, kept=()):
+def format_table(rows, elapsed, kept=(), notes=()):
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, 2 threads on every side. Times are medians.",
@@ -171,10 +175,12 @@ def format_table(rows, elapsed, kept=()):
     # Rows in model, workload and batch order; with --merge, the kept rows not measured this time.
     lines += sorted([format_row(row) for row in rows] + list(kept), key=row_order)
     if kept:
+        # Earlier merges' notes stay, the rows they name may since have been measured again.
         workloads = sorted({row["workload"] for row in rows}, key=[label for label, *_ in WORKLOADS].index)
         models = sorted({row["model"] for row in rows}, key=MODELS.index)
-        lines += ["", f"Re-measured in a later run ({elapsed / 60:.0f} minutes) with `--merge`: "
-                  f"{', '.join(workloads)} of {', '.join(models)}."]
+        lines += [""] + [f"{note.rstrip()}  " for note in notes] + [
+            f"{MERGE_NOTE} ({time.strftime('%Y-%m-%d')}, {elapsed / 60:.0f} minutes): "
+            f"{', '.join(workloads)} of {', '.join(models)}."]
     return "\n".join(lines) + "\n"
 
 
