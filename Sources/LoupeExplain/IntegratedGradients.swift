@@ -38,7 +38,8 @@ public struct IntegratedGradients {
         for start in stride(from: 0, to: steps, by: pointsPerBatch) {
             let indices = Array(start..<Swift.min(start + pointsPerBatch, steps))
             let path = Tensor.concatenate(indices.map { base + difference * alphas[$0] }, along: 0)
-            let gradient = inputGradient(of: model, at: path, target: target.repeated(indices.count))
+            // Convolutions that keep no weight copy per batch shape (see NoiseTunnel's passes).
+            let gradient = withShapeVaryingConvolutions { inputGradient(of: model, at: path, target: target.repeated(indices.count)) }
             for (position, index) in indices.enumerated() {
                 accumulated = accumulated + gradient.slice(along: 0, from: position * count, to: (position + 1) * count) * weights[index]
             }

