@@ -45,7 +45,9 @@ public struct IntegratedGradients {
             }
         }
         let attribution = difference * accumulated
-        let scores = withoutGradients { target.repeated(2).scores(model(Tensor.concatenate([input, base], along: 0).detached())) }
+        let scores = withShapeVaryingConvolutions {  // a one-off shape (twice the batch)
+            withoutGradients { target.repeated(2).scores(model(Tensor.concatenate([input, base], along: 0).detached())) }
+        }
         let sums = attribution.flattened(from: 1).sum(along: 1).scalars
         let delta = (0..<count).map { sums[$0] - (scores.scalars[$0] - scores.scalars[count + $0]) }
         return (attribution, delta)
