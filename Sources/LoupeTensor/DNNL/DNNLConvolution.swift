@@ -10,7 +10,8 @@ struct ConvolutionGeometry: Hashable {
     var dilation: [Int]
     var groups: Int
     var hasBias: Bool
-    /// No gradient will flow back: oneDNN may use its inference-only kernels.
+    /// No gradient will flow back and a weight copy made for this shape may be kept: oneDNN may
+    /// use its inference-only kernels (false inside ``withShapeVaryingConvolutions(_:)``).
     var inference: Bool
     /// The forward primitive adds the result to the destination's prior values (a residual
     /// connection: oneDNN's sum post-op).
