@@ -176,7 +176,12 @@ def format_table(rows, elapsed, kept=(), notes=()):
     lines += sorted([format_row(row) for row in rows] + list(kept), key=row_order)
     if kept:
         # Earlier merges' notes stay, the rows they name may since have been measured again.
-        workloads = sorted({row["workload"] for row in rows}, key=[label for label, *_ in WORKLOADS].index)
+        defaults = {label: batches for label, _, _, batches, _ in WORKLOADS}
+        workloads = []
+        for label in sorted({row["workload"] for row in rows}, key=list(defaults).index):
+            measured = sorted({row["batch"] for row in rows if row["workload"] == label})
+            partial = measured != defaults[label]
+            workloads.append(label + (f" (batch {', '.join(map(str, measured))})" if partial else ""))
         models = sorted({row["model"] for row in rows}, key=MODELS.index)
         lines += [""] + [f"{note.rstrip()}  " for note in notes] + [
             f"{MERGE_NOTE} ({time.strftime('%Y-%m-%d')}, {elapsed / 60:.0f} minutes): "
