@@ -8,11 +8,11 @@ import LoupeTensor
 /// The model runs once in full on the image, keeping every layer's activation. For a changed
 /// rectangle, each spatially local layer (see ``LoupeNN/SpatialFootprint``) recomputes only the
 /// output positions whose window reaches the changed positions, on a crop of its (patched)
-/// input just large enough to hold those windows; the rest of the activation is the kept one.
-/// Once the changed region covers more than ``fullFraction`` of a layer, or at the first
-/// layer that is not local (a fully connected head), the remaining layers run in full, batched
-/// over the copies. The result equals a full forward pass on each copy up to float rounding
-/// (convolution kernels may sum in another order on a crop).
+/// input that holds those windows, the copies' crops batched at one size; the rest of the
+/// activation is the kept one. Once the changed region covers more than ``fullFraction`` of a
+/// layer, or at the first layer that is not local (a fully connected head), the remaining layers
+/// run in full, batched over the copies. The result equals a full forward pass on each copy up
+/// to float rounding (convolution kernels may sum in another order on a crop).
 struct IncrementalInference {
     /// The model as a chain of stages, and how many leading stages are spatially local.
     private let stages: [Module]
