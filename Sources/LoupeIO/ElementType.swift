@@ -1,3 +1,4 @@
+import LoupeTensor
 /// The element types weight files store, and their conversion to Float.
 enum ElementType {
     case float32, float16, bfloat16, float64, int64, int32, int16, int8, uint8, uint16, uint32, uint64
@@ -50,20 +51,36 @@ enum ElementType {
         }
     }
 
-    /// `count` little-endian elements from `bytes` as Floats (the type is decided once, not per element).
-    func decode(_ bytes: UnsafeRawBufferPointer, count: Int) -> [Float] {
+    /// A tensor of `shape` from as many little-endian elements in `bytes` (which must hold
+    /// them), written straight into its storage: one copy of the values, the type decided once.
+    func decodeTensor(_ bytes: UnsafeRawBufferPointer, shape: [Int]) -> Tensor {
         func load<T: FixedWidthInteger>(_: T.Type, _ index: Int) -> T {
             T(littleEndian: bytes.loadUnaligned(fromByteOffset: index * MemoryLayout<T>.size, as: T.self))
         }
-        switch self {
-        case .float32: return (0..<count).map { Float(bitPattern: load(UInt32.self, $0)) }
-        case .float16: return (0..<count).map { halfToFloat(load(UInt16.self, $0)) }
-        case .bfloat16: return (0..<count).map { Float(bitPattern: UInt32(load(UInt16.self, $0)) << 16) }
-        case .float64: return (0..<count).map { Float(Double(bitPattern: load(UInt64.self, $0))) }
-        case .int64: return (0..<count).map { Float(load(Int64.self, $0)) }
-        case .int32: return (0..<count).map { Float(load(Int32.self, $0)) }
-        case .uint8: return (0..<count).map { Float(load(UInt8.self, $0)) }
-        default: return decodeIntegers(bytes, count: count).map(Float.init)
+        return Tensor(shape: shape) { values in
+            precondition(bytes.count >= values.count * size, "decodeTensor: \(bytes.count) bytes cannot hold \(shape) of \(self)")
+            func fill(_ value: (Int) -> Float) {
+                for index in values.indices { values[index] = value(index) }
+            }
+            switch self {
+            case .float32:
+                #if _endian(little)
+                if let target = values.baseAddress, let source = bytes.baseAddress {
+                    UnsafeMutableRawPointer(target).copyMemory(from: source, byteCount: values.count * 4)
+                }
+                #else
+                fill { Float(bitPattern: load(UInt32.self, $0)) }
+                #endif
+            case .float16: fill { halfToFloat(load(UInt16.self, $0)) }
+            case .bfloat16: fill { Float(bitPattern: UInt32(load(UInt16.self, $0)) << 16) }
+            case .float64: fill { Float(Double(bitPattern: load(UInt64.self, $0))) }
+            case .int64: fill { Float(load(Int64.self, $0)) }
+            case .int32: fill { Float(load(Int32.self, $0)) }
+            case .uint8: fill { Float(load(UInt8.self, $0)) }
+            default:
+                let integers = decodeIntegers(bytes, count: values.count)
+                fill { Float(integers[$0]) }
+            }
         }
     }
 }

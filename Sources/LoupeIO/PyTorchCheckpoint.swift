@@ -91,8 +91,7 @@ public enum PyTorchCheckpoint {
         guard reference.offset >= 0, count == 0 || last < storage.count else {
             throw LoupeIOError("\(path): tensor '\(key)' of shape \(reference.shape) reaches past its storage of \(storage.count) values")
         }
-        let storageValues = bytes.withUnsafeBytes { type.decode($0, count: storage.count) }
-        return Tensor(shape: [storage.count], scalars: storageValues)
+        return bytes.withUnsafeBytes { type.decodeTensor($0, shape: [storage.count]) }
             .strided(shape: reference.shape, strides: reference.strides, offset: reference.offset)
     }
 }

@@ -44,8 +44,7 @@ public enum SafeTensors {
                 throw LoupeIOError("\(name): tensor '\(key)' of shape \(shape) and dtype \(dtype) needs \(count * type.size) bytes but spans \(end - begin)")
             }
             tensors[key] = data.withUnsafeBytes { raw in
-                Tensor(shape: shape, scalars: type.decode(UnsafeRawBufferPointer(rebasing: raw[(headerEnd + begin)..<(headerEnd + end)]),
-                                                          count: count))
+                type.decodeTensor(UnsafeRawBufferPointer(rebasing: raw[(headerEnd + begin)..<(headerEnd + end)]), shape: shape)
             }
         }
         return tensors

@@ -39,6 +39,18 @@ public struct Tensor: @unchecked Sendable {
         self.init(shape: shape, storage: storage)
     }
 
+    /// Creates a tensor whose values `body` writes, in row-major order, into its uninitialized
+    /// buffer — without the intermediate array ``init(shape:scalars:)`` needs (a decoder filling
+    /// a 400 MB weight).
+    ///
+    /// - Parameters:
+    ///   - shape: the dimensions.
+    ///   - body: must write every one of the buffer's `shape.reduce(1, *)` values.
+    public init(shape: [Int], initializingWith body: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
+        self.init(uninitializedShape: shape)
+        try body(UnsafeMutableBufferPointer(start: storage.base, count: storage.count))
+    }
+
     /// Creates a rank-0 tensor holding one value.
     public init(_ scalar: Float) {
         self.init(shape: [], scalars: [scalar])

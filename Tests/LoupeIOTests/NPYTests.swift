@@ -55,6 +55,18 @@ struct SafeTensorsTests {
         #expect(brain["t"]?.scalars == [1, -0.5])
     }
 
+    @Test func doubleAndIntegerTypesAreConverted() throws {
+        func bytes<T>(_ values: [T]) -> [UInt8] { values.withUnsafeBytes { Array($0) } }  // this host is little-endian
+        let double = try SafeTensors.decode(file(dtype: "F64", shape: [2], bytes: bytes([1.5, -2.25])))
+        #expect(double["t"]?.scalars == [1.5, -2.25])
+        let long = try SafeTensors.decode(file(dtype: "I64", shape: [2], bytes: bytes([Int64(3), -7])))
+        #expect(long["t"]?.scalars == [3, -7])
+        let short = try SafeTensors.decode(file(dtype: "I32", shape: [2, 1], bytes: bytes([Int32(-2), 300])))
+        #expect(short["t"]?.scalars == [-2, 300] && short["t"]?.shape == [2, 1])
+        let byte = try SafeTensors.decode(file(dtype: "U8", shape: [3], bytes: [0, 7, 255]))
+        #expect(byte["t"]?.scalars == [0, 7, 255])
+    }
+
     @Test func sizesAreCheckedAgainstTheData() {
         // Shape [4] of F32 needs 16 bytes; 8 are given.
         #expect(throws: LoupeIOError.self) { try SafeTensors.decode(file(dtype: "F32", shape: [4], bytes: Array(repeating: 0, count: 8))) }

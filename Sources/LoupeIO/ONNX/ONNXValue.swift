@@ -91,7 +91,7 @@ extension ONNXValue {
             self = raw.withUnsafeBytes { bytes in
                 element.isInteger || !type.isFloatingPoint
                     ? .integer(IntegerTensor(shape: shape, values: element.decodeIntegers(bytes, count: count)))
-                    : .float(Tensor(shape: shape, scalars: element.decode(bytes, count: count)))
+                    : .float(element.decodeTensor(bytes, shape: shape))
             }
             return
         }
