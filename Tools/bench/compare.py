@@ -113,11 +113,12 @@ def main():
     text = open(path).read()
     kept, notes = [], []
     if args.merge and BEGIN in text:
-        measured = {row_key(format_row(row)) for row in rows}
-        old_rows = [line for line in text.split(BEGIN, 1)[1].split(END, 1)[0].splitlines()
+        measured = {(row["model"], row["workload"], row["batch"]) for row in rows}
+        block = text.split(BEGIN, 1)[1].split(END, 1)[0].splitlines()
+        old_rows = [line for line in block
                     if line.startswith("| ") and not line.startswith("| model") and row_key(line)[0] in MODELS]
         kept = [line for line in old_rows if row_key(line) not in measured]
-        notes = [line for line in text.split(BEGIN, 1)[1].split(END, 1)[0].splitlines() if line.startswith(MERGE_NOTE)]
+        notes = [line for line in block if line.startswith(MERGE_NOTE)]
     table = format_table(rows, time.time() - started, kept, notes)
     if args.print_only:
         print(table)

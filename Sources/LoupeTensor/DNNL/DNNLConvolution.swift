@@ -40,9 +40,9 @@ struct ConvolutionGeometry: Hashable {
     /// at 1×256×14×14, even at 784 positions (1×128×28×28, 16×512×7×7) and 2× faster from 3136
     /// (1×64×56×56). Its inference kernels take weights transformed once, kept with the weight —
     /// but in a format fixed by the whole shape, 16/9 to 4× the weight's size: below 196
-    /// positions (resnet's 7×7 stage at batch 1, the small crops of incremental occlusion, each
-    /// crop shape its own copy) streaming that copy costs what Winograd saves. resnet18 forward
-    /// unchanged (16.5 ms), peak memory 242 → 204 MB; resnet18 occlusion 32/16 3.4–4.2 → 2.8 s.
+    /// positions (resnet's 7×7 stage at batch 1) streaming that copy costs what Winograd saves:
+    /// resnet18 forward unchanged (16.5 ms), peak memory 242 → 204 MB. Work whose shapes vary
+    /// runs without inference kernels at all (see ``withShapeVaryingConvolutions(_:)``).
     var forwardUsesWinograd: Bool {
         suitsWinograd && output[0] * output[2] * output[3] >= (inference ? 196 : 784)
     }
