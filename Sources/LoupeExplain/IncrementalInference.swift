@@ -49,53 +49,86 @@ struct IncrementalInference {
     /// The unchanged image's output.
     var output: Tensor { activations.last! }
 
-    /// The outputs `[copies, ...]` for copies of the image, each with `region` of the input
-    /// replaced by `patch` `[1, C, region height, region width]`.
-    func outputs(for changes: [(region: Region, patch: Tensor)]) -> Tensor {
+    /// The outputs `[copies, ...]` for copies of the image, each with one region of the input
+    /// replaced by the same region of `fill` `[1, C, H, W]`.
+    func outputs(replacing regions: [Region], from fill: Tensor) -> Tensor {
         // Crop sizes and batch sizes change from call to call: no per-shape weight copies.
         withShapeVaryingConvolutions { withoutGradients {
-            // Per copy: the stage to resume from in full, and that stage's whole input.
-            let resumed = propagate(changes)
+            // Per copy: the stage to resume from in full, and the change to that stage's input
+            // (none: the change reaches no output, which is the kept one).
+            let resumed = propagate(regions.map { Change(region: $0, source: fill, item: 0, top: $0.top, left: $0.left) })
+            var results = [Tensor](repeating: output, count: regions.count)
             // The remaining stages run batched, grouped by where each copy left off.
-            var results = [Tensor?](repeating: nil, count: changes.count)
-            for start in Set(resumed.map(\.stage)).sorted() {
-                let members = resumed.indices.filter { resumed[$0].stage == start }
-                let batch = Tensor.concatenate(members.map { resumed[$0].input }, along: 0)
+            for start in Set(resumed.compactMap { $0.change == nil ? nil : $0.stage }).sorted() {
+                let members = resumed.indices.filter { resumed[$0].stage == start && resumed[$0].change != nil }
+                let input = activations[start]
+                let batch = patchedWindows(of: input, height: input.shape[2], width: input.shape[3],
+                                           origins: members.map { _ in (0, 0) }, changes: members.map { resumed[$0].change! })
                 let output = stages[start...].reduce(batch) { $1($0) }
                 for (position, index) in members.enumerated() {
                     results[index] = output.slice(along: 0, from: position, to: position + 1)
                 }
             }
-            return Tensor.concatenate(results.map { $0! }, along: 0)
+            return Tensor.concatenate(results, along: 0)
         } }
     }
 
+    /// New values for `region` of a layer: the same-sized rectangle of batch item `item` of
+    /// `source`, from row `top` and column `left` (a stage's output, kept unsliced).
+    private struct Change {
+        var region: Region
+        var source: Tensor, item: Int, top: Int, left: Int
+    }
+
+    /// `[copies, C, height, width]`: for each copy, the window of the kept activation `base`
+    /// `[1, C, H, W]` at its origin, with the part of its change inside the window written in.
+    private func patchedWindows(of base: Tensor, height: Int, width: Int,
+                                origins: [(top: Int, left: Int)], changes: [Change]) -> Tensor {
+        var copies: [RectangleCopy] = []
+        for (item, (origin, change)) in zip(origins, changes).enumerated() {
+            copies.append(RectangleCopy(from: base, top: origin.top, left: origin.left,
+                                        to: item, top: 0, left: 0, height: height, width: width))
+            let region = change.region
+            let top = Swift.max(region.top, origin.top), bottom = Swift.min(region.bottom, origin.top + height)
+            let left = Swift.max(region.left, origin.left), right = Swift.min(region.right, origin.left + width)
+            guard top < bottom, left < right else { continue }
+            copies.append(RectangleCopy(from: change.source, item: change.item,
+                                        top: change.top + top - region.top, left: change.left + left - region.left,
+                                        to: item, top: top - origin.top, left: left - origin.left,
+                                        height: bottom - top, width: right - left))
+        }
+        return Tensor.assembled([origins.count, base.shape[1], height, width], from: copies)
+    }
+
     /// Runs the local stages on the changed regions only; returns, per copy, the first stage to
-    /// run in full and its input (the kept activation with the changed values written in).
+    /// run in full and the change to its input (`nil`: the change reaches no output).
     ///
     /// The copies still in flight go through each stage together, as one batch of equally sized
     /// crops: the largest crop any of them needs, each copy's crop moved inward where it would
     /// leave the layer (it then holds more than that copy's windows; the extra outputs are
     /// correct and unused). One convolution over the batch streams the weights once, and a
-    /// stage sees a few crop shapes instead of one per window position.
-    private func propagate(_ changes: [(region: Region, patch: Tensor)]) -> [(stage: Int, input: Tensor)] {
-        var resumed = [(stage: Int, input: Tensor)?](repeating: nil, count: changes.count)
-        var inFlight = changes.indices.map { (copy: $0, region: changes[$0].region, values: changes[$0].patch) }
+    /// stage sees a few crop shapes instead of one per window position. Crops are cut, patched
+    /// and batched in one pass (``LoupeTensor/Tensor/assembled(_:from:)``), in the layout the
+    /// layers keep their activations in, and a stage's output is read where it lies.
+    private func propagate(_ changes: [Change]) -> [(stage: Int, change: Change?)] {
+        var resumed = [(stage: Int, change: Change?)?](repeating: nil, count: changes.count)
+        var inFlight = changes.indices.map { (copy: $0, change: changes[$0]) }
         for (index, footprint) in footprints.enumerated() where !inFlight.isEmpty {
             let input = activations[index], output = activations[index + 1]
-            var cropped: [(copy: Int, region: Region, values: Tensor, rows: Span, columns: Span)] = []
-            for (copy, region, values) in inFlight {
+            var cropped: [(copy: Int, change: Change, rows: Span, columns: Span)] = []
+            for (copy, change) in inFlight {
+                let region = change.region
                 let rows = affected(region.top, region.bottom, footprint.extent.height, footprint.stride.height,
                                     footprint.padding.height, inputCount: input.shape[2], outputCount: output.shape[2])
                 let columns = affected(region.left, region.right, footprint.extent.width, footprint.stride.width,
                                        footprint.padding.width, inputCount: input.shape[3], outputCount: output.shape[3])
                 if rows.outputs.isEmpty || columns.outputs.isEmpty {
                     // No output position sees the change (strided past it): the rest is as kept.
-                    resumed[copy] = (activations.count - 1, activations.last!)
+                    resumed[copy] = (activations.count - 1, nil)
                 } else if Double(rows.crop.count * columns.crop.count) > fullFraction * Double(input.shape[2] * input.shape[3]) {
-                    resumed[copy] = (index, input.pasting(values, at: region))
+                    resumed[copy] = (index, change)
                 } else {
-                    cropped.append((copy, region, values, rows, columns))
+                    cropped.append((copy, change, rows, columns))
                 }
             }
             guard !cropped.isEmpty else { return resumed.map { $0! } }
@@ -107,27 +140,19 @@ struct IncrementalInference {
                 (top: Swift.min(item.rows.crop.lowerBound, input.shape[2] - height),
                  left: Swift.min(item.columns.crop.lowerBound, input.shape[3] - width))
             }
-            let crops = zip(cropped, origins).map { item, origin in
-                input.cropped(rows: origin.top..<(origin.top + height), columns: origin.left..<(origin.left + width))
-                    .pasting(item.values, at: Region(top: item.region.top - origin.top, bottom: item.region.bottom - origin.top,
-                                                     left: item.region.left - origin.left, right: item.region.right - origin.left))
-            }
-            let computed = stages[index](Tensor.concatenate(crops, along: 0))
+            let computed = stages[index](patchedWindows(of: input, height: height, width: width,
+                                                        origins: origins, changes: cropped.map(\.change)))
             // Crop output j is layer output j + crop start / stride.
             inFlight = zip(cropped, origins).enumerated().map { position, pair in
                 let (item, origin) = pair
-                let rowOffset = origin.top / footprint.stride.height, columnOffset = origin.left / footprint.stride.width
-                let values = computed.slice(along: 0, from: position, to: position + 1).cropped(
-                    rows: (item.rows.outputs.lowerBound - rowOffset)..<(item.rows.outputs.upperBound - rowOffset),
-                    columns: (item.columns.outputs.lowerBound - columnOffset)..<(item.columns.outputs.upperBound - columnOffset))
-                return (item.copy, Region(top: item.rows.outputs.lowerBound, bottom: item.rows.outputs.upperBound,
-                                          left: item.columns.outputs.lowerBound, right: item.columns.outputs.upperBound), values)
+                let region = Region(top: item.rows.outputs.lowerBound, bottom: item.rows.outputs.upperBound,
+                                    left: item.columns.outputs.lowerBound, right: item.columns.outputs.upperBound)
+                return (item.copy, Change(region: region, source: computed, item: position,
+                                          top: region.top - origin.top / footprint.stride.height,
+                                          left: region.left - origin.left / footprint.stride.width))
             }
         }
-        let local = footprints.count
-        for (copy, region, values) in inFlight {
-            resumed[copy] = (local, activations[local].pasting(values, at: region))
-        }
+        for (copy, change) in inFlight { resumed[copy] = (footprints.count, change) }
         return resumed.map { $0! }
     }
 
@@ -158,36 +183,3 @@ struct IncrementalInference {
 
 private func floorDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
 private func ceilDivide(_ a: Int, _ b: Int) -> Int { -floorDivide(-a, b) }
-
-extension Tensor {
-    /// Rows and columns of a `[N, C, H, W]` tensor.
-    func cropped(rows: Range<Int>, columns: Range<Int>) -> Tensor {
-        slice(along: 2, from: rows.lowerBound, to: rows.upperBound)
-            .slice(along: 3, from: columns.lowerBound, to: columns.upperBound)
-    }
-
-    /// A copy with `region` of every channel replaced by `values` `[N, C, region height, region
-    /// width]`; the part of `region` outside the tensor is left out (a crop need not hold every
-    /// changed position: those no output window reads).
-    func pasting(_ values: Tensor, at region: IncrementalInference.Region) -> Tensor {
-        let (planes, height, width) = (shape[0] * shape[1], shape[2], shape[3])
-        let (rows, columns) = (region.bottom - region.top, region.right - region.left)
-        precondition(values.shape == [shape[0], shape[1], rows, columns], "pasting: \(values.shape) does not fit \(region)")
-        let (firstRow, lastRow) = (Swift.max(0, -region.top), Swift.min(rows, height - region.top))
-        let (firstColumn, lastColumn) = (Swift.max(0, -region.left), Swift.min(columns, width - region.left))
-        guard firstRow < lastRow, firstColumn < lastColumn else { return self }
-        var result = self
-        values.withUnsafeBufferPointer { source in
-            result.withUnsafeMutableBufferPointer { target in
-                for plane in 0..<planes {
-                    for row in firstRow..<lastRow {
-                        let from = (plane * rows + row) * columns
-                        let to = (plane * height + region.top + row) * width + region.left
-                        for column in firstColumn..<lastColumn { target[to + column] = source[from + column] }
-                    }
-                }
-            }
-        }
-        return result
-    }
-}

@@ -47,7 +47,7 @@ public struct Occlusion {
             guard incremental && !model.isTraining, let inference = IncrementalInference(model: model, input: sample) else {
                 return fullPasses({ model($0) }, sample: sample, fill: fill)
             }
-            return (inference.output, { chunk in inference.outputs(for: chunk.map { occludedWindow(at: $0, of: fill) }) })
+            return (inference.output, { chunk in inference.outputs(replacing: chunk.map(occludedRegion), from: fill) })
         }
     }
 
@@ -67,20 +67,24 @@ public struct Occlusion {
     private func fullPasses(_ model: @escaping (Tensor) -> Tensor, sample: Tensor,
                             fill: Tensor) -> (output: Tensor, occluded: ([(Int, Int)]) -> Tensor) {
         (withoutGradients { model(sample) }, { chunk in
-            withoutGradients {
-                model(Tensor.concatenate(chunk.map { position in
-                    let (region, values) = occludedWindow(at: position, of: fill)
-                    return sample.pasting(values, at: region)
-                }, along: 0))
+            // Each copy: the sample, then the window's part of the fill over it.
+            let copies = chunk.enumerated().flatMap { item, position in
+                let region = occludedRegion(at: position)
+                return [RectangleCopy(from: sample, top: 0, left: 0, to: item, top: 0, left: 0,
+                                      height: sample.shape[2], width: sample.shape[3]),
+                        RectangleCopy(from: fill, top: region.top, left: region.left, to: item, top: region.top,
+                                      left: region.left, height: window, width: window)]
             }
+            var shape = sample.shape
+            shape[0] = chunk.count
+            return withoutGradients { model(Tensor.assembled(shape, from: copies)) }
         })
     }
 
-    /// The window at (top, left) and the fill's values inside it.
-    private func occludedWindow(at position: (Int, Int), of fill: Tensor) -> (region: IncrementalInference.Region, patch: Tensor) {
+    /// The window whose top-left corner is at `position` (top, left).
+    private func occludedRegion(at position: (Int, Int)) -> IncrementalInference.Region {
         let (top, left) = position
-        return (IncrementalInference.Region(top: top, bottom: top + window, left: left, right: left + window),
-                fill.cropped(rows: top..<(top + window), columns: left..<(left + window)))
+        return IncrementalInference.Region(top: top, bottom: top + window, left: left, right: left + window)
     }
 
     /// Occlusion with the model's outputs coming from `prepare`, which, given one sample

@@ -89,4 +89,43 @@ struct LayoutTests {
             }
         }
     }
+
+    @Test func assembledRectanglesEqualCopiesByHandInEitherLayout() {
+        var generator = RandomGenerator(seed: 25)
+        let a = Tensor.normal([2, 32, 6, 7], generator: &generator), b = Tensor.normal([3, 32, 4, 5], generator: &generator)
+        // Each: source (a or b), its item, top, left; the result's item, top, left; height, width.
+        let copies: [[Int]] = [[0, 1, 0, 0, 0, 0, 0, 6, 7],
+                               [1, 2, 1, 2, 0, 3, 4, 3, 3],   // over the first copy
+                               [1, 0, 0, 0, 2, 1, 1, 4, 5],   // item 2 not covered whole: the rest is zero
+                               [0, 0, 2, 3, 2, 0, 2, 2, 4],   // overlaps the previous copy
+                               [1, 1, 3, 0, 2, 5, 0, 1, 5]]   // item 1 gets no copy: all zero
+        let shape = [3, 32, 6, 7]
+        var expected = [Float](repeating: 0, count: shape.reduce(1, *))
+        for copy in copies {
+            let source = copy[0] == 0 ? a : b
+            let values = source.scalars, (sourceHeight, sourceWidth) = (source.shape[2], source.shape[3])
+            for channel in 0..<32 {
+                for row in 0..<copy[7] {
+                    for column in 0..<copy[8] {
+                        let from = ((copy[1] * 32 + channel) * sourceHeight + copy[2] + row) * sourceWidth + copy[3] + column
+                        expected[((copy[4] * 32 + channel) * 6 + copy[5] + row) * 7 + copy[6] + column] = values[from]
+                    }
+                }
+            }
+        }
+        // The same sources row-major and channel-blocked (a 1×1 identity convolution's output).
+        var identity = [Float](repeating: 0, count: 32 * 32)
+        for channel in 0..<32 { identity[channel * 33] = 1 }
+        let identityWeight = Tensor(shape: [32, 32, 1, 1], scalars: identity)
+        withoutGradients {
+            for sources in [[a, b], [a, b].map { $0.convolved2D(with: identityWeight) }] {
+                let assembled = Tensor.assembled(shape, from: copies.map {
+                    RectangleCopy(from: sources[$0[0]], item: $0[1], top: $0[2], left: $0[3],
+                                  to: $0[4], top: $0[5], left: $0[6], height: $0[7], width: $0[8])
+                })
+                #expect(assembled.shape == shape)
+                #expect(assembled.scalars == expected)
+            }
+        }
+    }
 }
