@@ -186,7 +186,7 @@ final class TensorStorage: @unchecked Sendable {
 }
 
 /// The machine's memory in bytes (4 GiB when unknown).
-private var physicalMemoryBytes: Int {
+var physicalMemoryBytes: Int {
     let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
     return pages > 0 && pageSize > 0 ? pages * pageSize : 4 << 30
 }
