@@ -58,16 +58,26 @@ struct IncrementalInference {
             // (none: the change reaches no output, which is the kept one).
             let resumed = propagate(regions.map { Change(region: $0, source: fill, item: 0, top: $0.top, left: $0.left) })
             var results = [Tensor](repeating: output, count: regions.count)
-            // The remaining stages run batched, grouped by where each copy left off.
-            for start in Set(resumed.compactMap { $0.change == nil ? nil : $0.stage }).sorted() {
-                let members = resumed.indices.filter { resumed[$0].stage == start && resumed[$0].change != nil }
-                let input = activations[start]
-                let batch = patchedWindows(of: input, height: input.shape[2], width: input.shape[3],
-                                           origins: members.map { _ in (0, 0) }, changes: members.map { resumed[$0].change! })
-                let output = stages[start...].reduce(batch) { $1($0) }
-                for (position, index) in members.enumerated() {
-                    results[index] = output.slice(along: 0, from: position, to: position + 1)
+            // The remaining stages run as one batch that copies join at the stage they resume
+            // from: each stage runs once, on every copy that has reached it.
+            var batch: Tensor?, members: [Int] = []
+            for stage in 0...stages.count {
+                let joining = resumed.indices.filter { resumed[$0].stage == stage && resumed[$0].change != nil }
+                if !joining.isEmpty {
+                    let input = activations[stage]
+                    var copies = (0..<members.count).map {
+                        RectangleCopy(from: batch!, item: $0, top: 0, left: 0, to: $0, top: 0, left: 0,
+                                      height: input.shape[2], width: input.shape[3])
+                    }
+                    copies += windowCopies(of: input, height: input.shape[2], width: input.shape[3], firstItem: members.count,
+                                           origins: joining.map { _ in (0, 0) }, changes: joining.map { resumed[$0].change! })
+                    members += joining
+                    batch = Tensor.assembled([members.count] + input.shape.dropFirst(), from: copies)
                 }
+                if stage < stages.count, let input = batch { batch = stages[stage](input) }
+            }
+            for (position, index) in members.enumerated() {
+                results[index] = batch!.slice(along: 0, from: position, to: position + 1)
             }
             return Tensor.concatenate(results, along: 0)
         } }
@@ -80,12 +90,14 @@ struct IncrementalInference {
         var source: Tensor, item: Int, top: Int, left: Int
     }
 
-    /// `[copies, C, height, width]`: for each copy, the window of the kept activation `base`
-    /// `[1, C, H, W]` at its origin, with the part of its change inside the window written in.
-    private func patchedWindows(of base: Tensor, height: Int, width: Int,
-                                origins: [(top: Int, left: Int)], changes: [Change]) -> Tensor {
+    /// The copies that build, for each of several occluded copies from batch item `firstItem`
+    /// on, the window `height` × `width` of the kept activation `base` `[1, C, H, W]` at its
+    /// origin, with the part of its change inside the window written in.
+    private func windowCopies(of base: Tensor, height: Int, width: Int, firstItem: Int = 0,
+                              origins: [(top: Int, left: Int)], changes: [Change]) -> [RectangleCopy] {
         var copies: [RectangleCopy] = []
-        for (item, (origin, change)) in zip(origins, changes).enumerated() {
+        for (index, (origin, change)) in zip(origins, changes).enumerated() {
+            let item = firstItem + index
             copies.append(RectangleCopy(from: base, top: origin.top, left: origin.left,
                                         to: item, top: 0, left: 0, height: height, width: width))
             let region = change.region
@@ -97,7 +109,7 @@ struct IncrementalInference {
                                         to: item, top: top - origin.top, left: left - origin.left,
                                         height: bottom - top, width: right - left))
         }
-        return Tensor.assembled([origins.count, base.shape[1], height, width], from: copies)
+        return copies
     }
 
     /// Runs the local stages on the changed regions only; returns, per copy, the first stage to
@@ -140,8 +152,10 @@ struct IncrementalInference {
                 (top: Swift.min(item.rows.crop.lowerBound, input.shape[2] - height),
                  left: Swift.min(item.columns.crop.lowerBound, input.shape[3] - width))
             }
-            let computed = stages[index](patchedWindows(of: input, height: height, width: width,
-                                                        origins: origins, changes: cropped.map(\.change)))
+            let crops = Tensor.assembled([cropped.count, input.shape[1], height, width],
+                                         from: windowCopies(of: input, height: height, width: width,
+                                                            origins: origins, changes: cropped.map(\.change)))
+            let computed = stages[index](crops)
             // Crop output j is layer output j + crop start / stride.
             inFlight = zip(cropped, origins).enumerated().map { position, pair in
                 let (item, origin) = pair
