@@ -41,6 +41,11 @@ public enum AttributionMethod: String, CaseIterable, Sendable {
         public var baseline: Occlusion.Baseline = .value(0)
         /// The CAM layer; `nil` picks ``LoupeNN/Module/defaultCAMLayer(inputShape:)``.
         public var layer: String?
+        /// The most samples of a batch explained together: a larger batch is explained this many
+        /// at a time, which bounds memory and does not change the result (a model in evaluation
+        /// mode treats samples independently). The noise methods split their own passes instead,
+        /// so that their random draws stay those of the whole batch.
+        public var samplesPerPass = 4
 
         public init() {}
     }
@@ -64,6 +69,32 @@ public enum AttributionMethod: String, CaseIterable, Sendable {
     public func attribute(_ model: Module, input: Tensor, target: ExplanationTarget, options: Options = Options(),
                           progress: ((Int, Int) -> Void)? = nil) throws -> Result {
         precondition(input.rank == 4, "attribute: input must be [N, C, H, W]; got \(input.shape)")
+        let count = input.shape[0], perPass = Swift.max(1, options.samplesPerPass)
+        guard count > perPass, case .classes = target, !model.isTraining, !drawsNoise else {
+            return try attributeTogether(model, input: input, target: target, options: options, progress: progress)
+        }
+        // The batch in passes of `perPass` samples: peak memory is that of one pass (vgg16 at
+        // batch 16: saliency 3.7 → 1.9 GB, 4% more time).
+        var parts: [Result] = []
+        for start in stride(from: 0, to: count, by: perPass) {
+            let end = Swift.min(start + perPass, count)
+            parts.append(try attributeTogether(
+                model, input: input.slice(along: 0, from: start, to: end), target: target.subset(start..<end),
+                options: options, progress: progress.map { report in
+                    // Occlusion counts windows per pass; each sample has as many.
+                    { done, all in report(done + all / (end - start) * start, all / (end - start) * count) }
+                }))
+        }
+        return Result(attribution: Tensor.concatenate(parts.map(\.attribution), along: 0), layer: parts[0].layer,
+                      convergenceDelta: parts[0].convergenceDelta.map { _ in parts.flatMap { $0.convergenceDelta! } })
+    }
+
+    /// Whether the method draws random noise for the whole batch at once.
+    private var drawsNoise: Bool { self == .smoothgrad || self == .smoothgradSquared || self == .vargrad }
+
+    /// ``attribute(_:input:target:options:progress:)`` on the whole batch at once.
+    private func attributeTogether(_ model: Module, input: Tensor, target: ExplanationTarget, options: Options,
+                                   progress: ((Int, Int) -> Void)?) throws -> Result {
         let forward = { (batch: Tensor) in model(batch) }
         if self == .occlusion {
             guard options.window >= 1, options.stride >= 1, options.window <= min(input.shape[2], input.shape[3]) else {

@@ -21,6 +21,12 @@ public enum ExplanationTarget {
         }
     }
 
+    /// The targets of the samples in `range` (`.custom` applies to every sample unchanged).
+    func subset(_ range: Range<Int>) -> ExplanationTarget {
+        guard case .classes(let targets) = self else { return self }
+        return .classes(Array(targets[range]))
+    }
+
     /// The targets for `times` copies of the batch stacked along the first axis (`.custom`
     /// applies to every sample unchanged).
     func repeated(_ times: Int) -> ExplanationTarget {

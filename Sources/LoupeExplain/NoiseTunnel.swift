@@ -4,7 +4,7 @@ import LoupeTensor
 /// (Smilkov et al., 2017), Captum's `NoiseTunnel`.
 ///
 /// Noise is Gaussian with standard deviation `noiseLevel · (max − min)` of each sample.
-/// Noisy copies run through the model `batchSize` at a time.
+/// Noisy copies run through the model at most `batchSize` images at a time.
 public struct NoiseTunnel<Method: GradientMethod> {
     /// How the samples' attributions are combined.
     public enum Aggregation: String, Sendable {
@@ -57,26 +57,40 @@ public struct NoiseTunnel<Method: GradientMethod> {
 
     /// The aggregated attribution over perturbed copies of the input (each shaped like it).
     public func attribute(_ model: (Tensor) -> Tensor, copies: [Tensor], target: ExplanationTarget) -> Tensor {
-        let shape = copies[0].shape
-        var sum = Tensor.zeros(shape), sumOfSquares = Tensor.zeros(shape)
-        let count = shape[0]
-        // Several copies of the whole batch go through the model together, on convolutions that
-        // keep no weight copy per batch shape: the input gradient's Winograd copies (4× the 3×3
-        // weights, one per shape: the passes and a shorter last one) would stay for the whole
-        // method. Without them vgg16 SmoothGrad peaked at 1.71 GB instead of 2.08, 8.3 s instead
-        // of 8.9–10.3 in a single run, the same time warm (the weight is transformed per pass).
-        let copiesPerBatch = Swift.max(1, batchSize / Swift.max(count, 1))
-        for start in stride(from: 0, to: copies.count, by: copiesPerBatch) {
-            let chunk = Array(copies[start..<Swift.min(start + copiesPerBatch, copies.count)])
-            let attributions = withShapeVaryingConvolutions {
-                method.attribute(model, input: Tensor.concatenate(chunk, along: 0), target: target.repeated(chunk.count))
+        let count = copies[0].shape[0]
+        // A pass holds at most `batchSize` images: several copies of the whole batch, or, for a
+        // batch larger than that (and per-sample targets), one copy of part of it.
+        var samplesPerPass = count
+        if count > batchSize, case .classes = target { samplesPerPass = Swift.max(1, batchSize) }
+        let copiesPerPass = Swift.max(1, batchSize / samplesPerPass)
+        var sums: [Tensor] = [], sumsOfSquares: [Tensor] = []
+        for first in stride(from: 0, to: count, by: samplesPerPass) {
+            let samples = first..<Swift.min(first + samplesPerPass, count)
+            let part = samples.count == count ? copies : copies.map { $0.slice(along: 0, from: samples.lowerBound, to: samples.upperBound) }
+            var shape = copies[0].shape
+            shape[0] = samples.count
+            var sum = Tensor.zeros(shape), sumOfSquares = Tensor.zeros(shape)
+            // Several copies go through the model together, on convolutions that keep no weight
+            // copy per batch shape: the input gradient's Winograd copies (4× the 3×3 weights, one
+            // per shape: the passes and a shorter last one) would stay for the whole method.
+            // Without them vgg16 SmoothGrad peaked at 1.71 GB instead of 2.08, 8.3 s instead of
+            // 8.9–10.3 in a single run, the same time warm (the weight is transformed per pass).
+            for start in stride(from: 0, to: part.count, by: copiesPerPass) {
+                let chunk = Array(part[start..<Swift.min(start + copiesPerPass, part.count)])
+                let attributions = withShapeVaryingConvolutions {
+                    method.attribute(model, input: Tensor.concatenate(chunk, along: 0),
+                                     target: target.subset(samples).repeated(chunk.count))
+                }
+                for copy in 0..<chunk.count {
+                    let piece = attributions.slice(along: 0, from: copy * samples.count, to: (copy + 1) * samples.count)
+                    sum = sum + piece
+                    sumOfSquares = sumOfSquares + piece * piece
+                }
             }
-            for copy in 0..<chunk.count {
-                let part = attributions.slice(along: 0, from: copy * count, to: (copy + 1) * count)
-                sum = sum + part
-                sumOfSquares = sumOfSquares + part * part
-            }
+            sums.append(sum)
+            sumsOfSquares.append(sumOfSquares)
         }
+        let (sum, sumOfSquares) = (Tensor.concatenate(sums, along: 0), Tensor.concatenate(sumsOfSquares, along: 0))
         let n = Float(copies.count)
         switch aggregation {
         case .smoothgrad: return sum / n

@@ -104,7 +104,7 @@ public struct Occlusion {
         for sampleIndex in 0..<input.shape[0] {
             let sample = input.slice(along: 0, from: sampleIndex, to: sampleIndex + 1).detached()
             let sampleFill = fill.slice(along: 0, from: sampleIndex, to: sampleIndex + 1).detached()
-            let sampleTarget = target.subset(sampleIndex)
+            let sampleTarget = target.subset(sampleIndex..<(sampleIndex + 1))
             let (output, occluded) = prepare(sample, sampleFill)
             let original = sampleTarget.scores(output).scalar
             var differences = [Float]()
@@ -138,13 +138,5 @@ public struct Occlusion {
         case .mean: return input.mean(alongAxes: [2, 3], keepingDimensions: true).broadcast(to: input.shape)
         case .blur(let sigma): return input.gaussianBlurred(sigma: sigma)
         }
-    }
-}
-
-extension ExplanationTarget {
-    /// The target of one sample.
-    func subset(_ index: Int) -> ExplanationTarget {
-        guard case .classes(let targets) = self else { return self }
-        return .classes([targets[index]])
     }
 }

@@ -17,6 +17,7 @@ struct Bench: ParsableCommand {
         Loads the model and input once, runs the workload --warmup times untimed, then --repeat times
         timed, and prints {"median_s", "min_s", "peak_rss_mb", ...}. Model loading is not timed; the
         peak resident memory is the whole process's. The target of every sample is its top class.
+        A batch runs as Loupe runs one: predictions and attributions at most 4 samples per pass.
         Build with -c release: debug builds are many times slower.
         """)
 
@@ -53,7 +54,7 @@ struct Bench: ParsableCommand {
         let single = try loaded.input(image: nil, array: input)
         let x = Tensor.concatenate(Array(repeating: single, count: batch), along: 0)
         let network = loaded.module
-        let scores = withoutGradients { network(x) }
+        let scores = network.predictions(for: x)
         let target = ExplanationTarget.classes((0..<batch).map { scores[$0].argmax() })
 
         var options = AttributionMethod.Options()
@@ -64,7 +65,7 @@ struct Bench: ParsableCommand {
             if let attribution {
                 _ = try attribution.attribute(network, input: x, target: target, options: options)
             } else {
-                _ = withoutGradients { network(x) }
+                _ = network.predictions(for: x)
             }
         }
         for _ in 0..<warmup { try workload() }

@@ -98,7 +98,7 @@ struct Explain: ParsableCommand {
         let loaded = try model.load()
         let x = try input.read(for: loaded)
         let network = loaded.module
-        let output = withoutGradients { network(x) }
+        let output = network.predictions(for: x)
         let classes = output.shape.last ?? 0
         let chosen = target ?? output[0].argmax()
         guard chosen >= 0 && chosen < classes else {
