@@ -25,7 +25,8 @@ public enum ModelFile {
         if let headKey = ModelZoo.headKey(architecture), let head = state[headKey], let rows = head.shape.first {
             classes = rows
         }
-        let model = try ModelZoo.make(architecture, classes: classes)
+        // A strict load replaces every parameter: no random weights to draw first.
+        let model = try ModelZoo.make(architecture, classes: classes, initialized: !strict)
         try model.load(state, strict: strict)
         releaseIdleMemory()  // the initial weights the loaded ones replaced
         return model

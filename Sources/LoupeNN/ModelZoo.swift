@@ -20,8 +20,15 @@ public enum ModelZoo {
     /// A freshly initialized model (PyTorch's default initialization, seeded), in evaluation
     /// mode, with torchvision's module paths.
     ///
+    /// - Parameter initialized: `false` leaves the convolution and linear weights undrawn
+    ///   (uninitialized memory), for a model whose every parameter a strict
+    ///   ``Module/load(_:strict:)`` replaces next: a one-shot vgg16 command took 1.4–1.7 s
+    ///   instead of 2.3 s without the draws and their page faults.
     /// - Throws: ``UnknownArchitectureError`` for a name not in ``architectures``.
-    public static func make(_ name: String, classes: Int = 1000, seed: UInt64 = 0) throws -> Module {
+    public static func make(_ name: String, classes: Int = 1000, seed: UInt64 = 0, initialized: Bool = true) throws -> Module {
+        guard initialized else {
+            return try ParameterInitialization.$isLeftToLoading.withValue(true) { try make(name, classes: classes, seed: seed) }
+        }
         var generator = RandomGenerator(seed: seed)
         let model: Module
         switch name {

@@ -23,8 +23,16 @@ public final class Parameter {
 }
 
 /// Kaiming-uniform initialization as PyTorch's default for Conv2d and Linear: weights and
-/// biases uniform in ±1/√fan_in.
+/// biases uniform in ±1/√fan_in; uninitialized memory while a model is built to be loaded.
 func defaultInitialized(_ shape: [Int], fanIn: Int, generator: inout RandomGenerator) -> Tensor {
+    if ParameterInitialization.isLeftToLoading { return Tensor(shape: shape) { _ in } }
     let bound = 1 / Float(Swift.max(fanIn, 1)).squareRoot()
     return Tensor.uniform(shape, low: -bound, high: bound, generator: &generator)
+}
+
+/// Whether the model being built will have every parameter replaced by a strict load (see
+/// ``ModelZoo/make(_:classes:seed:initialized:)``): drawing random weights for it, and faulting
+/// in their pages, would be wasted (0.5 s of a one-shot vgg16 command).
+enum ParameterInitialization {
+    @TaskLocal static var isLeftToLoading = false
 }

@@ -43,6 +43,20 @@ struct ArchitectureTests {
         #expect(try total("resnet50") == 25_557_032)
     }
 
+    @Test func aModelBuiltUninitializedForAStrictLoadEqualsTheLoadedOne() throws {
+        // Built without drawing weights, then loaded strictly: every parameter is the loaded one.
+        let source = try ModelZoo.make("resnet18", classes: 10, seed: 7)
+        let built = try ModelZoo.make("resnet18", classes: 10, initialized: false)
+        _ = try built.load(source.stateDict())
+        let input = formulaInput()
+        let (expected, loaded) = withoutGradients { (source(input), built(input)) }
+        #expect(loaded.scalars == expected.scalars)
+        // A load that leaves a parameter out is refused, so no undrawn value can be used.
+        var partial = source.stateDict()
+        partial["fc.bias"] = nil
+        #expect(throws: StateDictReport.self) { _ = try ModelZoo.make("resnet18", classes: 10, initialized: false).load(partial) }
+    }
+
     @Test func unknownArchitectureListsTheKnownOnes() {
         #expect(throws: UnknownArchitectureError.self) { try ModelZoo.make("vgg17") }
         #expect(throws: UnknownArchitectureError.self) { try ModelZoo.make("resnet") }
