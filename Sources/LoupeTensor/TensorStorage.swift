@@ -51,6 +51,9 @@ final class TensorStorage: @unchecked Sendable {
     /// Values computed from these (a convolution weight flipped for the input gradient), by
     /// name, kept until these values change or die; touched only under ``DNNLContext``'s lock.
     private var derivedValues: [String: TensorStorage] = [:]
+    /// Convolution shapes these values (a weight) have run at with Winograd inference kernels,
+    /// which keep a copy per shape; touched only under ``DNNLContext``'s lock.
+    private var inferenceShapes: Set<ConvolutionGeometry> = []
 
     private var plainByteCount: Int { Swift.max(count, 1) * MemoryLayout<Float>.stride }
 
@@ -157,13 +160,20 @@ final class TensorStorage: @unchecked Sendable {
         }
     }
 
+    /// Records that these values (a weight) run at `geometry`, and says whether they had before
+    /// (caller holds ``DNNLContext``'s lock).
+    func recordInferenceShape(_ geometry: ConvolutionGeometry) -> Bool {
+        !inferenceShapes.insert(geometry).inserted
+    }
+
     /// Makes the plain buffer the only one, before the values are written in place (the caller
     /// holds the only reference).
     func makePlainExclusive() {
-        guard native != nil || !formattedCopies.isEmpty || !derivedValues.isEmpty else { return }
+        guard native != nil || !formattedCopies.isEmpty || !derivedValues.isEmpty || !inferenceShapes.isEmpty else { return }
         DNNLContext.shared.locked {
             _ = plainWhileLocked()
             derivedValues = [:]
+            inferenceShapes = []
             native?.release()
             native = nil
             formattedCopies.values.forEach { $0.release() }

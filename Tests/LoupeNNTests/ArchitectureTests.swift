@@ -50,7 +50,8 @@ struct ArchitectureTests {
         _ = try built.load(source.stateDict())
         let input = formulaInput()
         let (expected, loaded) = withoutGradients { (source(input), built(input)) }
-        #expect(loaded.scalars == expected.scalars)
+        // Both share the loaded weights; the second run of a shape may take another kernel.
+        #expect((loaded - expected).abs().max().scalar <= 1e-5 * expected.abs().max().scalar)
         // A load that leaves a parameter out is refused, so no undrawn value can be used.
         var partial = source.stateDict()
         partial["fc.bias"] = nil
