@@ -41,9 +41,10 @@ struct IncrementalInference {
         self.stages = stages
         self.footprints = footprints
         self.fullFraction = fullFraction
-        activations = withoutGradients {
+        // Once per image: no Winograd weight copies for this shape either.
+        activations = withShapeVaryingConvolutions { withoutGradients {
             stages.reduce(into: [input]) { kept, stage in kept.append(stage(kept.last!)) }
-        }
+        } }
     }
 
     /// The unchanged image's output.
