@@ -21,8 +21,7 @@ extension Tensor {
             input: shape, weight: weight.shape, output: output,
             stride: stride.array, padding: padding.array, dilation: dilation.array, groups: groups,
             hasBias: bias != nil,
-            inference: (!GradientRecording.isEnabled || !inputs.contains(where: \.isTrackingGradients))
-                && !ShapeVaryingConvolutions.isActive)
+            inference: !GradientRecording.isEnabled || !inputs.contains(where: \.isTrackingGradients))
         let result = Tensor(shape: geometry.output, storage: DNNL.convolutionForward(
             geometry, input: storage, weight: weight.storage, bias: bias?.storage))
         // The input is kept for the weight's and bias's gradients only.
@@ -77,8 +76,7 @@ extension Tensor {
             input: shape, weight: weight.shape, output: output,
             stride: stride.array, padding: padding.array, dilation: dilation.array, groups: groups,
             hasBias: foldedBias != nil,
-            inference: (!GradientRecording.isEnabled || !tracked.contains(where: \.isTrackingGradients))
-                && !ShapeVaryingConvolutions.isActive,
+            inference: !GradientRecording.isEnabled || !tracked.contains(where: \.isTrackingGradients),
             accumulates: epilogue.addend != nil, rectifies: epilogue.rectified)
         let result = Tensor(shape: output, storage: DNNL.convolutionForward(
             geometry, input: storage, weight: foldedWeight.storage, bias: foldedBias?.storage,

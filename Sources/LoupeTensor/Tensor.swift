@@ -45,7 +45,8 @@ public struct Tensor: @unchecked Sendable {
     ///
     /// - Parameters:
     ///   - shape: the dimensions.
-    ///   - body: must write every one of the buffer's `shape.reduce(1, *)` values.
+    ///   - body: writes the buffer's `shape.reduce(1, *)` values; any it leaves unwritten are
+    ///     undefined until written (a model built to be loaded leaves its weights so).
     public init(shape: [Int], initializingWith body: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
         self.init(uninitializedShape: shape)
         try body(UnsafeMutableBufferPointer(start: storage.base, count: storage.count))

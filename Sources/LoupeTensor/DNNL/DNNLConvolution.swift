@@ -10,8 +10,9 @@ struct ConvolutionGeometry: Hashable {
     var dilation: [Int]
     var groups: Int
     var hasBias: Bool
-    /// No gradient will flow back and a weight copy made for this shape may be kept: oneDNN may
-    /// use its inference-only kernels (false inside ``withShapeVaryingConvolutions(_:)``).
+    /// No gradient will flow back: oneDNN may use its inference-only kernels. (The forward
+    /// turns it off where no weight copy for one shape should be made; see
+    /// `DNNL.convolutionForward`.)
     var inference: Bool
     /// The forward primitive adds the result to the destination's prior values (a residual
     /// connection: oneDNN's sum post-op).
@@ -364,11 +365,13 @@ enum DNNL {
         precondition(geometry.accumulates == (addend != nil), "an accumulating convolution needs its addend, and only it")
         var geometry = geometry
         // A Winograd inference kernel needs the weight transformed for this whole shape, by a
-        // reorder that takes 2.6–2.9 ms per MB of copy: most of a one-shot command on vgg16
-        // (predict 1.7–2.7 s, 0.9–1.1 s without it). A shape's first run takes the kernel that
-        // transforms the weight per call; the copy is made when the shape comes back.
-        if geometry.inference && geometry.forwardUsesWinograd
-            && !DNNLContext.shared.locked({ weight.recordInferenceShape(geometry) }) {
+        // reorder that takes 2.6–2.9 ms per MB of copy, and keeps the copy: most of a one-shot
+        // command on vgg16 (predict 1.7–2.7 s, 0.9–1.1 s without it). The copy is made only for
+        // a shape that recurs: not inside ``withShapeVaryingConvolutions(_:)`` (no inference
+        // kernel there at all), and not on a shape's first run, which takes the kernel that
+        // transforms the weight per call.
+        if geometry.inference && (ShapeVaryingConvolutions.isActive || geometry.forwardUsesWinograd
+            && !DNNLContext.shared.locked({ weight.recordInferenceShape(geometry) })) {
             geometry.inference = false
         }
         return run(geometry, \.forward, [DNNL_ARG_SRC: input, DNNL_ARG_WEIGHTS: weight, DNNL_ARG_BIAS: bias],
