@@ -26,6 +26,9 @@ private let fusedBias = randomNormal([4], seed: 37)
 private let fusedScale = randomUniform([4], seed: 38, low: 0.5, high: 2)
 private let fusedShift = randomNormal([4], seed: 39)
 private let mixing16 = randomNormal([16, 16, 1, 1], seed: 42)
+/// Input and addend of the fused case, drawn so that no pre-activation lies within reach of the
+/// finite-difference step of ReLU's kink (checked by `fusedCaseStaysClearOfTheKink`).
+private let fusedInputs = [randomNormal([1, 3, 5, 4], seed: 48), randomNormal([1, 4, 5, 4], seed: 49)]
 
 /// Every differentiable op of LoupeTensor, checked against central finite differences.
 let gradientCases: [GradientCase] = [
@@ -107,7 +110,7 @@ let gradientCases: [GradientCase] = [
         $0[0].convolved2D(with: $0[1], stride: Size2D(2, 1), padding: Size2D(1, 2), dilation: Size2D(1, 2)).convolved2D(with: mixing16)
     },
     GradientCase(name: "conv2d fused epilogue", derivative: "ReLU mask, then g to the addend and backward-data with the folded weight",
-                 inputs: [randomNormal([1, 3, 5, 4], seed: 34), randomNormal([1, 4, 5, 4], seed: 35)]) {
+                 inputs: fusedInputs) {
         $0[0].convolved2D(with: fusedWeight, bias: fusedBias, padding: 1, then: ConvolutionEpilogue(
             channelAffine: (fusedScale, fusedShift), adding: $0[1], rectified: true))
     },
@@ -150,6 +153,14 @@ let gradientCases: [GradientCase] = [
     GradientCase(name: "resize nearest", derivative: "g added to the copied pixel", inputs: [image]) { $0[0].resizedNearest(to: Size2D(7, 4)) },
     GradientCase(name: "gaussian blur", derivative: "reflect pad and depthwise conv, transposed", inputs: [image]) { $0[0].gaussianBlurred(sigma: 0.8, kernelSize: 3) },
 ]
+
+@Test func fusedCaseStaysClearOfTheKink() {
+    // A step of 1e-2 on one input moves a pre-activation by at most 1e-2 · max(1, |w|·scale).
+    let preActivation = fusedInputs[0].convolved2D(with: fusedWeight, bias: fusedBias, padding: 1, then: ConvolutionEpilogue(
+        channelAffine: (fusedScale, fusedShift), adding: fusedInputs[1], rectified: false))
+    let reach = 1e-2 * Swift.max(1, fusedWeight.abs().max().scalar * fusedScale.max().scalar)
+    #expect(preActivation.abs().min().scalar > 2 * reach)
+}
 
 @Test("Autodiff gradients equal central finite differences", arguments: gradientCases)
 func gradientMatchesFiniteDifferences(_ testCase: GradientCase) {

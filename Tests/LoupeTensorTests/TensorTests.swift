@@ -1,3 +1,4 @@
+import Foundation
 import LoupeTensor
 import Testing
 
@@ -23,14 +24,47 @@ struct TensorTests {
         #expect(Swift.abs(u.mean().scalar - 1) < 0.05)
     }
 
-    @Test func normalTensorsAreTheGeneratorsDrawsInOrder() {
-        // Large enough to be split across threads: the values and the generator's state after
-        // them are those of drawing one value at a time.
+    @Test func normalTensorsAreBoxMullerOfTheGeneratorsDrawsInOrder() {
+        // Large enough to be split across threads, and not a whole number of 32-value blocks:
+        // each block of 32 values is the 16 draws' first values, then their second values, each
+        // within float rounding of Box–Muller in double precision; the generator is left after
+        // the last block's draws.
         var whole = RandomGenerator(seed: 9), oneByOne = RandomGenerator(seed: 9)
-        let drawn = Tensor.normal([3, 100_000], mean: -1, standardDeviation: 0.5, generator: &whole)
-        let expected = (0..<300_000).map { _ in -1 + 0.5 * oneByOne.nextNormal() }
-        #expect(drawn.scalars == expected)
+        let count = 300_007
+        let drawn = Tensor.normal([count], mean: -1, standardDeviation: 0.5, generator: &whole).scalars
+        var largestError = 0.0
+        for block in 0..<((count + 31) / 32) {
+            for lane in 0..<16 {
+                let draw = oneByOne.next()
+                let u = 1 - Double(draw >> 41) / 8_388_608
+                let angle = 2 * Double.pi * Double((draw & 0xFFFF_FFFF) >> 8) / 16_777_216
+                let radius = (-2 * log(u)).squareRoot()
+                for (offset, value) in [(0, radius * cos(angle)), (16, radius * sin(angle))] where block * 32 + offset + lane < count {
+                    largestError = Swift.max(largestError, Swift.abs(Double(drawn[block * 32 + offset + lane]) - (-1 + 0.5 * value)))
+                }
+            }
+        }
+        #expect(largestError < 2e-6)
         #expect(whole.next() == oneByOne.next())
+        var scalar = RandomGenerator(seed: 9), reference = RandomGenerator(seed: 9)
+        let pair = scalar.nextNormalPair(), block = Tensor.normal([32], generator: &reference).scalars
+        #expect(pair.0 == block[0] && pair.1 == block[16])
+    }
+
+    @Test func normalValuesFollowTheStandardNormalDistribution() {
+        // Kolmogorov–Smirnov distance to Φ over a million values (the 0.1% critical value is
+        // 1.95/√n ≈ 0.002), and the tails' share against 2·(1 − Φ(3)) = 0.0027.
+        var generator = RandomGenerator(seed: 3)
+        let values = Tensor.normal([1_000_000], generator: &generator).scalars.sorted()
+        var distance = 0.0
+        for (index, value) in values.enumerated() where index % 97 == 0 {
+            let phi = 0.5 * erfc(-Double(value) / 2.0.squareRoot())
+            distance = Swift.max(distance, Swift.abs(phi - Double(index) / Double(values.count)),
+                                 Swift.abs(phi - Double(index + 1) / Double(values.count)))
+        }
+        #expect(distance < 0.002)
+        let tails = Double(values.count { Swift.abs($0) > 3 }) / Double(values.count)
+        #expect(Swift.abs(tails - 0.0027) < 0.0004)
     }
 
     @Test func copyOnWrite() {
