@@ -123,13 +123,19 @@ def main():
     if args.print_only:
         print(table)
         return
-    if BEGIN in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + BEGIN + "\n" + table + END + rest.split(END, 1)[1]
-    else:
-        text += "\n" + BEGIN + "\n" + table + END + "\n"
-    open(path, "w").write(text)
+    write_between(path, BEGIN, END, table)
     print(f"wrote the table to {path}")
+
+
+def write_between(path, begin, end, block):
+    """Replaces what lies between the markers `begin` and `end` in the file (or appends both)."""
+    text = open(path).read()
+    if begin in text:
+        head, rest = text.split(begin, 1)
+        text = head + begin + "\n" + block + end + rest.split(end, 1)[1]
+    else:
+        text += "\n" + begin + "\n" + block + end + "\n"
+    open(path, "w").write(text)
 
 
 def seconds(value):
