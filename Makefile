@@ -5,7 +5,7 @@
 
 SWIFT ?= swift
 
-.PHONY: demo test deps bench compare fixtures fuzz clean
+.PHONY: demo test deps bench compare breakdown fixtures fuzz clean
 
 deps:
 	@sh Tools/install-deps.sh
@@ -30,6 +30,12 @@ bench: deps
 compare: deps
 	$(SWIFT) build -c release --product loupe
 	python3 Tools/bench/compare.py
+
+# Where Loupe's time goes on each row of that table that misses its target (oneDNN's time per
+# primitive, perf's CPU samples where perf is installed), written to BENCHMARKS.md; about 7 minutes.
+breakdown: deps
+	$(SWIFT) build -c release --product loupe
+	python3 Tools/bench/breakdown.py
 
 # Fuzz every file reader with libFuzzer and AddressSanitizer, FUZZ_SECONDS each (see Fuzz/run.sh).
 FUZZ_SECONDS ?= 60
