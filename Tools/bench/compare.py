@@ -9,6 +9,7 @@ random weights (no downloads), saved once as .safetensors and ONNX under --workd
     swift build -c release --product loupe
     python3 Tools/bench/compare.py                      # the whole table (about an hour)
     python3 Tools/bench/compare.py --models vgg16 --methods predict,saliency --print-only
+    python3 Tools/bench/compare.py --rounds 3          # sides in turn 3 times per row: steadier ratios
 
 Needs: pip install torch torchvision captum onnx onnxruntime safetensors
 """
@@ -16,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -80,6 +82,8 @@ def main():
     parser.add_argument("--print-only", action="store_true", help="print the table, leave BENCHMARKS.md alone")
     parser.add_argument("--merge", action="store_true",
                         help="replace only the rows measured now (model, workload, batch), keep the table's others")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run each row's sides in turn this many times; times are the median of the rounds' medians")
     args = parser.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
     methods = args.methods.split(",") if args.methods else None
@@ -101,12 +105,18 @@ def main():
                           "--warmup", str(warmup)] + options
                 if method == "grad-cam":
                     common += ["--layer", CAM_LAYERS[arch]]
-                loupe = run_json([LOUPE, "bench", "--model", weights, "--arch", arch] + common)
-                torch_side = run_json([sys.executable, PEER, "--arch", arch, "--weights", weights] + common)
-                row = {"model": arch, "workload": label, "batch": batch, "loupe": loupe, "torch": torch_side}
+                sides = {"loupe": [LOUPE, "bench", "--model", weights, "--arch", arch] + common,
+                         "torch": [sys.executable, PEER, "--arch", arch, "--weights", weights] + common}
                 if method == "predict":
-                    row["ort"] = run_json([sys.executable, PEER, "--arch", arch, "--weights", weights, "--onnx", onnx_path,
-                                           "--runtime", "ort"] + common)
+                    sides["ort"] = [sys.executable, PEER, "--arch", arch, "--weights", weights, "--onnx", onnx_path,
+                                    "--runtime", "ort"] + common
+                # The sides take turns, round after round, so a change in the host's speed meets both.
+                results = {side: [] for side in sides}
+                for _ in range(args.rounds):
+                    for side, command in sides.items():
+                        results[side].append(run_json(command))
+                row = {"model": arch, "workload": label, "batch": batch}
+                row.update({side: combined(runs) for side, runs in results.items()})
                 rows.append(row)
                 print(format_row(row), flush=True)
     path = os.path.join(ROOT, "BENCHMARKS.md")
@@ -136,6 +146,12 @@ def write_between(path, begin, end, block):
     else:
         text += "\n" + begin + "\n" + block + end + "\n"
     open(path, "w").write(text)
+
+
+def combined(runs):
+    """One side's rounds as one result: the median of their medians, the largest peak."""
+    return {"median_s": statistics.median(run["median_s"] for run in runs),
+            "peak_rss_mb": max(run["peak_rss_mb"] for run in runs), "rounds": len(runs)}
 
 
 def seconds(value):
@@ -173,7 +189,8 @@ def row_order(line):
 def format_table(rows, elapsed, kept=(), notes=()):
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, 2 threads on every side. Times are medians.",
+        f"{os.cpu_count()} cores, 2 threads on every side. Times are medians"
+        + (f" of {rows[0]['loupe']['rounds']} alternating rounds' medians." if rows and rows[0]["loupe"]["rounds"] > 1 else "."),
         "",
         "| model | workload | batch | Loupe | PyTorch/Captum | Loupe ÷ Captum | onnxruntime | Loupe ÷ ORT "
         "| Loupe MB | PyTorch MB | memory ratio |",
