@@ -30,6 +30,12 @@ private let mixing16 = randomNormal([16, 16, 1, 1], seed: 42)
 /// finite-difference step of ReLU's kink (checked by `fusedCaseStaysClearOfTheKink`).
 private let fusedInputs = [randomNormal([1, 3, 5, 4], seed: 48), randomNormal([1, 4, 5, 4], seed: 49)]
 
+/// The fused case's function of its input and addend, with or without the final ReLU.
+private func fusedConvolution(_ inputs: [Tensor], rectified: Bool) -> Tensor {
+    inputs[0].convolved2D(with: fusedWeight, bias: fusedBias, padding: 1, then: ConvolutionEpilogue(
+        channelAffine: (fusedScale, fusedShift), adding: inputs[1], rectified: rectified))
+}
+
 /// Every differentiable op of LoupeTensor, checked against central finite differences.
 let gradientCases: [GradientCase] = [
     // Shape ops move values, so their derivative moves gradients back.
@@ -110,10 +116,7 @@ let gradientCases: [GradientCase] = [
         $0[0].convolved2D(with: $0[1], stride: Size2D(2, 1), padding: Size2D(1, 2), dilation: Size2D(1, 2)).convolved2D(with: mixing16)
     },
     GradientCase(name: "conv2d fused epilogue", derivative: "ReLU mask, then g to the addend and backward-data with the folded weight",
-                 inputs: fusedInputs) {
-        $0[0].convolved2D(with: fusedWeight, bias: fusedBias, padding: 1, then: ConvolutionEpilogue(
-            channelAffine: (fusedScale, fusedShift), adding: $0[1], rectified: true))
-    },
+                 inputs: fusedInputs) { fusedConvolution($0, rectified: true) },
     // Pooling.
     GradientCase(name: "max pool ceil padding", derivative: "g to each window's maximum", inputs: [separated]) {
         $0[0].maxPooled2D(kernelSize: 3, stride: 2, padding: 1, ceilMode: true)
@@ -156,8 +159,7 @@ let gradientCases: [GradientCase] = [
 
 @Test func fusedCaseStaysClearOfTheKink() {
     // A step of 1e-2 on one input moves a pre-activation by at most 1e-2 · max(1, |w|·scale).
-    let preActivation = fusedInputs[0].convolved2D(with: fusedWeight, bias: fusedBias, padding: 1, then: ConvolutionEpilogue(
-        channelAffine: (fusedScale, fusedShift), adding: fusedInputs[1], rectified: false))
+    let preActivation = fusedConvolution(fusedInputs, rectified: false)
     let reach = 1e-2 * Swift.max(1, fusedWeight.abs().max().scalar * fusedScale.max().scalar)
     #expect(preActivation.abs().min().scalar > 2 * reach)
 }

@@ -27,7 +27,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from compare import CAM_LAYERS, LOUPE, ROOT, WORKLOADS, prepare, run_json, write_between  # noqa: E402
+from compare import LOUPE, ROOT, WORKLOADS, prepare, run_json, workload_arguments, write_between  # noqa: E402
 
 TABLE_BEGIN, TABLE_END = "<!-- compare.py begin -->", "<!-- compare.py end -->"
 BEGIN, END = "<!-- breakdown.py begin -->", "<!-- breakdown.py end -->"
@@ -60,14 +60,11 @@ def missed(row):
 
 
 def bench_command(workdir, model, workload, batch):
-    label, method, options, _, repeat = next(w for w in WORKLOADS if w[0] == workload)
+    """The row's `loupe bench` command as compare.py runs it, and its number of timed runs."""
+    _, method, options, _, repeat = next(w for w in WORKLOADS if w[0] == workload)
     weights, _, input_path = prepare(workdir, model)
-    runs = repeat if batch == 1 else 3
-    command = [LOUPE, "bench", "--model", weights, "--arch", model, "--input", input_path, "--method", method,
-               "--batch", str(batch), "--repeat", str(runs), "--warmup", "0" if runs == 1 else "1"] + options
-    if method == "grad-cam":
-        command += ["--layer", CAM_LAYERS[model]]
-    return command, runs
+    arguments = workload_arguments(model, input_path, method, options, batch, repeat)
+    return [LOUPE, "bench", "--model", weights, "--arch", model] + arguments, int(arguments[arguments.index("--repeat") + 1])
 
 
 def with_runs(command, repeat, warmup):
@@ -84,9 +81,9 @@ def onednn_time(command, runs):
     if runs == 1:
         return onednn_totals(command, 1)
     once, twice = (onednn_totals(with_runs(command, count, 1), 1) for count in (runs, 2 * runs))
-    steady = [collections.Counter({key: max(0.0, (twice[i][key] - once[i][key]) / runs) for key in twice[i]})
-              for i in range(2)]
-    return steady[0], steady[1]
+    def per_run(more, fewer):
+        return collections.Counter({key: max(0.0, (more[key] - fewer[key]) / runs) for key in more})
+    return per_run(twice[0], once[0]), per_run(twice[1], once[1])
 
 
 def onednn_totals(command, runs):

@@ -66,6 +66,17 @@ def prepare(workdir, arch):
     return weights, onnx_path, input_path
 
 
+def workload_arguments(arch, input_path, method, options, batch, repeat):
+    """The options both sides' bench commands take for one row: `repeat` timed runs after one
+    warm-up at batch 1 (a single run has none), 3 at batch 16; Grad-CAM at the model's layer."""
+    runs = repeat if batch == 1 else 3
+    arguments = ["--input", input_path, "--method", method, "--batch", str(batch), "--repeat", str(runs),
+                 "--warmup", "0" if runs == 1 else "1"] + options
+    if method == "grad-cam":
+        arguments += ["--layer", CAM_LAYERS[arch]]
+    return arguments
+
+
 def run_json(command):
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
@@ -99,12 +110,7 @@ def main():
             for batch in workload_batches:
                 if batches and batch not in batches:
                     continue
-                runs = repeat if batch == 1 else 3
-                warmup = 0 if runs == 1 else 1
-                common = ["--input", input_path, "--method", method, "--batch", str(batch), "--repeat", str(runs),
-                          "--warmup", str(warmup)] + options
-                if method == "grad-cam":
-                    common += ["--layer", CAM_LAYERS[arch]]
+                common = workload_arguments(arch, input_path, method, options, batch, repeat)
                 sides = {"loupe": [LOUPE, "bench", "--model", weights, "--arch", arch] + common,
                          "torch": [sys.executable, PEER, "--arch", arch, "--weights", weights] + common}
                 if method == "predict":
