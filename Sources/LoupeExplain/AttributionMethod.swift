@@ -69,6 +69,10 @@ public enum AttributionMethod: String, CaseIterable, Sendable {
     public func attribute(_ model: Module, input: Tensor, target: ExplanationTarget, options: Options = Options(),
                           progress: ((Int, Int) -> Void)? = nil) throws -> Result {
         precondition(input.rank == 4, "attribute: input must be [N, C, H, W]; got \(input.shape)")
+        var options = options
+        if usesLayer, options.layer == nil {  // chosen once, not once per pass
+            options.layer = try model.defaultCAMLayer(inputShape: input.shape)
+        }
         let count = input.shape[0], perPass = Swift.max(1, options.samplesPerPass)
         guard count > perPass, case .classes = target, !model.isTraining, !drawsNoise else {
             return try attributeTogether(model, input: input, target: target, options: options, progress: progress)
@@ -105,7 +109,7 @@ public enum AttributionMethod: String, CaseIterable, Sendable {
         if self == .blurSaliency, options.sigmas.isEmpty || options.sigmas.contains(where: { !($0 > 0) }) {
             throw ExplanationError("blur-saliency needs positive standard deviations, e.g. 1,3,9,27")
         }
-        let layer = usesLayer ? try options.layer ?? model.defaultCAMLayer(inputShape: input.shape) : nil
+        let layer = usesLayer ? options.layer : nil
         func noiseTunnel(_ aggregation: NoiseTunnel<Saliency>.Aggregation) -> Tensor {
             NoiseTunnel(Saliency(), samples: options.samples, noiseLevel: options.noise, aggregation: aggregation, seed: options.seed)
                 .attribute(forward, input: input, target: target)

@@ -52,10 +52,12 @@ extension Module {
     /// The default layer for class activation maps: the last module, in execution order, whose
     /// output is `[N, C, h, w]` with more than one spatial position (the last convolutional
     /// activation before global pooling); in an ONNX graph, the last such tensor that is not a
-    /// mere transpose or reshape.
+    /// mere transpose or reshape. Found by running one sample of zeros shaped like `inputShape`
+    /// `[N, C, H, W]` (the choice does not depend on the batch size).
     public func defaultCAMLayer(inputShape: [Int]) throws -> String {
         let rearranged = Set(namedModules().flatMap { $0.module.innerTaps.filter(\.rearranges).flatMap { [$0.name] + $0.aliases } })
-        let (_, activations, order) = try withTapsInOrder(tapNames.filter { !rearranged.contains($0) }) { withoutGradients { self(Tensor.zeros(inputShape)) } }
+        let probe = [1] + inputShape.dropFirst()
+        let (_, activations, order) = try withTapsInOrder(tapNames.filter { !rearranged.contains($0) }) { withoutGradients { self(Tensor.zeros(probe)) } }
         guard let layer = order.last(where: { path in
             guard let shape = activations[path]?.shape else { return false }
             return shape.count == 4 && shape[2] * shape[3] > 1
