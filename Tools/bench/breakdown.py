@@ -49,6 +49,7 @@ def table_rows(text):
         if len(cells) != 11 or cells[0] in ("model", "") or cells[0].startswith("-"):
             continue
         yield {"model": cells[0], "workload": cells[1], "batch": int(cells[2]),
+               "loupe time": cells[3], "captum time": cells[4],
                "captum": float(cells[5]), "ort": float(cells[7]) if cells[7] else None,
                "memory": float(cells[10])}
 

@@ -14,11 +14,28 @@ the window and 0 outside: an output is nonzero exactly where its receptive field
 Rows and columns project alike (square input and kernels), so one pass per window row suffices.
 Convolutions of Winograd's shape count as Winograd-eligible whatever their crop (a lower bound).
 
-    python3 Tools/bench/flops.py [--occlusion]
+With --required it reads the comparison table in BENCHMARKS.md and, for every gradient row that
+misses its 0.4× Captum target, sets the arithmetic the row needs (the forward and the input
+gradient of every convolution and linear layer: twice the forward; Grad-CAM the forward alone, a
+lower bound; SmoothGrad 50 and IG 51 such passes) against the time the target allows: the
+throughput the target asks for, this machine's floor for that arithmetic, and what Loupe reached.
+Batch-16 rows and the noise methods run 4 images per pass, which makes more layers Winograd-eligible.
+The table goes between markers in BENCHMARKS.md.
+
+    python3 Tools/bench/flops.py [--occlusion | --required]
 """
 import argparse
+import os
+import sys
+
 import torch
 import torchvision
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from breakdown import missed, table_rows  # noqa: E402
+from compare import ROOT, write_between  # noqa: E402
+
+REQUIRED_BEGIN, REQUIRED_END = "<!-- flops.py required begin -->", "<!-- flops.py required end -->"
 
 MODELS = ["vgg16", "resnet50", "resnet18", "squeezenet1_1"]
 # The fastest throughputs measured on this machine (BENCHMARKS.md), GFLOP/s in direct-algorithm FLOPs.
@@ -34,7 +51,8 @@ def winograd_eligible(conv, output):
     return winograd_shaped(conv) and output.shape[0] * output.shape[2] * output.shape[3] >= 196
 
 
-def count(name):
+def count(name, images=1):
+    """GFLOP of one image's forward pass, by kind, when `images` go through the model together."""
     model = getattr(torchvision.models, name)().eval()
     totals = {"winograd": 0, "direct": 0, "linear": 0}
 
@@ -48,8 +66,8 @@ def count(name):
     for module in model.modules():
         module.register_forward_hook(hook)
     with torch.no_grad():
-        model(torch.zeros(1, 3, 224, 224))
-    return {key: value / 1e9 for key, value in totals.items()}
+        model(torch.zeros(images, 3, 224, 224))
+    return {key: value / 1e9 / images for key, value in totals.items()}
 
 
 def reach_model(name):
@@ -109,10 +127,55 @@ def occlusion_gflop(name, window, stride, size=224):
     return winograd, direct, len(tops) ** 2
 
 
+# Forward-pass equivalents of each gradient workload per image: forward + input gradient = 2;
+# Grad-CAM's gradient stops at the last spatial layer (counted as the forward alone); IG adds a
+# forward of the input and the baseline.
+PASSES = {"saliency": 2, "guided backprop": 2, "Grad-CAM": 1, "SmoothGrad N=50": 100, "IG 50 steps": 102}
+
+
+def milliseconds(cell):
+    value, unit = cell.split()
+    return float(value) * (1000 if unit == "s" else 1)
+
+
+def required_table():
+    """Rows of the throughput each missed gradient target asks for, from BENCHMARKS.md's table."""
+    with open(os.path.join(ROOT, "BENCHMARKS.md")) as file:
+        rows = [row for row in table_rows(file.read()) if row["workload"] in PASSES and missed(row)]
+    lines = [
+        "| model | workload | batch | GFLOP (Winograd-eligible) | floor | 0.4 × Captum | Loupe "
+        "| Loupe's GFLOP/s | GFLOP/s the target asks |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    counts = {}
+    for row in rows:
+        model, workload, batch = row["model"], row["workload"], row["batch"]
+        # A pass holds 4 images: batch 16 and the noise methods' copies; batch 1 alone.
+        images = 1 if batch == 1 and PASSES[workload] <= 2 else 4
+        if (model, images) not in counts:
+            counts[model, images] = count(model, images)
+        g = counts[model, images]
+        scale = PASSES[workload] * batch
+        winograd, rest = g["winograd"] * scale, (g["direct"] + g["linear"]) * scale
+        total = winograd + rest
+        floor = (winograd / WINOGRAD_PEAK + rest / DIRECT_PEAK) * 1000
+        allowed, loupe = 0.4 * milliseconds(row["captum time"]), milliseconds(row["loupe time"])
+        lines.append(f"| {model} | {workload} | {batch} | {total:.1f} ({winograd:.1f}) | {floor:.0f} ms | "
+                     f"{allowed:.0f} ms | {loupe:.0f} ms | {total / loupe * 1000:.0f} | {total / allowed * 1000:.0f} |")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--occlusion", action="store_true")
+    parser.add_argument("--required", action="store_true",
+                        help="the throughput each missed gradient target asks for, written to BENCHMARKS.md")
     args = parser.parse_args()
+    if args.required:
+        table = required_table()
+        print(table)
+        write_between(os.path.join(ROOT, "BENCHMARKS.md"), REQUIRED_BEGIN, REQUIRED_END, table + "\n")
+        return
     if args.occlusion:
         print("| model | window/stride | windows | GFLOP Winograd-shaped | GFLOP direct | floor |")
         print("|---|---|---:|---:|---:|---:|")
