@@ -281,7 +281,7 @@ var physicalMemoryBytes: Int {
     }
 
     /// Returns every idle buffer to the system allocator.
-    func drain() {
+    public func drain() {
         pthread_mutex_lock(&mutex)
         let buffers = idle.values.flatMap { $0 }
         idle = [:]
