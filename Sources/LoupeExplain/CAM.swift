@@ -57,9 +57,9 @@ extension Module {
     public func defaultCAMLayer(inputShape: [Int]) throws -> String {
         let rearranged = Set(namedModules().flatMap { $0.module.innerTaps.filter(\.rearranges).flatMap { [$0.name] + $0.aliases } })
         let probe = [1] + inputShape.dropFirst()
-        let (_, activations, order) = try withTapsInOrder(tapNames.filter { !rearranged.contains($0) }) { withoutGradients { self(Tensor.zeros(probe)) } }
+        let (_, shapes, order) = try withTapShapesInOrder(tapNames.filter { !rearranged.contains($0) }) { withoutGradients { self(Tensor.zeros(probe)) } }
         guard let layer = order.last(where: { path in
-            guard let shape = activations[path]?.shape else { return false }
+            guard let shape = shapes[path] else { return false }
             return shape.count == 4 && shape[2] * shape[3] > 1
         }) else {
             throw ExplanationError("the model has no layer with a spatial output; give --layer")

@@ -26,18 +26,18 @@ public struct ModelSummary {
     /// Runs `model` once on zeros of `inputShape` (with batch dimension) to find output shapes.
     public init(model: Module, inputShape: [Int]) throws {
         let modules = model.namedModules().filter { !$0.path.isEmpty }
-        let (_, outputs) = try model.withTaps(model.tapNames) {
+        let (_, shapes, _) = try model.withTapShapesInOrder(model.tapNames) {
             withoutGradients { model(Tensor.zeros(inputShape)) }
         }
         self.inputShape = inputShape
         let inner = model.namedModules().flatMap(\.module.innerTaps).map { tap in
-            Row(path: tap.name, type: tap.type, depth: 1, outputShape: outputs[tap.name]?.shape, parameters: tap.parameters,
-                trainable: tap.parameters > 0, multiplyAdds: outputs[tap.name].map { tap.multiplyAdds($0.shape) } ?? 0)
+            Row(path: tap.name, type: tap.type, depth: 1, outputShape: shapes[tap.name], parameters: tap.parameters,
+                trainable: tap.parameters > 0, multiplyAdds: shapes[tap.name].map(tap.multiplyAdds) ?? 0)
         }
         rows = inner + modules.map { path, module in
             let own = module.localParameters.filter { !$0.parameter.isBuffer }
             let count = own.map { $0.parameter.value.count }.reduce(0, +)
-            let shape = outputs[path]?.shape
+            let shape = shapes[path]
             var multiplyAdds = 0
             if let conv = module as? Conv2d, let shape {
                 multiplyAdds = shape.reduce(1, *) * conv.weight.value.count / conv.weight.shape[0]

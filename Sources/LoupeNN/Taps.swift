@@ -11,20 +11,26 @@ public final class TapSession: @unchecked Sendable {
 
     let paths: Set<String>
     let tracksGradients: Bool
+    /// Whether outputs are kept, or only their shapes.
+    let keepsOutputs: Bool
     /// The latest output of each tapped module (a module called twice keeps its last output).
     public private(set) var activations: [String: Tensor] = [:]
+    /// The shape of each tapped module's latest output.
+    public private(set) var shapes: [String: [Int]] = [:]
     /// Tapped paths in the order their modules finished (repeats kept).
     public private(set) var order: [String] = []
 
-    init(paths: Set<String>, tracksGradients: Bool) {
+    init(paths: Set<String>, tracksGradients: Bool, keepsOutputs: Bool = true) {
         self.paths = paths
         self.tracksGradients = tracksGradients
+        self.keepsOutputs = keepsOutputs
     }
 
     func offer(_ output: Tensor, at path: String) -> Tensor {
         guard paths.contains(path) else { return output }
         let tapped = tracksGradients ? output.tapped() : output
-        activations[path] = tapped
+        if keepsOutputs { activations[path] = tapped }
+        shapes[path] = output.shape
         order.append(path)
         return tapped
     }
@@ -84,13 +90,28 @@ extension Module {
     /// ``withTaps(_:gradients:_:)`` that also returns the paths in the order their modules finished.
     public func withTapsInOrder<Result>(_ paths: [String], gradients: Bool = false, _ body: () throws -> Result) throws
         -> (result: Result, activations: [String: Tensor], order: [String]) {
+        let session = try tapSession(paths, gradients: gradients, keepsOutputs: true, body)
+        return (session.result, session.tapped.activations, session.tapped.order)
+    }
+
+    /// Runs `body` recording only the shapes of the outputs at `paths` and the order their
+    /// modules finished: what a model's layers produce without holding every activation at once
+    /// (a resnet50 forward tapped everywhere held 226 MB).
+    public func withTapShapesInOrder<Result>(_ paths: [String], _ body: () throws -> Result) throws
+        -> (result: Result, shapes: [String: [Int]], order: [String]) {
+        let session = try tapSession(paths, gradients: false, keepsOutputs: false, body)
+        return (session.result, session.tapped.shapes, session.tapped.order)
+    }
+
+    private func tapSession<Result>(_ paths: [String], gradients: Bool, keepsOutputs: Bool, _ body: () throws -> Result) throws
+        -> (result: Result, tapped: TapSession) {
         let known = Set(tapNames)
         for path in paths where !known.contains(path) {
             throw UnknownLayerError(name: path, suggestions: nearest(path, among: tapNames))
         }
-        let session = TapSession(paths: Set(paths), tracksGradients: gradients)
+        let session = TapSession(paths: Set(paths), tracksGradients: gradients, keepsOutputs: keepsOutputs)
         let result = try TapSession.$current.withValue(session) { try body() }
-        return (result, session.activations, session.order)
+        return (result, session)
     }
 }
 
