@@ -27,9 +27,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
+from compare import BEGIN as TABLE_BEGIN, END as TABLE_END  # noqa: E402  (the markers of compare.py's table)
 from compare import LOUPE, ROOT, WORKLOADS, prepare, run_json, workload_arguments, write_between  # noqa: E402
 
-TABLE_BEGIN, TABLE_END = "<!-- compare.py begin -->", "<!-- compare.py end -->"
 BEGIN, END = "<!-- breakdown.py begin -->", "<!-- breakdown.py end -->"
 
 
