@@ -23,8 +23,8 @@ extension Tensor {
     /// earlier one where they overlap; positions no copy writes are zero.
     ///
     /// Cropping, pasting and batching in one parallel pass: incremental occlusion builds each
-    /// layer's batch of patched crops so. When every source is channel-blocked (oneDNN's
-    /// nChw16c, as convolutions leave their outputs), the result is too, and no values go
+    /// layer's batch of patched crops so. When every source is channel-blocked alike (as
+    /// convolutions leave their outputs), the result is too, and no values go
     /// through the row-major layout. The result is not recorded for differentiation.
     public static func assembled(_ shape: [Int], from copies: [RectangleCopy]) -> Tensor {
         precondition(shape.count == 4 && shape.allSatisfy { $0 >= 0 }, "assembled: shape \(shape) is not [N, C, H, W]")
@@ -39,12 +39,13 @@ extension Tensor {
                          "assembled: a \(copy.height)×\(copy.width) copy from \(source) at (\(copy.sourceTop), \(copy.sourceLeft)) "
                          + "to (\(copy.top), \(copy.left)) does not fit \(shape)")
         }
-        let blocked = channels % 16 == 0 && !copies.isEmpty
-            && copies.allSatisfy { $0.source.storage.native?.isChannelBlocked16 == true }
-        let result = blocked ? Tensor(shape: shape, storage: TensorStorage(channelBlocked: shape)) : Tensor(uninitializedShape: shape)
+        let blockWidth = copies.first?.source.storage.channelBlockWidth
+        let blocked = blockWidth != nil && copies.allSatisfy { $0.source.storage.channelBlockWidth == blockWidth }
+        let result = blocked ? Tensor(shape: shape, storage: TensorStorage(channelBlocked: shape, width: blockWidth!))
+            : Tensor(uninitializedShape: shape)
         guard result.count > 0 else { return result }
-        // A plane is one channel, or one block of 16 channels whose values sit together per position.
-        let lanes = blocked ? 16 : 1
+        // A plane is one channel, or one block of channels whose values sit together per position.
+        let lanes = blockWidth ?? 1
         let planesPerItem = channels / lanes, planeLength = height * width * lanes
         // Read every source's buffer here: making a row-major buffer from a blocked one is not
         // for the worker threads. Each step is one copy as plain numbers (no references to count).

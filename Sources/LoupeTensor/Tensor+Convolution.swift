@@ -158,26 +158,27 @@ extension Tensor {
     /// input positions its tap read (col2im). oneDNN has no fast backward-data kernel for 3-channel
     /// inputs (resnet50's stem: 5 ms this way 1 ms; squeezenet's first layer at batch 16 took
     /// 60 ms with the reorders its 8-channel-blocked kernel needs). A channel-blocked gradient
-    /// is read as it is, one GEMM per block of 16 channels.
+    /// is read as it is, one GEMM per block of channels.
     fileprivate func inputGradientThroughColumns(weight: Tensor, geometry: ConvolutionGeometry) -> Tensor {
         let (batches, channels, height, width) = (geometry.input[0], geometry.input[1], geometry.input[2], geometry.input[3])
         let (outputs, outputHeight, outputWidth) = (geometry.output[1], geometry.output[2], geometry.output[3])
         let (kernelHeight, kernelWidth) = (geometry.weight[2], geometry.weight[3])
         let (stride, padding, dilation) = (geometry.stride, geometry.padding, geometry.dilation)
         let positions = outputHeight * outputWidth, taps = channels * kernelHeight * kernelWidth
-        let blocked = storage.native?.isChannelBlocked16 == true
-        let gradient = blocked ? storage.elementwiseBase : storage.base
+        let blockWidth = storage.channelBlockWidth
+        let gradient = blockWidth != nil ? storage.elementwiseBase : storage.base
         let kernel = weight.storage.base
         let result = Tensor.zeros(geometry.input)
         let columns = UnsafeMutablePointer<Float>.allocate(capacity: taps * positions)
         defer { columns.deallocate() }
         for item in 0..<batches {
             let itemGradient = gradient + item * outputs * positions
-            if blocked {
-                // Block b holds [positions, 16] values: columns += W[b]ᵀ · blockᵀ.
-                for block in 0..<outputs / 16 {
-                    DNNL.sgemm(transposeA: true, transposeB: true, m: taps, n: positions, k: 16,
-                               a: kernel + block * 16 * taps, lda: taps, b: itemGradient + block * 16 * positions, ldb: 16,
+            if let blockWidth {
+                // Block b holds [positions, width] values: columns += W[b]ᵀ · blockᵀ.
+                for block in 0..<outputs / blockWidth {
+                    DNNL.sgemm(transposeA: true, transposeB: true, m: taps, n: positions, k: blockWidth,
+                               a: kernel + block * blockWidth * taps, lda: taps,
+                               b: itemGradient + block * blockWidth * positions, ldb: blockWidth,
                                beta: block == 0 ? 0 : 1, c: columns, ldc: positions)
                 }
             } else {

@@ -75,35 +75,18 @@ extension Tensor {
     }
 
     /// `x · scales[c] + shifts[c]` for every channel `c` (shifts `nil`: no shift), in this tensor's
-    /// own layout when a oneDNN primitive left it channel-blocked (nChw16c).
+    /// own layout when a oneDNN primitive left it channel-blocked.
     fileprivate func scaledByChannel(_ scales: UnsafeMutablePointer<Float>, plus shifts: UnsafeMutablePointer<Float>?) -> TensorStorage {
         let (batches, channels) = (shape[0], shape[1])
         let plane = count / Swift.max(batches * channels, 1)
-        // Blocked: runs of 16 channels interleaved, [N, C/16, H, W, 16]; plain: [N, C, plane].
-        let blocked = storage.native.map { $0.isChannelBlocked16 } == true
-        let (lanes, rows) = blocked ? (16, batches * channels / 16) : (1, batches * channels)
-        let layout = blocked ? storage.native : nil
+        // Blocked: runs of `width` channels interleaved, [N, C/width, H, W, width]; plain: [N, C, plane].
+        let width = storage.channelBlockWidth
+        let layout = width != nil ? storage.native : nil
         let source = layout.map { $0.pointer.assumingMemoryBound(to: Float.self) } ?? storage.base
         let result = TensorStorage(count: count, layout: layout)
-        let destination = result.elementwiseBase
-        parallelRanges(rows, grain: Swift.max(1, 32_768 / Swift.max(plane * lanes, 1))) { range in
-            for row in range {
-                let firstChannel = (row * lanes) % channels
-                let (input, output) = (source + row * plane * lanes, destination + row * plane * lanes)
-                if blocked {
-                    // One vector of 16 channels' factors for every position.
-                    let a = SIMD16<Float>(UnsafeBufferPointer(start: scales + firstChannel, count: 16))
-                    let b = shifts.map { SIMD16<Float>(UnsafeBufferPointer(start: $0 + firstChannel, count: 16)) } ?? .zero
-                    for position in 0..<plane {
-                        let x = UnsafeRawPointer(input + position * 16).loadUnaligned(as: SIMD16<Float>.self)
-                        UnsafeMutableRawPointer(output + position * 16).storeBytes(of: x * a + b, as: SIMD16<Float>.self)
-                    }
-                } else {
-                    let (a, b) = (scales[firstChannel], shifts?[firstChannel] ?? 0)
-                    for index in 0..<plane { output[index] = input[index] * a + b }
-                }
-            }
-        }
+        ChannelBlocking.withLanes(width: width ?? 4, ChannelAffineKernel(
+            source: source, destination: result.elementwiseBase, scales: scales, shifts: shifts,
+            rows: batches * channels / (width ?? 1), channels: channels, plane: plane, blocked: width != nil))
         return result
     }
 
@@ -122,5 +105,36 @@ extension Tensor {
             }
         }
         return self * mask
+    }
+}
+
+/// `x · scales[c] + shifts[c]` over rows of one channel block (blocked) or one channel (plain).
+private struct ChannelAffineKernel: ChannelLaneKernel {
+    let source: UnsafeMutablePointer<Float>, destination: UnsafeMutablePointer<Float>
+    let scales: UnsafeMutablePointer<Float>, shifts: UnsafeMutablePointer<Float>?
+    let rows: Int, channels: Int, plane: Int
+    /// Whether a row is one block of `Lanes.scalarCount` channels side by side at each position.
+    let blocked: Bool
+
+    func run<Lanes: SIMD>(_: Lanes.Type) where Lanes.Scalar == Float {
+        let lanes = blocked ? Lanes.scalarCount : 1
+        parallelRanges(rows, grain: Swift.max(1, 32_768 / Swift.max(plane * lanes, 1))) { range in
+            for row in range {
+                let firstChannel = (row * lanes) % channels
+                let (input, output) = (source + row * plane * lanes, destination + row * plane * lanes)
+                if blocked {
+                    // One vector of the block's factors for every position.
+                    let a = Lanes(UnsafeBufferPointer(start: scales + firstChannel, count: lanes))
+                    let b = shifts.map { Lanes(UnsafeBufferPointer(start: $0 + firstChannel, count: lanes)) } ?? .zero
+                    for position in 0..<plane {
+                        let x = UnsafeRawPointer(input + position * lanes).loadUnaligned(as: Lanes.self)
+                        UnsafeMutableRawPointer(output + position * lanes).storeBytes(of: x * a + b, as: Lanes.self)
+                    }
+                } else {
+                    let (a, b) = (scales[firstChannel], shifts?[firstChannel] ?? 0)
+                    for index in 0..<plane { output[index] = input[index] * a + b }
+                }
+            }
+        }
     }
 }

@@ -66,11 +66,66 @@ extension Tensor {
                            paddingAfter(window.inputWidth, window.outputWidth, window.kernel.width, window.stride.width,
                                         window.dilation.width, window.padding.width)],
             inference: !GradientRecording.isEnabled || !isTrackingGradients)
+        if DNNL.referenceOnlyReason(geometry) != nil { return maxPooledBySwift(geometry) }
         let (output, workspace) = DNNL.maxPoolingForward(geometry, input: storage)
         let result = Tensor(shape: geometry.output, storage: output)
         return Tensor.recording(result, inputs: [self]) { gradient, _ in
             [Tensor(shape: geometry.input, storage: DNNL.maxPoolingBackward(geometry, outputGradient: gradient.storage,
                                                                             workspace: workspace!))]
+        }
+    }
+
+    /// Max pooling by Swift loops over planes, for the geometries oneDNN runs only on its
+    /// reference kernel (see `DNNL.referenceOnlyReason`), with its rules: padded positions never
+    /// win, nor does a NaN, and the gradient goes to the first maximal element of each window.
+    private func maxPooledBySwift(_ geometry: PoolingGeometry) -> Tensor {
+        let (height, width) = (geometry.input[2], geometry.input[3])
+        let (outputHeight, outputWidth) = (geometry.output[2], geometry.output[3])
+        let planes = geometry.input[0] * geometry.input[1]
+        // The input rows (columns) each output row (column) reads, inside the input.
+        func taps(_ axis: Int, extent: Int, outputs: Int) -> [[Int]] {
+            (0..<outputs).map { position in
+                (0..<geometry.kernel[axis]).map { position * geometry.stride[axis] - geometry.paddingBefore[axis] + $0 * geometry.dilation[axis] }
+                    .filter { (0..<extent).contains($0) }
+            }
+        }
+        let (rowTaps, columnTaps) = (taps(0, extent: height, outputs: outputHeight), taps(1, extent: width, outputs: outputWidth))
+        let result = Tensor(uninitializedShape: geometry.output)
+        // Each output's winner, as an offset in its plane (−1: the window held no number).
+        let winners = UnsafeMutablePointer<Int32>.allocate(capacity: Swift.max(result.count, 1))
+        let source = storage.base, destination = result.storage.base
+        parallelRanges(planes, grain: Swift.max(1, 16_384 / Swift.max(height * width, 1))) { range in
+            for plane in range {
+                let input = source + plane * height * width
+                for row in 0..<outputHeight {
+                    for column in 0..<outputWidth {
+                        var best = -Float.infinity, winner: Int32 = -1
+                        for inputRow in rowTaps[row] {
+                            for inputColumn in columnTaps[column] {
+                                let offset = inputRow * width + inputColumn, value = input[offset]
+                                if value > best || (winner < 0 && !value.isNaN) { (best, winner) = (value, Int32(offset)) }
+                            }
+                        }
+                        let index = (plane * outputHeight + row) * outputWidth + column
+                        destination[index] = best
+                        winners[index] = winner
+                    }
+                }
+            }
+        }
+        let owner = WinnerIndices(winners)
+        return Tensor.recording(result, inputs: [self]) { gradient, _ in
+            let inputGradient = Tensor.zeros(geometry.input)
+            let (target, outputGradient) = (inputGradient.storage.base, gradient.storage.base)
+            let perPlane = outputHeight * outputWidth
+            parallelRanges(planes, grain: Swift.max(1, 16_384 / Swift.max(height * width, 1))) { range in
+                for plane in range {
+                    for index in plane * perPlane..<(plane + 1) * perPlane where owner.indices[index] >= 0 {
+                        target[plane * height * width + Int(owner.indices[index])] += outputGradient[index]
+                    }
+                }
+            }
+            return [inputGradient]
         }
     }
 
@@ -151,4 +206,11 @@ extension Tensor {
             return [inputGradient]
         }
     }
+}
+
+/// The winners of a Swift max pooling, kept for its pullback.
+private final class WinnerIndices: @unchecked Sendable {
+    let indices: UnsafeMutablePointer<Int32>
+    init(_ indices: UnsafeMutablePointer<Int32>) { self.indices = indices }
+    deinit { indices.deallocate() }
 }

@@ -77,15 +77,15 @@ extension Tensor {
         }
     }
 
-    /// Channels `start..<end` of a channel-blocked (nChw16c) tensor when both ends fall on block
+    /// Channels `start..<end` of a channel-blocked tensor when both ends fall on block
     /// boundaries: per batch item one run of whole blocks, copied and kept blocked (the gradient
     /// of a concatenation, split for SqueezeNet's two expand branches). `nil` otherwise.
     private func channelBlocks(from start: Int, to end: Int, step: Int, axis: Int) -> Tensor? {
-        guard axis == 1, rank == 4, step == 1, start % 16 == 0, end % 16 == 0,
-              storage.native?.isChannelBlocked16 == true else { return nil }
+        guard axis == 1, rank == 4, step == 1, let width = storage.channelBlockWidth,
+              start % width == 0, end % width == 0 else { return nil }
         let newShape = [shape[0], end - start, shape[2], shape[3]]
         let plane = shape[2] * shape[3]
-        let result = Tensor(shape: newShape, storage: TensorStorage(channelBlocked: newShape))
+        let result = Tensor(shape: newShape, storage: TensorStorage(channelBlocked: newShape, width: width))
         let (source, destination) = (storage.elementwiseBase, result.storage.elementwiseBase)
         let chunk = (end - start) * plane
         for item in 0..<shape[0] {
@@ -141,12 +141,13 @@ extension Tensor {
                          "concatenate: shape \(tensor.shape) does not match \(tensors[0].shape) off axis \(axis)")
         }
         newShape[axis] = tensors.map { $0.shape[axis] }.reduce(0, +)
-        // Channels of channel-blocked (nChw16c) parts stay blocked: per batch item each part is one
-        // run of whole 16-channel blocks, so the parts' buffers are copied as they are, and the
-        // next convolution reads the result without a reorder (SqueezeNet's Fire, Inception).
-        let blocked = axis == 1 && newShape.count == 4
-            && tensors.allSatisfy { $0.storage.native?.isChannelBlocked16 == true }
-        let result = blocked ? Tensor(shape: newShape, storage: TensorStorage(channelBlocked: newShape))
+        // Channels of parts blocked alike stay blocked: per batch item each part is one run of
+        // whole blocks, so the parts' buffers are copied as they are, and the next convolution
+        // reads the result without a reorder (SqueezeNet's Fire, Inception).
+        let width = tensors[0].storage.channelBlockWidth
+        let blocked = axis == 1 && newShape.count == 4 && width != nil
+            && tensors.allSatisfy { $0.storage.channelBlockWidth == width }
+        let result = blocked ? Tensor(shape: newShape, storage: TensorStorage(channelBlocked: newShape, width: width!))
             : Tensor(uninitializedShape: newShape)
         let (outer, _, inner) = splitAround(newShape, axis: axis)
         let rowLength = newShape[axis] * inner

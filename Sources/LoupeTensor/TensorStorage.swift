@@ -29,7 +29,7 @@ struct FormattedBuffer {
 /// The 64-byte aligned, uniquely owned values behind a ``Tensor``.
 ///
 /// The values are row-major (plain) as the tensor's shape says, except that an activation a
-/// oneDNN primitive wrote in its own layout (nChw16c) stays in that layout, its ``native``
+/// oneDNN primitive wrote in its own layout (such as ``ChannelBlocking``'s) stays in that layout, its ``native``
 /// buffer, until code asks for ``base``: the plain buffer is then made from it once. Between
 /// layers run by oneDNN, and through the elementwise ops (which are blind to element order), the
 /// values never leave the blocked layout. Copies in other formats (a weight reordered for a
@@ -72,12 +72,6 @@ final class TensorStorage: @unchecked Sendable {
         self.native = native
         plainSlot = .allocate(capacity: 1)
         plainSlot.initialize(to: nil)
-    }
-
-    /// Storage for values of 4-D `dimensions` to be written in oneDNN's channel-blocked layout
-    /// (nChw16c; the channels must be a multiple of 16, so there is no padding).
-    convenience init(channelBlocked dimensions: [Int]) {
-        self.init(count: dimensions.reduce(1, *), native: FormattedBuffer(allocating: memoryDescriptor(dimensions, dnnl_aBcd16b)))
     }
 
     /// Storage holding `count` copies of `value`.

@@ -160,12 +160,6 @@ struct FormatKey: Hashable {
 }
 
 extension FormattedBuffer {
-    /// Whether the values are `[N, C, H, W]` in oneDNN's nChw16c layout (`[N, C/16, H, W, 16]`).
-    var isChannelBlocked16: Bool {
-        let dimensions = dimensions
-        return dimensions.count == 4 && key == FormatKey(memoryDescriptor(dimensions, dnnl_aBcd16b))
-    }
-
     /// The logical dimensions of the values.
     var dimensions: [Int] {
         var descriptor = descriptor

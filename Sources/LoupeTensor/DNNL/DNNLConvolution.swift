@@ -28,11 +28,12 @@ struct ConvolutionGeometry: Hashable {
         return plain
     }
 
-    /// Whether oneDNN's Winograd kernels apply and pay: 3×3, stride 1, undilated, ungrouped,
+    /// Whether oneDNN's Winograd kernels apply and pay: the host has them (see
+    /// ``KernelChoice/hasWinograd``), and the convolution is 3×3, stride 1, undilated, ungrouped,
     /// with enough channels on both sides that the transforms are amortized.
     var suitsWinograd: Bool {
         weight[2] == 3 && weight[3] == 3 && stride == [1, 1] && dilation == [1, 1] && groups == 1
-            && weight[0] >= 64 && weight[1] >= 64
+            && weight[0] >= 64 && weight[1] >= 64 && KernelChoice.hasWinograd
     }
 
     /// Whether the forward primitive should be Winograd's, which pays only over enough output
@@ -56,8 +57,9 @@ struct ConvolutionGeometry: Hashable {
 
 /// The forward, backward-data and backward-weights primitives of one geometry, built on first use.
 ///
-/// oneDNN picks each primitive's memory formats (`format_tag_any`: blocked layouts such as
-/// nChw16c run its fastest kernels); tensors stay plain NCHW / OIHW, reordered at the call.
+/// Each primitive's activation format is the first of the host's blocked layout, channels-last
+/// and plain that oneDNN runs on a kernel other than its reference one (``KernelChoice``); weight
+/// formats are oneDNN's choice. Tensors are reordered at the call where their layout differs.
 final class ConvolutionPrimitives: @unchecked Sendable {
     let geometry: ConvolutionGeometry
     private let engine: dnnl_engine_t
@@ -93,34 +95,44 @@ final class ConvolutionPrimitives: @unchecked Sendable {
 
     private func describe(_ direction: Direction) -> dnnl_primitive_desc_t {
         if direction == .forward, let forwardDescriptor { return forwardDescriptor }
+        // Activations in the host's channel-blocked layout when both sides' channels fill its
+        // blocks. Left to choose, oneDNN's 1×1 kernels pick channels-last, and reordering NCHW to
+        // and from NHWC around every layer cost as much as the convolutions (resnet50: 55 of 254
+        // ms); the blocked reorder is a few times cheaper. Both sides or neither: a 3-channel input
+        // with a blocked output has only the reference backward-data kernel. Grouped convolutions
+        // only when each group's channels fill whole blocks, or depthwise: other group widths
+        // (regnet's 8 on AVX-512) have only the reference kernel in the blocked layout.
+        let (groupInputs, groupOutputs) = (geometry.input[1] / geometry.groups, geometry.output[1] / geometry.groups)
+        let blocksFit = ChannelBlocking.fillsHostBlocks(geometry.input[1]) && ChannelBlocking.fillsHostBlocks(geometry.output[1])
+            && (geometry.groups == 1 || (ChannelBlocking.fillsHostBlocks(groupInputs) && ChannelBlocking.fillsHostBlocks(groupOutputs))
+                || (groupInputs == 1 && groupOutputs == 1))
+        let preferred = blocksFit ? ChannelBlocking.host.map { ActivationFormat.blocked(width: $0) } ?? .chosenByOneDNN
+            : .chosenByOneDNN
         // Only forwards: the input gradient of a Winograd-suited convolution runs as a forward
         // convolution (see Tensor.convolutionInputGradient), so backward-data never meets one.
         if direction == .forward && geometry.forwardUsesWinograd,
-           let winograd = describe(direction, algorithm: dnnl_convolution_winograd) {
-            return winograd
+           let winograd = describe(direction, algorithm: dnnl_convolution_winograd, format: preferred) {
+            if !KernelChoice.isReference(winograd) {
+                forwardDescriptor = winograd
+                return winograd
+            }
+            dnnl_primitive_desc_destroy(winograd)
         }
-        guard let direct = describe(direction, algorithm: dnnl_convolution_direct) else {
+        let candidates = ActivationFormat.candidates(preferring: preferred, channelsFillBlocks: blocksFit)
+        guard let direct = KernelChoice.firstOptimized(candidates, for: "\(direction) convolution \(geometry)", {
+            describe(direction, algorithm: dnnl_convolution_direct, format: $0)
+        }) else {
             fatalError("oneDNN has no \(direction) convolution for \(geometry)")
         }
+        if direction == .forward { forwardDescriptor = direct }
         return direct
     }
 
-    /// The primitive descriptor for `algorithm`, or `nil` when oneDNN has no implementation.
-    private func describe(_ direction: Direction, algorithm: dnnl_alg_kind_t) -> dnnl_primitive_desc_t? {
-        // Activations in the channel-blocked layout (nChw16c) when both sides' channels allow.
-        // Left to choose, oneDNN's 1×1 kernels pick channels-last, and reordering NCHW to and from
-        // NHWC around every layer cost as much as the convolutions (resnet50: 55 of 254 ms); the
-        // blocked reorder is a few times cheaper. Both sides or neither: a 3-channel input with a
-        // blocked output has only the reference backward-data kernel (squeezenet's first layer: 1.2 s).
-        // Grouped convolutions only when each group's channels fill whole blocks, or depthwise:
-        // other group widths (regnet's 8) have only the reference kernel in nChw16c (80× slower).
-        let (groupInputs, groupOutputs) = (geometry.input[1] / geometry.groups, geometry.output[1] / geometry.groups)
-        let blocksFit = geometry.groups == 1 || (groupInputs % 16 == 0 && groupOutputs % 16 == 0)
-            || (groupInputs == 1 && groupOutputs == 1)
-        let activationFormat = geometry.input[1] % 16 == 0 && geometry.output[1] % 16 == 0 && blocksFit
-            ? dnnl_aBcd16b : dnnl_format_tag_any
-        var input = memoryDescriptor(geometry.input, activationFormat)
-        var output = memoryDescriptor(geometry.output, activationFormat)
+    /// The primitive descriptor for `algorithm` with activations in `format`, or `nil` when oneDNN
+    /// has no implementation.
+    private func describe(_ direction: Direction, algorithm: dnnl_alg_kind_t, format: ActivationFormat) -> dnnl_primitive_desc_t? {
+        var input = memoryDescriptor(geometry.input, format.tag)
+        var output = memoryDescriptor(geometry.output, format.tag)
         var weight = memoryDescriptor(geometry.dnnlWeight, dnnl_format_tag_any), bias = plainDescriptor([geometry.weight[0]])
         var operation = dnnl_convolution_desc_t()
         let strides = geometry.stride.map(Int64.init)
@@ -147,12 +159,9 @@ final class ConvolutionPrimitives: @unchecked Sendable {
         checkDNNL(status, "describing a \(direction) convolution for \(geometry)")
         let postOperations: [PostOperation] = direction != .forward ? []
             : (geometry.accumulates ? [.sum] : []) + (geometry.rectifies ? [.relu] : [])
-        guard let descriptor = primitiveDescriptor(&operation, engine: engine,
-                                                   hint: direction == .forward ? nil : forwardPrimitiveDescriptor,
-                                                   postOperations: postOperations)
-        else { return nil }
-        if direction == .forward { forwardDescriptor = descriptor }
-        return descriptor
+        return primitiveDescriptor(&operation, engine: engine,
+                                   hint: direction == .forward ? nil : forwardPrimitiveDescriptor,
+                                   postOperations: postOperations)
     }
 }
 
@@ -203,7 +212,7 @@ func primitiveDescriptor(_ operation: UnsafeRawPointer, engine: dnnl_engine_t,
 
 /// A primitive with the formats it chose for each argument, run on ``TensorStorage``s.
 ///
-/// Inputs already held in the chosen format (an activation another primitive wrote in nChw16c,
+/// Inputs already held in the chosen format (an activation another primitive wrote blocked,
 /// a weight reordered before) are passed as they are; others are reordered in. Outputs whose
 /// chosen format has no padding are written in it and stay so (see ``TensorStorage/native``);
 /// the rest are reordered out to plain buffers.

@@ -14,8 +14,10 @@ struct PoolingGeometry: Hashable {
     var inference: Bool
 }
 
-/// The forward and backward max-pooling primitives of one geometry, on the channel-blocked
-/// layout convolutions leave their outputs in (plain NCHW when channels are not a multiple of 16).
+/// The forward and backward max-pooling primitives of one geometry, on the layout convolutions
+/// leave their outputs in (the host's channel-blocked layout when the channels fill its blocks,
+/// else plain NCHW), or the first other layout oneDNN has a kernel other than its reference one
+/// for (see ``KernelChoice``).
 final class PoolingPrimitives: @unchecked Sendable {
     let geometry: PoolingGeometry
     private let engine: dnnl_engine_t
@@ -38,9 +40,21 @@ final class PoolingPrimitives: @unchecked Sendable {
 
     private func describe(backward: Bool) -> dnnl_primitive_desc_t {
         if !backward, let forwardDescriptor { return forwardDescriptor }
-        let format = geometry.input[1] % 16 == 0 ? dnnl_aBcd16b : dnnl_abcd
-        var input = memoryDescriptor(geometry.input, format)
-        var output = memoryDescriptor(geometry.output, format)
+        if backward && forwardDescriptor == nil { forwardDescriptor = describe(backward: false) }
+        let blocksFit = ChannelBlocking.fillsHostBlocks(geometry.input[1])
+        let preferred = blocksFit ? ChannelBlocking.host.map { ActivationFormat.blocked(width: $0) } ?? .plain : .plain
+        let candidates = ActivationFormat.candidates(preferring: preferred, channelsFillBlocks: blocksFit)
+        let what = "max pooling \(backward ? "backward" : "forward") \(geometry)"
+        guard let descriptor = KernelChoice.firstOptimized(candidates, for: what, { describe(backward: backward, format: $0) }) else {
+            fatalError("oneDNN has no max pooling for \(geometry)")
+        }
+        if !backward { forwardDescriptor = descriptor }
+        return descriptor
+    }
+
+    private func describe(backward: Bool, format: ActivationFormat) -> dnnl_primitive_desc_t? {
+        var input = memoryDescriptor(geometry.input, format.tag)
+        var output = memoryDescriptor(geometry.output, format.tag)
         let (strides, kernel) = (geometry.stride.map(Int64.init), geometry.kernel.map(Int64.init))
         let dilation = geometry.dilation.map { Int64($0 - 1) }  // oneDNN counts dilation from 0
         let (before, after) = (geometry.paddingBefore.map(Int64.init), geometry.paddingAfter.map(Int64.init))
@@ -51,16 +65,21 @@ final class PoolingPrimitives: @unchecked Sendable {
             : dnnl_pooling_v2_forward_desc_init(&operation, geometry.inference ? dnnl_forward_inference : dnnl_forward_training,
                                                 dnnl_pooling_max, &input, &output, strides, kernel, dilation, before, after)
         checkDNNL(status, "describing a max pooling for \(geometry)")
-        if backward && forwardDescriptor == nil { forwardDescriptor = describe(backward: false) }
-        guard let descriptor = primitiveDescriptor(&operation, engine: engine, hint: backward ? forwardDescriptor : nil) else {
-            fatalError("oneDNN has no max pooling for \(geometry)")
-        }
-        if !backward { forwardDescriptor = descriptor }
-        return descriptor
+        return primitiveDescriptor(&operation, engine: engine, hint: backward ? forwardDescriptor : nil)
     }
 }
 
 extension DNNL {
+    /// Why oneDNN runs max poolings of `geometry` on its reference kernel in every format, or
+    /// `nil` for the others. Loupe runs these on a Swift kernel of its own instead
+    /// (`Tensor.maxPooled2D`); this is the one list of them, and each is reported once under
+    /// `LOUPE_VERBOSE=1`.
+    static func referenceOnlyReason(_ geometry: PoolingGeometry) -> String? {
+        let reason: String? = geometry.dilation.contains { $0 > 1 } ? "oneDNN's pooling kernels do not dilate" : nil
+        if let reason { KernelChoice.report("max pooling \(geometry): \(reason); running Loupe's own kernel") }
+        return reason
+    }
+
     /// Max pooling; the workspace (each output's argmax) is returned when gradients will flow back.
     static func maxPoolingForward(_ geometry: PoolingGeometry, input: TensorStorage) -> (output: TensorStorage, workspace: OpaqueBuffer?) {
         let context = DNNLContext.shared
