@@ -43,8 +43,8 @@ let package = Package(
         ),
 
         // Tests.
-        .target(name: "LoupeTestSupport", dependencies: ["LoupeNN"], path: "Tests/LoupeTestSupport"),
-        .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeIO"], resources: [.copy("Fixtures")]),
+        .target(name: "LoupeTestSupport", dependencies: ["LoupeNN", "LoupeIO"], path: "Tests/LoupeTestSupport"),
+        .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LoupeNNTests", dependencies: ["LoupeNN", "LoupeIO", "LoupeTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LoupeExplainTests", dependencies: ["LoupeExplain", "LoupeIO", "LoupeTestSupport"],

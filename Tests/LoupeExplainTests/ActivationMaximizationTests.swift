@@ -21,8 +21,12 @@ struct ActivationMaximizationTests {
         let model = try edgeModel()
         var maximizer = ActivationMaximization(valueRange: 0...1)
         maximizer.steps = 60
-        let (images, objectives) = try maximizer.run(model, objective: .channels(layer: "features.1", channels: [0, 1]),
-                                                     start: Tensor.full([2, 1, 8, 8], value: 0.5))
+        // A grey start with ±0.001 of noise: on a flat image both edge filters give exactly 0, a
+        // tie at ReLU's kink that each instruction set's rounding broke its own way (under AVX the
+        // objective then rose in 28 of 59 steps, against 32 elsewhere).
+        var generator = RandomGenerator(seed: 1)
+        let start = Tensor.uniform([2, 1, 8, 8], low: 0.499, high: 0.501, generator: &generator)
+        let (images, objectives) = try maximizer.run(model, objective: .channels(layer: "features.1", channels: [0, 1]), start: start)
         let tenth = objectives.count / 10
         let early = objectives.prefix(tenth).reduce(0, +) / Float(tenth)
         let late = objectives.suffix(tenth).reduce(0, +) / Float(tenth)

@@ -69,7 +69,11 @@ struct CaptumReferenceTests {
 
     /// - Parameter floor: the smallest tolerance, for references that are differences of
     ///   much larger float32 numbers.
-    private func expectMatch(_ actual: Tensor, _ expected: Tensor, _ what: String, floor: Float = 0) {
+    /// Each result is also recorded under `architecture-what` for the instruction-set runs, with
+    /// `magnitude` (see ``InstructionSetRecording/record(_:_:magnitude:)``).
+    private func expectMatch(_ actual: Tensor, _ expected: Tensor, _ what: String, floor: Float = 0,
+                             magnitude: Float? = nil, architecture: String) {
+        InstructionSetRecording.record("\(architecture)-\(what)", actual, magnitude: magnitude)
         #expect(actual.shape == expected.shape, "\(what) shape")
         guard actual.shape == expected.shape else { return }
         let scale = expected.abs().max().scalar
@@ -81,10 +85,11 @@ struct CaptumReferenceTests {
     func gradientMethods(_ architecture: String) throws {
         let c = try Case(architecture)
         let x = formulaInput()
-        expectMatch(Saliency().attribute(c.forward, input: x, target: c.target), try c.reference("saliency"), "saliency")
-        expectMatch(InputXGradient().attribute(c.forward, input: x, target: c.target), try c.reference("input_x_gradient"), "input x gradient")
-        expectMatch(GuidedBackprop().attribute(c.forward, input: x, target: c.target), try c.reference("guided_backprop"), "guided backprop")
-        expectMatch(Deconvnet().attribute(c.forward, input: x, target: c.target), try c.reference("deconvnet"), "deconvnet")
+        InstructionSetRecording.record("\(architecture)-logits", withoutGradients { c.forward(x) })
+        expectMatch(Saliency().attribute(c.forward, input: x, target: c.target), try c.reference("saliency"), "saliency", architecture: architecture)
+        expectMatch(InputXGradient().attribute(c.forward, input: x, target: c.target), try c.reference("input_x_gradient"), "input x gradient", architecture: architecture)
+        expectMatch(GuidedBackprop().attribute(c.forward, input: x, target: c.target), try c.reference("guided_backprop"), "guided backprop", architecture: architecture)
+        expectMatch(Deconvnet().attribute(c.forward, input: x, target: c.target), try c.reference("deconvnet"), "deconvnet", architecture: architecture)
     }
 
     @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx"])
@@ -93,7 +98,7 @@ struct CaptumReferenceTests {
         let x = formulaInput()
         for (rule, name) in [(IntegratedGradients.Rule.gaussLegendre, "ig_gausslegendre"), (.riemannTrapezoid, "ig_trapezoid")] {
             let (attribution, _) = IntegratedGradients(steps: c.steps, rule: rule).attribute(c.forward, input: x, target: c.target)
-            expectMatch(attribution, try c.reference(name), name)
+            expectMatch(attribution, try c.reference(name), name, architecture: architecture)
         }
     }
 
@@ -106,18 +111,18 @@ struct CaptumReferenceTests {
         // so the difference cannot be exact below 1e-6 of the score (squeezenet's formula model moves
         // its score by only 4e-6 when occluded).
         let score = withoutGradients { c.target.scores(c.model(x)) }.abs().max().scalar
-        expectMatch(attribution, try c.reference("occlusion"), "occlusion", floor: 1e-6 * score)
+        expectMatch(attribution, try c.reference("occlusion"), "occlusion", floor: 1e-6 * score, magnitude: score, architecture: architecture)
     }
 
     @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx"])
     func classActivationMaps(_ architecture: String) throws {
         let c = try Case(architecture)
         let x = formulaInput()
-        expectMatch(try GradCAM().attribute(c.model, layer: c.layer, input: x, target: c.target)[0], try c.reference("grad_cam"), "grad-cam")
+        expectMatch(try GradCAM().attribute(c.model, layer: c.layer, input: x, target: c.target)[0], try c.reference("grad_cam"), "grad-cam", architecture: architecture)
         expectMatch(try GradCAMPlusPlus().attribute(c.model, layer: c.layer, input: x, target: c.target)[0],
-                    try c.reference("grad_cam_plus_plus"), "grad-cam++")
+                    try c.reference("grad_cam_plus_plus"), "grad-cam++", architecture: architecture)
         expectMatch(try GuidedGradCAM(layer: c.layer).attribute(c.model, input: x, target: c.target),
-                    try c.reference("guided_grad_cam"), "guided grad-cam")
+                    try c.reference("guided_grad_cam"), "guided grad-cam", architecture: architecture)
     }
 
     @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx"])
@@ -125,7 +130,7 @@ struct CaptumReferenceTests {
         let c = try Case(architecture)
         let noise = try (0..<4).map { try c.reference("noise\($0)") }
         let attribution = NoiseTunnel(Saliency(), samples: 4, batchSize: 2).attribute(c.forward, input: formulaInput(), target: c.target, noise: noise)
-        expectMatch(attribution, try c.reference("smoothgrad"), "smoothgrad")
+        expectMatch(attribution, try c.reference("smoothgrad"), "smoothgrad", architecture: architecture)
     }
 
     /// Conv → Relu and Conv → Add → Relu chains run fused; tapping a tensor inside a chain runs
@@ -138,7 +143,7 @@ struct CaptumReferenceTests {
         let inner = c.model.innerTaps.filter { $0.type == "Conv" || $0.type == "Add" }.map(\.name)
         #expect(!inner.isEmpty)
         let (tapped, activations) = try c.model.withTaps(inner) { withoutGradients { c.model(x) } }
-        expectMatch(tapped, fused, "logits with taps inside the chains")
+        expectMatch(tapped, fused, "logits with taps inside the chains", architecture: architecture)
         #expect(Set(activations.keys) == Set(inner), "every tapped tensor was recorded")
     }
 }

@@ -1,4 +1,5 @@
 import LoupeTensor
+import LoupeTestSupport
 import Testing
 
 /// Forward values (and convolution gradients) against PyTorch, from Tools/fixtures/make_fixtures.py.
@@ -18,6 +19,7 @@ struct PyTorchReferenceTests {
                                    groups: fixture.int("groups"))
         }
         expectClose(output, try fixture.array("output"), "forward")
+        InstructionSetRecording.record("\(name)-output", output)
         // valueWithGradient seeds with ones; PyTorch's seed was random, so redo with that seed.
         let seed = try fixture.array("seed")
         let tracked = points.map { $0.trackingGradients() }
@@ -29,6 +31,7 @@ struct PyTorchReferenceTests {
         expectClose(seeded[0], try fixture.array("input_grad"), "backward-data")
         expectClose(seeded[1], try fixture.array("weight_grad"), "backward-weights")
         if bias != nil { expectClose(seeded[2], try fixture.array("bias_grad"), "bias gradient") }
+        for (index, gradient) in seeded.enumerated() { InstructionSetRecording.record("\(name)-gradient\(index)", gradient) }
         #expect(gradients.count == points.count)
     }
 
@@ -48,6 +51,7 @@ struct PyTorchReferenceTests {
                                     ceilMode: fixture.bool("ceil_mode"),
                                     countIncludePad: fixture.bool("count_include_pad"))
         expectClose(output, try fixture.array("output"))
+        InstructionSetRecording.record("\(name)-output", output)
     }
 
     @Test func adaptiveAveragePooling() throws {
