@@ -10,6 +10,7 @@ random weights (no downloads), saved once as .safetensors and ONNX under --workd
     python3 Tools/bench/compare.py                      # the whole table (about an hour)
     python3 Tools/bench/compare.py --models vgg16 --methods predict,saliency --print-only
     python3 Tools/bench/compare.py --rounds 3          # sides in turn 3 times per row: steadier ratios
+    python3 Tools/bench/compare.py --isa AVX2 --batches 1   # oneDNN capped to AVX2 on both sides: a table of its own
 
 Needs: pip install torch torchvision captum onnx onnxruntime safetensors
 """
@@ -26,6 +27,24 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 LOUPE = os.path.join(ROOT, ".build", "release", "loupe")
 PEER = os.path.join(ROOT, "Tools", "bench", "peer.py")
 BEGIN, END = "<!-- compare.py begin -->", "<!-- compare.py end -->"
+
+
+def markers(isa):
+    """The markers of the table for `isa` (None: the host's own instruction set)."""
+    return (BEGIN, END) if isa is None else (f"<!-- compare.py {isa} begin -->", f"<!-- compare.py {isa} end -->")
+
+
+def capped_environment(isa, side):
+    """The environment that caps one side to `isa`, as on a host without the larger ones: oneDNN
+    (Loupe's and PyTorch's) reads ONEDNN_MAX_CPU_ISA, PyTorch's own kernels ATEN_CPU_CAPABILITY and
+    MKL MKL_ENABLE_INSTRUCTIONS. onnxruntime has no such cap, so its side runs uncapped."""
+    environment = dict(os.environ)
+    if isa is not None and side != "ort":
+        environment["ONEDNN_MAX_CPU_ISA"] = isa
+        if side == "torch":
+            environment["ATEN_CPU_CAPABILITY"] = isa.lower()
+            environment["MKL_ENABLE_INSTRUCTIONS"] = isa
+    return environment
 
 MODELS = ["vgg16", "resnet50", "resnet18", "squeezenet1_1"]
 # The layer Grad-CAM uses on both sides (Loupe's default choice for each model).
@@ -77,8 +96,8 @@ def workload_arguments(arch, input_path, method, options, batch, repeat):
     return arguments
 
 
-def run_json(command):
-    result = subprocess.run(command, capture_output=True, text=True)
+def run_json(command, environment=None):
+    result = subprocess.run(command, capture_output=True, text=True, env=environment)
     if result.returncode != 0:
         raise SystemExit(f"failed: {' '.join(command)}\n{result.stderr[-2000:]}")
     return json.loads([line for line in result.stdout.splitlines() if line.startswith("{")][-1])
@@ -90,11 +109,14 @@ def main():
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--methods", help="comma-separated method names (default: all)")
     parser.add_argument("--batches", help="comma-separated batch sizes (default: each workload's)")
+    parser.add_argument("--workloads", help="comma-separated workload labels, as the table names them (default: all)")
     parser.add_argument("--print-only", action="store_true", help="print the table, leave BENCHMARKS.md alone")
     parser.add_argument("--merge", action="store_true",
                         help="replace only the rows measured now (model, workload, batch), keep the table's others")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run each row's sides in turn this many times; times are the median of the rounds' medians")
+    parser.add_argument("--isa", help="cap oneDNN, PyTorch and MKL to this instruction set (AVX2, AVX, SSE41), "
+                                      "as on a smaller CPU; the table goes between markers of its own")
     args = parser.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
     methods = args.methods.split(",") if args.methods else None
@@ -105,7 +127,7 @@ def main():
     for arch in args.models.split(","):
         weights, onnx_path, input_path = prepare(args.workdir, arch)
         for label, method, options, workload_batches, repeat in WORKLOADS:
-            if methods and method not in methods:
+            if methods and method not in methods or args.workloads and label not in args.workloads.split(","):
                 continue
             for batch in workload_batches:
                 if batches and batch not in batches:
@@ -120,26 +142,27 @@ def main():
                 results = {side: [] for side in sides}
                 for _ in range(args.rounds):
                     for side, command in sides.items():
-                        results[side].append(run_json(command))
+                        results[side].append(run_json(command, capped_environment(args.isa, side)))
                 row = {"model": arch, "workload": label, "batch": batch}
                 row.update({side: combined(runs) for side, runs in results.items()})
                 rows.append(row)
-                print(format_row(row), flush=True)
+                print(format_row(row, args.isa), flush=True)
     path = os.path.join(ROOT, "BENCHMARKS.md")
     text = open(path).read()
+    begin, end = markers(args.isa)
     kept, notes = [], []
-    if args.merge and BEGIN in text:
+    if args.merge and begin in text:
         measured = {(row["model"], row["workload"], row["batch"]) for row in rows}
-        block = text.split(BEGIN, 1)[1].split(END, 1)[0].splitlines()
+        block = text.split(begin, 1)[1].split(end, 1)[0].splitlines()
         old_rows = [line for line in block
                     if line.startswith("| ") and not line.startswith("| model") and row_key(line)[0] in MODELS]
         kept = [line for line in old_rows if row_key(line) not in measured]
         notes = [line for line in block if line.startswith(MERGE_NOTE)]
-    table = format_table(rows, time.time() - started, kept, notes)
+    table = format_table(rows, time.time() - started, kept, notes, args.isa)
     if args.print_only:
         print(table)
         return
-    write_between(path, BEGIN, END, table)
+    write_between(path, begin, end, table)
     print(f"wrote the table to {path}")
 
 
@@ -164,12 +187,13 @@ def seconds(value):
     return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
 
 
-def format_row(row):
+def format_row(row, isa=None):
     loupe, peer = row["loupe"], row["torch"]
     cells = [row["model"], row["workload"], str(row["batch"]), seconds(loupe["median_s"]), seconds(peer["median_s"]),
              f"{loupe['median_s'] / peer['median_s']:.2f}"]
     if "ort" in row:
-        cells += [seconds(row["ort"]["median_s"]), f"{loupe['median_s'] / row['ort']['median_s']:.2f}"]
+        ratio = f"{loupe['median_s'] / row['ort']['median_s']:.2f}"
+        cells += [seconds(row["ort"]["median_s"]), ratio if isa is None else f"not comparable ({ratio})"]
     else:
         cells += ["", ""]
     cells += [f"{loupe['peak_rss_mb']:.0f}", f"{peer['peak_rss_mb']:.0f}", f"{loupe['peak_rss_mb'] / peer['peak_rss_mb']:.2f}"]
@@ -192,18 +216,35 @@ def row_order(line):
     return MODELS.index(model), labels.index(workload) if workload in labels else len(labels), batch
 
 
-def format_table(rows, elapsed, kept=(), notes=()):
+def cpu_name():
+    """The CPU's model name (Linux), else what the platform module knows."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def format_table(rows, elapsed, kept=(), notes=(), isa=None):
+    capped = "" if isa is None else (
+        f" Emulating an {isa} host: Loupe with ONEDNN_MAX_CPU_ISA={isa}; PyTorch with ONEDNN_MAX_CPU_ISA={isa} "
+        f"ATEN_CPU_CAPABILITY={isa.lower()} MKL_ENABLE_INSTRUCTIONS={isa}; onnxruntime has no such cap and ran "
+        "on the whole CPU, so its ratios are not comparable.")
     lines = [
-        f"Measured {time.strftime('%Y-%m-%d')} on {platform.processor() or platform.machine()}, "
+        f"Measured {time.strftime('%Y-%m-%d')} on {cpu_name()}, "
         f"{os.cpu_count()} cores, 2 threads on every side. Times are medians"
-        + (f" of {rows[0]['loupe']['rounds']} alternating rounds' medians." if rows and rows[0]["loupe"]["rounds"] > 1 else "."),
+        + (f" of {rows[0]['loupe']['rounds']} alternating rounds' medians." if rows and rows[0]["loupe"]["rounds"] > 1 else ".")
+        + capped,
         "",
         "| model | workload | batch | Loupe | PyTorch/Captum | Loupe ÷ Captum | onnxruntime | Loupe ÷ ORT "
         "| Loupe MB | PyTorch MB | memory ratio |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     # Rows in model, workload and batch order; with --merge, the kept rows not measured this time.
-    lines += sorted([format_row(row) for row in rows] + list(kept), key=row_order)
+    lines += sorted([format_row(row, isa) for row in rows] + list(kept), key=row_order)
     if kept:
         # Earlier merges' notes stay, the rows they name may since have been measured again.
         defaults = {label: batches for label, _, _, batches, _ in WORKLOADS}
