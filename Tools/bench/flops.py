@@ -22,7 +22,12 @@ throughput the target asks for, this machine's floor for that arithmetic, and wh
 Batch-16 rows and the noise methods run 4 images per pass, which makes more layers Winograd-eligible.
 The table goes between markers in BENCHMARKS.md.
 
-    python3 Tools/bench/flops.py [--occlusion | --required]
+With --isa NAME it does the same for compare.py --isa's table (oneDNN capped to a smaller
+instruction set, where it has no Winograd kernels): for each forward row and each row that misses
+its target, the row's arithmetic (a forward, the gradient passes above, or exact occlusion) at the
+fastest convolution throughput measured with that cap, against the target's time and Loupe's.
+
+    python3 Tools/bench/flops.py [--occlusion | --required | --isa AVX2]
 """
 import argparse
 import os
@@ -40,6 +45,9 @@ REQUIRED_BEGIN, REQUIRED_END = "<!-- flops.py required begin -->", "<!-- flops.p
 MODELS = ["vgg16", "resnet50", "resnet18", "squeezenet1_1"]
 # The fastest throughputs measured on this machine (BENCHMARKS.md), GFLOP/s in direct-algorithm FLOPs.
 DIRECT_PEAK, WINOGRAD_PEAK = 229.0, 547.0
+# The fastest convolution with oneDNN capped to an instruction set, GFLOP/s: `ONEDNN_MAX_CPU_ISA=AVX2
+# loupe-bench ops` on this machine (2026-12-01: 3×3 64→64 @224 forward; oneDNN has no Winograd there).
+ISA_PEAK = {"AVX2": 144.0}
 
 
 def winograd_shaped(conv):
@@ -165,12 +173,56 @@ def required_table():
     return "\n".join(lines)
 
 
+def isa_floor_table(isa):
+    """Each forward row and each missed row of compare.py --isa's table against its floor."""
+    from breakdown import target  # noqa: E402
+    peak = ISA_PEAK[isa]
+    with open(os.path.join(ROOT, "BENCHMARKS.md")) as file:
+        rows = [row for row in table_rows(file.read(), isa) if row["workload"] == "forward" or missed(row, isa)]
+    lines = [
+        f"| model | workload | batch | GFLOP | floor at {peak:.0f} GFLOP/s | target | target's time | Loupe "
+        "| Loupe ÷ floor | target ÷ floor |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    counts, occlusions = {}, {}
+    for row in rows:
+        model, workload, batch = row["model"], row["workload"], row["batch"]
+        if workload.startswith("occlusion"):
+            stride = int(workload.split("/")[1])
+            if (model, stride) not in occlusions:
+                occlusions[model, stride] = sum(occlusion_gflop(model, 32, stride)[:2])
+            total = occlusions[model, stride] * batch
+        else:
+            if model not in counts:
+                counts[model] = sum(count(model).values())
+            total = counts[model] * (1 if workload == "forward" else PASSES[workload]) * batch
+        floor = total / peak * 1000
+        loupe = milliseconds(row["loupe time"])
+        column, limit = target(model, workload, batch, isa)
+        if column == "captum":
+            allowed = limit * milliseconds(row["captum time"])
+            goal, goal_time, goal_ratio = f"≤ {limit}× Captum", f"{allowed:.0f} ms", f"{allowed / floor:.2f}"
+        else:
+            goal, goal_time, goal_ratio = f"≤ {limit}× onnxruntime", "not comparable", "—"
+        lines.append(f"| {model} | {workload} | {batch} | {total:.1f} | {floor:.0f} ms | {goal} | {goal_time} | "
+                     f"{loupe:.0f} ms | {loupe / floor:.2f} | {goal_ratio} |")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--occlusion", action="store_true")
     parser.add_argument("--required", action="store_true",
                         help="the throughput each missed gradient target asks for, written to BENCHMARKS.md")
+    parser.add_argument("--isa", choices=sorted(ISA_PEAK),
+                        help="floors for compare.py --isa's table, written to BENCHMARKS.md")
     args = parser.parse_args()
+    if args.isa:
+        table = isa_floor_table(args.isa)
+        print(table)
+        write_between(os.path.join(ROOT, "BENCHMARKS.md"), f"<!-- flops.py {args.isa} begin -->",
+                      f"<!-- flops.py {args.isa} end -->", table + "\n")
+        return
     if args.required:
         table = required_table()
         print(table)
