@@ -5,48 +5,73 @@
 
 SWIFT ?= swift
 
-.PHONY: demo test test-isa deps bench compare breakdown fixtures fuzz clean
+# ONEDNN_ROOT=DIR builds against the oneDNN in DIR/include and DIR/lib instead of the system's:
+# its headers ahead of the system's (-Xcc -I), its library on the link path and, through the
+# programs' run path, at run time (-Xlinker -L, -Xlinker -rpath). Any oneDNN from 2.6 on.
+ifneq ($(ONEDNN_ROOT),)
+ONEDNN_FLAGS = -Xcc -I$(abspath $(ONEDNN_ROOT))/include -Xlinker -L$(abspath $(ONEDNN_ROOT))/lib \
+	-Xlinker -rpath -Xlinker $(abspath $(ONEDNN_ROOT))/lib
+endif
+BUILD = $(SWIFT) build -c release $(ONEDNN_FLAGS)
+
+# oneDNN 3.x from PyPI's wheels, built and tested beside the system's 2.x in a build folder of its own.
+ONEDNN3 = $(CURDIR)/.build/onednn3
+ONEDNN3_BUILD = $(SWIFT) build -c release --scratch-path $(ONEDNN3)/build -Xcc -I$(ONEDNN3)/root/include \
+	-Xlinker -L$(ONEDNN3)/root/lib -Xlinker -rpath -Xlinker $(ONEDNN3)/root/lib
+
+.PHONY: demo test test-isa onednn3 test-onednn3 deps bench compare breakdown fixtures fuzz clean
 
 deps:
 	@sh Tools/install-deps.sh
 
 demo: deps
-	$(SWIFT) build -c release --product loupe
+	$(BUILD) --product loupe
 	.build/release/loupe demo
 
 # Tests run on a release build: the model-zoo tests push whole networks through the engine.
 test:
 	@sh Tools/install-deps.sh test
-	$(SWIFT) build -c release --build-tests
-	$(SWIFT) test -c release
+	$(BUILD) --build-tests
+	$(SWIFT) test -c release --skip-build
 
 # The whole suite again under each of oneDNN's smaller instruction sets, as on hosts without
 # AVX-512 (oneDNN reads ONEDNN_MAX_CPU_ISA once per process); `make test` runs a subset so
 # (InstructionSetTests). x86 only: elsewhere oneDNN has no such cap.
 test-isa:
 	@sh Tools/install-deps.sh test
-	$(SWIFT) build -c release --build-tests
+	$(BUILD) --build-tests
 	@case "$$(uname -m)" in x86_64|amd64) ;; *) echo "test-isa: skipped, ONEDNN_MAX_CPU_ISA caps x86 instruction sets only"; exit 0;; esac; \
 	failed=""; for isa in AVX2 AVX SSE41; do \
 		echo "== ONEDNN_MAX_CPU_ISA=$$isa"; ONEDNN_MAX_CPU_ISA=$$isa $(SWIFT) test -c release --skip-build --skip InstructionSetTests || failed="$$failed $$isa"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "test-isa: the suite failed under$$failed"; exit 1; fi
 
+# oneDNN 3.2 (PyPI's onednn-cpu-gomp and onednn-devel-cpu-gomp 2023.2.0 wheels, fetched once
+# into .build/onednn3/root), and Loupe built against it in .build/onednn3/build; `make test-onednn3`
+# runs the whole suite on that build. `make ONEDNN_ROOT=.build/onednn3/root demo` uses it too.
+onednn3:
+	@sh Tools/install-deps.sh test
+	@sh Tools/fetch-onednn3.sh $(ONEDNN3)/root
+	$(ONEDNN3_BUILD) --build-tests
+
+test-onednn3: onednn3
+	$(SWIFT) test -c release --skip-build --scratch-path $(ONEDNN3)/build
+
 # Op throughput against oneDNN alone and PyTorch (needs pip install torch); see BENCHMARKS.md.
 bench: deps
-	$(SWIFT) build -c release --product loupe-bench
+	$(BUILD) --product loupe-bench
 	python3 Tools/bench/ops.py
 
 # Loupe against PyTorch + Captum and onnxruntime on the same machine, written to BENCHMARKS.md
 # (needs pip install torch torchvision captum onnx onnxruntime safetensors; about 20 minutes).
 compare: deps
-	$(SWIFT) build -c release --product loupe
+	$(BUILD) --product loupe
 	python3 Tools/bench/compare.py
 
 # Where Loupe's time goes on each row of that table that misses its target (oneDNN's time per
 # primitive, perf's CPU samples where perf is installed), written to BENCHMARKS.md; about 7 minutes.
 breakdown: deps
-	$(SWIFT) build -c release --product loupe
+	$(BUILD) --product loupe
 	python3 Tools/bench/breakdown.py
 
 # Fuzz every file reader with libFuzzer and AddressSanitizer, FUZZ_SECONDS each (see Fuzz/run.sh).

@@ -2,6 +2,15 @@
 import Foundation
 import PackageDescription
 
+// libpng's pkg-config file adds `-L/usr/lib/<triplet>` to every link, which would put Debian's oneDNN
+// ahead of one chosen with ONEDNN_ROOT (see the Makefile). On Linux the distribution's libpng is
+// on the default header and library paths anyway; elsewhere (Homebrew) pkg-config finds it.
+#if os(Linux)
+let libpngPkgConfig: String? = nil
+#else
+let libpngPkgConfig: String? = "libpng"
+#endif
+
 let package = Package(
     name: "Loupe",
     products: [
@@ -15,12 +24,13 @@ let package = Package(
     targets: [
         // System libraries (module maps over the installed C headers).
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"]), .brew(["onednn"])]),
-        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: libpngPkgConfig, providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
         .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg-dev"]), .brew(["jpeg-turbo"])]),
         .systemLibrary(name: "CGzip", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CAtomics"),
 
         // Library layers, bottom to top (see DESIGN.md).
-        .target(name: "LoupeTensor", dependencies: ["CDNNL"]),
+        .target(name: "LoupeTensor", dependencies: ["CDNNL", "CAtomics"]),
         .target(name: "LoupeNN", dependencies: ["LoupeTensor"]),
         .target(
             name: "LoupeIO",

@@ -1,6 +1,6 @@
 extension Tensor {
     /// Matrix product over the last two dimensions, batched over the leading ones
-    /// (`torch.matmul` for rank ≥ 2; batch dimensions broadcast). Runs `dnnl_sgemm`.
+    /// (`torch.matmul` for rank ≥ 2; batch dimensions broadcast). Runs oneDNN's sgemm.
     ///
     /// `[..., M, K] × [..., K, N] → [..., M, N]`. Derivatives: dA = G·Bᵀ, dB = Aᵀ·G.
     public func matmul(_ other: Tensor) -> Tensor {

@@ -1,24 +1,20 @@
-import CDNNL
+import CAtomics
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// Values in one oneDNN memory format: a buffer, its descriptor and its size.
+/// Values in one oneDNN memory format: a buffer, its format and its size.
 struct FormattedBuffer {
-    let descriptor: dnnl_memory_desc_t
-    let key: FormatKey
+    let format: MemoryFormat
     let pointer: UnsafeMutableRawPointer
-    let byteCount: Int
+    var byteCount: Int { format.byteCount }
 
-    /// A new pooled buffer for values in `descriptor`'s format.
-    init(allocating descriptor: dnnl_memory_desc_t, key: FormatKey? = nil) {
-        var measured = descriptor
-        self.descriptor = descriptor
-        self.key = key ?? FormatKey(descriptor)
-        byteCount = dnnl_memory_desc_get_size(&measured)
-        pointer = BufferPool.shared.allocate(byteCount: Swift.max(byteCount, 64))
+    /// A new pooled buffer for values in `format`.
+    init(allocating format: MemoryFormat) {
+        self.format = format
+        pointer = BufferPool.shared.allocate(byteCount: Swift.max(format.byteCount, 64))
     }
 
     func release() {
@@ -47,7 +43,7 @@ final class TensorStorage: @unchecked Sendable {
     private let plainSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     /// Copies of these values in other formats, keyed by format; touched only under
     /// ``DNNLContext``'s lock.
-    private var formattedCopies: [FormatKey: FormattedBuffer] = [:]
+    private var formattedCopies: [MemoryFormat: FormattedBuffer] = [:]
     /// Values computed from these (a convolution weight flipped for the input gradient), by
     /// name, kept until these values change or die; touched only under ``DNNLContext``'s lock.
     private var derivedValues: [String: TensorStorage] = [:]
@@ -83,7 +79,7 @@ final class TensorStorage: @unchecked Sendable {
     /// Storage for the result of an elementwise op on values laid out as `layout` (`nil`: plain).
     convenience init(count: Int, layout: FormattedBuffer?) {
         if let layout {
-            self.init(count: count, native: FormattedBuffer(allocating: layout.descriptor, key: layout.key))
+            self.init(count: count, native: FormattedBuffer(allocating: layout.format))
         } else {
             self.init(count: count)
         }
@@ -100,27 +96,25 @@ final class TensorStorage: @unchecked Sendable {
         if let plain = loupe_atomic_load_pointer(plainSlot) { return plain.assumingMemoryBound(to: Float.self) }
         let plain = BufferPool.shared.allocate(byteCount: plainByteCount)
         let native = native!
-        DNNLContext.shared.reorder(from: native.descriptor, native.pointer,
-                                   to: plainDescriptor(native.dimensions), plain)
+        DNNLContext.shared.reorder(from: native.format, native.pointer, to: plainDescriptor(native.format.dimensions), plain)
         loupe_atomic_store_pointer(plainSlot, plain)
         return plain.assumingMemoryBound(to: Float.self)
     }
 
-    /// The values in the format `descriptor` (keyed `key`), or `nil` when no buffer holds them so
-    /// yet (caller holds ``DNNLContext``'s lock).
-    func existingBuffer(in key: FormatKey) -> UnsafeMutableRawPointer? {
-        if let native, native.key == key { return native.pointer }
-        return formattedCopies[key]?.pointer
+    /// The values in `format`, or `nil` when no buffer holds them so yet (caller holds
+    /// ``DNNLContext``'s lock).
+    func existingBuffer(in format: MemoryFormat) -> UnsafeMutableRawPointer? {
+        if let native, native.format == format { return native.pointer }
+        return formattedCopies[format]?.pointer
     }
 
-    /// The copy of these values in `descriptor`'s format, made by a reorder from the plain
-    /// values the first time and kept (caller holds ``DNNLContext``'s lock).
-    func formattedCopy(in descriptor: dnnl_memory_desc_t, key: FormatKey) -> UnsafeMutableRawPointer {
-        if let existing = existingBuffer(in: key) { return existing }
-        let copy = FormattedBuffer(allocating: descriptor, key: key)
-        DNNLContext.shared.reorder(from: plainDescriptor(copy.dimensions), plainWhileLocked(),
-                                   to: descriptor, copy.pointer)
-        formattedCopies[key] = copy
+    /// The copy of these values in `format`, made by a reorder from the plain values the first
+    /// time and kept (caller holds ``DNNLContext``'s lock).
+    func formattedCopy(in format: MemoryFormat) -> UnsafeMutableRawPointer {
+        if let existing = existingBuffer(in: format) { return existing }
+        let copy = FormattedBuffer(allocating: format)
+        DNNLContext.shared.reorder(from: plainDescriptor(format.dimensions), plainWhileLocked(), to: format, copy.pointer)
+        formattedCopies[format] = copy
         return copy.pointer
     }
 
@@ -134,10 +128,8 @@ final class TensorStorage: @unchecked Sendable {
     /// The values in `layout` (a native layout of some storage of the same shape), for an
     /// elementwise kernel: this storage's own native buffer, or a copy kept with it.
     func elementwiseBuffer(in layout: FormattedBuffer) -> UnsafeMutablePointer<Float> {
-        if let native, native.key == layout.key { return native.pointer.assumingMemoryBound(to: Float.self) }
-        return DNNLContext.shared.locked {
-            formattedCopy(in: layout.descriptor, key: layout.key).assumingMemoryBound(to: Float.self)
-        }
+        if let native, native.format == layout.format { return native.pointer.assumingMemoryBound(to: Float.self) }
+        return DNNLContext.shared.locked { formattedCopy(in: layout.format).assumingMemoryBound(to: Float.self) }
     }
 
     /// The values named `name` computed from these by `make` the first time, then kept. When

@@ -18,13 +18,7 @@ enum ChannelBlocking {
     /// Read from the source format oneDNN picks for a typical convolution when left free
     /// (``KernelChoice/withTypicalConvolution(_:_:_:)``).
     static let host: Int? = KernelChoice.withTypicalConvolution(dnnl_convolution_direct, dnnl_forward_training) { descriptor in
-        guard let descriptor, var chosen = dnnl_primitive_desc_query_md(descriptor, dnnl_query_src_md, 0)?.pointee else {
-            return nil
-        }
-        return tags.keys.sorted().first { width in
-            var blocked = memoryDescriptor([1, 64, 56, 56], tags[width]!)
-            return dnnl_memory_desc_equal(&chosen, &blocked) != 0
-        }
+        descriptor.flatMap { MemoryFormat(chosenBy: $0, dnnl_query_src_md) }.flatMap(width(of:))
     }
 
     /// The format tag of width `width`'s blocked layout.
@@ -38,14 +32,10 @@ enum ChannelBlocking {
         host.map { channels % $0 == 0 } ?? false
     }
 
-    /// The block width of `buffer` when it holds `[N, C, H, W]` values in a blocked layout with
-    /// no padding; `nil` for any other format.
-    static func width(of buffer: FormattedBuffer) -> Int? {
-        let dimensions = buffer.dimensions
-        guard dimensions.count == 4 else { return nil }
-        return tags.keys.first { width in
-            dimensions[1] % width == 0 && buffer.key == FormatKey(memoryDescriptor(dimensions, tags[width]!))
-        }
+    /// The block width of `format` when it is a blocked layout with a width of ``tags`` and no
+    /// padding; `nil` for any other format.
+    static func width(of format: MemoryFormat) -> Int? {
+        format.channelBlockWidth.flatMap { tags[$0] == nil ? nil : $0 }
     }
 
     /// Runs `kernel` with SIMD vectors one block wide (`width` lanes, a width of ``tags``).
@@ -77,6 +67,6 @@ extension TensorStorage {
 
     /// The block width of the native layout when it is channel-blocked with no padding.
     var channelBlockWidth: Int? {
-        native.flatMap(ChannelBlocking.width(of:))
+        native.flatMap { ChannelBlocking.width(of: $0.format) }
     }
 }

@@ -5,8 +5,9 @@ import Glibc
 import Darwin
 #endif
 
-// Every call into oneDNN lives in this folder, behind `DNNL.convolution*` and `DNNL.sgemm`,
-// so that a port to oneDNN 3.x or another backend is a contained change.
+// Every call into oneDNN lives in this folder, behind `DNNL.convolution*`, `DNNL.maxPooling*` and
+// `DNNL.sgemm`. It builds against oneDNN 2.x and 3.x alike: where their APIs differ it calls the
+// `loupe_` functions of Sources/CDNNL/shim.h, which pick the generation from `dnnl_version.h`.
 
 /// The process-wide oneDNN CPU engine and stream, and a cache of built primitives.
 final class DNNLContext: @unchecked Sendable {
@@ -20,7 +21,7 @@ final class DNNLContext: @unchecked Sendable {
     private var reorders: [ReorderKey: dnnl_primitive_t] = [:]
 
     private struct ReorderKey: Hashable {
-        let from: FormatKey, to: FormatKey
+        let from: MemoryFormat, to: MemoryFormat
     }
 
     private init() {
@@ -78,17 +79,15 @@ final class DNNLContext: @unchecked Sendable {
 
     /// Copies values between two formats of the same dimensions (caller holds the lock); the
     /// reorder primitive is built once per pair of formats.
-    func reorder(from source: dnnl_memory_desc_t, _ sourceBuffer: UnsafeMutableRawPointer,
-                 to destination: dnnl_memory_desc_t, _ destinationBuffer: UnsafeMutableRawPointer) {
-        let key = ReorderKey(from: FormatKey(source), to: FormatKey(destination))
+    func reorder(from source: MemoryFormat, _ sourceBuffer: UnsafeMutableRawPointer,
+                 to destination: MemoryFormat, _ destinationBuffer: UnsafeMutableRawPointer) {
+        let key = ReorderKey(from: source, to: destination)
         let primitive: dnnl_primitive_t
         if let cached = reorders[key] {
             primitive = cached
         } else {
-            var (source, destination) = (source, destination)
             var descriptor: dnnl_primitive_desc_t?
-            checkDNNL(dnnl_reorder_primitive_desc_create(&descriptor, &source, engine, &destination, engine, nil),
-                      "describing a reorder")
+            checkDNNL(loupe_reorder_pd_create(&descriptor, source.handle, destination.handle, engine), "describing a reorder")
             var created: dnnl_primitive_t?
             checkDNNL(dnnl_primitive_create(&created, descriptor), "creating a reorder")
             dnnl_primitive_desc_destroy(descriptor)
@@ -109,14 +108,13 @@ final class DNNLContext: @unchecked Sendable {
     /// Executes `primitive` with `arguments` (oneDNN argument index, buffer, memory descriptor)
     /// and waits for it (caller holds the lock).
     func execute(_ primitive: dnnl_primitive_t,
-                 _ arguments: [(Int32, UnsafeMutableRawPointer, dnnl_memory_desc_t)]) {
+                 _ arguments: [(Int32, UnsafeMutableRawPointer, MemoryFormat)]) {
         var memories: [dnnl_memory_t] = []
         defer { memories.forEach { dnnl_memory_destroy($0) } }
         var executionArguments: [dnnl_exec_arg_t] = []
-        for (index, buffer, descriptor) in arguments {
-            var descriptor = descriptor
+        for (index, buffer, format) in arguments {
             var memory: dnnl_memory_t?
-            checkDNNL(dnnl_memory_create(&memory, &descriptor, engine, buffer), "creating a memory object")
+            checkDNNL(loupe_memory_create(&memory, format.handle, engine, buffer), "creating a memory object")
             memories.append(memory!)
             executionArguments.append(dnnl_exec_arg_t(arg: index, memory: memory))
         }
@@ -131,40 +129,5 @@ final class DNNLContext: @unchecked Sendable {
 func checkDNNL(_ status: dnnl_status_t, _ action: String) {
     guard status == dnnl_success else {
         fatalError("oneDNN failed while \(action) (status \(status.rawValue))")
-    }
-}
-
-/// A float32 oneDNN memory descriptor for `dimensions` in the format `tag`.
-func memoryDescriptor(_ dimensions: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
-    var descriptor = dnnl_memory_desc_t()
-    checkDNNL(dnnl_memory_desc_init_by_tag(&descriptor, Int32(dimensions.count), dimensions.map(Int64.init), dnnl_f32, tag),
-              "describing memory of dimensions \(dimensions)")
-    return descriptor
-}
-
-/// A plain row-major oneDNN memory descriptor for `dimensions`.
-func plainDescriptor(_ dimensions: [Int]) -> dnnl_memory_desc_t {
-    let tags: [dnnl_format_tag_t] = [dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde]
-    return memoryDescriptor(dimensions, tags[dimensions.count - 1])
-}
-
-/// A memory format, as a dictionary key: copies of values in the same format are shared by
-/// every primitive that reads that format.
-struct FormatKey: Hashable {
-    private let bytes: [UInt8]
-
-    init(_ descriptor: dnnl_memory_desc_t) {
-        var descriptor = descriptor
-        bytes = withUnsafeBytes(of: &descriptor) { Array($0) }
-    }
-}
-
-extension FormattedBuffer {
-    /// The logical dimensions of the values.
-    var dimensions: [Int] {
-        var descriptor = descriptor
-        return withUnsafeBytes(of: &descriptor.dims) { raw in
-            Array(raw.bindMemory(to: Int64.self).prefix(Int(descriptor.ndims))).map(Int.init)
-        }
     }
 }

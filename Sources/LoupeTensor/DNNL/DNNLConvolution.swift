@@ -131,37 +131,24 @@ final class ConvolutionPrimitives: @unchecked Sendable {
     /// The primitive descriptor for `algorithm` with activations in `format`, or `nil` when oneDNN
     /// has no implementation.
     private func describe(_ direction: Direction, algorithm: dnnl_alg_kind_t, format: ActivationFormat) -> dnnl_primitive_desc_t? {
-        var input = memoryDescriptor(geometry.input, format.tag)
-        var output = memoryDescriptor(geometry.output, format.tag)
-        var weight = memoryDescriptor(geometry.dnnlWeight, dnnl_format_tag_any), bias = plainDescriptor([geometry.weight[0]])
-        var operation = dnnl_convolution_desc_t()
+        let input = memoryDescriptor(geometry.input, format.tag), output = memoryDescriptor(geometry.output, format.tag)
+        let weight = memoryDescriptor(geometry.dnnlWeight, dnnl_format_tag_any)
+        let bias = geometry.hasBias && direction != .backwardData ? plainDescriptor([geometry.weight[0]]) : nil
+        let kind = switch direction {
+        case .forward: geometry.inference ? dnnl_forward_inference : dnnl_forward_training
+        case .backwardData: dnnl_backward_data
+        case .backwardWeights: dnnl_backward_weights
+        }
         let strides = geometry.stride.map(Int64.init)
         let dilates = geometry.dilation.map { Int64($0 - 1) }  // oneDNN counts dilation from 0
         let padding = geometry.padding.map(Int64.init)
-        let status: dnnl_status_t
-        switch direction {
-        case .forward:
-            status = withOptionalPointer(geometry.hasBias, &bias) { bias in
-                dnnl_dilated_convolution_forward_desc_init(
-                    &operation, geometry.inference ? dnnl_forward_inference : dnnl_forward_training, algorithm,
-                    &input, &weight, bias, &output, strides, dilates, padding, padding)
-            }
-        case .backwardData:
-            status = dnnl_dilated_convolution_backward_data_desc_init(
-                &operation, algorithm, &input, &weight, &output, strides, dilates, padding, padding)
-        case .backwardWeights:
-            status = withOptionalPointer(geometry.hasBias, &bias) { bias in
-                dnnl_dilated_convolution_backward_weights_desc_init(
-                    &operation, algorithm, &input, &weight, bias, &output,
-                    strides, dilates, padding, padding)
-            }
-        }
-        checkDNNL(status, "describing a \(direction) convolution for \(geometry)")
         let postOperations: [PostOperation] = direction != .forward ? []
             : (geometry.accumulates ? [.sum] : []) + (geometry.rectifies ? [.relu] : [])
-        return primitiveDescriptor(&operation, engine: engine,
-                                   hint: direction == .forward ? nil : forwardPrimitiveDescriptor,
-                                   postOperations: postOperations)
+        let hint = direction == .forward ? nil : forwardPrimitiveDescriptor
+        return primitiveDescriptor(postOperations: postOperations) { descriptor, attributes in
+            loupe_convolution_pd_create(&descriptor, engine, kind, algorithm, input.handle, weight.handle, bias?.handle,
+                                        output.handle, strides, dilates, padding, padding, attributes, hint)
+        }
     }
 }
 
@@ -169,8 +156,8 @@ final class ConvolutionPrimitives: @unchecked Sendable {
 final class OpaqueBuffer: @unchecked Sendable {
     let values: FormattedBuffer
 
-    init(_ descriptor: dnnl_memory_desc_t) {
-        values = FormattedBuffer(allocating: descriptor)
+    init(_ format: MemoryFormat) {
+        values = FormattedBuffer(allocating: format)
     }
 
     deinit { values.release() }
@@ -184,11 +171,11 @@ enum PostOperation {
     case relu
 }
 
-/// The primitive descriptor for an operation descriptor, with Loupe handing the primitive its
-/// scratch memory (see ``DNNLContext/scratchpad(byteCount:)``); `nil` when oneDNN has no
-/// implementation. `hint` is the forward primitive a backward one pairs with.
-func primitiveDescriptor(_ operation: UnsafeRawPointer, engine: dnnl_engine_t,
-                         hint: dnnl_primitive_desc_t?, postOperations: [PostOperation] = []) -> dnnl_primitive_desc_t? {
+/// The primitive descriptor `create` makes with the attributes it is given: Loupe hands the
+/// primitive its scratch memory (see ``DNNLContext/scratchpad(byteCount:)``), and `postOperations`
+/// run on its result. `nil` when oneDNN has no implementation.
+func primitiveDescriptor(postOperations: [PostOperation] = [],
+                         _ create: (inout dnnl_primitive_desc_t?, dnnl_primitive_attr_t?) -> dnnl_status_t) -> dnnl_primitive_desc_t? {
     var attributes: dnnl_primitive_attr_t?
     checkDNNL(dnnl_primitive_attr_create(&attributes), "creating primitive attributes")
     defer { dnnl_primitive_attr_destroy(attributes) }
@@ -199,14 +186,14 @@ func primitiveDescriptor(_ operation: UnsafeRawPointer, engine: dnnl_engine_t,
         defer { dnnl_post_ops_destroy(postOps) }
         for operation in postOperations {
             switch operation {
-            case .sum: checkDNNL(dnnl_post_ops_append_sum(postOps, 1), "appending a sum post-op")
-            case .relu: checkDNNL(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "appending a ReLU post-op")
+            case .sum: checkDNNL(loupe_post_ops_append_sum(postOps), "appending a sum post-op")
+            case .relu: checkDNNL(loupe_post_ops_append_relu(postOps), "appending a ReLU post-op")
             }
         }
         checkDNNL(dnnl_primitive_attr_set_post_ops(attributes, postOps), "setting post-ops")
     }
     var descriptor: dnnl_primitive_desc_t?
-    guard dnnl_primitive_desc_create(&descriptor, operation, attributes, engine, hint) == dnnl_success else { return nil }
+    guard create(&descriptor, attributes) == dnnl_success else { return nil }
     return descriptor
 }
 
@@ -220,9 +207,8 @@ final class PlannedPrimitive: @unchecked Sendable {
     private struct Argument {
         let index: Int32
         let dimensions: [Int]
-        let plain: dnnl_memory_desc_t
-        let chosen: dnnl_memory_desc_t
-        let chosenKey: FormatKey
+        let plain: MemoryFormat
+        let chosen: MemoryFormat
         let isPlain: Bool
         /// The chosen format holds exactly the values, no padding.
         let isDense: Bool
@@ -234,7 +220,7 @@ final class PlannedPrimitive: @unchecked Sendable {
     private let primitive: dnnl_primitive_t
     private let arguments: [Argument]
     /// The scratch memory the primitive needs and its size, if any.
-    private let scratchpad: (descriptor: dnnl_memory_desc_t, byteCount: Int)?
+    private let scratchpad: MemoryFormat?
 
     /// - Parameter arguments: (oneDNN argument, query for its format, plain dimensions — empty for
     ///   an opaque one, is output). Arguments the primitive does not use (bias without bias) are dropped.
@@ -243,23 +229,13 @@ final class PlannedPrimitive: @unchecked Sendable {
         var planned: [Argument] = []
         for (index, query, dimensions, isOutput) in arguments {
             let queryIndex: Int32 = (index == DNNL_ARG_BIAS || index == DNNL_ARG_DIFF_BIAS) ? 1 : 0
-            guard let chosenPointer = dnnl_primitive_desc_query_md(descriptor, query, queryIndex),
-                  chosenPointer.pointee.ndims > 0 else { continue }
-            var chosen = chosenPointer.pointee
-            var plain = dimensions.isEmpty ? chosen : plainDescriptor(dimensions)
+            guard let chosen = MemoryFormat(chosenBy: descriptor, query, index: queryIndex) else { continue }
+            let plain = dimensions.isEmpty ? chosen : plainDescriptor(dimensions)
             planned.append(Argument(
-                index: index, dimensions: dimensions, plain: plain, chosen: chosen, chosenKey: FormatKey(chosen),
-                isPlain: dnnl_memory_desc_equal(&plain, &chosen) != 0,
-                isDense: dnnl_memory_desc_get_size(&chosen) == dimensions.reduce(1, *) * MemoryLayout<Float>.stride,
-                isOutput: isOutput))
+                index: index, dimensions: dimensions, plain: plain, chosen: chosen, isPlain: plain == chosen,
+                isDense: chosen.byteCount == dimensions.reduce(1, *) * MemoryLayout<Float>.stride, isOutput: isOutput))
         }
-        if let scratchpadPointer = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0),
-           scratchpadPointer.pointee.ndims > 0 {
-            var descriptor = scratchpadPointer.pointee
-            scratchpad = (descriptor, dnnl_memory_desc_get_size(&descriptor))
-        } else {
-            scratchpad = nil
-        }
+        scratchpad = MemoryFormat(chosenBy: descriptor, dnnl_query_scratchpad_md)
         var primitive: dnnl_primitive_t?
         checkDNNL(dnnl_primitive_create(&primitive, descriptor), "creating a primitive")
         if !keepDescriptor { dnnl_primitive_desc_destroy(descriptor) }
@@ -276,7 +252,7 @@ final class PlannedPrimitive: @unchecked Sendable {
              producing wanted: Set<Int32>, startingValues: [Int32: TensorStorage] = [:],
              opaqueInputs: [Int32: OpaqueBuffer] = [:],
              opaqueOutputs: inout [Int32: OpaqueBuffer]) -> [Int32: TensorStorage] {
-        var primitiveArguments: [(Int32, UnsafeMutableRawPointer, dnnl_memory_desc_t)] = []
+        var primitiveArguments: [(Int32, UnsafeMutableRawPointer, MemoryFormat)] = []
         var staged: [FormattedBuffer] = []
         var reorderedOutputs: [(FormattedBuffer, TensorStorage)] = []
         var outputs: [Int32: TensorStorage] = [:]
@@ -297,19 +273,18 @@ final class PlannedPrimitive: @unchecked Sendable {
                     storage = TensorStorage(count: count)
                     pointer = UnsafeMutableRawPointer(storage.base)
                 } else if argument.isDense {
-                    storage = TensorStorage(count: count, native: FormattedBuffer(allocating: argument.chosen, key: argument.chosenKey))
+                    storage = TensorStorage(count: count, native: FormattedBuffer(allocating: argument.chosen))
                     pointer = storage.native!.pointer
                 } else {
-                    let buffer = FormattedBuffer(allocating: argument.chosen, key: argument.chosenKey)
+                    let buffer = FormattedBuffer(allocating: argument.chosen)
                     staged.append(buffer)
                     storage = TensorStorage(count: count)
                     reorderedOutputs.append((buffer, storage))
                     pointer = buffer.pointer
                 }
                 if let start = startingValues[argument.index] {
-                    if let existing = start.existingBuffer(in: argument.chosenKey) {
-                        var descriptor = argument.chosen
-                        pointer.copyMemory(from: existing, byteCount: dnnl_memory_desc_get_size(&descriptor))
+                    if let existing = start.existingBuffer(in: argument.chosen) {
+                        pointer.copyMemory(from: existing, byteCount: argument.chosen.byteCount)
                     } else {
                         context.reorder(from: argument.plain, start.plainWhileLocked(), to: argument.chosen, pointer)
                     }
@@ -322,12 +297,12 @@ final class PlannedPrimitive: @unchecked Sendable {
             let pointer: UnsafeMutableRawPointer
             if argument.isPlain {
                 pointer = UnsafeMutableRawPointer(storage.plainWhileLocked())
-            } else if let existing = storage.existingBuffer(in: argument.chosenKey) {
+            } else if let existing = storage.existingBuffer(in: argument.chosen) {
                 pointer = existing
             } else if kept.contains(argument.index) {
-                pointer = storage.formattedCopy(in: argument.chosen, key: argument.chosenKey)
+                pointer = storage.formattedCopy(in: argument.chosen)
             } else {
-                let buffer = FormattedBuffer(allocating: argument.chosen, key: argument.chosenKey)
+                let buffer = FormattedBuffer(allocating: argument.chosen)
                 staged.append(buffer)
                 context.reorder(from: argument.plain, storage.plainWhileLocked(), to: argument.chosen, buffer.pointer)
                 pointer = buffer.pointer
@@ -335,21 +310,15 @@ final class PlannedPrimitive: @unchecked Sendable {
             primitiveArguments.append((argument.index, pointer, argument.chosen))
         }
         if let scratchpad {
-            primitiveArguments.append((DNNL_ARG_SCRATCHPAD, context.scratchpad(byteCount: scratchpad.byteCount), scratchpad.descriptor))
+            primitiveArguments.append((DNNL_ARG_SCRATCHPAD, context.scratchpad(byteCount: scratchpad.byteCount), scratchpad))
         }
         context.execute(primitive, primitiveArguments)
         for (buffer, storage) in reorderedOutputs {
-            context.reorder(from: buffer.descriptor, buffer.pointer, to: plainDescriptor(buffer.dimensions),
+            context.reorder(from: buffer.format, buffer.pointer, to: plainDescriptor(buffer.format.dimensions),
                             UnsafeMutableRawPointer(storage.plainWhileLocked()))
         }
         return outputs
     }
-}
-
-private func withOptionalPointer<Result>(
-    _ present: Bool, _ value: inout dnnl_memory_desc_t, _ body: (UnsafePointer<dnnl_memory_desc_t>?) -> Result
-) -> Result {
-    present ? withUnsafePointer(to: &value) { body($0) } : body(nil)
 }
 
 /// The oneDNN kernels on tensor storages; shapes were checked by the caller.

@@ -53,19 +53,16 @@ final class PoolingPrimitives: @unchecked Sendable {
     }
 
     private func describe(backward: Bool, format: ActivationFormat) -> dnnl_primitive_desc_t? {
-        var input = memoryDescriptor(geometry.input, format.tag)
-        var output = memoryDescriptor(geometry.output, format.tag)
+        let input = memoryDescriptor(geometry.input, format.tag), output = memoryDescriptor(geometry.output, format.tag)
         let (strides, kernel) = (geometry.stride.map(Int64.init), geometry.kernel.map(Int64.init))
         let dilation = geometry.dilation.map { Int64($0 - 1) }  // oneDNN counts dilation from 0
         let (before, after) = (geometry.paddingBefore.map(Int64.init), geometry.paddingAfter.map(Int64.init))
-        var operation = dnnl_pooling_v2_desc_t()
-        let status = backward
-            ? dnnl_pooling_v2_backward_desc_init(&operation, dnnl_pooling_max, &input, &output,
-                                                 strides, kernel, dilation, before, after)
-            : dnnl_pooling_v2_forward_desc_init(&operation, geometry.inference ? dnnl_forward_inference : dnnl_forward_training,
-                                                dnnl_pooling_max, &input, &output, strides, kernel, dilation, before, after)
-        checkDNNL(status, "describing a max pooling for \(geometry)")
-        return primitiveDescriptor(&operation, engine: engine, hint: backward ? forwardDescriptor : nil)
+        let kind = backward ? dnnl_backward_data : geometry.inference ? dnnl_forward_inference : dnnl_forward_training
+        let hint = backward ? forwardDescriptor : nil
+        return primitiveDescriptor { descriptor, attributes in
+            loupe_max_pooling_pd_create(&descriptor, engine, kind, input.handle, output.handle, strides, kernel,
+                                        dilation, before, after, attributes, hint)
+        }
     }
 }
 

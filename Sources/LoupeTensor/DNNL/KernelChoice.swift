@@ -109,14 +109,12 @@ enum KernelChoice {
     /// it has no implementation: what the host's kernels are read from.
     static func withTypicalConvolution<Result>(_ algorithm: dnnl_alg_kind_t, _ kind: dnnl_prop_kind_t,
                                                _ body: (dnnl_primitive_desc_t?) -> Result) -> Result {
-        var input = memoryDescriptor([1, 64, 56, 56], dnnl_format_tag_any)
-        var output = memoryDescriptor([1, 64, 56, 56], dnnl_format_tag_any)
-        var weight = memoryDescriptor([64, 64, 3, 3], dnnl_format_tag_any)
-        var operation = dnnl_convolution_desc_t()
+        let activations = memoryDescriptor([1, 64, 56, 56], dnnl_format_tag_any)
+        let weight = memoryDescriptor([64, 64, 3, 3], dnnl_format_tag_any)
         var descriptor: dnnl_primitive_desc_t?
-        if dnnl_convolution_forward_desc_init(&operation, kind, algorithm, &input, &weight, nil, &output,
-                                              [1, 1], [1, 1], [1, 1]) == dnnl_success,
-           dnnl_primitive_desc_create(&descriptor, &operation, nil, DNNLContext.shared.engine, nil) != dnnl_success {
+        if loupe_convolution_pd_create(&descriptor, DNNLContext.shared.engine, kind, algorithm, activations.handle,
+                                       weight.handle, nil, activations.handle, [1, 1], [0, 0], [1, 1], [1, 1],
+                                       nil, nil) != dnnl_success {
             descriptor = nil
         }
         defer { if let descriptor { dnnl_primitive_desc_destroy(descriptor) } }
