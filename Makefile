@@ -7,7 +7,11 @@ SWIFT ?= swift
 
 # ONEDNN_ROOT=DIR builds against the oneDNN in DIR/include and DIR/lib instead of the system's:
 # its headers ahead of the system's (-Xcc -I), its library on the link path and, through the
-# programs' run path, at run time (-Xlinker -L, -Xlinker -rpath). Any oneDNN from 2.6 on.
+# programs' run path, at run time (-Xlinker -L, -Xlinker -rpath). Any oneDNN from 2.6 on. On macOS
+# it defaults to Homebrew's onednn, which lies outside the compiler's default search paths.
+ifeq ($(shell uname -s),Darwin)
+ONEDNN_ROOT ?= $(shell brew --prefix onednn 2>/dev/null)
+endif
 ifneq ($(ONEDNN_ROOT),)
 ONEDNN_FLAGS = -Xcc -I$(abspath $(ONEDNN_ROOT))/include -Xlinker -L$(abspath $(ONEDNN_ROOT))/lib \
 	-Xlinker -rpath -Xlinker $(abspath $(ONEDNN_ROOT))/lib

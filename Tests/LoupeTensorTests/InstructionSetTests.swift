@@ -39,14 +39,20 @@ struct InstructionSetTests {
         let exitCode: Int32
         let log: String
         let results: URL
-        /// Convolution and pooling executions on a reference kernel, as oneDNN reported them.
-        var referenceExecutions: [String] {
-            log.split(separator: "\n").filter { line in
+        /// Convolution and pooling executions as oneDNN reported them (its verbose lines read
+        /// `onednn_verbose,[...,]exec,cpu,KIND,IMPLEMENTATION,...` in 2.x and 3.x alike).
+        var executions: [(kind: Substring, implementation: Substring, line: Substring)] {
+            log.split(separator: "\n").compactMap { line in
                 let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-                guard line.hasPrefix("onednn_verbose"), let exec = fields.firstIndex(of: "exec"), fields.count > exec + 3 else { return false }
+                guard line.hasPrefix("onednn_verbose"), let exec = fields.firstIndex(of: "exec"), fields.count > exec + 3 else { return nil }
                 let kind = fields[exec + 2], implementation = fields[exec + 3]
-                return (kind.hasPrefix("convolution") || kind.hasPrefix("pooling")) && implementation.hasPrefix("ref")
-            }.map(String.init)
+                return kind.hasPrefix("convolution") || kind.hasPrefix("pooling") ? (kind, implementation, line) : nil
+            }
+        }
+
+        /// Those on a reference kernel.
+        var referenceExecutions: [String] {
+            executions.filter { $0.implementation.hasPrefix("ref") }.map { String($0.line) }
         }
     }
 
@@ -56,7 +62,7 @@ struct InstructionSetTests {
         let results = scratch.appendingPathComponent("results")
         try FileManager.default.createDirectory(at: results, withIntermediateDirectories: true)
         let logFile = scratch.appendingPathComponent("log.txt")
-        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         let log = try FileHandle(forWritingTo: logFile)
         defer { try? log.close() }
         let child = Process()
@@ -88,6 +94,8 @@ struct InstructionSetTests {
     func expectPassedOnOptimizedKernels(_ run: Run, _ name: String) {
         let failures = run.log.split(separator: "\n").filter { $0.contains("✘") }.prefix(10)
         #expect(run.exitCode == 0, "\(name): the subset failed:\n\(failures.joined(separator: "\n"))")
+        // None on a reference kernel, out of many: a verbose format this parser misread would show none at all.
+        #expect(run.executions.count > 1000, "\(name): only \(run.executions.count) convolution and pooling executions were logged")
         let references = run.referenceExecutions
         #expect(references.isEmpty, "\(name): \(references.count) reference-kernel executions, such as \(references.prefix(3))")
         let recorded = (try? FileManager.default.contentsOfDirectory(atPath: run.results.path)) ?? []
