@@ -29,7 +29,7 @@ let package = Package(
         .systemLibrary(name: "CGzip", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CAtomics"),
 
-        // Library layers, bottom to top (see DESIGN.md).
+        // Library layers, bottom to top (see docs/ARCHITECTURE.md).
         .target(name: "LoupeTensor", dependencies: ["CDNNL", "CAtomics"]),
         .target(name: "LoupeNN", dependencies: ["LoupeTensor"]),
         .target(

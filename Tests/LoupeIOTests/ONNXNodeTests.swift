@@ -5,7 +5,7 @@ import Testing
 
 /// ONNX's own backend node tests (Debian's libonnx-testdata): every test whose operators Loupe
 /// supports must match its reference outputs, except the variants listed with a reason in
-/// `knownFailures` (docs/onnx-conformance.md gives the whole table).
+/// `knownFailures` (the "Conformance" section of docs/onnx.md gives the whole table).
 @Suite("ONNX node tests")
 struct ONNXNodeTests {
     static let dataDirectory = ProcessInfo.processInfo.environment["LOUPE_ONNX_TESTDATA"]

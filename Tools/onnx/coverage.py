@@ -8,7 +8,7 @@ to a temporary folder.
 
     pip install torch torchvision onnx onnxruntime
     swift build -c release --product loupe-bench
-    python3 Tools/onnx/coverage.py > docs/onnx-coverage.md
+    python3 Tools/onnx/coverage.py   # the table for docs/onnx.md's "Coverage" section
 """
 import json
 import pathlib
