@@ -23,7 +23,7 @@ ONEDNN3 = $(CURDIR)/.build/onednn3
 ONEDNN3_BUILD = $(SWIFT) build -c release --scratch-path $(ONEDNN3)/build -Xcc -I$(ONEDNN3)/root/include \
 	-Xlinker -L$(ONEDNN3)/root/lib -Xlinker -rpath -Xlinker $(ONEDNN3)/root/lib
 
-.PHONY: demo test test-isa onednn3 test-onednn3 deps bench compare breakdown fixtures fuzz clean
+.PHONY: demo test lint test-isa onednn3 test-onednn3 deps bench compare breakdown fixtures fuzz clean
 
 deps:
 	@sh Tools/install-deps.sh
@@ -37,6 +37,12 @@ test:
 	@sh Tools/install-deps.sh test
 	$(BUILD) --build-tests
 	$(SWIFT) test -c release --skip-build
+
+# The code's format (.swift-format: 4-space indents, lines of at most 130 columns; generated files
+# carry `// swift-format-ignore-file`) and no comment quoting a measured time, size or ratio.
+lint:
+	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests Fuzz
+	@sh Tools/lint/measured-comments.sh
 
 # The whole suite again under each of oneDNN's smaller instruction sets, as on hosts without
 # AVX-512 (oneDNN reads ONEDNN_MAX_CPU_ISA once per process); `make test` runs a subset so

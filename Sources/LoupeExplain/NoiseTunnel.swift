@@ -71,10 +71,9 @@ public struct NoiseTunnel<Method: GradientMethod> {
             shape[0] = samples.count
             var sum = Tensor.zeros(shape), sumOfSquares = Tensor.zeros(shape)
             // Several copies go through the model together, on convolutions that keep no weight
-            // copy per batch shape: the input gradient's Winograd copies (4× the 3×3 weights, one
-            // per shape: the passes and a shorter last one) would stay for the whole method.
-            // Without them vgg16 SmoothGrad peaked at 1.71 GB instead of 2.08, 8.3 s instead of
-            // 8.9–10.3 in a single run, the same time warm (the weight is transformed per pass).
+            // copy per batch shape: the input gradient's Winograd copies (up to four times the
+            // 3×3 weights, one per shape: the passes and a shorter last one) would stay for the
+            // whole method, raising its peak memory, and a one-shot run would pay for making them.
             for start in stride(from: 0, to: part.count, by: copiesPerPass) {
                 let chunk = Array(part[start..<Swift.min(start + copiesPerPass, part.count)])
                 let attributions = withShapeVaryingConvolutions {

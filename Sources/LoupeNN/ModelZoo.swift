@@ -22,8 +22,7 @@ public enum ModelZoo {
     ///
     /// - Parameter initialized: `false` leaves the convolution and linear weights undrawn
     ///   (uninitialized memory), for a model whose every parameter a strict
-    ///   ``Module/load(_:strict:)`` replaces next: a one-shot vgg16 command took 1.4–1.7 s
-    ///   instead of 2.3 s without the draws and their page faults.
+    ///   ``Module/load(_:strict:)`` replaces next, which saves the draws and their page faults.
     /// - Throws: ``UnknownArchitectureError`` for a name not in ``architectures``.
     public static func make(_ name: String, classes: Int = 1000, seed: UInt64 = 0, initialized: Bool = true) throws -> Module {
         guard initialized else {

@@ -138,8 +138,8 @@ public final class Sequential: Module {
 extension Module {
     /// The outputs for `input` `[N, ...]`, without gradients, computed at most `samplesPerPass`
     /// samples at a time. In evaluation mode samples do not interact, so this is one pass over
-    /// the batch, with the peak memory of a pass of `samplesPerPass` (vgg16 at batch 16: 2.5 GB
-    /// in one pass, 1.3 GB in passes of 4, at the same speed per image). In training mode
+    /// the batch, with the peak memory of a pass of `samplesPerPass`, at about the same speed per
+    /// image. In training mode
     /// (batch statistics) the batch runs in one pass.
     public func predictions(for input: Tensor, samplesPerPass: Int = 4) -> Tensor {
         let count = input.shape.first ?? 0, perPass = Swift.max(1, samplesPerPass)

@@ -96,7 +96,7 @@ extension Module {
 
     /// Runs `body` recording only the shapes of the outputs at `paths` and the order their
     /// modules finished: what a model's layers produce without holding every activation at once
-    /// (held at once, they raised a one-shot resnet50 Grad-CAM's peak by 102 MB).
+    /// (held at once, they would raise a one-shot Grad-CAM's peak memory).
     public func withTapShapesInOrder<Result>(_ paths: [String], _ body: () throws -> Result) throws
         -> (result: Result, shapes: [String: [Int]], order: [String]) {
         let session = try tapSession(paths, gradients: false, keepsOutputs: false, body)

@@ -138,8 +138,8 @@ extension Tensor {
         }
         // With stride 1, the input gradient is the convolution of the output gradient with the
         // kernel flipped and its channel axes swapped, padded by k − 1 − p; run as a forward
-        // convolution it takes oneDNN's Winograd inference kernel, several times faster here than
-        // its backward-data kernel (vgg16 512→512 at 28×28: ~6 vs ~26 ms).
+        // convolution it takes oneDNN's Winograd inference kernel, several times faster than its
+        // backward-data kernel on vgg16's wide layers.
         let flipped = Tensor(shape: [weight.shape[1], weight.shape[0], weight.shape[2], weight.shape[3]],
                              storage: weight.storage.derived("flipped for the input gradient") {
                                  weight.flippedForInputGradient().storage
@@ -156,8 +156,8 @@ extension Tensor {
     /// this output gradient: per batch item the column matrix `Wᵀ · g` (one row per input channel
     /// and kernel tap, one column per output position) by GEMM, then each row added back at the
     /// input positions its tap read (col2im). oneDNN has no fast backward-data kernel for 3-channel
-    /// inputs (resnet50's stem: 5 ms this way 1 ms; squeezenet's first layer at batch 16 took
-    /// 60 ms with the reorders its 8-channel-blocked kernel needs). A channel-blocked gradient
+    /// inputs: its kernels for them run several times slower than this, or need reorders to an
+    /// 8-channel-blocked layout that cost more than the convolution. A channel-blocked gradient
     /// is read as it is, one GEMM per block of channels.
     fileprivate func inputGradientThroughColumns(weight: Tensor, geometry: ConvolutionGeometry) -> Tensor {
         let (batches, channels, height, width) = (geometry.input[0], geometry.input[1], geometry.input[2], geometry.input[3])
@@ -254,8 +254,8 @@ extension Tensor {
 ///
 /// Outside it, a convolution that needs no gradient may take oneDNN's Winograd inference
 /// kernels, whose weights are transformed once for the whole input shape (batch and size
-/// included) and kept: 16/9 to 4× the weight, made at 2.6–2.9 ms per MB here (about 100 ms for
-/// a 512→512 3×3 weight). That pays when a shape recurs, as a model's input does. Work whose
+/// included) and kept: 16/9 to 4 times the weight's size, made by a reorder slower than the
+/// convolution itself. That pays when a shape recurs, as a model's input does. Work whose
 /// shapes change from call to call (incremental occlusion's crops and batches), or that runs a
 /// handful of shapes for one result (SmoothGrad's and IG's passes), would make and hold a copy
 /// for each: inside `body` convolutions run kernels that read the weight as it is kept for every

@@ -40,7 +40,7 @@ func coalescedAxes(_ extents: [Int], _ stridesA: [Int], _ stridesB: [Int]) -> (e
 
 /// A function of one element, as a type: the loops below are specialized for each one and
 /// inline it. (Given a closure, the compiler calls it once per element from the threads' loop
-/// bodies, which kept the hot elementwise ops scalar: about 4× slower than a vector loop.)
+/// bodies, which kept the hot elementwise ops scalar, several times slower than a vector loop.)
 protocol UnaryElementFunction {
     func callAsFunction(_ x: Float) -> Float
 }

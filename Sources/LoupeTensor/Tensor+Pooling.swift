@@ -162,8 +162,8 @@ extension Tensor {
                      "adaptiveAveragePooled2D: needs [N, C, H, W] input and a positive size; got \(shape), \(outputSize)")
         let (height, width) = (shape[2], shape[3])
         func cell(_ outputRow: Int, _ outputColumn: Int) -> (rows: Range<Int>, columns: Range<Int>, divisor: Float) {
-            let rows = (outputRow * height / outputSize.height)..<(((outputRow + 1) * height + outputSize.height - 1) / outputSize.height)
-            let columns = (outputColumn * width / outputSize.width)..<(((outputColumn + 1) * width + outputSize.width - 1) / outputSize.width)
+            let rows = adaptiveCell(outputRow, of: outputSize.height, over: height)
+            let columns = adaptiveCell(outputColumn, of: outputSize.width, over: width)
             return (rows, columns, Float(rows.count * columns.count))
         }
         return pooledByCells(outputHeight: outputSize.height, outputWidth: outputSize.width, cell: cell)
@@ -213,4 +213,11 @@ private final class WinnerIndices: @unchecked Sendable {
     let indices: UnsafeMutablePointer<Int32>
     init(_ indices: UnsafeMutablePointer<Int32>) { self.indices = indices }
     deinit { indices.deallocate() }
+}
+
+/// Cell `index` of `cells` that split `extent` positions as PyTorch's adaptive pooling does.
+private func adaptiveCell(_ index: Int, of cells: Int, over extent: Int) -> Range<Int> {
+    let start = index * extent / cells
+    let end = ((index + 1) * extent + cells - 1) / cells
+    return start..<end
 }

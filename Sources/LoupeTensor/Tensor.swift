@@ -41,7 +41,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// Creates a tensor whose values `body` writes, in row-major order, into its uninitialized
     /// buffer — without the intermediate array ``init(shape:scalars:)`` needs (a decoder filling
-    /// a 400 MB weight).
+    /// a large weight).
     ///
     /// - Parameters:
     ///   - shape: the dimensions.

@@ -197,10 +197,10 @@ var physicalMemoryBytes: Int {
 
     /// Buffers smaller than this go straight to the allocator.
     let minimumPooledBytes = 256 * 1024
-    /// The most bytes kept idle in the pool: a sixth of the machine's memory, at most 8 GiB. A
-    /// batch-16 gradient pass over vgg16 frees and allocates about 3 GB; with a 1 GiB budget the
-    /// pool could not hold one pass's buffers, and page zeroing was a fifth of the time (vgg16
-    /// saliency batch 16: 3.7 s with 1 GiB, 2.3 s with 4 GiB, same peak memory).
+    /// The most bytes kept idle in the pool: a sixth of the machine's memory, at most 8 GiB. It
+    /// must hold the buffers one large pass frees (a batch-16 gradient pass over vgg16 frees and
+    /// allocates gigabytes): a pool too small to hold them hands out fresh pages whose zeroing
+    /// costs as much as the kernels, at the same peak memory.
     let budgetBytes = Swift.min(8 << 30, physicalMemoryBytes / 6)
 
     private var mutex = pthread_mutex_t()
@@ -229,11 +229,10 @@ var physicalMemoryBytes: Int {
             pthread_mutex_lock(&mutex)
             // The request's own size class, else the next one up (at most 25% larger), lent and
             // recorded so that it returns to its own class. Shapes that vary a little (occlusion's
-            // crops, a shorter last pass) reuse mapped memory instead of faulting in fresh pages:
-            // cold squeezenet1_1 occlusion 32/16 peak 423 → 345 MB, vgg16 1220 → 1143, resnet50
-            // 844 → 762, squeezenet1_1 IG 208 → 193 MB. Up to 1.5× or 2× larger, fixed passes
-            // lost: a large buffer lent to a small request made the next large one fresh (vgg16
-            // saliency at batch 16 peaked at 2052 or 2065 MB instead of 1933).
+            // crops, a shorter last pass) reuse mapped memory instead of faulting in fresh pages,
+            // which lowers occlusion's and IG's peaks. Lending buffers up to 1.5 or 2 times
+            // larger lost on fixed passes: a large buffer lent to a small request made the next
+            // large one fresh, raising the peak.
             var reusedSize = idle[size]?.isEmpty == false ? size : nil
             if reusedSize == nil {
                 reusedSize = idle.keys.filter { $0 > size && 4 * $0 <= 5 * size && idle[$0]?.isEmpty == false }.min()

@@ -46,9 +46,8 @@ final class DNNLContext: @unchecked Sendable {
     /// Scratch memory of at least `byteCount` bytes for one primitive execution (caller holds
     /// the lock). One buffer serves every primitive, since executions are serialized, and it
     /// only grows: it is the start of an address range reserved once, so growing it faults in
-    /// only the new pages. (Reallocating at each growth faulted the whole buffer in again: a
-    /// cold vgg16 occlusion grew it ten times to 154 MB, and the first convolutions after each
-    /// growth took 0.6 s more in all; fresh pages cost about 0.5 ms per MB here.)
+    /// only the new pages. (Reallocating at each growth faulted the whole buffer in again, and a
+    /// cold occlusion run grows it many times.)
     func scratchpad(byteCount: Int) -> UnsafeMutableRawPointer {
         if let scratch, scratch.byteCount >= byteCount { return scratch.pointer }
         if let scratchReservation, byteCount <= scratchReservation.byteCount {

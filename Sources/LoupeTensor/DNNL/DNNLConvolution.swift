@@ -37,14 +37,13 @@ struct ConvolutionGeometry: Hashable {
     }
 
     /// Whether the forward primitive should be Winograd's, which pays only over enough output
-    /// positions (N·oH·oW). Its training kernel transforms the weights on every call: measured
-    /// here (2 cores, AVX-512), it ran 5× slower than the direct kernel at 1×512×7×7, 2× slower
-    /// at 1×256×14×14, even at 784 positions (1×128×28×28, 16×512×7×7) and 2× faster from 3136
-    /// (1×64×56×56). Its inference kernels take weights transformed once, kept with the weight —
-    /// but in a format fixed by the whole shape, 16/9 to 4× the weight's size: below 196
-    /// positions (resnet's 7×7 stage at batch 1) streaming that copy costs what Winograd saves:
-    /// resnet18 forward unchanged (16.5 ms), peak memory 242 → 204 MB. Work whose shapes vary
-    /// runs without inference kernels at all (see ``withShapeVaryingConvolutions(_:)``).
+    /// positions (N·oH·oW). Its training kernel transforms the weights on every call, which the
+    /// direct kernel beats below 784 positions (1×512×7×7, 1×256×14×14), breaks even at 784
+    /// (1×128×28×28, 16×512×7×7) and loses to from 3136 (1×64×56×56). Its inference kernels take
+    /// weights transformed once, kept with the weight — but in a format fixed by the whole shape,
+    /// 16/9 to 4 times the weight's size: below 196 positions (resnet's 7×7 stage at batch 1)
+    /// streaming that copy costs what Winograd saves, and the copy only adds memory. Work whose
+    /// shapes vary runs without inference kernels at all (see ``withShapeVaryingConvolutions(_:)``).
     var forwardUsesWinograd: Bool {
         suitsWinograd && output[0] * output[2] * output[3] >= (inference ? 196 : 784)
     }
@@ -343,8 +342,8 @@ enum DNNL {
         precondition(geometry.accumulates == (addend != nil), "an accumulating convolution needs its addend, and only it")
         var geometry = geometry
         // A Winograd inference kernel needs the weight transformed for this whole shape, by a
-        // reorder that takes 2.6–2.9 ms per MB of copy, and keeps the copy: most of a one-shot
-        // command on vgg16 (predict 1.7–2.7 s, 0.9–1.1 s without it). The copy is made only for
+        // slow reorder, and keeps the copy: making them was most of a one-shot command on vgg16.
+        // The copy is made only for
         // a shape that recurs: not inside ``withShapeVaryingConvolutions(_:)`` (no inference
         // kernel there at all), and not on a shape's first run, which takes the kernel that
         // transforms the weight per call.
