@@ -34,8 +34,10 @@ let package = Package(
         .target(name: "LoupeNN", dependencies: ["LoupeTensor"]),
         .target(
             name: "LoupeIO",
-            dependencies: ["LoupeTensor", "LoupeNN", "CPNG", "CJPEG", "CGzip",
-                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: [
+                "LoupeTensor", "LoupeNN", "CPNG", "CJPEG", "CGzip",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             resources: [.copy("Resources/imagenet_classes.txt")]
         ),
         .target(name: "LoupeExplain", dependencies: ["LoupeTensor", "LoupeNN"]),
@@ -54,13 +56,18 @@ let package = Package(
 
         // Tests.
         .target(name: "LoupeTestSupport", dependencies: ["LoupeNN", "LoupeIO"], path: "Tests/LoupeTestSupport"),
-        .testTarget(name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "LoupeNNTests", dependencies: ["LoupeNN", "LoupeIO", "LoupeTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "LoupeTensorTests", dependencies: ["LoupeTensor", "LoupeIO", "LoupeTestSupport"], resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "LoupeNNTests", dependencies: ["LoupeNN", "LoupeIO", "LoupeTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LoupeIOTests", dependencies: ["LoupeIO"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "LoupeExplainTests", dependencies: ["LoupeExplain", "LoupeIO", "LoupeTestSupport"],
-                    resources: [.copy("Fixtures")]),
-        .testTarget(name: "LoupeRenderTests", dependencies: ["LoupeRender", "LoupeIO", "LoupeNN", "LoupeExplain", "LoupeTestSupport"],
-                    resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "LoupeExplainTests", dependencies: ["LoupeExplain", "LoupeIO", "LoupeTestSupport"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "LoupeRenderTests", dependencies: ["LoupeRender", "LoupeIO", "LoupeNN", "LoupeExplain", "LoupeTestSupport"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "LoupeCLITests", dependencies: ["LoupeIO", "LoupeNN", "loupe"]),
     ],
     swiftLanguageModes: [.v6]
@@ -69,6 +76,8 @@ let package = Package(
 // `make fuzz` sets LOUPE_FUZZ and builds this libFuzzer target with -sanitize=fuzzer,address
 // (it needs libFuzzer's driver, so ordinary builds leave it out).
 if ProcessInfo.processInfo.environment["LOUPE_FUZZ"] != nil {
-    package.targets.append(.executableTarget(name: "loupe-fuzz", dependencies: ["LoupeIO"], path: "Fuzz",
-                                             exclude: ["corpus", "crashers", "run.sh"]))
+    package.targets.append(
+        .executableTarget(
+            name: "loupe-fuzz", dependencies: ["LoupeIO"], path: "Fuzz",
+            exclude: ["corpus", "crashers", "run.sh"]))
 }

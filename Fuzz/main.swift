@@ -12,9 +12,11 @@ private let scratch = "/tmp/loupe-fuzz-\(getpid())"
 
 /// libFuzzer's driver, which SwiftPM's executable entry point hands the command line to.
 @_silgen_name("LLVMFuzzerRunDriver")
-private func runDriver(_ argc: UnsafeMutablePointer<CInt>,
-                       _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                       _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> CInt
+private func runDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
 
 private func fuzz(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     // Refusing bad input is the expected outcome; only a crash, hang or huge allocation is a finding.

@@ -36,7 +36,8 @@ public struct ActivationMaximization {
     public func run(_ model: Module, objective: Objective, start: Tensor) throws -> (images: Tensor, objectives: [Float]) {
         let count = start.shape[0]
         switch objective {
-        case .channels(_, let channels): precondition(channels.count == count, "one channel per sample: \(channels.count) for \(count)")
+        case .channels(_, let channels):
+            precondition(channels.count == count, "one channel per sample: \(channels.count) for \(count)")
         case .classes(let classes): precondition(classes.count == count, "one class per sample: \(classes.count) for \(count)")
         }
         var generator = RandomGenerator(seed: seed)
@@ -75,7 +76,9 @@ public struct ActivationMaximization {
             guard let activation = taps[layer], activation.rank == 4 else {
                 throw ExplanationError("layer '\(layer)' has no [N, C, h, w] output to maximize")
             }
-            let selection = Tensor.oneHot(channels, classes: activation.shape[1]).reshaped([channels.count, activation.shape[1], 1, 1])
+            let selection = Tensor.oneHot(channels, classes: activation.shape[1]).reshaped([
+                channels.count, activation.shape[1], 1, 1,
+            ])
             return (activation * selection).mean(alongAxes: [2, 3]).sum()
         }
     }

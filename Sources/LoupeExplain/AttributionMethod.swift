@@ -66,8 +66,10 @@ public enum AttributionMethod: String, CaseIterable, Sendable {
     ///   - model: the network; its output is `[N, classes]`.
     ///   - input: `[N, C, H, W]`.
     ///   - progress: occlusion reports windows done and in all.
-    public func attribute(_ model: Module, input: Tensor, target: ExplanationTarget, options: Options = Options(),
-                          progress: ((Int, Int) -> Void)? = nil) throws -> Result {
+    public func attribute(
+        _ model: Module, input: Tensor, target: ExplanationTarget, options: Options = Options(),
+        progress: ((Int, Int) -> Void)? = nil
+    ) throws -> Result {
         precondition(input.rank == 4, "attribute: input must be [N, C, H, W]; got \(input.shape)")
         var options = options
         if usesLayer, options.layer == nil {  // chosen once, not once per pass
@@ -82,28 +84,34 @@ public enum AttributionMethod: String, CaseIterable, Sendable {
         var parts: [Result] = []
         for start in stride(from: 0, to: count, by: perPass) {
             let end = Swift.min(start + perPass, count)
-            parts.append(try attributeTogether(
-                model, input: input.slice(along: 0, from: start, to: end), target: target.subset(start..<end),
-                options: options, progress: progress.map { report in
-                    // Occlusion counts windows per pass; each sample has as many.
-                    { done, all in report(done + all / (end - start) * start, all / (end - start) * count) }
-                }))
+            parts.append(
+                try attributeTogether(
+                    model, input: input.slice(along: 0, from: start, to: end), target: target.subset(start..<end),
+                    options: options,
+                    progress: progress.map { report in
+                        // Occlusion counts windows per pass; each sample has as many.
+                        { done, all in report(done + all / (end - start) * start, all / (end - start) * count) }
+                    }))
         }
-        return Result(attribution: Tensor.concatenate(parts.map(\.attribution), along: 0), layer: parts[0].layer,
-                      convergenceDelta: parts[0].convergenceDelta.map { _ in parts.flatMap { $0.convergenceDelta! } })
+        return Result(
+            attribution: Tensor.concatenate(parts.map(\.attribution), along: 0), layer: parts[0].layer,
+            convergenceDelta: parts[0].convergenceDelta.map { _ in parts.flatMap { $0.convergenceDelta! } })
     }
 
     /// Whether the method draws random noise for the whole batch at once.
     private var drawsNoise: Bool { self == .smoothgrad || self == .smoothgradSquared || self == .vargrad }
 
     /// ``attribute(_:input:target:options:progress:)`` on the whole batch at once.
-    private func attributeTogether(_ model: Module, input: Tensor, target: ExplanationTarget, options: Options,
-                                   progress: ((Int, Int) -> Void)?) throws -> Result {
+    private func attributeTogether(
+        _ model: Module, input: Tensor, target: ExplanationTarget, options: Options,
+        progress: ((Int, Int) -> Void)?
+    ) throws -> Result {
         let forward = { (batch: Tensor) in model(batch) }
         if self == .occlusion {
             guard options.window >= 1, options.stride >= 1, options.window <= min(input.shape[2], input.shape[3]) else {
-                throw ExplanationError("occlusion window \(options.window) (stride \(options.stride)) does not fit the "
-                                       + "\(input.shape[2])×\(input.shape[3]) input; choose 1...\(min(input.shape[2], input.shape[3]))")
+                throw ExplanationError(
+                    "occlusion window \(options.window) (stride \(options.stride)) does not fit the "
+                        + "\(input.shape[2])×\(input.shape[3]) input; choose 1...\(min(input.shape[2], input.shape[3]))")
             }
         }
         if self == .blurSaliency, options.sigmas.isEmpty || options.sigmas.contains(where: { !($0 > 0) }) {
@@ -111,8 +119,10 @@ public enum AttributionMethod: String, CaseIterable, Sendable {
         }
         let layer = usesLayer ? options.layer : nil
         func noiseTunnel(_ aggregation: NoiseTunnel<Saliency>.Aggregation) -> Tensor {
-            NoiseTunnel(Saliency(), samples: options.samples, noiseLevel: options.noise, aggregation: aggregation, seed: options.seed)
-                .attribute(forward, input: input, target: target)
+            NoiseTunnel(
+                Saliency(), samples: options.samples, noiseLevel: options.noise, aggregation: aggregation, seed: options.seed
+            )
+            .attribute(forward, input: input, target: target)
         }
         var result = Result(attribution: input, layer: layer)
         switch self {
@@ -124,16 +134,19 @@ public enum AttributionMethod: String, CaseIterable, Sendable {
         case .smoothgradSquared: result.attribution = noiseTunnel(.smoothgradSquared)
         case .vargrad: result.attribution = noiseTunnel(.vargrad)
         case .blurSaliency:
-            result.attribution = NoiseTunnel(Saliency()).attribute(forward, input: input, target: target, blurSigmas: options.sigmas)
+            result.attribution = NoiseTunnel(Saliency()).attribute(
+                forward, input: input, target: target, blurSigmas: options.sigmas)
         case .integratedGradients:
-            let integrated = IntegratedGradients(steps: options.steps, rule: options.rule).attribute(forward, input: input, target: target)
+            let integrated = IntegratedGradients(steps: options.steps, rule: options.rule).attribute(
+                forward, input: input, target: target)
             result.attribution = integrated.attribution
             result.convergenceDelta = integrated.delta
         case .occlusion:
             result.attribution = Occlusion(window: options.window, stride: options.stride, baseline: options.baseline)
                 .attribute(model, input: input, target: target, progress: progress ?? { _, _ in })
         case .gradCAM: result.attribution = try GradCAM().attribute(model, layer: layer!, input: input, target: target)
-        case .gradCAMPlusPlus: result.attribution = try GradCAMPlusPlus().attribute(model, layer: layer!, input: input, target: target)
+        case .gradCAMPlusPlus:
+            result.attribution = try GradCAMPlusPlus().attribute(model, layer: layer!, input: input, target: target)
         case .guidedGradCAM: result.attribution = try GuidedGradCAM(layer: layer!).attribute(model, input: input, target: target)
         }
         return result

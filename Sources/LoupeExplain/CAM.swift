@@ -47,7 +47,6 @@ public struct GradCAMPlusPlus: CAMMethod {
     }
 }
 
-
 extension Module {
     /// The default layer for class activation maps: the last module, in execution order, whose
     /// output is `[N, C, h, w]` with more than one spatial position (the last convolutional
@@ -55,13 +54,18 @@ extension Module {
     /// mere transpose or reshape. Found by running one sample of zeros shaped like `inputShape`
     /// `[N, C, H, W]` (the choice does not depend on the batch size).
     public func defaultCAMLayer(inputShape: [Int]) throws -> String {
-        let rearranged = Set(namedModules().flatMap { $0.module.innerTaps.filter(\.rearranges).flatMap { [$0.name] + $0.aliases } })
+        let rearranged = Set(
+            namedModules().flatMap { $0.module.innerTaps.filter(\.rearranges).flatMap { [$0.name] + $0.aliases } })
         let probe = [1] + inputShape.dropFirst()
-        let (_, shapes, order) = try withTapShapesInOrder(tapNames.filter { !rearranged.contains($0) }) { withoutGradients { self(Tensor.zeros(probe)) } }
-        guard let layer = order.last(where: { path in
-            guard let shape = shapes[path] else { return false }
-            return shape.count == 4 && shape[2] * shape[3] > 1
-        }) else {
+        let (_, shapes, order) = try withTapShapesInOrder(tapNames.filter { !rearranged.contains($0) }) {
+            withoutGradients { self(Tensor.zeros(probe)) }
+        }
+        guard
+            let layer = order.last(where: { path in
+                guard let shape = shapes[path] else { return false }
+                return shape.count == 4 && shape[2] * shape[3] > 1
+            })
+        else {
             throw ExplanationError("the model has no layer with a spatial output; give --layer")
         }
         return layer

@@ -13,8 +13,9 @@ public enum ExplanationTarget {
     public func scores(_ output: Tensor) -> Tensor {
         switch self {
         case .classes(let targets):
-            precondition(output.rank == 2 && output.shape[0] == targets.count,
-                         "ExplanationTarget: \(targets.count) targets for model output \(output.shape)")
+            precondition(
+                output.rank == 2 && output.shape[0] == targets.count,
+                "ExplanationTarget: \(targets.count) targets for model output \(output.shape)")
             return (output * Tensor.oneHot(targets, classes: output.shape[1])).sum(along: 1)
         case .custom(let function):
             return function(output)
@@ -39,8 +40,10 @@ public enum ExplanationTarget {
 ///
 /// Scores of different samples do not interact, so one backward pass gives every sample's
 /// gradient.
-public func inputGradient(of model: (Tensor) -> Tensor, at input: Tensor, target: ExplanationTarget,
-                          rule: ReLUBackwardRule = .standard) -> Tensor {
+public func inputGradient(
+    of model: (Tensor) -> Tensor, at input: Tensor, target: ExplanationTarget,
+    rule: ReLUBackwardRule = .standard
+) -> Tensor {
     // The rule is read when the backward pass runs, so it must cover the whole computation.
     withReLUBackwardRule(rule) {
         gradient(at: input) { target.scores(model($0)).sum() }

@@ -42,9 +42,11 @@ struct IncrementalInference {
         self.footprints = footprints
         self.fullFraction = fullFraction
         // Once per image: no Winograd weight copies for this shape either.
-        activations = withShapeVaryingConvolutions { withoutGradients {
-            stages.reduce(into: [input]) { kept, stage in kept.append(stage(kept.last!)) }
-        } }
+        activations = withShapeVaryingConvolutions {
+            withoutGradients {
+                stages.reduce(into: [input]) { kept, stage in kept.append(stage(kept.last!)) }
+            }
+        }
     }
 
     /// The unchanged image's output.
@@ -54,34 +56,38 @@ struct IncrementalInference {
     /// replaced by the same region of `fill` `[1, C, H, W]`.
     func outputs(replacing regions: [Region], from fill: Tensor) -> Tensor {
         // Crop sizes and batch sizes change from call to call: no per-shape weight copies.
-        withShapeVaryingConvolutions { withoutGradients {
-            // Per copy: the stage to resume from in full, and the change to that stage's input
-            // (none: the change reaches no output, which is the kept one).
-            let resumed = propagate(regions.map { Change(region: $0, source: fill, item: 0, top: $0.top, left: $0.left) })
-            var results = [Tensor](repeating: output, count: regions.count)
-            // The remaining stages run as one batch that copies join at the stage they resume
-            // from: each stage runs once, on every copy that has reached it.
-            var batch: Tensor?, members: [Int] = []
-            for stage in 0...stages.count {
-                let joining = resumed.indices.filter { resumed[$0].stage == stage && resumed[$0].change != nil }
-                if !joining.isEmpty {
-                    let input = activations[stage]
-                    var copies = (0..<members.count).map {
-                        RectangleCopy(from: batch!, item: $0, top: 0, left: 0, to: $0, top: 0, left: 0,
-                                      height: input.shape[2], width: input.shape[3])
+        withShapeVaryingConvolutions {
+            withoutGradients {
+                // Per copy: the stage to resume from in full, and the change to that stage's input
+                // (none: the change reaches no output, which is the kept one).
+                let resumed = propagate(regions.map { Change(region: $0, source: fill, item: 0, top: $0.top, left: $0.left) })
+                var results = [Tensor](repeating: output, count: regions.count)
+                // The remaining stages run as one batch that copies join at the stage they resume
+                // from: each stage runs once, on every copy that has reached it.
+                var batch: Tensor?, members: [Int] = []
+                for stage in 0...stages.count {
+                    let joining = resumed.indices.filter { resumed[$0].stage == stage && resumed[$0].change != nil }
+                    if !joining.isEmpty {
+                        let input = activations[stage]
+                        var copies = (0..<members.count).map {
+                            RectangleCopy(
+                                from: batch!, item: $0, top: 0, left: 0, to: $0, top: 0, left: 0,
+                                height: input.shape[2], width: input.shape[3])
+                        }
+                        copies += windowCopies(
+                            of: input, height: input.shape[2], width: input.shape[3], firstItem: members.count,
+                            origins: joining.map { _ in (0, 0) }, changes: joining.map { resumed[$0].change! })
+                        members += joining
+                        batch = Tensor.assembled([members.count] + input.shape.dropFirst(), from: copies)
                     }
-                    copies += windowCopies(of: input, height: input.shape[2], width: input.shape[3], firstItem: members.count,
-                                           origins: joining.map { _ in (0, 0) }, changes: joining.map { resumed[$0].change! })
-                    members += joining
-                    batch = Tensor.assembled([members.count] + input.shape.dropFirst(), from: copies)
+                    if stage < stages.count, let input = batch { batch = stages[stage](input) }
                 }
-                if stage < stages.count, let input = batch { batch = stages[stage](input) }
+                for (position, index) in members.enumerated() {
+                    results[index] = batch!.slice(along: 0, from: position, to: position + 1)
+                }
+                return Tensor.concatenate(results, along: 0)
             }
-            for (position, index) in members.enumerated() {
-                results[index] = batch!.slice(along: 0, from: position, to: position + 1)
-            }
-            return Tensor.concatenate(results, along: 0)
-        } }
+        }
     }
 
     /// New values for `region` of a layer: the same-sized rectangle of batch item `item` of
@@ -94,21 +100,27 @@ struct IncrementalInference {
     /// The copies that build, for each of several occluded copies from batch item `firstItem`
     /// on, the window `height` × `width` of the kept activation `base` `[1, C, H, W]` at its
     /// origin, with the part of its change inside the window written in.
-    private func windowCopies(of base: Tensor, height: Int, width: Int, firstItem: Int = 0,
-                              origins: [(top: Int, left: Int)], changes: [Change]) -> [RectangleCopy] {
+    private func windowCopies(
+        of base: Tensor, height: Int, width: Int, firstItem: Int = 0,
+        origins: [(top: Int, left: Int)], changes: [Change]
+    ) -> [RectangleCopy] {
         var copies: [RectangleCopy] = []
         for (index, (origin, change)) in zip(origins, changes).enumerated() {
             let item = firstItem + index
-            copies.append(RectangleCopy(from: base, top: origin.top, left: origin.left,
-                                        to: item, top: 0, left: 0, height: height, width: width))
+            copies.append(
+                RectangleCopy(
+                    from: base, top: origin.top, left: origin.left,
+                    to: item, top: 0, left: 0, height: height, width: width))
             let region = change.region
             let top = Swift.max(region.top, origin.top), bottom = Swift.min(region.bottom, origin.top + height)
             let left = Swift.max(region.left, origin.left), right = Swift.min(region.right, origin.left + width)
             guard top < bottom, left < right else { continue }
-            copies.append(RectangleCopy(from: change.source, item: change.item,
-                                        top: change.top + top - region.top, left: change.left + left - region.left,
-                                        to: item, top: top - origin.top, left: left - origin.left,
-                                        height: bottom - top, width: right - left))
+            copies.append(
+                RectangleCopy(
+                    from: change.source, item: change.item,
+                    top: change.top + top - region.top, left: change.left + left - region.left,
+                    to: item, top: top - origin.top, left: left - origin.left,
+                    height: bottom - top, width: right - left))
         }
         return copies
     }
@@ -131,10 +143,12 @@ struct IncrementalInference {
             var cropped: [(copy: Int, change: Change, rows: Span, columns: Span)] = []
             for (copy, change) in inFlight {
                 let region = change.region
-                let rows = affected(region.top, region.bottom, footprint.extent.height, footprint.stride.height,
-                                    footprint.padding.height, inputCount: input.shape[2], outputCount: output.shape[2])
-                let columns = affected(region.left, region.right, footprint.extent.width, footprint.stride.width,
-                                       footprint.padding.width, inputCount: input.shape[3], outputCount: output.shape[3])
+                let rows = affected(
+                    region.top, region.bottom, footprint.extent.height, footprint.stride.height,
+                    footprint.padding.height, inputCount: input.shape[2], outputCount: output.shape[2])
+                let columns = affected(
+                    region.left, region.right, footprint.extent.width, footprint.stride.width,
+                    footprint.padding.width, inputCount: input.shape[3], outputCount: output.shape[3])
                 if rows.outputs.isEmpty || columns.outputs.isEmpty {
                     // No output position sees the change (strided past it): the rest is as kept.
                     resumed[copy] = (activations.count - 1, nil)
@@ -145,26 +159,37 @@ struct IncrementalInference {
                 }
             }
             guard !cropped.isEmpty else { return resumed.map { $0! } }
-            let height = sharedCropLength(cropped.map(\.rows.crop.count), stride: footprint.stride.height, inputCount: input.shape[2])
-            let width = sharedCropLength(cropped.map(\.columns.crop.count), stride: footprint.stride.width, inputCount: input.shape[3])
+            let height = sharedCropLength(
+                cropped.map(\.rows.crop.count), stride: footprint.stride.height, inputCount: input.shape[2])
+            let width = sharedCropLength(
+                cropped.map(\.columns.crop.count), stride: footprint.stride.width, inputCount: input.shape[3])
             // Each crop starts at its own start or, where that would run past the layer, at the last
             // start that fits; both are multiples of the stride, so crop outputs line up with the layer's.
             let origins = cropped.map { item in
-                (top: Swift.min(item.rows.crop.lowerBound, input.shape[2] - height),
-                 left: Swift.min(item.columns.crop.lowerBound, input.shape[3] - width))
+                (
+                    top: Swift.min(item.rows.crop.lowerBound, input.shape[2] - height),
+                    left: Swift.min(item.columns.crop.lowerBound, input.shape[3] - width)
+                )
             }
-            let crops = Tensor.assembled([cropped.count, input.shape[1], height, width],
-                                         from: windowCopies(of: input, height: height, width: width,
-                                                            origins: origins, changes: cropped.map(\.change)))
+            let crops = Tensor.assembled(
+                [cropped.count, input.shape[1], height, width],
+                from: windowCopies(
+                    of: input, height: height, width: width,
+                    origins: origins, changes: cropped.map(\.change)))
             let computed = stages[index](crops)
             // Crop output j is layer output j + crop start / stride.
             inFlight = zip(cropped, origins).enumerated().map { position, pair in
                 let (item, origin) = pair
-                let region = Region(top: item.rows.outputs.lowerBound, bottom: item.rows.outputs.upperBound,
-                                    left: item.columns.outputs.lowerBound, right: item.columns.outputs.upperBound)
-                return (item.copy, Change(region: region, source: computed, item: position,
-                                          top: region.top - origin.top / footprint.stride.height,
-                                          left: region.left - origin.left / footprint.stride.width))
+                let region = Region(
+                    top: item.rows.outputs.lowerBound, bottom: item.rows.outputs.upperBound,
+                    left: item.columns.outputs.lowerBound, right: item.columns.outputs.upperBound)
+                return (
+                    item.copy,
+                    Change(
+                        region: region, source: computed, item: position,
+                        top: region.top - origin.top / footprint.stride.height,
+                        left: region.left - origin.left / footprint.stride.width)
+                )
             }
         }
         for (copy, change) in inFlight { resumed[copy] = (footprints.count, change) }
@@ -184,8 +209,10 @@ struct IncrementalInference {
     /// Along one axis: the output positions whose window reaches input positions `low..<high`,
     /// and the input crop that holds their windows, starting at a multiple of the stride so the
     /// crop's output grid lines up with the layer's.
-    private func affected(_ low: Int, _ high: Int, _ extent: Int, _ stride: Int, _ padding: Int,
-                          inputCount: Int, outputCount: Int) -> Span {
+    private func affected(
+        _ low: Int, _ high: Int, _ extent: Int, _ stride: Int, _ padding: Int,
+        inputCount: Int, outputCount: Int
+    ) -> Span {
         // Output j reads inputs j·stride − padding ..< j·stride − padding + extent.
         let first = Swift.max(0, ceilDivide(low + padding - extent + 1, stride))
         let last = Swift.min(outputCount, floorDivide(high - 1 + padding, stride) + 1)

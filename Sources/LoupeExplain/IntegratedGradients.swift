@@ -27,8 +27,10 @@ public struct IntegratedGradients {
 
     /// The attribution (shaped like `input`) and, per sample, the convergence delta
     /// `Σ attribution − (F(x) − F(x′))`, which the exact integral makes 0.
-    public func attribute(_ model: (Tensor) -> Tensor, input: Tensor, baseline: Tensor? = nil,
-                          target: ExplanationTarget) -> (attribution: Tensor, delta: [Float]) {
+    public func attribute(
+        _ model: (Tensor) -> Tensor, input: Tensor, baseline: Tensor? = nil,
+        target: ExplanationTarget
+    ) -> (attribution: Tensor, delta: [Float]) {
         let base = baseline?.broadcast(to: input.shape) ?? input.zerosLike()
         let difference = input - base
         let (alphas, weights) = quadrature()
@@ -39,9 +41,12 @@ public struct IntegratedGradients {
             let indices = Array(start..<Swift.min(start + pointsPerBatch, steps))
             let path = Tensor.concatenate(indices.map { base + difference * alphas[$0] }, along: 0)
             // Convolutions that keep no weight copy per batch shape (see NoiseTunnel's passes).
-            let gradient = withShapeVaryingConvolutions { inputGradient(of: model, at: path, target: target.repeated(indices.count)) }
+            let gradient = withShapeVaryingConvolutions {
+                inputGradient(of: model, at: path, target: target.repeated(indices.count))
+            }
             for (position, index) in indices.enumerated() {
-                accumulated = accumulated + gradient.slice(along: 0, from: position * count, to: (position + 1) * count) * weights[index]
+                accumulated =
+                    accumulated + gradient.slice(along: 0, from: position * count, to: (position + 1) * count) * weights[index]
             }
         }
         let attribution = difference * accumulated

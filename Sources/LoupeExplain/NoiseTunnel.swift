@@ -23,8 +23,10 @@ public struct NoiseTunnel<Method: GradientMethod> {
     public var batchSize: Int
     public var seed: UInt64
 
-    public init(_ method: Method, samples: Int = 50, noiseLevel: Float = 0.15, aggregation: Aggregation = .smoothgrad,
-                batchSize: Int = 4, seed: UInt64 = 0) {
+    public init(
+        _ method: Method, samples: Int = 50, noiseLevel: Float = 0.15, aggregation: Aggregation = .smoothgrad,
+        batchSize: Int = 4, seed: UInt64 = 0
+    ) {
         self.method = method
         self.samples = samples
         self.noiseLevel = noiseLevel
@@ -48,10 +50,13 @@ public struct NoiseTunnel<Method: GradientMethod> {
 
     /// The aggregated attribution for given noise tensors (each shaped like `input`), for
     /// reproducing another implementation's draws exactly.
-    public func attribute(_ model: (Tensor) -> Tensor, input: Tensor, target: ExplanationTarget,
-                          noise: [Tensor]) -> Tensor {
-        precondition(!noise.isEmpty && noise.allSatisfy { $0.shape == input.shape },
-                     "NoiseTunnel: noise must be a non-empty list of tensors shaped like the input \(input.shape)")
+    public func attribute(
+        _ model: (Tensor) -> Tensor, input: Tensor, target: ExplanationTarget,
+        noise: [Tensor]
+    ) -> Tensor {
+        precondition(
+            !noise.isEmpty && noise.allSatisfy { $0.shape == input.shape },
+            "NoiseTunnel: noise must be a non-empty list of tensors shaped like the input \(input.shape)")
         return attribute(model, copies: noise.map { input + $0 }, target: target)
     }
 
@@ -66,7 +71,9 @@ public struct NoiseTunnel<Method: GradientMethod> {
         var sums: [Tensor] = [], sumsOfSquares: [Tensor] = []
         for first in stride(from: 0, to: count, by: samplesPerPass) {
             let samples = first..<Swift.min(first + samplesPerPass, count)
-            let part = samples.count == count ? copies : copies.map { $0.slice(along: 0, from: samples.lowerBound, to: samples.upperBound) }
+            let part =
+                samples.count == count
+                ? copies : copies.map { $0.slice(along: 0, from: samples.lowerBound, to: samples.upperBound) }
             var shape = copies[0].shape
             shape[0] = samples.count
             var sum = Tensor.zeros(shape), sumOfSquares = Tensor.zeros(shape)
@@ -77,8 +84,9 @@ public struct NoiseTunnel<Method: GradientMethod> {
             for start in stride(from: 0, to: part.count, by: copiesPerPass) {
                 let chunk = Array(part[start..<Swift.min(start + copiesPerPass, part.count)])
                 let attributions = withShapeVaryingConvolutions {
-                    method.attribute(model, input: Tensor.concatenate(chunk, along: 0),
-                                     target: target.subset(samples).repeated(chunk.count))
+                    method.attribute(
+                        model, input: Tensor.concatenate(chunk, along: 0),
+                        target: target.subset(samples).repeated(chunk.count))
                 }
                 for copy in 0..<chunk.count {
                     let piece = attributions.slice(along: 0, from: copy * samples.count, to: (copy + 1) * samples.count)
@@ -101,8 +109,10 @@ public struct NoiseTunnel<Method: GradientMethod> {
     /// The mean attribution over Gaussian-blurred copies of `input` `[N, C, H, W]`, one per
     /// standard deviation in `sigmas` (pixels): blur-averaged saliency. Kernels are cut to fit
     /// the image (reflection padding needs them smaller than it).
-    public func attribute(_ model: (Tensor) -> Tensor, input: Tensor, target: ExplanationTarget,
-                          blurSigmas sigmas: [Float]) -> Tensor {
+    public func attribute(
+        _ model: (Tensor) -> Tensor, input: Tensor, target: ExplanationTarget,
+        blurSigmas sigmas: [Float]
+    ) -> Tensor {
         precondition(input.rank == 4 && !sigmas.isEmpty, "blur averaging needs [N, C, H, W] input and at least one sigma")
         let largestKernel = 2 * (Swift.min(input.shape[2], input.shape[3]) - 1) - 1
         let copies = sigmas.map { sigma in

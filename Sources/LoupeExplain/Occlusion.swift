@@ -41,8 +41,10 @@ public struct Occlusion {
     /// - Parameters:
     ///   - incremental: `false` runs every occluded copy through the whole model.
     ///   - progress: called with (windows done, windows in all) after each batch.
-    public func attribute(_ model: Module, input: Tensor, target: ExplanationTarget, incremental: Bool = true,
-                          progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
+    public func attribute(
+        _ model: Module, input: Tensor, target: ExplanationTarget, incremental: Bool = true,
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) -> Tensor {
         attribute(input: input, target: target, progress: progress) { sample, fill in
             guard incremental && !model.isTraining, let inference = IncrementalInference(model: model, input: sample) else {
                 return fullPasses({ model($0) }, sample: sample, fill: fill)
@@ -55,8 +57,10 @@ public struct Occlusion {
     /// every occluded copy through `model` in full.
     ///
     /// - Parameter progress: called with (windows done, windows in all) after each batch.
-    public func attribute(_ model: @escaping (Tensor) -> Tensor, input: Tensor, target: ExplanationTarget,
-                          progress: (Int, Int) -> Void = { _, _ in }) -> Tensor {
+    public func attribute(
+        _ model: @escaping (Tensor) -> Tensor, input: Tensor, target: ExplanationTarget,
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) -> Tensor {
         attribute(input: input, target: target, progress: progress) { sample, fill in
             fullPasses(model, sample: sample, fill: fill)
         }
@@ -64,21 +68,30 @@ public struct Occlusion {
 
     /// The sample's output and, for window positions, the outputs of the occluded copies, each
     /// run through `model` in full.
-    private func fullPasses(_ model: @escaping (Tensor) -> Tensor, sample: Tensor,
-                            fill: Tensor) -> (output: Tensor, occluded: ([(Int, Int)]) -> Tensor) {
-        (withoutGradients { model(sample) }, { chunk in
-            // Each copy: the sample, then the window's part of the fill over it.
-            let copies = chunk.enumerated().flatMap { item, position in
-                let region = occludedRegion(at: position)
-                return [RectangleCopy(from: sample, top: 0, left: 0, to: item, top: 0, left: 0,
-                                      height: sample.shape[2], width: sample.shape[3]),
-                        RectangleCopy(from: fill, top: region.top, left: region.left, to: item, top: region.top,
-                                      left: region.left, height: window, width: window)]
+    private func fullPasses(
+        _ model: @escaping (Tensor) -> Tensor, sample: Tensor,
+        fill: Tensor
+    ) -> (output: Tensor, occluded: ([(Int, Int)]) -> Tensor) {
+        (
+            withoutGradients { model(sample) },
+            { chunk in
+                // Each copy: the sample, then the window's part of the fill over it.
+                let copies = chunk.enumerated().flatMap { item, position in
+                    let region = occludedRegion(at: position)
+                    return [
+                        RectangleCopy(
+                            from: sample, top: 0, left: 0, to: item, top: 0, left: 0,
+                            height: sample.shape[2], width: sample.shape[3]),
+                        RectangleCopy(
+                            from: fill, top: region.top, left: region.left, to: item, top: region.top,
+                            left: region.left, height: window, width: window),
+                    ]
+                }
+                var shape = sample.shape
+                shape[0] = chunk.count
+                return withoutGradients { model(Tensor.assembled(shape, from: copies)) }
             }
-            var shape = sample.shape
-            shape[0] = chunk.count
-            return withoutGradients { model(Tensor.assembled(shape, from: copies)) }
-        })
+        )
     }
 
     /// The window whose top-left corner is at `position` (top, left).
@@ -96,7 +109,8 @@ public struct Occlusion {
     ) -> Tensor {
         precondition(input.rank == 4, "Occlusion: input must be [N, C, H, W]; got \(input.shape)")
         let (height, width) = (input.shape[2], input.shape[3])
-        precondition(window <= height && window <= width, "Occlusion: window \(window) is larger than the input \(height)×\(width)")
+        precondition(
+            window <= height && window <= width, "Occlusion: window \(window) is larger than the input \(height)×\(width)")
         let rows = (height - window) / stride + 1, columns = (width - window) / stride + 1
         let positions = (0..<rows).flatMap { row in (0..<columns).map { (row * stride, $0 * stride) } }
         let fill = baselineImage(input)
@@ -112,8 +126,9 @@ public struct Occlusion {
                 let chunk = Array(positions[start..<Swift.min(start + batchSize, positions.count)])
                 let scores = sampleTarget.repeated(chunk.count).scores(occluded(chunk)).scalars
                 differences += scores.map { original - $0 }
-                progress(Swift.min(start + batchSize, positions.count) + sampleIndex * positions.count,
-                         positions.count * input.shape[0])
+                progress(
+                    Swift.min(start + batchSize, positions.count) + sampleIndex * positions.count,
+                    positions.count * input.shape[0])
             }
             // Spread each window's score change over the pixels it covers.
             var sums = [Float](repeating: 0, count: height * width), counts = [Float](repeating: 0, count: height * width)
@@ -126,7 +141,8 @@ public struct Occlusion {
                 }
             }
             // Pixels no window reaches (when H − W is not a multiple of the stride) get 0/0, as in Captum.
-            let map = Tensor(shape: [1, 1, height, width], scalars: sums) / Tensor(shape: [1, 1, height, width], scalars: counts)
+            let map =
+                Tensor(shape: [1, 1, height, width], scalars: sums) / Tensor(shape: [1, 1, height, width], scalars: counts)
             maps.append(map.broadcast(to: [1, input.shape[1], height, width]))
         }
         return Tensor.concatenate(maps, along: 0)

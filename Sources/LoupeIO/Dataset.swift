@@ -8,8 +8,9 @@ public struct Dataset {
     public var classNames: [String]
 
     public init(images: Tensor, labels: [Int], classNames: [String]) {
-        precondition(images.rank == 4 && images.shape[0] == labels.count,
-                     "Dataset: \(labels.count) labels for images of shape \(images.shape)")
+        precondition(
+            images.rank == 4 && images.shape[0] == labels.count,
+            "Dataset: \(labels.count) labels for images of shape \(images.shape)")
         self.images = images
         self.labels = labels
         self.classNames = classNames
@@ -42,8 +43,9 @@ public struct Dataset {
         let labels = labelData.bytes.map(Int.init)
         let classCount = (labels.max() ?? 0) + 1
         let values = imageData.bytes.map { Float($0) / 255 }
-        return Dataset(images: Tensor(shape: [count, 1, height, width], scalars: values), labels: labels,
-                       classNames: classNames ?? (0..<classCount).map { "class \($0)" })
+        return Dataset(
+            images: Tensor(shape: [count, 1, height, width], scalars: values), labels: labels,
+            classNames: classNames ?? (0..<classCount).map { "class \($0)" })
     }
 
     private static func idxPayload(_ path: String, expectedDimensions: Int) throws -> (dimensions: [Int], bytes: [UInt8]) {
@@ -51,7 +53,8 @@ public struct Dataset {
         if Gzip.isCompressed(data) { data = try Gzip.decompress(data, limit: 1 << 31, name: path) }
         let bytes = [UInt8](data)
         guard bytes.count >= 4 + 4 * expectedDimensions, bytes[0] == 0, bytes[1] == 0, bytes[2] == 0x08,
-              Int(bytes[3]) == expectedDimensions else {
+            Int(bytes[3]) == expectedDimensions
+        else {
             throw LoupeIOError("\(path) is not an IDX file of unsigned bytes with \(expectedDimensions) dimension(s)")
         }
         let dimensions = (0..<expectedDimensions).map { index in
@@ -73,13 +76,15 @@ public struct Dataset {
         }
         let classes = entries.filter { name in
             var isDirectory: ObjCBool = false
-            return !name.hasPrefix(".") && manager.fileExists(atPath: "\(path)/\(name)", isDirectory: &isDirectory) && isDirectory.boolValue
+            return !name.hasPrefix(".") && manager.fileExists(atPath: "\(path)/\(name)", isDirectory: &isDirectory)
+                && isDirectory.boolValue
         }.sorted()
         guard !classes.isEmpty else {
             throw LoupeIOError("'\(path)' has no class subfolders; put each class's images in a folder of its own (cat/, dog/)")
         }
-        let preprocessing = ImagePreprocessing(resize: nil, crop: nil, mean: Array(repeating: 0, count: channels),
-                                               std: Array(repeating: 1, count: channels), channels: channels)
+        let preprocessing = ImagePreprocessing(
+            resize: nil, crop: nil, mean: Array(repeating: 0, count: channels),
+            std: Array(repeating: 1, count: channels), channels: channels)
         var samples: [Tensor] = []
         var labels: [Int] = []
         for (label, name) in classes.enumerated() {

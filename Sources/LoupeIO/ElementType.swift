@@ -5,18 +5,22 @@ enum ElementType {
 
     /// safetensors' dtype names.
     init?(safetensors name: String) {
-        let types: [String: ElementType] = ["F32": .float32, "F16": .float16, "BF16": .bfloat16, "F64": .float64,
-                                            "I64": .int64, "I32": .int32, "U8": .uint8, "BOOL": .uint8]
+        let types: [String: ElementType] = [
+            "F32": .float32, "F16": .float16, "BF16": .bfloat16, "F64": .float64,
+            "I64": .int64, "I32": .int32, "U8": .uint8, "BOOL": .uint8,
+        ]
         guard let type = types[name] else { return nil }
         self = type
     }
 
     /// PyTorch's storage class names in a pickle (`torch.FloatStorage`).
     init?(pytorchStorage name: String) {
-        let types: [String: ElementType] = ["torch.FloatStorage": .float32, "torch.HalfStorage": .float16,
-                                            "torch.BFloat16Storage": .bfloat16, "torch.DoubleStorage": .float64,
-                                            "torch.LongStorage": .int64, "torch.IntStorage": .int32,
-                                            "torch.ByteStorage": .uint8, "torch.BoolStorage": .uint8]
+        let types: [String: ElementType] = [
+            "torch.FloatStorage": .float32, "torch.HalfStorage": .float16,
+            "torch.BFloat16Storage": .bfloat16, "torch.DoubleStorage": .float64,
+            "torch.LongStorage": .int64, "torch.IntStorage": .int32,
+            "torch.ByteStorage": .uint8, "torch.BoolStorage": .uint8,
+        ]
         guard let type = types[name] else { return nil }
         self = type
     }
@@ -46,7 +50,10 @@ enum ElementType {
         case .int8: return (0..<count).map { load(Int8.self, $0) }
         case .uint16: return (0..<count).map { load(UInt16.self, $0) }
         case .uint32: return (0..<count).map { load(UInt32.self, $0) }
-        case .uint64: return (0..<count).map { Int(truncatingIfNeeded: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }
+        case .uint64:
+            return (0..<count).map {
+                Int(truncatingIfNeeded: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self)))
+            }
         default: return (0..<count).map { load(UInt8.self, $0) }
         }
     }

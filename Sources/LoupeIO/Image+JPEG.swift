@@ -14,8 +14,9 @@ extension Image {
         var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * Int(channels))
         let status = bytes.withUnsafeBufferPointer { data in
             pixels.withUnsafeMutableBufferPointer { target in
-                loupe_jpeg_decode(data.baseAddress, UInt(data.count), &width, &height, &channels,
-                                  target.baseAddress, &message, message.count)
+                loupe_jpeg_decode(
+                    data.baseAddress, UInt(data.count), &width, &height, &channels,
+                    target.baseAddress, &message, message.count)
             }
         }
         guard status == 0 else {

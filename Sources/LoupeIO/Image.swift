@@ -15,8 +15,9 @@ public struct Image: Equatable, Sendable {
 
     public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
         precondition(channels == 1 || channels == 3, "Image: channels must be 1 or 3; got \(channels)")
-        precondition(pixels.count == width * height * channels,
-                     "Image: \(width)×\(height)×\(channels) needs \(width * height * channels) bytes; got \(pixels.count)")
+        precondition(
+            pixels.count == width * height * channels,
+            "Image: \(width)×\(height)×\(channels) needs \(width * height * channels) bytes; got \(pixels.count)")
         self.width = width
         self.height = height
         self.channels = channels
@@ -38,8 +39,9 @@ public struct Image: Equatable, Sendable {
     /// An image from `[channels, H, W]` or `[1, channels, H, W]` values in `[0, 1]`, clamped and rounded.
     public init(tensor: Tensor) {
         let shape = tensor.rank == 4 ? Array(tensor.shape.dropFirst()) : tensor.shape
-        precondition(shape.count == 3 && (shape[0] == 1 || shape[0] == 3) && (tensor.rank == 3 || tensor.shape[0] == 1),
-                     "Image(tensor:): expected [C, H, W] or [1, C, H, W] with C = 1 or 3; got \(tensor.shape)")
+        precondition(
+            shape.count == 3 && (shape[0] == 1 || shape[0] == 3) && (tensor.rank == 3 || tensor.shape[0] == 1),
+            "Image(tensor:): expected [C, H, W] or [1, C, H, W] with C = 1 or 3; got \(tensor.shape)")
         let (channels, height, width) = (shape[0], shape[1], shape[2])
         let values = tensor.scalars
         var pixels = [UInt8](repeating: 0, count: values.count)
@@ -76,7 +78,8 @@ public struct Image: Equatable, Sendable {
             throw LoupeIOError("\(name): the image has no pixels (\(width)×\(height))")
         }
         guard width <= maximumPixelCount / height else {
-            throw LoupeIOError("\(name): \(width)×\(height) pixels is more than Loupe decodes (\(maximumPixelCount)); resize the image first")
+            throw LoupeIOError(
+                "\(name): \(width)×\(height) pixels is more than Loupe decodes (\(maximumPixelCount)); resize the image first")
         }
     }
 }

@@ -23,8 +23,9 @@ public struct ImagePreprocessing: Sendable {
     /// The model's own settings: resize to 256/224 of the input size, crop to the input size.
     public init(metadata: ModelMetadata) {
         let size = metadata.inputShape.count == 3 ? metadata.inputShape[1] : 224
-        self.init(resize: size == 224 ? 256 : size, crop: size, mean: metadata.mean, std: metadata.std,
-                  channels: metadata.inputShape.first ?? 3)
+        self.init(
+            resize: size == 224 ? 256 : size, crop: size, mean: metadata.mean, std: metadata.std,
+            channels: metadata.inputShape.first ?? 3)
     }
 
     /// `[1, channels, H, W]`, normalized.
@@ -35,7 +36,8 @@ public struct ImagePreprocessing: Sendable {
         if let resize {
             let (height, width) = (tensor.shape[2], tensor.shape[3])
             let scale = Float(resize) / Float(Swift.min(height, width))
-            let size = height <= width
+            let size =
+                height <= width
                 ? Size2D(resize, Int(Float(width) * scale))
                 : Size2D(Int(Float(height) * scale), resize)
             tensor = tensor.resizedBilinear(to: size)
@@ -65,7 +67,9 @@ extension Tensor {
 
     private func channelTensors(mean: [Float], std: [Float]) -> (Tensor, Tensor) {
         let channels = shape[1], broadcastShape = [1, channels, 1, 1]
-        return (Tensor(shape: broadcastShape, scalars: Array(mean.prefix(channels))),
-                Tensor(shape: broadcastShape, scalars: Array(std.prefix(channels))))
+        return (
+            Tensor(shape: broadcastShape, scalars: Array(mean.prefix(channels))),
+            Tensor(shape: broadcastShape, scalars: Array(std.prefix(channels)))
+        )
     }
 }

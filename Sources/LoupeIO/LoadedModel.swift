@@ -20,8 +20,10 @@ public struct ModelMetadata: Codable, Equatable, Sendable {
     public var mean: [Float]
     public var std: [Float]
 
-    public init(architecture: String? = nil, features: [LayerSpec]? = nil, classifier: [LayerSpec]? = nil,
-                head: [LayerSpec]? = nil, classes: [String]? = nil, inputShape: [Int], mean: [Float], std: [Float]) {
+    public init(
+        architecture: String? = nil, features: [LayerSpec]? = nil, classifier: [LayerSpec]? = nil,
+        head: [LayerSpec]? = nil, classes: [String]? = nil, inputShape: [Int], mean: [Float], std: [Float]
+    ) {
         self.architecture = architecture
         self.features = features
         self.classifier = classifier
@@ -34,8 +36,9 @@ public struct ModelMetadata: Codable, Equatable, Sendable {
 
     /// ImageNet's preprocessing for a torchvision architecture.
     public static func imageNet(architecture: String) -> ModelMetadata {
-        ModelMetadata(architecture: architecture, inputShape: [3, 224, 224],
-                      mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+        ModelMetadata(
+            architecture: architecture, inputShape: [3, 224, 224],
+            mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
     }
 
     /// The metadata file that belongs to a weights file.
@@ -64,8 +67,9 @@ public struct ModelMetadata: Codable, Equatable, Sendable {
     public func makeModule(seed: UInt64 = 0) throws -> Module {
         var generator = RandomGenerator(seed: seed)
         guard let architecture else {
-            return try LayerStack(features: features ?? [], classifier: classifier ?? [], inputShape: inputShape,
-                                  generator: &generator)
+            return try LayerStack(
+                features: features ?? [], classifier: classifier ?? [], inputShape: inputShape,
+                generator: &generator)
         }
         let module = try ModelZoo.make(architecture, seed: seed)
         if let head {
@@ -115,7 +119,9 @@ public struct LoadedModel {
         } else if FileManager.default.fileExists(atPath: metadataPath) {
             metadata = try ModelMetadata.read(metadataPath)
         } else {
-            throw LoupeIOError("'\(path)' needs --arch (one of \(ModelZoo.architectures.joined(separator: ", "))), or a metadata file \(metadataPath) beside it")
+            throw LoupeIOError(
+                "'\(path)' needs --arch (one of \(ModelZoo.architectures.joined(separator: ", "))), or a metadata file \(metadataPath) beside it"
+            )
         }
         let module: Module
         if let architecture {
@@ -176,7 +182,8 @@ public struct LoadedModel {
     /// The 1000 ImageNet class names in torchvision's order.
     public static func imageNetClassNames() throws -> [String] {
         guard let url = Bundle.module.url(forResource: "imagenet_classes", withExtension: "txt"),
-              let text = try? String(contentsOf: url, encoding: .utf8) else {
+            let text = try? String(contentsOf: url, encoding: .utf8)
+        else {
             throw LoupeIOError("the ImageNet class list is missing from Loupe's resources; reinstall Loupe")
         }
         return text.split(separator: "\n").map(String.init)
@@ -192,7 +199,9 @@ public struct LoadedModel {
             if let onnx = onnxModule, onnx.layout == .nhwc, tensor.rank == 4 { tensor = onnx.fromModelLayout(tensor) }
             // Spatial sizes may differ from the metadata's: the architectures pool adaptively.
             guard tensor.rank == 4, tensor.shape[0] == 1, tensor.shape[1] == metadata.inputShape[0] else {
-                throw LoupeIOError("\(array) has shape \(tensor.shape); the model takes [1, \(metadata.inputShape.map(String.init).joined(separator: ", "))]")
+                throw LoupeIOError(
+                    "\(array) has shape \(tensor.shape); the model takes [1, \(metadata.inputShape.map(String.init).joined(separator: ", "))]"
+                )
             }
             guard tensor.scalars.allSatisfy({ $0.isFinite }) else {
                 throw LoupeIOError("\(array) contains NaN or infinite values")

@@ -10,7 +10,8 @@ public enum ModelFile {
         case "safetensors": return try SafeTensors.read(path)
         case "pth", "pt", "bin", "ckpt": return try PyTorchCheckpoint.read(path)
         default:
-            throw LoupeIOError("'\(path)': unknown weights format; use .safetensors, .pth or .pt (ONNX models come with the ONNX import)")
+            throw LoupeIOError(
+                "'\(path)': unknown weights format; use .safetensors, .pth or .pt (ONNX models come with the ONNX import)")
         }
     }
 

@@ -22,7 +22,8 @@ public enum NPY {
         for index in 0..<headerLengthSize { headerLength |= Int(bytes[8 + index]) << (8 * index) }
         let headerStart = 8 + headerLengthSize
         guard headerStart + headerLength <= bytes.count,
-              let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8) else {
+            let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8)
+        else {
             throw LoupeIOError("\(name): the .npy header is truncated or not text")
         }
         let descriptorText = try field("descr", in: header, name: name)
@@ -50,14 +51,19 @@ public enum NPY {
             count = product
         }
         guard bytes.count - dataStart == count * elementSize else {
-            throw LoupeIOError("\(name): shape \(shape) needs \(count * elementSize) bytes of data but the file has \(bytes.count - dataStart)")
+            throw LoupeIOError(
+                "\(name): shape \(shape) needs \(count * elementSize) bytes of data but the file has \(bytes.count - dataStart)")
         }
         let values: [Float] = bytes.withUnsafeBytes { raw in
             let payload = UnsafeRawBufferPointer(rebasing: raw[dataStart...])
             if elementSize == 4 {
-                return (0..<count).map { Float(bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+                return (0..<count).map {
+                    Float(bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
+                }
             }
-            return (0..<count).map { Float(Double(bitPattern: UInt64(littleEndian: payload.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self)))) }
+            return (0..<count).map {
+                Float(Double(bitPattern: UInt64(littleEndian: payload.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))))
+            }
         }
         return Tensor(shape: shape, scalars: values)
     }
@@ -69,9 +75,12 @@ public enum NPY {
 
     /// Encodes a tensor as a version 1.0 `.npy` file of little-endian float32.
     public static func encode(_ tensor: Tensor) -> Data {
-        let shapeText = tensor.shape.isEmpty ? "()"
-            : tensor.shape.count == 1 ? "(\(tensor.shape[0]),)"
-            : "(" + tensor.shape.map(String.init).joined(separator: ", ") + ")"
+        let shapeText =
+            tensor.shape.isEmpty
+            ? "()"
+            : tensor.shape.count == 1
+                ? "(\(tensor.shape[0]),)"
+                : "(" + tensor.shape.map(String.init).joined(separator: ", ") + ")"
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shapeText), }"
         // Magic (6) + version (2) + length (2) + header + newline, padded to 64 bytes.
         let unpadded = 10 + header.utf8.count + 1

@@ -17,7 +17,9 @@ public enum PyTorchCheckpoint {
         do {
             archive = try ZipArchive(try readFile(path, what: "weights file"), name: path)
         } catch let error as LoupeIOError where error.description.contains("is not a zip archive") {
-            throw LoupeIOError("\(path) is not a PyTorch checkpoint (not a zip archive; legacy pre-1.6 .pth files are not supported, re-save with torch.save)")
+            throw LoupeIOError(
+                "\(path) is not a PyTorch checkpoint (not a zip archive; legacy pre-1.6 .pth files are not supported, re-save with torch.save)"
+            )
         }
         guard let pickleEntry = archive.entries.first(where: { $0.path.hasSuffix("/data.pkl") || $0.path == "data.pkl" }) else {
             throw LoupeIOError("\(path) is a zip archive without data.pkl, not a PyTorch checkpoint")
@@ -52,7 +54,8 @@ public enum PyTorchCheckpoint {
         }
         for wrapper in ["state_dict", "model"] {
             if let inner = dictionary.entries.first(where: { if case .string(wrapper) = $0.key { true } else { false } }),
-               case .dict = inner.value {
+                case .dict = inner.value
+            {
                 return try stateDictEntries(inner.value, path: path)
             }
         }
@@ -65,7 +68,8 @@ public enum PyTorchCheckpoint {
         }
     }
 
-    private static func tensor(_ reference: Unpickler.TensorReference, bytes: [UInt8], key: String, path: String) throws -> Tensor {
+    private static func tensor(_ reference: Unpickler.TensorReference, bytes: [UInt8], key: String, path: String) throws -> Tensor
+    {
         let storage = reference.storage
         guard let type = ElementType(pytorchStorage: storage.dtype) else {
             throw LoupeIOError("\(path): tensor '\(key)' has storage type \(storage.dtype), which Loupe does not read")
@@ -79,7 +83,8 @@ public enum PyTorchCheckpoint {
         for (extent, stride) in zip(reference.shape, reference.strides) {
             guard extent >= 0, stride >= 0 else { throw LoupeIOError("\(path): tensor '\(key)' has a negative size or stride") }
             guard extent > 0 else { continue }
-            guard let reach = checkedProduct([extent - 1, stride]), case let (sum, false) = last.addingReportingOverflow(reach) else {
+            guard let reach = checkedProduct([extent - 1, stride]), case let (sum, false) = last.addingReportingOverflow(reach)
+            else {
                 throw LoupeIOError("\(path): tensor '\(key)' has sizes or strides too large to address")
             }
             last = sum
@@ -89,7 +94,8 @@ public enum PyTorchCheckpoint {
             throw LoupeIOError("\(path): tensor '\(key)' of shape \(reference.shape) is larger than its storage allows")
         }
         guard reference.offset >= 0, count == 0 || last < storage.count else {
-            throw LoupeIOError("\(path): tensor '\(key)' of shape \(reference.shape) reaches past its storage of \(storage.count) values")
+            throw LoupeIOError(
+                "\(path): tensor '\(key)' of shape \(reference.shape) reaches past its storage of \(storage.count) values")
         }
         return bytes.withUnsafeBytes { type.decodeTensor($0, shape: [storage.count]) }
             .strided(shape: reference.shape, strides: reference.strides, offset: reference.offset)

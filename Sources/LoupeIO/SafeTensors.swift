@@ -14,7 +14,9 @@ public enum SafeTensors {
         guard data.count >= 8 else { throw LoupeIOError("\(name) is too short to be a safetensors file") }
         let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard headerLength <= UInt64(min(maximumHeaderBytes, data.count - 8)) else {
-            throw LoupeIOError("\(name): the header length \(headerLength) runs past the end of the file; it is not a safetensors file or is truncated")
+            throw LoupeIOError(
+                "\(name): the header length \(headerLength) runs past the end of the file; it is not a safetensors file or is truncated"
+            )
         }
         let headerEnd = 8 + Int(headerLength)
         guard let header = try? JSONSerialization.jsonObject(with: data.subdata(in: 8..<headerEnd)) as? [String: Any] else {
@@ -24,24 +26,31 @@ public enum SafeTensors {
         var tensors: [String: Tensor] = [:]
         for (key, value) in header where key != "__metadata__" {
             guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
-                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2 else {
+                let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
+            else {
                 throw LoupeIOError("\(name): tensor '\(key)' has a malformed header entry")
             }
             guard let type = ElementType(safetensors: dtype) else {
-                throw LoupeIOError("\(name): tensor '\(key)' has dtype \(dtype), which Loupe does not read (F32, F16, BF16, F64, I64, I32, U8)")
+                throw LoupeIOError(
+                    "\(name): tensor '\(key)' has dtype \(dtype), which Loupe does not read (F32, F16, BF16, F64, I64, I32, U8)")
             }
             let (begin, end) = (offsets[0], offsets[1])
             guard begin >= 0, begin <= end, end <= payloadCount else {
-                throw LoupeIOError("\(name): tensor '\(key)' claims bytes \(begin)..<\(end) but the data section has \(payloadCount)")
+                throw LoupeIOError(
+                    "\(name): tensor '\(key)' claims bytes \(begin)..<\(end) but the data section has \(payloadCount)")
             }
             var count = 1
             for dimension in shape {
                 let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-                guard dimension >= 0, !overflow else { throw LoupeIOError("\(name): tensor '\(key)' has an impossible shape \(shape)") }
+                guard dimension >= 0, !overflow else {
+                    throw LoupeIOError("\(name): tensor '\(key)' has an impossible shape \(shape)")
+                }
                 count = product
             }
             guard count.multipliedReportingOverflow(by: type.size) == (end - begin, false) else {
-                throw LoupeIOError("\(name): tensor '\(key)' of shape \(shape) and dtype \(dtype) needs \(count * type.size) bytes but spans \(end - begin)")
+                throw LoupeIOError(
+                    "\(name): tensor '\(key)' of shape \(shape) and dtype \(dtype) needs \(count * type.size) bytes but spans \(end - begin)"
+                )
             }
             tensors[key] = data.withUnsafeBytes { raw in
                 type.decodeTensor(UnsafeRawBufferPointer(rebasing: raw[(headerEnd + begin)..<(headerEnd + end)]), shape: shape)
@@ -63,7 +72,8 @@ public enum SafeTensors {
         let keys = tensors.keys.sorted()
         for key in keys {
             let tensor = tensors[key]!
-            header[key] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + tensor.count * 4]] as [String: Any]
+            header[key] =
+                ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + tensor.count * 4]] as [String: Any]
             offset += tensor.count * 4
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])

@@ -58,62 +58,64 @@ struct Unpickler {
         while true {
             let opcode = try readByte()
             switch opcode {
-            case 0x80: _ = try readByte()                                   // PROTO
-            case 0x95: _ = try readInteger(8)                              // FRAME
-            case 0x2E: return try pop()                                    // STOP
-            case 0x28: stack.append(.mark)                                 // MARK
-            case 0x4E: stack.append(.none)                                 // NONE
-            case 0x88: stack.append(.bool(true))                           // NEWTRUE
-            case 0x89: stack.append(.bool(false))                          // NEWFALSE
+            case 0x80: _ = try readByte()  // PROTO
+            case 0x95: _ = try readInteger(8)  // FRAME
+            case 0x2E: return try pop()  // STOP
+            case 0x28: stack.append(.mark)  // MARK
+            case 0x4E: stack.append(.none)  // NONE
+            case 0x88: stack.append(.bool(true))  // NEWTRUE
+            case 0x89: stack.append(.bool(false))  // NEWFALSE
             case 0x4A: stack.append(.int(Int(Int32(truncatingIfNeeded: try readInteger(4)))))  // BININT
-            case 0x4B: stack.append(.int(try readInteger(1)))              // BININT1
-            case 0x4D: stack.append(.int(try readInteger(2)))              // BININT2
-            case 0x8A: stack.append(.int(try readLong(try readInteger(1)))) // LONG1
-            case 0x47:                                                     // BINFLOAT (big-endian)
+            case 0x4B: stack.append(.int(try readInteger(1)))  // BININT1
+            case 0x4D: stack.append(.int(try readInteger(2)))  // BININT2
+            case 0x8A: stack.append(.int(try readLong(try readInteger(1))))  // LONG1
+            case 0x47:  // BINFLOAT (big-endian)
                 let raw = try readBytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
                 stack.append(.float(Double(bitPattern: raw)))
             case 0x58: stack.append(.string(try readString(try readInteger(4))))  // BINUNICODE
             case 0x8C: stack.append(.string(try readString(try readInteger(1))))  // SHORT_BINUNICODE
             case 0x8D: stack.append(.string(try readString(try readInteger(8))))  // BINUNICODE8
-            case 0x42: stack.append(.bytes(try readBytes(try readInteger(4))))    // BINBYTES
-            case 0x43: stack.append(.bytes(try readBytes(try readInteger(1))))    // SHORT_BINBYTES
-            case 0x29: stack.append(.tuple([]))                            // EMPTY_TUPLE
-            case 0x74: stack.append(.tuple(try popToMark()))               // TUPLE
-            case 0x85: stack.append(.tuple([try pop()]))                   // TUPLE1
-            case 0x86: let b = try pop(), a = try pop(); stack.append(.tuple([a, b]))             // TUPLE2
+            case 0x42: stack.append(.bytes(try readBytes(try readInteger(4))))  // BINBYTES
+            case 0x43: stack.append(.bytes(try readBytes(try readInteger(1))))  // SHORT_BINBYTES
+            case 0x29: stack.append(.tuple([]))  // EMPTY_TUPLE
+            case 0x74: stack.append(.tuple(try popToMark()))  // TUPLE
+            case 0x85: stack.append(.tuple([try pop()]))  // TUPLE1
+            case 0x86: let b = try pop(), a = try pop(); stack.append(.tuple([a, b]))  // TUPLE2
             case 0x87: let c = try pop(), b = try pop(), a = try pop(); stack.append(.tuple([a, b, c]))  // TUPLE3
-            case 0x5D: stack.append(.list(ListBox()))                      // EMPTY_LIST
-            case 0x7D: stack.append(.dict(DictBox()))                      // EMPTY_DICT
-            case 0x61: let item = try pop(); try list(at: stack.count - 1).items.append(item)     // APPEND
+            case 0x5D: stack.append(.list(ListBox()))  // EMPTY_LIST
+            case 0x7D: stack.append(.dict(DictBox()))  // EMPTY_DICT
+            case 0x61: let item = try pop(); try list(at: stack.count - 1).items.append(item)  // APPEND
             case 0x65: let items = try popToMark(); try list(at: stack.count - 1).items += items  // APPENDS
-            case 0x73:                                                     // SETITEM
+            case 0x73:  // SETITEM
                 let value = try pop(), key = try pop()
                 try dict(at: stack.count - 1).entries.append((key, value))
-            case 0x75:                                                     // SETITEMS
+            case 0x75:  // SETITEMS
                 let items = try popToMark()
                 guard items.count % 2 == 0 else { throw malformed("odd SETITEMS") }
                 let target = try dict(at: stack.count - 1)
                 for index in stride(from: 0, to: items.count, by: 2) { target.entries.append((items[index], items[index + 1])) }
-            case 0x71: memo[try readInteger(1)] = try top()                // BINPUT
-            case 0x72: memo[try readInteger(4)] = try top()                // LONG_BINPUT
-            case 0x94: memo[memo.count] = try top()                        // MEMOIZE
-            case 0x68: stack.append(try memoized(try readInteger(1)))      // BINGET
-            case 0x6A: stack.append(try memoized(try readInteger(4)))      // LONG_BINGET
-            case 0x63:                                                     // GLOBAL
+            case 0x71: memo[try readInteger(1)] = try top()  // BINPUT
+            case 0x72: memo[try readInteger(4)] = try top()  // LONG_BINPUT
+            case 0x94: memo[memo.count] = try top()  // MEMOIZE
+            case 0x68: stack.append(try memoized(try readInteger(1)))  // BINGET
+            case 0x6A: stack.append(try memoized(try readInteger(4)))  // LONG_BINGET
+            case 0x63:  // GLOBAL
                 let module = try readLine(), name = try readLine()
                 stack.append(.global(try resolve(module, name)))
-            case 0x93:                                                     // STACK_GLOBAL
+            case 0x93:  // STACK_GLOBAL
                 guard case .string(let name) = try pop(), case .string(let module) = try pop() else {
                     throw malformed("STACK_GLOBAL without names")
                 }
                 stack.append(.global(try resolve(module, name)))
-            case 0x51: stack.append(try persistentLoad(try pop()))         // BINPERSID
-            case 0x52:                                                     // REDUCE
+            case 0x51: stack.append(try persistentLoad(try pop()))  // BINPERSID
+            case 0x52:  // REDUCE
                 let arguments = try pop(), callable = try pop()
                 stack.append(try call(callable, arguments))
-            case 0x62: _ = try pop()                                       // BUILD: state (such as _metadata) is ignored
+            case 0x62: _ = try pop()  // BUILD: state (such as _metadata) is ignored
             default:
-                throw LoupeIOError("\(name): the checkpoint's pickle uses opcode 0x\(String(opcode, radix: 16)), which a state_dict never needs; refusing to read it")
+                throw LoupeIOError(
+                    "\(name): the checkpoint's pickle uses opcode 0x\(String(opcode, radix: 16)), which a state_dict never needs; refusing to read it"
+                )
             }
         }
     }
@@ -124,15 +126,18 @@ struct Unpickler {
     private func resolve(_ module: String, _ name: String) throws -> String {
         let qualified = "\(Unpickler.python3Modules[module] ?? module).\(name)"
         guard Unpickler.allowedGlobals.contains(qualified) else {
-            throw LoupeIOError("\(self.name): refusing to load: the pickle names the global '\(qualified)', which a weights file never needs (it could run code); only state_dict checkpoints are read")
+            throw LoupeIOError(
+                "\(self.name): refusing to load: the pickle names the global '\(qualified)', which a weights file never needs (it could run code); only state_dict checkpoints are read"
+            )
         }
         return qualified
     }
 
     private func persistentLoad(_ identifier: Value) throws -> Value {
         guard case .tuple(let parts) = identifier, parts.count == 5, case .string("storage") = parts[0],
-              case .global(let type) = parts[1], case .string(let key) = parts[2], case .int(let count) = parts[4],
-              count >= 0 else {
+            case .global(let type) = parts[1], case .string(let key) = parts[2], case .int(let count) = parts[4],
+            count >= 0
+        else {
             throw malformed("an unexpected persistent id")
         }
         return .storage(Storage(dtype: type, key: key, count: count))
@@ -147,7 +152,8 @@ struct Unpickler {
             return .dict(DictBox())
         case "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor":
             guard args.count >= 4, case .storage(let storage) = args[0], case .int(let offset) = args[1],
-                  case .tuple(let shapeValues) = args[2], case .tuple(let strideValues) = args[3] else {
+                case .tuple(let shapeValues) = args[2], case .tuple(let strideValues) = args[3]
+            else {
                 throw malformed("a tensor with unexpected arguments")
             }
             let shape = try shapeValues.map(integer), strides = try strideValues.map(integer)

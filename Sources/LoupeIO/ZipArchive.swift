@@ -34,7 +34,9 @@ struct ZipArchive {
         var directoryOffset = Int(try reader.uint32(end + 16))
         if count == 0xFFFF || directorySize == 0xFFFF_FFFF || directoryOffset == 0xFFFF_FFFF {
             // ZIP64: the locator just before the end record points at the ZIP64 end record.
-            guard end >= 20, try reader.uint32(end - 20) == 0x0706_4B50 else { throw LoupeIOError("\(name): missing ZIP64 locator") }
+            guard end >= 20, try reader.uint32(end - 20) == 0x0706_4B50 else {
+                throw LoupeIOError("\(name): missing ZIP64 locator")
+            }
             let record = try reader.offset(try reader.uint64(end - 12))
             guard try reader.uint32(record) == 0x0606_4B50 else { throw LoupeIOError("\(name): bad ZIP64 end record") }
             count = try reader.offset(try reader.uint64(record + 32))
@@ -51,8 +53,10 @@ struct ZipArchive {
             let method = Int(try reader.uint16(position + 10))
             let crc = try reader.uint32(position + 16)
             var compressed = UInt64(try reader.uint32(position + 20)), uncompressed = UInt64(try reader.uint32(position + 24))
-            let (nameLength, extraLength, commentLength) = (Int(try reader.uint16(position + 28)), Int(try reader.uint16(position + 30)),
-                                                           Int(try reader.uint16(position + 32)))
+            let (nameLength, extraLength, commentLength) = (
+                Int(try reader.uint16(position + 28)), Int(try reader.uint16(position + 30)),
+                Int(try reader.uint16(position + 32))
+            )
             var localOffset = UInt64(try reader.uint32(position + 42))
             let path = String(decoding: try reader.bytes(position + 46, nameLength), as: UTF8.self)
             // ZIP64 sizes and offset sit in extra field 0x0001, in this order, for the fields that overflowed.
@@ -74,15 +78,19 @@ struct ZipArchive {
                 extra += 4 + size
             }
             let local = try reader.offset(localOffset)
-            guard try reader.uint32(local) == 0x0403_4B50 else { throw LoupeIOError("\(name): entry \(path) has no local header") }
+            guard try reader.uint32(local) == 0x0403_4B50 else {
+                throw LoupeIOError("\(name): entry \(path) has no local header")
+            }
             let dataOffset = local + 30 + Int(try reader.uint16(local + 26)) + Int(try reader.uint16(local + 28))
             // A deflated entry may unpack beyond the file's size; contents(of:limit:) bounds that.
             let (compressedSize, uncompressedSize) = (try reader.offset(compressed), Int(exactly: uncompressed) ?? Int.max)
             guard dataOffset <= data.count, compressedSize <= data.count - dataOffset else {
                 throw LoupeIOError("\(name): entry \(path) reaches past the end of the file")
             }
-            entries.append(Entry(path: path, method: method, crc: crc, compressedSize: compressedSize,
-                                 uncompressedSize: uncompressedSize, dataOffset: dataOffset))
+            entries.append(
+                Entry(
+                    path: path, method: method, crc: crc, compressedSize: compressedSize,
+                    uncompressedSize: uncompressedSize, dataOffset: dataOffset))
             position += 46 + nameLength + extraLength + commentLength
         }
         self.entries = entries
@@ -98,15 +106,22 @@ struct ZipArchive {
         switch entry.method {
         case 0: bytes = raw
         case 8: bytes = try Gzip.decompress(raw, limit: entry.uncompressedSize, name: "\(name): \(entry.path)", raw: true)
-        default: throw LoupeIOError("\(name): entry \(entry.path) uses compression method \(entry.method); Loupe reads stored and deflated entries")
+        default:
+            throw LoupeIOError(
+                "\(name): entry \(entry.path) uses compression method \(entry.method); Loupe reads stored and deflated entries")
         }
         guard bytes.count == entry.uncompressedSize else {
-            throw LoupeIOError("\(name): entry \(entry.path) holds \(bytes.count) bytes, not the \(entry.uncompressedSize) it declares")
+            throw LoupeIOError(
+                "\(name): entry \(entry.path) holds \(bytes.count) bytes, not the \(entry.uncompressedSize) it declares")
         }
         let crc = bytes.withUnsafeBytes { buffer in
-            UInt32(truncatingIfNeeded: buffer.isEmpty ? 0 : crc32(0, buffer.bindMemory(to: UInt8.self).baseAddress, uInt(buffer.count)))
+            UInt32(
+                truncatingIfNeeded: buffer.isEmpty
+                    ? 0 : crc32(0, buffer.bindMemory(to: UInt8.self).baseAddress, uInt(buffer.count)))
         }
-        guard crc == entry.crc else { throw LoupeIOError("\(name): entry \(entry.path) fails its CRC check (the file is corrupt)") }
+        guard crc == entry.crc else {
+            throw LoupeIOError("\(name): entry \(entry.path) fails its CRC check (the file is corrupt)")
+        }
         return bytes
     }
 }
@@ -133,7 +148,9 @@ private struct ByteReader {
 
     /// A 64-bit size or offset from the file as an Int inside the file, or an error.
     func offset(_ value: UInt64) throws -> Int {
-        guard value <= UInt64(data.count) else { throw LoupeIOError("\(name): a zip offset or size (\(value)) lies beyond the file") }
+        guard value <= UInt64(data.count) else {
+            throw LoupeIOError("\(name): a zip offset or size (\(value)) lies beyond the file")
+        }
         return Int(value)
     }
 }

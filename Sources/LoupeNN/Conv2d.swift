@@ -8,14 +8,19 @@ public final class Conv2d: Module {
     public let groups: Int
 
     /// - Parameters: as `nn.Conv2d`; weights start Kaiming-uniform (PyTorch's default).
-    public init(inputChannels: Int, outputChannels: Int, kernelSize: Size2D, stride: Size2D = 1,
-                padding: Size2D = 0, dilation: Size2D = 1, groups: Int = 1, bias: Bool = true,
-                generator: inout RandomGenerator) {
-        precondition(inputChannels % groups == 0 && outputChannels % groups == 0,
-                     "Conv2d: groups \(groups) must divide \(inputChannels) and \(outputChannels) channels")
+    public init(
+        inputChannels: Int, outputChannels: Int, kernelSize: Size2D, stride: Size2D = 1,
+        padding: Size2D = 0, dilation: Size2D = 1, groups: Int = 1, bias: Bool = true,
+        generator: inout RandomGenerator
+    ) {
+        precondition(
+            inputChannels % groups == 0 && outputChannels % groups == 0,
+            "Conv2d: groups \(groups) must divide \(inputChannels) and \(outputChannels) channels")
         let fanIn = inputChannels / groups * kernelSize.height * kernelSize.width
-        weight = Parameter(defaultInitialized([outputChannels, inputChannels / groups, kernelSize.height, kernelSize.width],
-                                              fanIn: fanIn, generator: &generator))
+        weight = Parameter(
+            defaultInitialized(
+                [outputChannels, inputChannels / groups, kernelSize.height, kernelSize.width],
+                fanIn: fanIn, generator: &generator))
         self.bias = bias ? Parameter(defaultInitialized([outputChannels], fanIn: fanIn, generator: &generator)) : nil
         self.stride = stride
         self.padding = padding
@@ -28,13 +33,15 @@ public final class Conv2d: Module {
     }
 
     public override func forward(_ input: Tensor) -> Tensor {
-        input.convolved2D(with: weight.value, bias: bias?.value, stride: stride, padding: padding,
-                          dilation: dilation, groups: groups)
+        input.convolved2D(
+            with: weight.value, bias: bias?.value, stride: stride, padding: padding,
+            dilation: dilation, groups: groups)
     }
 
     public override var spatialFootprint: SpatialFootprint? {
-        SpatialFootprint(kernelSize: Size2D(weight.shape[2], weight.shape[3]), stride: stride, padding: padding,
-                         dilation: dilation)
+        SpatialFootprint(
+            kernelSize: Size2D(weight.shape[2], weight.shape[3]), stride: stride, padding: padding,
+            dilation: dilation)
     }
 
     public override var configuration: String {
@@ -86,15 +93,18 @@ public final class BatchNorm2d: Module {
     }
 
     public override var localParameters: [(name: String, parameter: Parameter)] {
-        [("weight", weight), ("bias", bias), ("running_mean", runningMean), ("running_var", runningVariance),
-         ("num_batches_tracked", batchesTracked)]
+        [
+            ("weight", weight), ("bias", bias), ("running_mean", runningMean), ("running_var", runningVariance),
+            ("num_batches_tracked", batchesTracked),
+        ]
     }
 
     public override func forward(_ input: Tensor) -> Tensor {
         var mean = runningMean.value, variance = runningVariance.value
-        let output = input.batchNormalized(scale: weight.value, offset: bias.value, runningMean: &mean,
-                                           runningVariance: &variance, training: isTraining,
-                                           momentum: momentum, epsilon: epsilon)
+        let output = input.batchNormalized(
+            scale: weight.value, offset: bias.value, runningMean: &mean,
+            runningVariance: &variance, training: isTraining,
+            momentum: momentum, epsilon: epsilon)
         if isTraining {
             runningMean.value = mean
             runningVariance.value = variance

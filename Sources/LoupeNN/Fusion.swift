@@ -19,8 +19,9 @@ extension Conv2d {
             return relu.map { $0(output) } ?? output
         }
         let epilogue = ConvolutionEpilogue(channelAffine: norm?.inferenceAffine, adding: addend, rectified: relu != nil)
-        let output = input.convolved2D(with: weight.value, bias: bias?.value, stride: stride, padding: padding,
-                                       dilation: dilation, groups: groups, then: epilogue)
+        let output = input.convolved2D(
+            with: weight.value, bias: bias?.value, stride: stride, padding: padding,
+            dilation: dilation, groups: groups, then: epilogue)
         guard let last, let session = TapSession.current else { return output }
         return session.offer(output, at: last.path)
     }
@@ -29,8 +30,9 @@ extension Conv2d {
 extension BatchNorm2d {
     /// The per-channel map `x · scale + shift` this layer applies in evaluation mode.
     var inferenceAffine: (scale: Tensor, shift: Tensor) {
-        Tensor.batchNormalizationAffine(scale: weight.value, offset: bias.value, runningMean: runningMean.value,
-                                        runningVariance: runningVariance.value, epsilon: epsilon)
+        Tensor.batchNormalizationAffine(
+            scale: weight.value, offset: bias.value, runningMean: runningMean.value,
+            runningVariance: runningVariance.value, epsilon: epsilon)
     }
 }
 

@@ -12,8 +12,10 @@ public final class MaxPool2d: Module {
     public let kernelSize: Size2D, stride: Size2D, padding: Size2D, dilation: Size2D
     public let ceilMode: Bool
 
-    public init(kernelSize: Size2D, stride: Size2D? = nil, padding: Size2D = 0, dilation: Size2D = 1,
-                ceilMode: Bool = false) {
+    public init(
+        kernelSize: Size2D, stride: Size2D? = nil, padding: Size2D = 0, dilation: Size2D = 1,
+        ceilMode: Bool = false
+    ) {
         self.kernelSize = kernelSize
         self.stride = stride ?? kernelSize
         self.padding = padding
@@ -39,8 +41,10 @@ public final class AvgPool2d: Module {
     public let kernelSize: Size2D, stride: Size2D, padding: Size2D
     public let ceilMode: Bool, countIncludePad: Bool
 
-    public init(kernelSize: Size2D, stride: Size2D? = nil, padding: Size2D = 0, ceilMode: Bool = false,
-                countIncludePad: Bool = true) {
+    public init(
+        kernelSize: Size2D, stride: Size2D? = nil, padding: Size2D = 0, ceilMode: Bool = false,
+        countIncludePad: Bool = true
+    ) {
         self.kernelSize = kernelSize
         self.stride = stride ?? kernelSize
         self.padding = padding
@@ -49,8 +53,9 @@ public final class AvgPool2d: Module {
     }
 
     public override func forward(_ input: Tensor) -> Tensor {
-        input.averagePooled2D(kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode,
-                              countIncludePad: countIncludePad)
+        input.averagePooled2D(
+            kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode,
+            countIncludePad: countIncludePad)
     }
 
     public override var spatialFootprint: SpatialFootprint? {

@@ -6,8 +6,9 @@ extension Tensor {
     ///
     /// - Parameter labels: one class index per row, each in `0..<classes`.
     public func crossEntropy(labels: [Int]) -> Tensor {
-        precondition(rank == 2 && shape[0] == labels.count,
-                     "crossEntropy: logits must be [N, classes] with N = \(labels.count) labels; got \(shape)")
+        precondition(
+            rank == 2 && shape[0] == labels.count,
+            "crossEntropy: logits must be [N, classes] with N = \(labels.count) labels; got \(shape)")
         let picked = logSoftmax(along: 1) * Tensor.oneHot(labels, classes: shape[1])
         return -picked.sum() / Float(labels.count)
     }

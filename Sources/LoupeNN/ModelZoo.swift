@@ -36,7 +36,8 @@ public enum ModelZoo {
         case let vgg where vgg.hasPrefix("vgg"):
             let batchNorm = vgg.hasSuffix("_bn")
             guard let depth = Int(vgg.dropFirst(3).prefix { $0.isNumber }), VGG.configurations[depth] != nil,
-                  vgg == "vgg\(depth)" + (batchNorm ? "_bn" : "") else { throw UnknownArchitectureError(name: name) }
+                vgg == "vgg\(depth)" + (batchNorm ? "_bn" : "")
+            else { throw UnknownArchitectureError(name: name) }
             model = VGG(depth: depth, batchNorm: batchNorm, classes: classes, generator: &generator)
         case "squeezenet1_0", "squeezenet1_1":
             model = SqueezeNet(version: String(name.suffix(3)), classes: classes, generator: &generator)

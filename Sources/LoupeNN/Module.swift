@@ -102,8 +102,10 @@ public struct InnerTap {
     /// be `[N, C, h, w]` even at rank 4 (Grad-CAM's default layer skips it).
     public var rearranges: Bool { ["Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Expand"].contains(type) }
 
-    public init(name: String, aliases: [String] = [], type: String, parameters: Int = 0,
-                multiplyAdds: @escaping ([Int]) -> Int = { _ in 0 }) {
+    public init(
+        name: String, aliases: [String] = [], type: String, parameters: Int = 0,
+        multiplyAdds: @escaping ([Int]) -> Int = { _ in 0 }
+    ) {
         self.name = name
         self.aliases = aliases
         self.type = type
@@ -145,9 +147,10 @@ extension Module {
         let count = input.shape.first ?? 0, perPass = Swift.max(1, samplesPerPass)
         return withoutGradients {
             guard count > perPass, !isTraining else { return self(input) }
-            return Tensor.concatenate(stride(from: 0, to: count, by: perPass).map {
-                self(input.slice(along: 0, from: $0, to: Swift.min($0 + perPass, count)))
-            }, along: 0)
+            return Tensor.concatenate(
+                stride(from: 0, to: count, by: perPass).map {
+                    self(input.slice(along: 0, from: $0, to: Swift.min($0 + perPass, count)))
+                }, along: 0)
         }
     }
 }

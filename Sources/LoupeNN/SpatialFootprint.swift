@@ -26,11 +26,13 @@ public struct SpatialFootprint: Equatable, Sendable {
     /// The footprint of `self` followed by `next`.
     public func then(_ next: SpatialFootprint) -> SpatialFootprint {
         SpatialFootprint(
-            extent: Size2D(extent.height + (next.extent.height - 1) * stride.height,
-                           extent.width + (next.extent.width - 1) * stride.width),
+            extent: Size2D(
+                extent.height + (next.extent.height - 1) * stride.height,
+                extent.width + (next.extent.width - 1) * stride.width),
             stride: Size2D(stride.height * next.stride.height, stride.width * next.stride.width),
-            padding: Size2D(padding.height + next.padding.height * stride.height,
-                            padding.width + next.padding.width * stride.width))
+            padding: Size2D(
+                padding.height + next.padding.height * stride.height,
+                padding.width + next.padding.width * stride.width))
     }
 
     /// The footprint of modules applied in order, or `nil` when one of them is not local.
@@ -45,8 +47,9 @@ public struct SpatialFootprint: Equatable, Sendable {
 
     /// A window footprint (convolution or pooling) from its hyper-parameters.
     public init(kernelSize: Size2D, stride: Size2D, padding: Size2D, dilation: Size2D = 1) {
-        self.init(extent: Size2D(dilation.height * (kernelSize.height - 1) + 1, dilation.width * (kernelSize.width - 1) + 1),
-                  stride: stride, padding: padding)
+        self.init(
+            extent: Size2D(dilation.height * (kernelSize.height - 1) + 1, dilation.width * (kernelSize.width - 1) + 1),
+            stride: stride, padding: padding)
     }
 }
 

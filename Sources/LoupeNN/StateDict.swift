@@ -23,9 +23,11 @@ public struct StateDictReport: Error, CustomStringConvertible, Equatable {
         if !missing.isEmpty { parts.append("missing \(missing.count) (\(summary(missing)))") }
         if !unexpected.isEmpty { parts.append("unexpected \(unexpected.count) (\(summary(unexpected)))") }
         if !mismatched.isEmpty {
-            parts.append("wrong shape \(mismatched.count) (" + mismatched.prefix(4)
-                .map { "\($0.key): model \($0.expected), file \($0.found)" }.joined(separator: "; ")
-                + (mismatched.count > 4 ? "; …" : "") + ")")
+            parts.append(
+                "wrong shape \(mismatched.count) ("
+                    + mismatched.prefix(4)
+                    .map { "\($0.key): model \($0.expected), file \($0.found)" }.joined(separator: "; ")
+                    + (mismatched.count > 4 ? "; …" : "") + ")")
         }
         return "weights do not fit the architecture: " + parts.joined(separator: ", ")
             + "; check --arch, or load non-strictly to keep a replaced head"

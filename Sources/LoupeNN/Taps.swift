@@ -50,7 +50,8 @@ public struct UnknownLayerError: Error, CustomStringConvertible {
     public let suggestions: [String]
 
     public var description: String {
-        "no layer named '\(name)'" + (suggestions.isEmpty ? "" : "; did you mean \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?")
+        "no layer named '\(name)'"
+            + (suggestions.isEmpty ? "" : "; did you mean \(suggestions.map { "'\($0)'" }.joined(separator: ", "))?")
             + " (`loupe summary` lists every layer)"
     }
 }
@@ -81,15 +82,20 @@ extension Module {
     ///   - gradients: make each tapped activation a point of differentiation.
     ///   - body: runs the model; its result is returned with the activations by path.
     /// - Throws: ``UnknownLayerError`` naming the nearest valid paths when a path is unknown.
-    public func withTaps<Result>(_ paths: [String], gradients: Bool = false,
-                                 _ body: () throws -> Result) throws -> (result: Result, activations: [String: Tensor]) {
+    public func withTaps<Result>(
+        _ paths: [String], gradients: Bool = false,
+        _ body: () throws -> Result
+    ) throws -> (result: Result, activations: [String: Tensor]) {
         let (result, activations, _) = try withTapsInOrder(paths, gradients: gradients, body)
         return (result, activations)
     }
 
     /// ``withTaps(_:gradients:_:)`` that also returns the paths in the order their modules finished.
-    public func withTapsInOrder<Result>(_ paths: [String], gradients: Bool = false, _ body: () throws -> Result) throws
-        -> (result: Result, activations: [String: Tensor], order: [String]) {
+    public func withTapsInOrder<Result>(
+        _ paths: [String], gradients: Bool = false, _ body: () throws -> Result
+    ) throws
+        -> (result: Result, activations: [String: Tensor], order: [String])
+    {
         let session = try tapSession(paths, gradients: gradients, keepsOutputs: true, body)
         return (session.result, session.tapped.activations, session.tapped.order)
     }
@@ -97,14 +103,20 @@ extension Module {
     /// Runs `body` recording only the shapes of the outputs at `paths` and the order their
     /// modules finished: what a model's layers produce without holding every activation at once
     /// (held at once, they would raise a one-shot Grad-CAM's peak memory).
-    public func withTapShapesInOrder<Result>(_ paths: [String], _ body: () throws -> Result) throws
-        -> (result: Result, shapes: [String: [Int]], order: [String]) {
+    public func withTapShapesInOrder<Result>(
+        _ paths: [String], _ body: () throws -> Result
+    ) throws
+        -> (result: Result, shapes: [String: [Int]], order: [String])
+    {
         let session = try tapSession(paths, gradients: false, keepsOutputs: false, body)
         return (session.result, session.tapped.shapes, session.tapped.order)
     }
 
-    private func tapSession<Result>(_ paths: [String], gradients: Bool, keepsOutputs: Bool, _ body: () throws -> Result) throws
-        -> (result: Result, tapped: TapSession) {
+    private func tapSession<Result>(
+        _ paths: [String], gradients: Bool, keepsOutputs: Bool, _ body: () throws -> Result
+    ) throws
+        -> (result: Result, tapped: TapSession)
+    {
         let known = Set(tapNames)
         for path in paths where !known.contains(path) {
             throw UnknownLayerError(name: path, suggestions: nearest(path, among: tapNames))
@@ -124,8 +136,9 @@ func nearest(_ name: String, among candidates: [String]) -> [String] {
         for (i, character) in source.enumerated() {
             var current = [i + 1] + Array(repeating: 0, count: target.count)
             for j in 0..<target.count {
-                current[j + 1] = Swift.min(previous[j + 1] + 1, current[j] + 1,
-                                           previous[j] + (character == target[j] ? 0 : 1))
+                current[j + 1] = Swift.min(
+                    previous[j + 1] + 1, current[j] + 1,
+                    previous[j] + (character == target[j] ? 0 : 1))
             }
             previous = current
         }

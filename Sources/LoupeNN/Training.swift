@@ -8,7 +8,9 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var validationLoss: Float?
     public var validationAccuracy: Float?
 
-    public init(epoch: Int, trainingLoss: Float, trainingAccuracy: Float, validationLoss: Float? = nil, validationAccuracy: Float? = nil) {
+    public init(
+        epoch: Int, trainingLoss: Float, trainingAccuracy: Float, validationLoss: Float? = nil, validationAccuracy: Float? = nil
+    ) {
         self.epoch = epoch
         self.trainingLoss = trainingLoss
         self.trainingAccuracy = trainingAccuracy
@@ -31,8 +33,9 @@ public enum ClassificationLoss: String, Sendable {
             let predicted = logits.detached().argmax(along: 1)
             return (logits.crossEntropy(labels: labels), zip(predicted, labels).filter { $0 == $1 }.count)
         case .binaryCrossEntropy:
-            precondition(logits.rank == 2 && logits.shape[1] == 1,
-                         "binary cross-entropy needs one logit per sample; the model returns \(logits.shape)")
+            precondition(
+                logits.rank == 2 && logits.shape[1] == 1,
+                "binary cross-entropy needs one logit per sample; the model returns \(logits.shape)")
             let targets = Tensor(shape: logits.shape, scalars: labels.map(Float.init))
             let correct = zip(logits.scalars, labels).filter { ($0 > 0 ? 1 : 0) == $1 }.count
             return (logits.binaryCrossEntropyWithLogits(targets: targets), correct)
@@ -48,8 +51,10 @@ public struct Trainer<Optimizer: LoupeNN.Optimizer> {
     public var batchSize: Int
     public var seed: UInt64
 
-    public init(model: Module, optimizer: Optimizer, loss: ClassificationLoss = .crossEntropy, batchSize: Int = 64,
-                seed: UInt64 = 0) {
+    public init(
+        model: Module, optimizer: Optimizer, loss: ClassificationLoss = .crossEntropy, batchSize: Int = 64,
+        seed: UInt64 = 0
+    ) {
         self.model = model
         self.optimizer = optimizer
         self.loss = loss
@@ -64,8 +69,10 @@ public struct Trainer<Optimizer: LoupeNN.Optimizer> {
     ///   - validation: evaluated after each epoch when given.
     ///   - progress: called after every batch with (epoch, batch, batches, running loss).
     /// - Returns: one record per epoch.
-    public mutating func fit(images: Tensor, labels: [Int], validation: (images: Tensor, labels: [Int])? = nil,
-                             epochs: Int, progress: (Int, Int, Int, Float) -> Void = { _, _, _, _ in }) -> [EpochRecord] {
+    public mutating func fit(
+        images: Tensor, labels: [Int], validation: (images: Tensor, labels: [Int])? = nil,
+        epochs: Int, progress: (Int, Int, Int, Float) -> Void = { _, _, _, _ in }
+    ) -> [EpochRecord] {
         var generator = RandomGenerator(seed: seed)
         var history: [EpochRecord] = []
         let trainable = model.namedParameters().map(\.parameter).filter(\.isTrainable)
@@ -85,8 +92,9 @@ public struct Trainer<Optimizer: LoupeNN.Optimizer> {
                 progress(epoch, batch + 1, batches, totalLoss / Float(min((batch + 1) * batchSize, order.count)))
             }
             for parameter in trainable { parameter.value = parameter.value.detached() }
-            var record = EpochRecord(epoch: epoch, trainingLoss: totalLoss / Float(labels.count),
-                                     trainingAccuracy: Float(correct) / Float(labels.count))
+            var record = EpochRecord(
+                epoch: epoch, trainingLoss: totalLoss / Float(labels.count),
+                trainingAccuracy: Float(correct) / Float(labels.count))
             if let validation {
                 let (validationLoss, accuracy) = evaluate(images: validation.images, labels: validation.labels)
                 record.validationLoss = validationLoss
@@ -105,8 +113,10 @@ public struct Trainer<Optimizer: LoupeNN.Optimizer> {
 }
 
 /// A classifier's mean loss and accuracy on labelled images, in evaluation mode, in batches.
-public func evaluate(_ model: Module, images: Tensor, labels: [Int], loss: ClassificationLoss = .crossEntropy,
-                     batchSize: Int = 256) -> (loss: Float, accuracy: Float) {
+public func evaluate(
+    _ model: Module, images: Tensor, labels: [Int], loss: ClassificationLoss = .crossEntropy,
+    batchSize: Int = 256
+) -> (loss: Float, accuracy: Float) {
     model.setTraining(false)
     var totalLoss: Float = 0, correct = 0
     withoutGradients {

@@ -25,7 +25,9 @@ public struct BitmapFont: Sendable {
     public static let standard = dejaVuSans12
 
     func glyph(_ character: Character) -> Glyph {
-        guard let ascii = character.asciiValue, (32...126).contains(ascii) else { return glyphs[Int(Character("?").asciiValue!) - 32] }
+        guard let ascii = character.asciiValue, (32...126).contains(ascii) else {
+            return glyphs[Int(Character("?").asciiValue!) - 32]
+        }
         return glyphs[Int(ascii) - 32]
     }
 

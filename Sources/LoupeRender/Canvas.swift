@@ -8,7 +8,9 @@ public struct RGB: Equatable, Sendable {
     public static let white = RGB(1, 1, 1), black = RGB(0, 0, 0), text = RGB(0.13, 0.13, 0.13)
     public static let axis = RGB(0.35, 0.35, 0.35), grid = RGB(0.9, 0.9, 0.9)
     /// matplotlib's first four "tab10" colors, for plot lines.
-    public static let series = [RGB(0.122, 0.467, 0.706), RGB(1.0, 0.498, 0.055), RGB(0.173, 0.627, 0.173), RGB(0.839, 0.153, 0.157)]
+    public static let series = [
+        RGB(0.122, 0.467, 0.706), RGB(1.0, 0.498, 0.055), RGB(0.173, 0.627, 0.173), RGB(0.839, 0.153, 0.157),
+    ]
 }
 
 /// An RGB drawing surface: rectangles, antialiased lines, text and pasted images; the pictures
@@ -50,8 +52,10 @@ public struct Canvas {
         let half = lineWidth / 2
         let (dx, dy) = (end.x - start.x, end.y - start.y)
         let lengthSquared = dx * dx + dy * dy
-        let left = Int((Swift.min(start.x, end.x) - half - 1).rounded(.down)), right = Int((Swift.max(start.x, end.x) + half + 1).rounded(.up))
-        let top = Int((Swift.min(start.y, end.y) - half - 1).rounded(.down)), bottom = Int((Swift.max(start.y, end.y) + half + 1).rounded(.up))
+        let left = Int((Swift.min(start.x, end.x) - half - 1).rounded(.down)),
+            right = Int((Swift.max(start.x, end.x) + half + 1).rounded(.up))
+        let top = Int((Swift.min(start.y, end.y) - half - 1).rounded(.down)),
+            bottom = Int((Swift.max(start.y, end.y) + half + 1).rounded(.up))
         let rows = Swift.max(top, 0)..<Swift.max(Swift.min(bottom + 1, height), Swift.max(top, 0))
         let columns = Swift.max(left, 0)..<Swift.max(Swift.min(right + 1, width), Swift.max(left, 0))
         for y in rows {
@@ -72,7 +76,9 @@ public struct Canvas {
             let glyph = font.glyph(character)
             for row in 0..<font.height {
                 for column in 0..<glyph.width {
-                    blend(x: pen + column, y: y + row, color: color, coverage: Float(glyph.coverage[row * glyph.width + column]) / 255)
+                    blend(
+                        x: pen + column, y: y + row, color: color,
+                        coverage: Float(glyph.coverage[row * glyph.width + column]) / 255)
                 }
             }
             pen += glyph.advance
@@ -93,7 +99,9 @@ public struct Canvas {
 
     /// The canvas as an 8-bit RGB image.
     public var image: Image {
-        Image(width: width, height: height, channels: 3, pixels: pixels.map { UInt8((Swift.min(Swift.max($0, 0), 1) * 255).rounded()) })
+        Image(
+            width: width, height: height, channels: 3,
+            pixels: pixels.map { UInt8((Swift.min(Swift.max($0, 0), 1) * 255).rounded()) })
     }
 }
 

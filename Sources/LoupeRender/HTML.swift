@@ -35,13 +35,13 @@ enum HTML {
     }
 
     static let style = """
-    body{font-family:system-ui,-apple-system,"DejaVu Sans",sans-serif;margin:24px;color:#222;background:#fafafa}
-    h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
-    h3{font-size:14px;margin:14px 0 6px;color:#444}
-    table{border-collapse:collapse;font-size:13px;margin:6px 0;align-self:flex-start}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}
-    th{background:#f0f0f0}.row{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}
-    figure{margin:0;background:#fff;border:1px solid #e4e4e4;padding:6px;border-radius:4px}
-    figcaption{font-size:12px;color:#444;margin-top:4px;max-width:360px}.note{font-size:13px;color:#555}
-    details summary{cursor:pointer;font-size:13px;color:#335;margin:6px 0}
-    """
+        body{font-family:system-ui,-apple-system,"DejaVu Sans",sans-serif;margin:24px;color:#222;background:#fafafa}
+        h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+        h3{font-size:14px;margin:14px 0 6px;color:#444}
+        table{border-collapse:collapse;font-size:13px;margin:6px 0;align-self:flex-start}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}
+        th{background:#f0f0f0}.row{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}
+        figure{margin:0;background:#fff;border:1px solid #e4e4e4;padding:6px;border-radius:4px}
+        figcaption{font-size:12px;color:#444;margin-top:4px;max-width:360px}.note{font-size:13px;color:#555}
+        details summary{cursor:pointer;font-size:13px;color:#335;margin:6px 0}
+        """
 }

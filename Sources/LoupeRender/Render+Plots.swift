@@ -18,11 +18,14 @@ public struct PlotSeries {
 
 extension Render {
     /// A line plot with axes, ticks, a title and a legend.
-    public static func linePlot(_ series: [PlotSeries], title: String, xLabel: String, width: Int = 420, height: Int = 260) -> Image {
+    public static func linePlot(
+        _ series: [PlotSeries], title: String, xLabel: String, width: Int = 420, height: Int = 260
+    ) -> Image {
         let points = series.flatMap(\.points)
         precondition(!points.isEmpty, "linePlot: needs at least one point")
-        var frame = PlotFrame(width: width, height: height,
-                              xRange: span(points.map(\.x)), yRange: span(points.map(\.y), padding: 0.05))
+        var frame = PlotFrame(
+            width: width, height: height,
+            xRange: span(points.map(\.x)), yRange: span(points.map(\.y), padding: 0.05))
         frame.drawAxes(title: title, xLabel: xLabel, integerX: true)
         // The legend sits on the title's line, right-aligned, clear of the data.
         let font = BitmapFont.standard
@@ -46,11 +49,16 @@ extension Render {
             let points = history.compactMap { record in value(record).map { (x: Float(record.epoch), y: $0) } }
             return points.isEmpty ? nil : PlotSeries(name, points: points, color: color)
         }
-        let loss = linePlot([series("training", \.trainingLoss, RGB.series[0]), series("validation", \.validationLoss, RGB.series[1])].compactMap { $0 },
-                            title: "Loss", xLabel: "epoch")
-        let accuracy = linePlot([series("training", \.trainingAccuracy, RGB.series[0]),
-                                 series("validation", \.validationAccuracy, RGB.series[1])].compactMap { $0 },
-                                title: "Accuracy", xLabel: "epoch")
+        let loss = linePlot(
+            [series("training", \.trainingLoss, RGB.series[0]), series("validation", \.validationLoss, RGB.series[1])].compactMap
+            { $0 },
+            title: "Loss", xLabel: "epoch")
+        let accuracy = linePlot(
+            [
+                series("training", \.trainingAccuracy, RGB.series[0]),
+                series("validation", \.validationAccuracy, RGB.series[1]),
+            ].compactMap { $0 },
+            title: "Accuracy", xLabel: "epoch")
         var canvas = Canvas(width: loss.width + accuracy.width, height: Swift.max(loss.height, accuracy.height))
         canvas.draw(loss, x: 0, y: 0)
         canvas.draw(accuracy, x: loss.width, y: 0)
@@ -61,14 +69,17 @@ extension Render {
     public static func histogram(_ values: Tensor, bins: Int = 40, title: String, width: Int = 420, height: Int = 240) -> Image {
         let histogram = Histogram(values, bins: bins)
         let (low, high) = (histogram.low, histogram.high)
-        var frame = PlotFrame(width: width, height: height, xRange: (low, high),
-                              yRange: (0, Float(Swift.max(histogram.counts.max()!, 1)) * 1.05))
-        frame.drawAxes(title: title, xLabel: "value (\(histogram.counts.reduce(0, +)) finite of \(values.count))", integerX: false)
+        var frame = PlotFrame(
+            width: width, height: height, xRange: (low, high),
+            yRange: (0, Float(Swift.max(histogram.counts.max()!, 1)) * 1.05))
+        frame.drawAxes(
+            title: title, xLabel: "value (\(histogram.counts.reduce(0, +)) finite of \(values.count))", integerX: false)
         for (bin, count) in histogram.counts.enumerated() where count > 0 {
             let (x0, y0) = frame.position(histogram.lowerEdge(of: bin), Float(count))
             let (x1, _) = frame.position(histogram.lowerEdge(of: bin + 1), 0)
-            frame.canvas.fill(x: Int(x0.rounded()) + 1, y: Int(y0.rounded()), width: Swift.max(Int(x1.rounded()) - Int(x0.rounded()) - 1, 1),
-                              height: frame.bottom - Int(y0.rounded()), color: RGB.series[0])
+            frame.canvas.fill(
+                x: Int(x0.rounded()) + 1, y: Int(y0.rounded()), width: Swift.max(Int(x1.rounded()) - Int(x0.rounded()) - 1, 1),
+                height: frame.bottom - Int(y0.rounded()), color: RGB.series[0])
         }
         return frame.canvas.image
     }
@@ -97,8 +108,10 @@ struct PlotFrame {
     }
 
     func position(_ x: Float, _ y: Float) -> (x: Float, y: Float) {
-        (Float(left) + (x - xRange.0) / (xRange.1 - xRange.0) * Float(right - left),
-         Float(bottom) - (y - yRange.0) / (yRange.1 - yRange.0) * Float(bottom - top))
+        (
+            Float(left) + (x - xRange.0) / (xRange.1 - xRange.0) * Float(right - left),
+            Float(bottom) - (y - yRange.0) / (yRange.1 - yRange.0) * Float(bottom - top)
+        )
     }
 
     mutating func drawAxes(title: String, xLabel: String, integerX: Bool) {

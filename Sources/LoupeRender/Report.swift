@@ -77,7 +77,9 @@ public struct Report {
         let photo = model.metadata.denormalized(input).clamped(min: 0, max: 1)
         let width = settings.displayWidth
 
-        var overlays = [try HTML.image(Image(tensor: photo), displayWidth: width, alt: name).figure(caption: "input", width: width)]
+        var overlays = [
+            try HTML.image(Image(tensor: photo), displayWidth: width, alt: name).figure(caption: "input", width: width)
+        ]
         var histograms: [String] = []
         for method in settings.methods {
             progress(method.rawValue)
@@ -89,21 +91,31 @@ public struct Report {
             let coloring = Render.defaultColoring(for: map, attributesToLayer: method.attributesToLayer)
             let picture = Render.overlay(map, on: photo, colormap: coloring.colormap, scaling: coloring.scaling)
             let layerNote = result.layer.map { " at \($0)" } ?? ""
-            overlays.append(try HTML.image(picture, displayWidth: width, alt: method.rawValue)
-                .figure(caption: "\(method.rawValue)\(layerNote) · \(Report.milliseconds(elapsed))", width: width))
-            histograms.append(try HTML.image(Render.histogram(result.attribution, title: "\(method.rawValue): raw values", width: 300, height: 180),
-                                             alt: "\(method.rawValue) histogram").figure(caption: ""))
+            overlays.append(
+                try HTML.image(picture, displayWidth: width, alt: method.rawValue)
+                    .figure(caption: "\(method.rawValue)\(layerNote) · \(Report.milliseconds(elapsed))", width: width))
+            histograms.append(
+                try HTML.image(
+                    Render.histogram(result.attribution, title: "\(method.rawValue): raw values", width: 300, height: 180),
+                    alt: "\(method.rawValue) histogram"
+                ).figure(caption: ""))
         }
 
         var html = "<h2>\(HTML.escape(name))</h2>\n"
         let classes = model.classNames
-        html += HTML.table(ranked.enumerated().map { rank, index in
-            [String(rank + 1), index < classes.count ? classes[index] : "class \(index)", String(index), String(format: "%.2f%%", probabilities[index] * 100)]
-        }, header: ["#", "class", "index", "probability"])
-        html += "<h3>Why \(HTML.escape(top < classes.count ? classes[top] : "class \(top)"))? Each method's attribution for the top class</h3>\n"
+        html += HTML.table(
+            ranked.enumerated().map { rank, index in
+                [
+                    String(rank + 1), index < classes.count ? classes[index] : "class \(index)", String(index),
+                    String(format: "%.2f%%", probabilities[index] * 100),
+                ]
+            }, header: ["#", "class", "index", "probability"])
+        html +=
+            "<h3>Why \(HTML.escape(top < classes.count ? classes[top] : "class \(top)"))? Each method's attribution for the top class</h3>\n"
         html += "<div class=\"row\">\(overlays.joined(separator: "\n"))</div>\n"
         if !histograms.isEmpty {
-            html += "<details><summary>Histograms of the raw attributions</summary><div class=\"row\">\(histograms.joined(separator: "\n"))</div></details>\n"
+            html +=
+                "<details><summary>Histograms of the raw attributions</summary><div class=\"row\">\(histograms.joined(separator: "\n"))</div></details>\n"
         }
         for layer in settings.layers {
             guard let activation = activations[layer] else { continue }
@@ -119,8 +131,10 @@ public struct Report {
         var html = "<h2>\(HTML.escape(heading))</h2>\n"
         if let text { html += "<p class=\"note\">\(HTML.escape(text))</p>\n" }
         html += "<div class=\"row\">"
-        html += try figures.map { try HTML.image($0.image, displayWidth: $0.displayWidth, alt: $0.caption).figure(caption: $0.caption) }
-            .joined(separator: "\n")
+        html += try figures.map {
+            try HTML.image($0.image, displayWidth: $0.displayWidth, alt: $0.caption).figure(caption: $0.caption)
+        }
+        .joined(separator: "\n")
         html += "</div>\n"
         extraSections.append(html)
     }
@@ -132,7 +146,8 @@ public struct Report {
     public func write(toDirectory directory: String, generator: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let final = "\(directory)/index.html", partial = "\(directory)/.index.html.\(UUID().uuidString).partial"
-        guard FileManager.default.createFile(atPath: partial, contents: nil), let output = FileHandle(forWritingAtPath: partial) else {
+        guard FileManager.default.createFile(atPath: partial, contents: nil), let output = FileHandle(forWritingAtPath: partial)
+        else {
             throw LoupeIOError("cannot write into \(directory)")
         }
         do {
@@ -167,14 +182,14 @@ public struct Report {
             [method.rawValue, images > 0 ? Report.milliseconds((seconds[method] ?? 0) / Double(images)) : "-"]
         }
         return """
-        <!DOCTYPE html>
-        <html lang="en"><head><meta charset="utf-8"><title>\(HTML.escape(title))</title>
-        <style>\(HTML.style)</style></head><body>
-        <h1>\(HTML.escape(title))</h1>
-        <h2>Run summary</h2>
-        <div class="row">\(HTML.table(rows))\(HTML.table(times, header: ["method", "time per image"]))</div>
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>\(HTML.escape(title))</title>
+            <style>\(HTML.style)</style></head><body>
+            <h1>\(HTML.escape(title))</h1>
+            <h2>Run summary</h2>
+            <div class="row">\(HTML.table(rows))\(HTML.table(times, header: ["method", "time per image"]))</div>
 
-        """
+            """
     }
 
     /// Everything after the image sections.
@@ -183,7 +198,8 @@ public struct Report {
     /// The 2-D map a method's attribution is drawn as: CAM maps as they are, pixel maps reduced
     /// over channels by the largest absolute value (Simonyan et al.), one-channel maps kept signed.
     static func displayMap(_ attribution: Tensor, method: AttributionMethod) -> Tensor {
-        let map = method.attributesToLayer || attribution.shape[1] == 1 ? attribution[0] : ChannelReduction.absmax.apply(attribution)[0]
+        let map =
+            method.attributesToLayer || attribution.shape[1] == 1 ? attribution[0] : ChannelReduction.absmax.apply(attribution)[0]
         return map.reshaped(Array(map.shape.suffix(2)))
     }
 
@@ -195,7 +211,8 @@ public struct Report {
         let shown = Swift.min(values.shape[0], maximumChannels)
         let grid = Render.grid(values.slice(along: 0, from: 0, to: shown), columns: 8, gap: 1, colormap: .viridis)
         let factor = Swift.max(1, 56 / Swift.max(values.shape[1], values.shape[2]))
-        let caption = "\(layer): \(shown) of \(values.shape[0]) channels, \(values.shape[1])×\(values.shape[2]); "
+        let caption =
+            "\(layer): \(shown) of \(values.shape[0]) channels, \(values.shape[1])×\(values.shape[2]); "
             + String(format: "min %.3g, mean %.3g, max %.3g", values.min().scalar, values.mean().scalar, values.max().scalar)
         return "<h3>Activations of \(HTML.escape(layer))</h3>\n<div class=\"row\">"
             + (try HTML.image(grid, displayWidth: grid.width * factor, alt: layer).figure(caption: caption)) + "</div>\n"

@@ -41,13 +41,16 @@ func parallelRanges(_ count: Int, grain: Int = 32_768, _ body: (Range<Int>) -> V
         }
         var job = UnsafeSendable((count: count, body: body, openMP: openMP))
         withUnsafeMutablePointer(to: &job) { pointer in
-            openMP.parallel({ raw in
-                let job = raw!.assumingMemoryBound(to: UnsafeSendable<(count: Int, body: (Range<Int>) -> Void, openMP: OpenMP)>.self)
+            openMP.parallel(
+                { raw in
+                    let job = raw!.assumingMemoryBound(
+                        to: UnsafeSendable<(count: Int, body: (Range<Int>) -> Void, openMP: OpenMP)>.self
+                    )
                     .pointee.value
-                let (thread, threads) = (Int(job.openMP.threadNumber()), Int(job.openMP.threadCount()))
-                let start = job.count * thread / threads, end = job.count * (thread + 1) / threads
-                if start < end { job.body(start..<end) }
-            }, pointer, UInt32(chunks), 0)
+                    let (thread, threads) = (Int(job.openMP.threadNumber()), Int(job.openMP.threadCount()))
+                    let start = job.count * thread / threads, end = job.count * (thread + 1) / threads
+                    if start < end { job.body(start..<end) }
+                }, pointer, UInt32(chunks), 0)
         }
     }
 }
@@ -72,10 +75,13 @@ struct OpenMP: @unchecked Sendable {
         let everywhere = UnsafeMutableRawPointer(bitPattern: -2)  // RTLD_DEFAULT
         #endif
         guard let parallel = dlsym(everywhere, "GOMP_parallel"), let number = dlsym(everywhere, "omp_get_thread_num"),
-              let count = dlsym(everywhere, "omp_get_num_threads") else { return nil }
-        return OpenMP(parallel: unsafeBitCast(parallel, to: (@convention(c) (Region, UnsafeMutableRawPointer?, UInt32, UInt32) -> Void).self),
-                      threadNumber: unsafeBitCast(number, to: (@convention(c) () -> Int32).self),
-                      threadCount: unsafeBitCast(count, to: (@convention(c) () -> Int32).self))
+            let count = dlsym(everywhere, "omp_get_num_threads")
+        else { return nil }
+        return OpenMP(
+            parallel: unsafeBitCast(
+                parallel, to: (@convention(c) (Region, UnsafeMutableRawPointer?, UInt32, UInt32) -> Void).self),
+            threadNumber: unsafeBitCast(number, to: (@convention(c) () -> Int32).self),
+            threadCount: unsafeBitCast(count, to: (@convention(c) () -> Int32).self))
     }()
 }
 

@@ -74,11 +74,13 @@ extension Tensor {
     public func gelu() -> Tensor {
         let result = mapped { x in 0.5 * x * (1 + scalarErf(x * 0.70710678)) }
         return Tensor.recording(result, inputs: [self]) { gradient, _ in
-            [gradient.zipped(with: self) { g, x in
-                let cdf = 0.5 * (1 + scalarErf(x * 0.70710678))
-                let density = scalarExp(-0.5 * x * x) * 0.39894228
-                return g * (cdf + x * density)
-            }]
+            [
+                gradient.zipped(with: self) { g, x in
+                    let cdf = 0.5 * (1 + scalarErf(x * 0.70710678))
+                    let density = scalarExp(-0.5 * x * x) * 0.39894228
+                    return g * (cdf + x * density)
+                }
+            ]
         }
     }
 

@@ -4,16 +4,20 @@ extension Tensor {
     public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
         let result = lhs.zipped(with: rhs, Sum())
         return recording(result, inputs: [lhs, rhs]) { gradient, needed in
-            [needed[0] ? gradient.summed(toShape: lhs.shape) : nil,
-             needed[1] ? gradient.summed(toShape: rhs.shape) : nil]
+            [
+                needed[0] ? gradient.summed(toShape: lhs.shape) : nil,
+                needed[1] ? gradient.summed(toShape: rhs.shape) : nil,
+            ]
         }
     }
 
     public static func - (lhs: Tensor, rhs: Tensor) -> Tensor {
         let result = lhs.zipped(with: rhs, Difference())
         return recording(result, inputs: [lhs, rhs]) { gradient, needed in
-            [needed[0] ? gradient.summed(toShape: lhs.shape) : nil,
-             needed[1] ? (-gradient).summed(toShape: rhs.shape) : nil]
+            [
+                needed[0] ? gradient.summed(toShape: lhs.shape) : nil,
+                needed[1] ? (-gradient).summed(toShape: rhs.shape) : nil,
+            ]
         }
     }
 
@@ -21,8 +25,10 @@ extension Tensor {
         let result = lhs.zipped(with: rhs, Product())
         // d(ab)/da = b, d(ab)/db = a
         return recording(result, inputs: [lhs, rhs]) { gradient, needed in
-            [needed[0] ? (gradient * rhs).summed(toShape: lhs.shape) : nil,
-             needed[1] ? (gradient * lhs).summed(toShape: rhs.shape) : nil]
+            [
+                needed[0] ? (gradient * rhs).summed(toShape: lhs.shape) : nil,
+                needed[1] ? (gradient * lhs).summed(toShape: rhs.shape) : nil,
+            ]
         }
     }
 
@@ -30,8 +36,10 @@ extension Tensor {
         let result = lhs.zipped(with: rhs, Quotient())
         // d(a/b)/da = 1/b, d(a/b)/db = -a/b²
         return recording(result, inputs: [lhs, rhs]) { gradient, needed in
-            [needed[0] ? (gradient / rhs).summed(toShape: lhs.shape) : nil,
-             needed[1] ? (-gradient * lhs / (rhs * rhs)).summed(toShape: rhs.shape) : nil]
+            [
+                needed[0] ? (gradient / rhs).summed(toShape: lhs.shape) : nil,
+                needed[1] ? (-gradient * lhs / (rhs * rhs)).summed(toShape: rhs.shape) : nil,
+            ]
         }
     }
 

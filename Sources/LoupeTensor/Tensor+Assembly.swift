@@ -8,8 +8,10 @@ public struct RectangleCopy {
     public var item: Int, top: Int, left: Int
     public var height: Int, width: Int
 
-    public init(from source: Tensor, item sourceItem: Int = 0, top sourceTop: Int, left sourceLeft: Int,
-                to item: Int, top: Int, left: Int, height: Int, width: Int) {
+    public init(
+        from source: Tensor, item sourceItem: Int = 0, top sourceTop: Int, left sourceLeft: Int,
+        to item: Int, top: Int, left: Int, height: Int, width: Int
+    ) {
         self.source = source
         (self.sourceItem, self.sourceTop, self.sourceLeft) = (sourceItem, sourceTop, sourceLeft)
         (self.item, self.top, self.left) = (item, top, left)
@@ -31,17 +33,20 @@ extension Tensor {
         let (items, channels, height, width) = (shape[0], shape[1], shape[2], shape[3])
         for copy in copies {
             let source = copy.source.shape
-            precondition(source.count == 4 && source[1] == channels && (0..<source[0]).contains(copy.sourceItem)
-                         && (0..<items).contains(copy.item) && copy.height >= 0 && copy.width >= 0
-                         && copy.sourceTop >= 0 && copy.sourceLeft >= 0
-                         && copy.sourceTop + copy.height <= source[2] && copy.sourceLeft + copy.width <= source[3]
-                         && copy.top >= 0 && copy.left >= 0 && copy.top + copy.height <= height && copy.left + copy.width <= width,
-                         "assembled: a \(copy.height)×\(copy.width) copy from \(source) at (\(copy.sourceTop), \(copy.sourceLeft)) "
-                         + "to (\(copy.top), \(copy.left)) does not fit \(shape)")
+            precondition(
+                source.count == 4 && source[1] == channels && (0..<source[0]).contains(copy.sourceItem)
+                    && (0..<items).contains(copy.item) && copy.height >= 0 && copy.width >= 0
+                    && copy.sourceTop >= 0 && copy.sourceLeft >= 0
+                    && copy.sourceTop + copy.height <= source[2] && copy.sourceLeft + copy.width <= source[3]
+                    && copy.top >= 0 && copy.left >= 0 && copy.top + copy.height <= height && copy.left + copy.width <= width,
+                "assembled: a \(copy.height)×\(copy.width) copy from \(source) at (\(copy.sourceTop), \(copy.sourceLeft)) "
+                    + "to (\(copy.top), \(copy.left)) does not fit \(shape)")
         }
         let blockWidth = copies.first?.source.storage.channelBlockWidth
         let blocked = blockWidth != nil && copies.allSatisfy { $0.source.storage.channelBlockWidth == blockWidth }
-        let result = blocked ? Tensor(shape: shape, storage: TensorStorage(channelBlocked: shape, width: blockWidth!))
+        let result =
+            blocked
+            ? Tensor(shape: shape, storage: TensorStorage(channelBlocked: shape, width: blockWidth!))
             : Tensor(uninitializedShape: shape)
         guard result.count > 0 else { return result }
         // A plane is one channel, or one block of channels whose values sit together per position.
@@ -59,10 +64,12 @@ extension Tensor {
             let buffer = blocked ? copy.source.storage.elementwiseBase : copy.source.storage.base
             let (sourceHeight, sourceWidth) = (copy.source.shape[2], copy.source.shape[3])
             let sourcePlaneLength = sourceHeight * sourceWidth * lanes
-            steps[copy.item].append(Step(source: buffer + copy.sourceItem * planesPerItem * sourcePlaneLength,
-                                         sourcePlaneLength: sourcePlaneLength, sourceWidth: sourceWidth,
-                                         sourceTop: copy.sourceTop, sourceLeft: copy.sourceLeft,
-                                         top: copy.top, left: copy.left, height: copy.height, width: copy.width))
+            steps[copy.item].append(
+                Step(
+                    source: buffer + copy.sourceItem * planesPerItem * sourcePlaneLength,
+                    sourcePlaneLength: sourcePlaneLength, sourceWidth: sourceWidth,
+                    sourceTop: copy.sourceTop, sourceLeft: copy.sourceLeft,
+                    top: copy.top, left: copy.left, height: copy.height, width: copy.width))
         }
         let destination = blocked ? result.storage.elementwiseBase : result.storage.base
         withExtendedLifetime(copies) {

@@ -11,8 +11,9 @@ extension Tensor {
         let size = kernelSize ?? 2 * Int((3 * sigma).rounded(.up)) + 1
         precondition(size > 0 && size % 2 == 1, "gaussianBlurred: kernel size must be odd and positive; got \(size)")
         let half = size / 2
-        precondition(half < shape[2] && half < shape[3],
-                     "gaussianBlurred: kernel size \(size) needs an image larger than \(half) pixels each way; got \(Array(shape[2...]))")
+        precondition(
+            half < shape[2] && half < shape[3],
+            "gaussianBlurred: kernel size \(size) needs an image larger than \(half) pixels each way; got \(Array(shape[2...]))")
         let taps = (0..<size).map { index -> Float in
             let x = Float(index - half) / sigma
             return scalarExp(-0.5 * x * x)

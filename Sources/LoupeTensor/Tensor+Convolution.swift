@@ -12,18 +12,23 @@ extension Tensor {
     ///
     /// The pullback runs oneDNN's backward-data (for the input) and backward-weights (for the
     /// weight and bias) primitives, only for the operands that need a gradient.
-    public func convolved2D(with weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1,
-                            padding: Size2D = 0, dilation: Size2D = 1, groups: Int = 1) -> Tensor {
-        let output = convolutionOutputShape(weight: weight, bias: bias, stride: stride, padding: padding,
-                                            dilation: dilation, groups: groups)
+    public func convolved2D(
+        with weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1,
+        padding: Size2D = 0, dilation: Size2D = 1, groups: Int = 1
+    ) -> Tensor {
+        let output = convolutionOutputShape(
+            weight: weight, bias: bias, stride: stride, padding: padding,
+            dilation: dilation, groups: groups)
         let inputs = [self, weight] + (bias.map { [$0] } ?? [])
         let geometry = ConvolutionGeometry(
             input: shape, weight: weight.shape, output: output,
             stride: stride.array, padding: padding.array, dilation: dilation.array, groups: groups,
             hasBias: bias != nil,
             inference: !GradientRecording.isEnabled || !inputs.contains(where: \.isTrackingGradients))
-        let result = Tensor(shape: geometry.output, storage: DNNL.convolutionForward(
-            geometry, input: storage, weight: weight.storage, bias: bias?.storage))
+        let result = Tensor(
+            shape: geometry.output,
+            storage: DNNL.convolutionForward(
+                geometry, input: storage, weight: weight.storage, bias: bias?.storage))
         // The input is kept for the weight's and bias's gradients only.
         let input = weight.isTrackingGradients || bias?.isTrackingGradients == true ? self : nil
         return Tensor.recording(result, inputs: inputs) { gradient, needed in
@@ -50,25 +55,32 @@ extension Tensor {
     /// input and the addend either way; the ReLU's follow ``ReLUBackwardRule``.
     ///
     /// - Parameter epilogue: what follows the convolution; see ``ConvolutionEpilogue``.
-    public func convolved2D(with weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1, padding: Size2D = 0,
-                            dilation: Size2D = 1, groups: Int = 1, then epilogue: ConvolutionEpilogue) -> Tensor {
+    public func convolved2D(
+        with weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1, padding: Size2D = 0,
+        dilation: Size2D = 1, groups: Int = 1, then epilogue: ConvolutionEpilogue
+    ) -> Tensor {
         let affine = epilogue.channelAffine
         let parameters = [weight, bias, affine?.scale, affine?.shift].compactMap { $0 }
         let parametersTracked = GradientRecording.isEnabled && parameters.contains(where: \.isTrackingGradients)
         guard !epilogue.isEmpty && !parametersTracked else {
-            var result = convolved2D(with: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+            var result = convolved2D(
+                with: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
             if let affine { result = result.channelAffine(scale: affine.scale, shift: affine.shift) }
             if let addend = epilogue.addend { result = result + addend }
             return epilogue.rectified ? result.relu() : result
         }
-        let output = convolutionOutputShape(weight: weight, bias: bias, stride: stride, padding: padding,
-                                            dilation: dilation, groups: groups)
+        let output = convolutionOutputShape(
+            weight: weight, bias: bias, stride: stride, padding: padding,
+            dilation: dilation, groups: groups)
         if let affine {
-            precondition(affine.scale.shape == [weight.shape[0]] && affine.shift.shape == [weight.shape[0]],
-                         "convolved2D: the channel affine map needs [\(weight.shape[0])] scale and shift; got \(affine.scale.shape), \(affine.shift.shape)")
+            precondition(
+                affine.scale.shape == [weight.shape[0]] && affine.shift.shape == [weight.shape[0]],
+                "convolved2D: the channel affine map needs [\(weight.shape[0])] scale and shift; got \(affine.scale.shape), \(affine.shift.shape)"
+            )
         }
         if let addend = epilogue.addend {
-            precondition(addend.shape == output, "convolved2D: the addend must have the output's shape \(output); got \(addend.shape)")
+            precondition(
+                addend.shape == output, "convolved2D: the addend must have the output's shape \(output); got \(addend.shape)")
         }
         let (foldedWeight, foldedBias) = withoutGradients { Tensor.folding(affine, into: weight, bias: bias) }
         let tracked = [self] + (epilogue.addend.map { [$0] } ?? [])
@@ -78,9 +90,11 @@ extension Tensor {
             hasBias: foldedBias != nil,
             inference: !GradientRecording.isEnabled || !tracked.contains(where: \.isTrackingGradients),
             accumulates: epilogue.addend != nil, rectifies: epilogue.rectified)
-        let result = Tensor(shape: output, storage: DNNL.convolutionForward(
-            geometry, input: storage, weight: foldedWeight.storage, bias: foldedBias?.storage,
-            addend: epilogue.addend?.storage))
+        let result = Tensor(
+            shape: output,
+            storage: DNNL.convolutionForward(
+                geometry, input: storage, weight: foldedWeight.storage, bias: foldedBias?.storage,
+                addend: epilogue.addend?.storage))
         return Tensor.recording(result, inputs: tracked) { gradient, needed in
             let beforeReLU = epilogue.rectified ? gradient.rectifierPullback(output: result) : gradient
             return [needed[0] ? beforeReLU.convolutionInputGradient(weight: foldedWeight, geometry: geometry.unfused) : nil]
@@ -89,32 +103,42 @@ extension Tensor {
     }
 
     /// `[N, outputChannels, H', W']` of a convolution with these operands, after checking them.
-    private func convolutionOutputShape(weight: Tensor, bias: Tensor?, stride: Size2D, padding: Size2D,
-                                        dilation: Size2D, groups: Int) -> [Int] {
+    private func convolutionOutputShape(
+        weight: Tensor, bias: Tensor?, stride: Size2D, padding: Size2D,
+        dilation: Size2D, groups: Int
+    ) -> [Int] {
         precondition(rank == 4, "convolved2D: input must be [N, C, H, W]; got shape \(shape)")
         precondition(weight.rank == 4, "convolved2D: weight must be [O, C/groups, kH, kW]; got shape \(weight.shape)")
-        precondition(groups >= 1 && shape[1] % groups == 0 && weight.shape[0] % groups == 0,
-                     "convolved2D: groups \(groups) must divide input channels \(shape[1]) and output channels \(weight.shape[0])")
-        precondition(weight.shape[1] * groups == shape[1],
-                     "convolved2D: weight \(weight.shape) with groups \(groups) expects \(weight.shape[1] * groups) input channels; input has \(shape[1])")
-        precondition(stride.height > 0 && stride.width > 0 && dilation.height > 0 && dilation.width > 0
-                     && padding.height >= 0 && padding.width >= 0,
-                     "convolved2D: stride \(stride) and dilation \(dilation) must be positive, padding \(padding) non-negative")
+        precondition(
+            groups >= 1 && shape[1] % groups == 0 && weight.shape[0] % groups == 0,
+            "convolved2D: groups \(groups) must divide input channels \(shape[1]) and output channels \(weight.shape[0])")
+        precondition(
+            weight.shape[1] * groups == shape[1],
+            "convolved2D: weight \(weight.shape) with groups \(groups) expects \(weight.shape[1] * groups) input channels; input has \(shape[1])"
+        )
+        precondition(
+            stride.height > 0 && stride.width > 0 && dilation.height > 0 && dilation.width > 0
+                && padding.height >= 0 && padding.width >= 0,
+            "convolved2D: stride \(stride) and dilation \(dilation) must be positive, padding \(padding) non-negative")
         if let bias {
             precondition(bias.shape == [weight.shape[0]], "convolved2D: bias must be [\(weight.shape[0])]; got \(bias.shape)")
         }
         let outputHeight = (shape[2] + 2 * padding.height - dilation.height * (weight.shape[2] - 1) - 1) / stride.height + 1
         let outputWidth = (shape[3] + 2 * padding.width - dilation.width * (weight.shape[3] - 1) - 1) / stride.width + 1
-        precondition(outputHeight > 0 && outputWidth > 0,
-                     "convolved2D: kernel \(Array(weight.shape[2...])) with dilation \(dilation) does not fit input \(Array(shape[2...])) padded by \(padding)")
+        precondition(
+            outputHeight > 0 && outputWidth > 0,
+            "convolved2D: kernel \(Array(weight.shape[2...])) with dilation \(dilation) does not fit input \(Array(shape[2...])) padded by \(padding)"
+        )
         return [shape[0], weight.shape[0], outputHeight, outputWidth]
     }
 
     /// The weight and bias of the convolution whose output equals the original's followed by
     /// `affine`: `W[o]·scale[o]` (kept with the weight's storage for the latest scale only, keyed by its values)
     /// and `bias[o]·scale[o] + shift[o]`.
-    private static func folding(_ affine: (scale: Tensor, shift: Tensor)?, into weight: Tensor,
-                                bias: Tensor?) -> (weight: Tensor, bias: Tensor?) {
+    private static func folding(
+        _ affine: (scale: Tensor, shift: Tensor)?, into weight: Tensor,
+        bias: Tensor?
+    ) -> (weight: Tensor, bias: Tensor?) {
         guard let affine else { return (weight, bias) }
         let scales = affine.scale.scalars
         var hasher = Hasher()
@@ -133,20 +157,26 @@ extension Tensor {
             return inputGradientThroughColumns(weight: weight, geometry: geometry)
         }
         guard geometry.suitsWinograd else {
-            return Tensor(shape: geometry.input, storage: DNNL.convolutionBackwardData(
-                geometry, outputGradient: storage, weight: weight.storage))
+            return Tensor(
+                shape: geometry.input,
+                storage: DNNL.convolutionBackwardData(
+                    geometry, outputGradient: storage, weight: weight.storage))
         }
         // With stride 1, the input gradient is the convolution of the output gradient with the
         // kernel flipped and its channel axes swapped, padded by k − 1 − p; run as a forward
         // convolution it takes oneDNN's Winograd inference kernel, several times faster than its
         // backward-data kernel on vgg16's wide layers.
-        let flipped = Tensor(shape: [weight.shape[1], weight.shape[0], weight.shape[2], weight.shape[3]],
-                             storage: weight.storage.derived("flipped for the input gradient") {
-                                 weight.flippedForInputGradient().storage
-                             })
+        let flipped = Tensor(
+            shape: [weight.shape[1], weight.shape[0], weight.shape[2], weight.shape[3]],
+            storage: weight.storage.derived("flipped for the input gradient") {
+                weight.flippedForInputGradient().storage
+            })
         return withoutGradients {
-            convolved2D(with: flipped, padding: Size2D(weight.shape[2] - 1 - geometry.padding[0],
-                                                       weight.shape[3] - 1 - geometry.padding[1]))
+            convolved2D(
+                with: flipped,
+                padding: Size2D(
+                    weight.shape[2] - 1 - geometry.padding[0],
+                    weight.shape[3] - 1 - geometry.padding[1]))
         }
     }
 }
@@ -176,14 +206,16 @@ extension Tensor {
             if let blockWidth {
                 // Block b holds [positions, width] values: columns += W[b]ᵀ · blockᵀ.
                 for block in 0..<outputs / blockWidth {
-                    DNNL.sgemm(transposeA: true, transposeB: true, m: taps, n: positions, k: blockWidth,
-                               a: kernel + block * blockWidth * taps, lda: taps,
-                               b: itemGradient + block * blockWidth * positions, ldb: blockWidth,
-                               beta: block == 0 ? 0 : 1, c: columns, ldc: positions)
+                    DNNL.sgemm(
+                        transposeA: true, transposeB: true, m: taps, n: positions, k: blockWidth,
+                        a: kernel + block * blockWidth * taps, lda: taps,
+                        b: itemGradient + block * blockWidth * positions, ldb: blockWidth,
+                        beta: block == 0 ? 0 : 1, c: columns, ldc: positions)
                 }
             } else {
-                DNNL.sgemm(transposeA: true, transposeB: false, m: taps, n: positions, k: outputs,
-                           a: kernel, lda: taps, b: itemGradient, ldb: positions, c: columns, ldc: positions)
+                DNNL.sgemm(
+                    transposeA: true, transposeB: false, m: taps, n: positions, k: outputs,
+                    a: kernel, lda: taps, b: itemGradient, ldb: positions, c: columns, ldc: positions)
             }
             let itemResult = result.storage.base + item * channels * height * width
             parallelRanges(channels, grain: 1) { range in
@@ -194,7 +226,9 @@ extension Tensor {
                             let columnOffset = j * dilation[1] - padding[1]
                             // Output columns whose input column falls inside the image.
                             let first = columnOffset >= 0 ? 0 : (-columnOffset + stride[1] - 1) / stride[1]
-                            let last = width - 1 - columnOffset < 0 ? 0
+                            let last =
+                                width - 1 - columnOffset < 0
+                                ? 0
                                 : Swift.min(outputWidth, (width - 1 - columnOffset) / stride[1] + 1)
                             for y in 0..<outputHeight {
                                 let inputRow = y * stride[0] - padding[0] + i * dilation[0]
@@ -240,10 +274,16 @@ extension Tensor {
         var result = Tensor(uninitializedShape: [inputs, outputs, height, width])
         withUnsafeBufferPointer { source in
             result.withUnsafeMutableBufferPointer { target in
-                for o in 0..<outputs { for c in 0..<inputs { for i in 0..<height { for j in 0..<width {
-                    target[((c * outputs + o) * height + i) * width + j]
-                        = source[((o * inputs + c) * height + height - 1 - i) * width + width - 1 - j]
-                } } } }
+                for o in 0..<outputs {
+                    for c in 0..<inputs {
+                        for i in 0..<height {
+                            for j in 0..<width {
+                                target[((c * outputs + o) * height + i) * width + j] =
+                                    source[((o * inputs + c) * height + height - 1 - i) * width + width - 1 - j]
+                            }
+                        }
+                    }
+                }
             }
         }
         return result

@@ -18,8 +18,9 @@ extension Tensor {
 
     /// Evenly spaced values in `[start, end)` (like `torch.arange`).
     public static func arange(_ start: Float = 0, _ end: Float, step: Float = 1) -> Tensor {
-        precondition(step != 0 && (end - start) / step >= 0,
-                     "arange: step \(step) never leads from \(start) to \(end)")
+        precondition(
+            step != 0 && (end - start) / step >= 0,
+            "arange: step \(step) never leads from \(start) to \(end)")
         let count = Int(((end - start) / step).rounded(.up))
         return Tensor(shape: [count], scalars: (0..<count).map { start + Float($0) * step })
     }
@@ -65,8 +66,10 @@ extension Tensor {
                     let (first, second) = RandomGenerator.normalPairs(high: highs[block], low: lows[block])
                     let start = block * 32
                     if start + 32 <= count {
-                        UnsafeMutableRawPointer(target + start).storeBytes(of: mean + standardDeviation * first, as: SIMD16<Float>.self)
-                        UnsafeMutableRawPointer(target + start + 16).storeBytes(of: mean + standardDeviation * second, as: SIMD16<Float>.self)
+                        UnsafeMutableRawPointer(target + start).storeBytes(
+                            of: mean + standardDeviation * first, as: SIMD16<Float>.self)
+                        UnsafeMutableRawPointer(target + start + 16).storeBytes(
+                            of: mean + standardDeviation * second, as: SIMD16<Float>.self)
                     } else {
                         for index in start..<count {
                             let lane = (index - start) % 16
@@ -143,8 +146,9 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
     /// the radius from the high one, the angle from the low one; |value| < 5.7).
     public mutating func nextNormalPair() -> (Float, Float) {
         let draw = next()
-        let (first, second) = RandomGenerator.normalPairs(high: SIMD16(repeating: UInt32(draw >> 32)),
-                                                          low: SIMD16(repeating: UInt32(truncatingIfNeeded: draw)))
+        let (first, second) = RandomGenerator.normalPairs(
+            high: SIMD16(repeating: UInt32(draw >> 32)),
+            low: SIMD16(repeating: UInt32(truncatingIfNeeded: draw)))
         return (first[0], second[0])
     }
 

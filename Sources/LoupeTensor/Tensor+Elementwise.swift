@@ -6,8 +6,9 @@ func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int] {
     let paddedA = Array(repeating: 1, count: rank - a.count) + a
     let paddedB = Array(repeating: 1, count: rank - b.count) + b
     return zip(paddedA, paddedB).map { left, right in
-        precondition(left == right || left == 1 || right == 1,
-                     "Shapes \(a) and \(b) cannot be broadcast together")
+        precondition(
+            left == right || left == 1 || right == 1,
+            "Shapes \(a) and \(b) cannot be broadcast together")
         return Swift.max(left, right)
     }
 }
@@ -128,8 +129,9 @@ extension Tensor {
         let destination = result.storage.base
         // Axes merged where both operands continue contiguously (or both repeat), so a channel
         // broadcast [N, C, H, W] · [1, C, 1, 1] runs as N·C rows of H·W.
-        let (extents, stridesA, stridesB) = coalescedAxes(outputShape, broadcastStrides(shape, to: outputShape),
-                                                          broadcastStrides(other.shape, to: outputShape))
+        let (extents, stridesA, stridesB) = coalescedAxes(
+            outputShape, broadcastStrides(shape, to: outputShape),
+            broadcastStrides(other.shape, to: outputShape))
         let inner = extents.last!, innerA = stridesA.last!, innerB = stridesB.last!
         let rows = result.count / inner
         let outerAxes = extents.count - 1

@@ -4,17 +4,21 @@ extension Tensor {
     ///
     /// `[..., M, K] × [..., K, N] → [..., M, N]`. Derivatives: dA = G·Bᵀ, dB = Aᵀ·G.
     public func matmul(_ other: Tensor) -> Tensor {
-        precondition(rank >= 2 && other.rank >= 2,
-                     "matmul: both operands need rank ≥ 2; got shapes \(shape) and \(other.shape)")
-        precondition(shape[rank - 1] == other.shape[other.rank - 2],
-                     "matmul: inner dimensions differ: \(shape) × \(other.shape)")
+        precondition(
+            rank >= 2 && other.rank >= 2,
+            "matmul: both operands need rank ≥ 2; got shapes \(shape) and \(other.shape)")
+        precondition(
+            shape[rank - 1] == other.shape[other.rank - 2],
+            "matmul: inner dimensions differ: \(shape) × \(other.shape)")
         let batch = broadcastShape(Array(shape.dropLast(2)), Array(other.shape.dropLast(2)))
         let left = broadcast(to: batch + shape.suffix(2))
         let right = other.broadcast(to: batch + other.shape.suffix(2))
         let result = Tensor.batchedProduct(left.detached(), right.detached(), transposeA: false, transposeB: false)
         return Tensor.recording(result, inputs: [left, right]) { gradient, needed in
-            [needed[0] ? Tensor.batchedProduct(gradient, right.detached(), transposeA: false, transposeB: true) : nil,
-             needed[1] ? Tensor.batchedProduct(left.detached(), gradient, transposeA: true, transposeB: false) : nil]
+            [
+                needed[0] ? Tensor.batchedProduct(gradient, right.detached(), transposeA: false, transposeB: true) : nil,
+                needed[1] ? Tensor.batchedProduct(left.detached(), gradient, transposeA: true, transposeB: false) : nil,
+            ]
         }
     }
 
@@ -28,10 +32,11 @@ extension Tensor {
         let n = transposeB ? bRows : bColumns
         let result = Tensor(uninitializedShape: batch + [m, n])
         for index in 0..<batch.reduce(1, *) {
-            DNNL.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                       a: a.storage.base + index * aRows * aColumns, lda: aColumns,
-                       b: b.storage.base + index * bRows * bColumns, ldb: bColumns,
-                       c: result.storage.base + index * m * n, ldc: n)
+            DNNL.sgemm(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                a: a.storage.base + index * aRows * aColumns, lda: aColumns,
+                b: b.storage.base + index * bRows * bColumns, ldb: bColumns,
+                c: result.storage.base + index * m * n, ldc: n)
         }
         return result
     }
@@ -45,8 +50,9 @@ extension Tensor {
     ///
     /// Derivatives: dx = G·W, dW = Gᵀ·x, db = Σ G over rows.
     public func linear(weight: Tensor, bias: Tensor? = nil) -> Tensor {
-        precondition(rank >= 1 && weight.rank == 2 && weight.shape[1] == shape[rank - 1],
-                     "linear: input \(shape) needs a weight [outputFeatures, \(shape.last ?? 0)]; got \(weight.shape)")
+        precondition(
+            rank >= 1 && weight.rank == 2 && weight.shape[1] == shape[rank - 1],
+            "linear: input \(shape) needs a weight [outputFeatures, \(shape.last ?? 0)]; got \(weight.shape)")
         if let bias {
             precondition(bias.shape == [weight.shape[0]], "linear: bias must be [\(weight.shape[0])]; got \(bias.shape)")
         }
@@ -58,17 +64,19 @@ extension Tensor {
                 (result.storage.base + row * outputFeatures).update(from: bias.storage.base, count: outputFeatures)
             }
         }
-        DNNL.sgemm(transposeA: false, transposeB: true, m: rows, n: outputFeatures, k: inputFeatures,
-                   a: storage.base, lda: inputFeatures, b: weight.storage.base, ldb: inputFeatures,
-                   beta: bias == nil ? 0 : 1, c: result.storage.base, ldc: outputFeatures)
+        DNNL.sgemm(
+            transposeA: false, transposeB: true, m: rows, n: outputFeatures, k: inputFeatures,
+            a: storage.base, lda: inputFeatures, b: weight.storage.base, ldb: inputFeatures,
+            beta: bias == nil ? 0 : 1, c: result.storage.base, ldc: outputFeatures)
         let inputs = [self, weight] + (bias.map { [$0] } ?? [])
         let inputShape = shape
         return Tensor.recording(result, inputs: inputs) { gradient, needed in
             let flatGradient = gradient.reshaped([rows, outputFeatures])
             let flatInput = self.detached().reshaped([rows, inputFeatures])
             var gradients: [Tensor?] = [
-                needed[0] ? Tensor.batchedProduct(flatGradient, weight.detached(), transposeA: false, transposeB: false)
-                    .reshaped(inputShape) : nil,
+                needed[0]
+                    ? Tensor.batchedProduct(flatGradient, weight.detached(), transposeA: false, transposeB: false)
+                        .reshaped(inputShape) : nil,
                 needed[1] ? Tensor.batchedProduct(flatGradient, flatInput, transposeA: true, transposeB: false) : nil,
             ]
             if bias != nil { gradients.append(needed[2] ? flatGradient.sum(along: 0) : nil) }

@@ -32,8 +32,10 @@ extension Tensor {
     public func pow(_ exponent: Tensor) -> Tensor {
         let result = zipped(with: exponent, scalarPow)
         return Tensor.recording(result, inputs: [self, exponent]) { gradient, needed in
-            [needed[0] ? (gradient * exponent * self.pow(exponent - 1)).summed(toShape: self.shape) : nil,
-             needed[1] ? (gradient * result * self.log()).summed(toShape: exponent.shape) : nil]
+            [
+                needed[0] ? (gradient * exponent * self.pow(exponent - 1)).summed(toShape: self.shape) : nil,
+                needed[1] ? (gradient * result * self.log()).summed(toShape: exponent.shape) : nil,
+            ]
         }
     }
 
@@ -87,8 +89,10 @@ extension Tensor {
         return recording(result, inputs: [a, b]) { gradient, needed in
             // Share of the gradient that goes to `a`: 1 where a wins, ½ at ties, 0 where b wins.
             let shareA = a.zipped(with: b) { x, y in x == y ? 0.5 : ((x > y) == larger ? 1 : 0) }
-            return [needed[0] ? (gradient * shareA).summed(toShape: a.shape) : nil,
-                    needed[1] ? (gradient * (1 - shareA)).summed(toShape: b.shape) : nil]
+            return [
+                needed[0] ? (gradient * shareA).summed(toShape: a.shape) : nil,
+                needed[1] ? (gradient * (1 - shareA)).summed(toShape: b.shape) : nil,
+            ]
         }
     }
 
@@ -100,12 +104,15 @@ extension Tensor {
         let right = b.broadcast(to: shape)
         let result = Tensor(uninitializedShape: shape)
         for index in 0..<result.count {
-            result.storage.base[index] = mask.storage.base[index] != 0
+            result.storage.base[index] =
+                mask.storage.base[index] != 0
                 ? left.storage.base[index] : right.storage.base[index]
         }
         return recording(result, inputs: [left, right]) { gradient, needed in
-            [needed[0] ? gradient.zipped(with: mask) { g, m in m != 0 ? g : 0 } : nil,
-             needed[1] ? gradient.zipped(with: mask) { g, m in m != 0 ? 0 : g } : nil]
+            [
+                needed[0] ? gradient.zipped(with: mask) { g, m in m != 0 ? g : 0 } : nil,
+                needed[1] ? gradient.zipped(with: mask) { g, m in m != 0 ? 0 : g } : nil,
+            ]
         }
     }
 

@@ -13,22 +13,28 @@ extension Tensor {
     ///   - runningMean, runningVariance: `[C]`; updated in place when training.
     /// - Returns: the normalized tensor, same shape as the input.
     /// - Reference: Ioffe & Szegedy, "Batch Normalization", 2015.
-    public func batchNormalized(scale: Tensor, offset: Tensor, runningMean: inout Tensor,
-                                runningVariance: inout Tensor, training: Bool,
-                                momentum: Float = 0.1, epsilon: Float = 1e-5) -> Tensor {
+    public func batchNormalized(
+        scale: Tensor, offset: Tensor, runningMean: inout Tensor,
+        runningVariance: inout Tensor, training: Bool,
+        momentum: Float = 0.1, epsilon: Float = 1e-5
+    ) -> Tensor {
         precondition(rank >= 2, "batchNormalized: input must be [N, C, ...]; got \(shape)")
         let channels = shape[1]
-        for (name, parameter) in [("scale", scale), ("offset", offset), ("runningMean", runningMean),
-                                  ("runningVariance", runningVariance)] {
-            precondition(parameter.shape == [channels],
-                         "batchNormalized: \(name) must be [\(channels)]; got \(parameter.shape)")
+        for (name, parameter) in [
+            ("scale", scale), ("offset", offset), ("runningMean", runningMean),
+            ("runningVariance", runningVariance),
+        ] {
+            precondition(
+                parameter.shape == [channels],
+                "batchNormalized: \(name) must be [\(channels)]; got \(parameter.shape)")
         }
         // Per-channel parameters reshaped to broadcast against [N, C, ...].
         let broadcastShape = [1, channels] + Array(repeating: 1, count: rank - 2)
         let reducedAxes = [0] + Array(2..<rank)
         if training {
             let valuesPerChannel = count / channels
-            precondition(valuesPerChannel > 1, "batchNormalized: training needs more than one value per channel; got shape \(shape)")
+            precondition(
+                valuesPerChannel > 1, "batchNormalized: training needs more than one value per channel; got shape \(shape)")
             let mean = self.mean(alongAxes: reducedAxes, keepingDimensions: true)
             let centered = self - mean
             let variance = (centered * centered).mean(alongAxes: reducedAxes, keepingDimensions: true)
@@ -40,16 +46,19 @@ extension Tensor {
             }
             return normalized * scale.reshaped(broadcastShape) + offset.reshaped(broadcastShape)
         }
-        let affine = Tensor.batchNormalizationAffine(scale: scale, offset: offset, runningMean: runningMean,
-                                                     runningVariance: runningVariance, epsilon: epsilon)
+        let affine = Tensor.batchNormalizationAffine(
+            scale: scale, offset: offset, runningMean: runningMean,
+            runningVariance: runningVariance, epsilon: epsilon)
         return channelAffine(scale: affine.scale, shift: affine.shift)
     }
 
     /// The per-channel map inference-mode batch normalization applies, `x · scale + shift`:
     /// `scale = γ / √(runningVariance + ε)`, `shift = β − runningMean · scale` (differentiable
     /// with respect to γ and β; the statistics are constants).
-    public static func batchNormalizationAffine(scale: Tensor, offset: Tensor, runningMean: Tensor,
-                                                runningVariance: Tensor, epsilon: Float = 1e-5) -> (scale: Tensor, shift: Tensor) {
+    public static func batchNormalizationAffine(
+        scale: Tensor, offset: Tensor, runningMean: Tensor,
+        runningVariance: Tensor, epsilon: Float = 1e-5
+    ) -> (scale: Tensor, shift: Tensor) {
         let inverseDeviation = 1 / (runningVariance.detached() + epsilon).sqrt()
         let factor = scale * inverseDeviation
         return (factor, offset - runningMean.detached() * factor)
@@ -61,22 +70,27 @@ extension Tensor {
     /// The pullback gives `g · scale` for the input, `Σ g · x` and `Σ g` (over all but the
     /// channel axis) for the scale and shift.
     public func channelAffine(scale: Tensor, shift: Tensor) -> Tensor {
-        precondition(rank >= 2 && scale.shape == [shape[1]] && shift.shape == [shape[1]],
-                     "channelAffine: needs [N, C, ...] with [C] scale and shift; got \(shape), \(scale.shape), \(shift.shape)")
+        precondition(
+            rank >= 2 && scale.shape == [shape[1]] && shift.shape == [shape[1]],
+            "channelAffine: needs [N, C, ...] with [C] scale and shift; got \(shape), \(scale.shape), \(shift.shape)")
         let result = Tensor(shape: shape, storage: scaledByChannel(scale.storage.base, plus: shift.storage.base))
         let reducedAxes = [0] + Array(2..<rank)
         // The input is kept for the scale's gradient only.
         let input = scale.isTrackingGradients ? self : nil
         return Tensor.recording(result, inputs: [self, scale, shift]) { gradient, needed in
-            [needed[0] ? Tensor(shape: result.shape, storage: gradient.scaledByChannel(scale.storage.base, plus: nil)) : nil,
-                    needed[1] ? (gradient * input!).sum(alongAxes: reducedAxes) : nil,
-                    needed[2] ? gradient.sum(alongAxes: reducedAxes) : nil]
+            [
+                needed[0] ? Tensor(shape: result.shape, storage: gradient.scaledByChannel(scale.storage.base, plus: nil)) : nil,
+                needed[1] ? (gradient * input!).sum(alongAxes: reducedAxes) : nil,
+                needed[2] ? gradient.sum(alongAxes: reducedAxes) : nil,
+            ]
         }
     }
 
     /// `x · scales[c] + shifts[c]` for every channel `c` (shifts `nil`: no shift), in this tensor's
     /// own layout when a oneDNN primitive left it channel-blocked.
-    fileprivate func scaledByChannel(_ scales: UnsafeMutablePointer<Float>, plus shifts: UnsafeMutablePointer<Float>?) -> TensorStorage {
+    fileprivate func scaledByChannel(
+        _ scales: UnsafeMutablePointer<Float>, plus shifts: UnsafeMutablePointer<Float>?
+    ) -> TensorStorage {
         let (batches, channels) = (shape[0], shape[1])
         let plane = count / Swift.max(batches * channels, 1)
         // Blocked: runs of `width` channels interleaved, [N, C/width, H, W, width]; plain: [N, C, plane].
@@ -84,9 +98,11 @@ extension Tensor {
         let layout = width != nil ? storage.native : nil
         let source = layout.map { $0.pointer.assumingMemoryBound(to: Float.self) } ?? storage.base
         let result = TensorStorage(count: count, layout: layout)
-        ChannelBlocking.withLanes(width: width ?? 4, ChannelAffineKernel(
-            source: source, destination: result.elementwiseBase, scales: scales, shifts: shifts,
-            rows: batches * channels / (width ?? 1), channels: channels, plane: plane, blocked: width != nil))
+        ChannelBlocking.withLanes(
+            width: width ?? 4,
+            ChannelAffineKernel(
+                source: source, destination: result.elementwiseBase, scales: scales, shifts: shifts,
+                rows: batches * channels / (width ?? 1), channels: channels, plane: plane, blocked: width != nil))
         return result
     }
 

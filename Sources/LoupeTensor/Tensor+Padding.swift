@@ -23,8 +23,9 @@ extension Tensor {
             let (before, after) = allWidths[axis]
             precondition(before >= 0 && after >= 0, "padded: negative padding \(allWidths[axis]) on axis \(axis)")
             if mode == .reflect {
-                precondition(before < extent && after < extent,
-                             "padded: reflect padding \(allWidths[axis]) must be smaller than dimension \(axis) of shape \(shape)")
+                precondition(
+                    before < extent && after < extent,
+                    "padded: reflect padding \(allWidths[axis]) must be smaller than dimension \(axis) of shape \(shape)")
             }
             if mode == .replicate {
                 precondition(extent > 0, "padded: cannot replicate an empty dimension")

@@ -5,7 +5,8 @@
 /// The output extent of a pooling window along one dimension, as PyTorch computes it.
 func pooledExtent(input: Int, kernel: Int, stride: Int, padding: Int, dilation: Int, ceilMode: Bool) -> Int {
     let span = input + 2 * padding - dilation * (kernel - 1) - 1
-    precondition(span >= 0, "Pooling window \(kernel) (dilation \(dilation)) does not fit input extent \(input) padded by \(padding)")
+    precondition(
+        span >= 0, "Pooling window \(kernel) (dilation \(dilation)) does not fit input extent \(input) padded by \(padding)")
     var extent = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1
     // The last window must start inside the input or its left padding.
     if ceilMode && (extent - 1) * stride >= input + padding { extent -= 1 }
@@ -17,25 +18,31 @@ private struct PoolingWindow {
     let kernel: Size2D, stride: Size2D, padding: Size2D, dilation: Size2D
     let inputHeight: Int, inputWidth: Int, outputHeight: Int, outputWidth: Int
 
-    init(input: [Int], kernel: Size2D, stride: Size2D?, padding: Size2D, dilation: Size2D, ceilMode: Bool,
-         function: String) {
+    init(
+        input: [Int], kernel: Size2D, stride: Size2D?, padding: Size2D, dilation: Size2D, ceilMode: Bool,
+        function: String
+    ) {
         precondition(input.count == 4, "\(function): input must be [N, C, H, W]; got \(input)")
         let stride = stride ?? kernel
-        precondition(kernel.height > 0 && kernel.width > 0 && stride.height > 0 && stride.width > 0,
-                     "\(function): kernel \(kernel) and stride \(stride) must be positive")
-        precondition(padding.height >= 0 && padding.width >= 0
-                     && padding.height <= kernel.height / 2 && padding.width <= kernel.width / 2,
-                     "\(function): padding \(padding) must be between 0 and half the kernel \(kernel)")
+        precondition(
+            kernel.height > 0 && kernel.width > 0 && stride.height > 0 && stride.width > 0,
+            "\(function): kernel \(kernel) and stride \(stride) must be positive")
+        precondition(
+            padding.height >= 0 && padding.width >= 0
+                && padding.height <= kernel.height / 2 && padding.width <= kernel.width / 2,
+            "\(function): padding \(padding) must be between 0 and half the kernel \(kernel)")
         self.kernel = kernel
         self.stride = stride
         self.padding = padding
         self.dilation = dilation
         inputHeight = input[2]
         inputWidth = input[3]
-        outputHeight = pooledExtent(input: input[2], kernel: kernel.height, stride: stride.height,
-                                    padding: padding.height, dilation: dilation.height, ceilMode: ceilMode)
-        outputWidth = pooledExtent(input: input[3], kernel: kernel.width, stride: stride.width,
-                                   padding: padding.width, dilation: dilation.width, ceilMode: ceilMode)
+        outputHeight = pooledExtent(
+            input: input[2], kernel: kernel.height, stride: stride.height,
+            padding: padding.height, dilation: dilation.height, ceilMode: ceilMode)
+        outputWidth = pooledExtent(
+            input: input[3], kernel: kernel.width, stride: stride.width,
+            padding: padding.width, dilation: dilation.width, ceilMode: ceilMode)
     }
 }
 
@@ -48,10 +55,13 @@ extension Tensor {
     ///   - ceilMode: round the output size up, as PyTorch's `ceil_mode=True`.
     /// - Returns: `[N, C, H', W']`. The gradient goes to the (first) maximal element of each window.
     ///   Unlike PyTorch, a NaN inside a window does not win the maximum (oneDNN's rule).
-    public func maxPooled2D(kernelSize: Size2D, stride: Size2D? = nil, padding: Size2D = 0,
-                            dilation: Size2D = 1, ceilMode: Bool = false) -> Tensor {
-        let window = PoolingWindow(input: shape, kernel: kernelSize, stride: stride, padding: padding,
-                                   dilation: dilation, ceilMode: ceilMode, function: "maxPooled2D")
+    public func maxPooled2D(
+        kernelSize: Size2D, stride: Size2D? = nil, padding: Size2D = 0,
+        dilation: Size2D = 1, ceilMode: Bool = false
+    ) -> Tensor {
+        let window = PoolingWindow(
+            input: shape, kernel: kernelSize, stride: stride, padding: padding,
+            dilation: dilation, ceilMode: ceilMode, function: "maxPooled2D")
         // Right/bottom padding that makes oneDNN's window count PyTorch's (ceil_mode adds windows
         // reaching past the input; padded positions never win a max).
         func paddingAfter(_ input: Int, _ output: Int, _ kernel: Int, _ stride: Int, _ dilation: Int, _ before: Int) -> Int {
@@ -61,17 +71,26 @@ extension Tensor {
             input: shape, output: [shape[0], shape[1], window.outputHeight, window.outputWidth],
             kernel: window.kernel.array, stride: window.stride.array, dilation: window.dilation.array,
             paddingBefore: window.padding.array,
-            paddingAfter: [paddingAfter(window.inputHeight, window.outputHeight, window.kernel.height, window.stride.height,
-                                        window.dilation.height, window.padding.height),
-                           paddingAfter(window.inputWidth, window.outputWidth, window.kernel.width, window.stride.width,
-                                        window.dilation.width, window.padding.width)],
+            paddingAfter: [
+                paddingAfter(
+                    window.inputHeight, window.outputHeight, window.kernel.height, window.stride.height,
+                    window.dilation.height, window.padding.height),
+                paddingAfter(
+                    window.inputWidth, window.outputWidth, window.kernel.width, window.stride.width,
+                    window.dilation.width, window.padding.width),
+            ],
             inference: !GradientRecording.isEnabled || !isTrackingGradients)
         if DNNL.referenceOnlyReason(geometry) != nil { return maxPooledBySwift(geometry) }
         let (output, workspace) = DNNL.maxPoolingForward(geometry, input: storage)
         let result = Tensor(shape: geometry.output, storage: output)
         return Tensor.recording(result, inputs: [self]) { gradient, _ in
-            [Tensor(shape: geometry.input, storage: DNNL.maxPoolingBackward(geometry, outputGradient: gradient.storage,
-                                                                            workspace: workspace!))]
+            [
+                Tensor(
+                    shape: geometry.input,
+                    storage: DNNL.maxPoolingBackward(
+                        geometry, outputGradient: gradient.storage,
+                        workspace: workspace!))
+            ]
         }
     }
 
@@ -85,8 +104,10 @@ extension Tensor {
         // The input rows (columns) each output row (column) reads, inside the input.
         func taps(_ axis: Int, extent: Int, outputs: Int) -> [[Int]] {
             (0..<outputs).map { position in
-                (0..<geometry.kernel[axis]).map { position * geometry.stride[axis] - geometry.paddingBefore[axis] + $0 * geometry.dilation[axis] }
-                    .filter { (0..<extent).contains($0) }
+                (0..<geometry.kernel[axis]).map {
+                    position * geometry.stride[axis] - geometry.paddingBefore[axis] + $0 * geometry.dilation[axis]
+                }
+                .filter { (0..<extent).contains($0) }
             }
         }
         let (rowTaps, columnTaps) = (taps(0, extent: height, outputs: outputHeight), taps(1, extent: width, outputs: outputWidth))
@@ -134,10 +155,13 @@ extension Tensor {
     /// - Parameter countIncludePad: divide by the window size including zero padding (PyTorch's
     ///   default), or by the number of input elements covered.
     /// - Returns: `[N, C, H', W']`; each input element gets `gradient / divisor` from each window.
-    public func averagePooled2D(kernelSize: Size2D, stride: Size2D? = nil, padding: Size2D = 0,
-                                ceilMode: Bool = false, countIncludePad: Bool = true) -> Tensor {
-        let window = PoolingWindow(input: shape, kernel: kernelSize, stride: stride, padding: padding,
-                                   dilation: 1, ceilMode: ceilMode, function: "averagePooled2D")
+    public func averagePooled2D(
+        kernelSize: Size2D, stride: Size2D? = nil, padding: Size2D = 0,
+        ceilMode: Bool = false, countIncludePad: Bool = true
+    ) -> Tensor {
+        let window = PoolingWindow(
+            input: shape, kernel: kernelSize, stride: stride, padding: padding,
+            dilation: 1, ceilMode: ceilMode, function: "averagePooled2D")
         // Each output cell's covered input rectangle and divisor, as PyTorch's CPU kernel.
         func cell(_ outputRow: Int, _ outputColumn: Int) -> (rows: Range<Int>, columns: Range<Int>, divisor: Float) {
             var rowStart = outputRow * window.stride.height - window.padding.height
@@ -158,8 +182,9 @@ extension Tensor {
     /// Adaptive average pooling to a fixed output size (`F.adaptive_avg_pool2d`): output cell
     /// `i` averages input rows `⌊i·H/H'⌋ ..< ⌈(i+1)·H/H'⌉`, and likewise for columns.
     public func adaptiveAveragePooled2D(outputSize: Size2D) -> Tensor {
-        precondition(rank == 4 && outputSize.height > 0 && outputSize.width > 0,
-                     "adaptiveAveragePooled2D: needs [N, C, H, W] input and a positive size; got \(shape), \(outputSize)")
+        precondition(
+            rank == 4 && outputSize.height > 0 && outputSize.width > 0,
+            "adaptiveAveragePooled2D: needs [N, C, H, W] input and a positive size; got \(shape), \(outputSize)")
         let (height, width) = (shape[2], shape[3])
         func cell(_ outputRow: Int, _ outputColumn: Int) -> (rows: Range<Int>, columns: Range<Int>, divisor: Float) {
             let rows = adaptiveCell(outputRow, of: outputSize.height, over: height)
@@ -176,8 +201,10 @@ extension Tensor {
     }
 
     /// Averages each output cell's input rectangle; the shared body of the average poolings.
-    private func pooledByCells(outputHeight: Int, outputWidth: Int,
-                               cell: (Int, Int) -> (rows: Range<Int>, columns: Range<Int>, divisor: Float)) -> Tensor {
+    private func pooledByCells(
+        outputHeight: Int, outputWidth: Int,
+        cell: (Int, Int) -> (rows: Range<Int>, columns: Range<Int>, divisor: Float)
+    ) -> Tensor {
         let planes = shape[0] * shape[1]
         let (height, width) = (shape[2], shape[3])
         let cells = (0..<outputHeight).flatMap { row in (0..<outputWidth).map { cell(row, $0) } }

@@ -76,8 +76,10 @@ extension Tensor {
     }
 
     /// Applies a one-axis reduction (which keeps the axis with extent 1) to each of `axes`.
-    private func reduced(alongAxes axes: [Int], keepingDimensions: Bool,
-                         _ reduceOne: (Tensor, Int) -> Tensor) -> Tensor {
+    private func reduced(
+        alongAxes axes: [Int], keepingDimensions: Bool,
+        _ reduceOne: (Tensor, Int) -> Tensor
+    ) -> Tensor {
         let resolved = Set(axes.map { axisIndex($0) }).sorted()
         var result = self
         for axis in resolved { result = reduceOne(result, axis) }

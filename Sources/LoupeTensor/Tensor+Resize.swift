@@ -20,9 +20,11 @@ extension Tensor {
                 let output = destination + plane * size.height * size.width
                 for (outputRow, row) in rows.enumerated() {
                     for (outputColumn, column) in columns.enumerated() {
-                        let top = input[row.low * width + column.low] * (1 - column.weight)
+                        let top =
+                            input[row.low * width + column.low] * (1 - column.weight)
                             + input[row.low * width + column.high] * column.weight
-                        let bottom = input[row.high * width + column.low] * (1 - column.weight)
+                        let bottom =
+                            input[row.high * width + column.low] * (1 - column.weight)
                             + input[row.high * width + column.high] * column.weight
                         output[outputRow * size.width + outputColumn] = top * (1 - row.weight) + bottom * row.weight
                     }
@@ -66,8 +68,9 @@ extension Tensor {
     /// output pixel `o` copies input `⌊o · in / out⌋`. The pullback adds each output gradient
     /// to the pixel it copied.
     public func resizedNearest(to size: Size2D) -> Tensor {
-        precondition(rank == 4 && size.height > 0 && size.width > 0,
-                     "resizedNearest: needs [N, C, H, W] input and a positive size; got \(shape), \(size)")
+        precondition(
+            rank == 4 && size.height > 0 && size.width > 0,
+            "resizedNearest: needs [N, C, H, W] input and a positive size; got \(shape), \(size)")
         let rows = (0..<size.height).map { Swift.min(Int(Float($0) * (Float(shape[2]) / Float(size.height))), shape[2] - 1) }
         let columns = (0..<size.width).map { Swift.min(Int(Float($0) * (Float(shape[3]) / Float(size.width))), shape[3] - 1) }
         // Each resized axis is a gather along it; two gathers compose into the full resize.

@@ -4,12 +4,14 @@ extension Tensor {
         var resolved = newShape
         if let inferred = newShape.firstIndex(of: -1) {
             let known = newShape.enumerated().filter { $0.offset != inferred }.map(\.element).reduce(1, *)
-            precondition(known > 0 && count % known == 0,
-                         "reshaped: cannot infer a dimension of \(newShape) from \(count) values (shape \(shape))")
+            precondition(
+                known > 0 && count % known == 0,
+                "reshaped: cannot infer a dimension of \(newShape) from \(count) values (shape \(shape))")
             resolved[inferred] = count / known
         }
-        precondition(resolved.reduce(1, *) == count,
-                     "reshaped: shape \(newShape) holds \(resolved.reduce(1, *)) values, but the tensor of shape \(shape) has \(count)")
+        precondition(
+            resolved.reduce(1, *) == count,
+            "reshaped: shape \(newShape) holds \(resolved.reduce(1, *)) values, but the tensor of shape \(shape) has \(count)")
         let oldShape = shape
         return Tensor.recording(Tensor(shape: resolved, storage: storage), inputs: [self]) { gradient, _ in
             [gradient.reshaped(oldShape)]
@@ -42,11 +44,13 @@ extension Tensor {
 
     /// Reorders the dimensions: result dimension `i` is this tensor's dimension `permutation[i]`.
     public func permuted(_ permutation: [Int]) -> Tensor {
-        precondition(permutation.sorted() == Array(0..<rank),
-                     "permuted: \(permutation) is not a permutation of the \(rank) axes of shape \(shape)")
+        precondition(
+            permutation.sorted() == Array(0..<rank),
+            "permuted: \(permutation) is not a permutation of the \(rank) axes of shape \(shape)")
         let strides = contiguousStrides(shape)
-        let result = stridedGather(shape: permutation.map { shape[$0] },
-                                   strides: permutation.map { strides[$0] }, offset: 0)
+        let result = stridedGather(
+            shape: permutation.map { shape[$0] },
+            strides: permutation.map { strides[$0] }, offset: 0)
         var inverse = [Int](repeating: 0, count: rank)
         for (position, axis) in permutation.enumerated() { inverse[axis] = position }
         return Tensor.recording(result, inputs: [self]) { gradient, _ in [gradient.permuted(inverse)] }
@@ -62,14 +66,16 @@ extension Tensor {
     /// The elements `start, start + step, ...` below `end` along `axis`; other axes are kept.
     public func slice(along axis: Int, from start: Int, to end: Int, step: Int = 1) -> Tensor {
         let axis = axisIndex(axis)
-        precondition(step > 0 && start >= 0 && end <= shape[axis] && start <= end,
-                     "slice: range \(start)..<\(end) step \(step) does not fit dimension \(axis) of shape \(shape)")
+        precondition(
+            step > 0 && start >= 0 && end <= shape[axis] && start <= end,
+            "slice: range \(start)..<\(end) step \(step) does not fit dimension \(axis) of shape \(shape)")
         var newShape = shape
         newShape[axis] = (end - start + step - 1) / step
         var strides = contiguousStrides(shape)
         let offset = start * strides[axis]
         strides[axis] *= step
-        let result = channelBlocks(from: start, to: end, step: step, axis: axis)
+        let result =
+            channelBlocks(from: start, to: end, step: step, axis: axis)
             ?? stridedGather(shape: newShape, strides: strides, offset: offset)
         let inputShape = shape
         return Tensor.recording(result, inputs: [self]) { gradient, _ in
@@ -82,7 +88,8 @@ extension Tensor {
     /// of a concatenation, split for SqueezeNet's two expand branches). `nil` otherwise.
     private func channelBlocks(from start: Int, to end: Int, step: Int, axis: Int) -> Tensor? {
         guard axis == 1, rank == 4, step == 1, let width = storage.channelBlockWidth,
-              start % width == 0, end % width == 0 else { return nil }
+            start % width == 0, end % width == 0
+        else { return nil }
         let newShape = [shape[0], end - start, shape[2], shape[3]]
         let plane = shape[2] * shape[3]
         let result = Tensor(shape: newShape, storage: TensorStorage(channelBlocked: newShape, width: width))
@@ -96,8 +103,9 @@ extension Tensor {
 
     /// The sub-tensor at `index` of the first dimension (which is removed).
     public subscript(index: Int) -> Tensor {
-        precondition(rank > 0 && index >= 0 && index < shape[0],
-                     "Index \(index) is out of range for shape \(shape)")
+        precondition(
+            rank > 0 && index >= 0 && index < shape[0],
+            "Index \(index) is out of range for shape \(shape)")
         return slice(along: 0, from: index, to: index + 1).squeezed(at: 0)
     }
 
@@ -110,8 +118,9 @@ extension Tensor {
         let ownStrides = contiguousStrides(shape)
         var strides = [Int](repeating: 0, count: newShape.count)
         for axis in 0..<rank {
-            precondition(shape[axis] == newShape[lead + axis] || shape[axis] == 1,
-                         "broadcast: cannot broadcast shape \(shape) to \(newShape)")
+            precondition(
+                shape[axis] == newShape[lead + axis] || shape[axis] == 1,
+                "broadcast: cannot broadcast shape \(shape) to \(newShape)")
             strides[lead + axis] = shape[axis] == 1 ? 0 : ownStrides[axis]
         }
         let result = stridedGather(shape: newShape, strides: strides, offset: 0)
@@ -136,18 +145,22 @@ extension Tensor {
         let axis = tensors[0].axisIndex(axis)
         var newShape = tensors[0].shape
         for tensor in tensors.dropFirst() {
-            precondition(tensor.rank == newShape.count
-                         && tensor.shape.enumerated().allSatisfy { $0.offset == axis || $0.element == newShape[$0.offset] },
-                         "concatenate: shape \(tensor.shape) does not match \(tensors[0].shape) off axis \(axis)")
+            precondition(
+                tensor.rank == newShape.count
+                    && tensor.shape.enumerated().allSatisfy { $0.offset == axis || $0.element == newShape[$0.offset] },
+                "concatenate: shape \(tensor.shape) does not match \(tensors[0].shape) off axis \(axis)")
         }
         newShape[axis] = tensors.map { $0.shape[axis] }.reduce(0, +)
         // Channels of parts blocked alike stay blocked: per batch item each part is one run of
         // whole blocks, so the parts' buffers are copied as they are, and the next convolution
         // reads the result without a reorder (SqueezeNet's Fire, Inception).
         let width = tensors[0].storage.channelBlockWidth
-        let blocked = axis == 1 && newShape.count == 4 && width != nil
+        let blocked =
+            axis == 1 && newShape.count == 4 && width != nil
             && tensors.allSatisfy { $0.storage.channelBlockWidth == width }
-        let result = blocked ? Tensor(shape: newShape, storage: TensorStorage(channelBlocked: newShape, width: width!))
+        let result =
+            blocked
+            ? Tensor(shape: newShape, storage: TensorStorage(channelBlocked: newShape, width: width!))
             : Tensor(uninitializedShape: newShape)
         let (outer, _, inner) = splitAround(newShape, axis: axis)
         let rowLength = newShape[axis] * inner
@@ -158,7 +171,8 @@ extension Tensor {
         parallelRanges(outer * tensors.count, grain: Swift.max(1, 65_536 / Swift.max(rowLength / tensors.count, 1))) { pieces in
             for piece in pieces {
                 let (row, part) = piece.quotientAndRemainder(dividingBy: tensors.count)
-                (destination + row * rowLength + columns[part]).update(from: sources[part] + row * chunks[part], count: chunks[part])
+                (destination + row * rowLength + columns[part]).update(
+                    from: sources[part] + row * chunks[part], count: chunks[part])
             }
         }
         let extents = tensors.map { $0.shape[axis] }
@@ -180,11 +194,13 @@ extension Tensor {
     /// into a new tensor of `shape` (`torch.as_strided(...).contiguous()`), as weight files
     /// describe their tensors. The result is not recorded for differentiation.
     public func strided(shape newShape: [Int], strides: [Int], offset: Int) -> Tensor {
-        precondition(newShape.count == strides.count && offset >= 0 && strides.allSatisfy { $0 >= 0 },
-                     "strided: shape \(newShape), strides \(strides) and offset \(offset) do not describe a view")
+        precondition(
+            newShape.count == strides.count && offset >= 0 && strides.allSatisfy { $0 >= 0 },
+            "strided: shape \(newShape), strides \(strides) and offset \(offset) do not describe a view")
         let last = zip(newShape, strides).reduce(offset) { $0 + Swift.max($1.0 - 1, 0) * $1.1 }
-        precondition(newShape.contains(0) || last < count,
-                     "strided: the view reaches element \(last) of a tensor with \(count)")
+        precondition(
+            newShape.contains(0) || last < count,
+            "strided: the view reaches element \(last) of a tensor with \(count)")
         return stridedGather(shape: newShape, strides: strides, offset: offset)
     }
 
@@ -304,7 +320,10 @@ extension Tensor {
         let extent = shape[axis]
         let amount = ((shift % extent) + extent) % extent
         guard amount != 0 else { return self }
-        return Tensor.concatenate([slice(along: axis, from: extent - amount, to: extent),
-                                   slice(along: axis, from: 0, to: extent - amount)], along: axis)
+        return Tensor.concatenate(
+            [
+                slice(along: axis, from: extent - amount, to: extent),
+                slice(along: axis, from: 0, to: extent - amount),
+            ], along: axis)
     }
 }

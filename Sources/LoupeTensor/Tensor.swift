@@ -12,8 +12,9 @@ public struct Tensor: @unchecked Sendable {
 
     init(shape: [Int], storage: TensorStorage, gradientNode: GradientNode? = nil) {
         precondition(shape.allSatisfy { $0 >= 0 }, "Tensor shape \(shape) has a negative dimension")
-        precondition(storage.count == shape.reduce(1, *),
-                     "Storage of \(storage.count) values does not fit shape \(shape)")
+        precondition(
+            storage.count == shape.reduce(1, *),
+            "Storage of \(storage.count) values does not fit shape \(shape)")
         self.shape = shape
         self.storage = storage
         self.gradientNode = gradientNode
@@ -30,8 +31,9 @@ public struct Tensor: @unchecked Sendable {
     ///   - shape: the dimensions; their product must equal `scalars.count`.
     ///   - scalars: the values, last dimension varying fastest.
     public init(shape: [Int], scalars: [Float]) {
-        precondition(shape.reduce(1, *) == scalars.count,
-                     "Shape \(shape) holds \(shape.reduce(1, *)) values but \(scalars.count) were given")
+        precondition(
+            shape.reduce(1, *) == scalars.count,
+            "Shape \(shape) holds \(shape.reduce(1, *)) values but \(scalars.count) were given")
         let storage = TensorStorage(count: scalars.count)
         scalars.withUnsafeBufferPointer { source in
             if let base = source.baseAddress { storage.base.update(from: base, count: scalars.count) }
@@ -102,8 +104,9 @@ public struct Tensor: @unchecked Sendable {
     /// Normalizes a possibly negative axis (`-1` is the last) and checks it.
     func axisIndex(_ axis: Int, function: String = #function) -> Int {
         let resolved = axis < 0 ? axis + rank : axis
-        precondition(resolved >= 0 && resolved < rank,
-                     "\(function): axis \(axis) is out of range for a tensor of rank \(rank) (shape \(shape))")
+        precondition(
+            resolved >= 0 && resolved < rank,
+            "\(function): axis \(axis) is out of range for a tensor of rank \(rank) (shape \(shape))")
         return resolved
     }
 }

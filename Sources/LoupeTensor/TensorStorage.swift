@@ -62,8 +62,9 @@ final class TensorStorage: @unchecked Sendable {
 
     /// Storage whose values will be written in `native`'s format (which must have no padding).
     init(count: Int, native: FormattedBuffer) {
-        precondition(native.byteCount == count * MemoryLayout<Float>.stride,
-                     "A native layout must hold exactly \(count) values; it has \(native.byteCount) bytes")
+        precondition(
+            native.byteCount == count * MemoryLayout<Float>.stride,
+            "A native layout must hold exactly \(count) values; it has \(native.byteCount) bytes")
         self.count = count
         self.native = native
         plainSlot = .allocate(capacity: 1)

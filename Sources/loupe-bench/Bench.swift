@@ -68,9 +68,13 @@ struct Ops: ParsableCommand {
         }
         let median = times.sorted()[times.count / 2]
         if json {
-            print("{\"op\": \"\(name)\", \"shape\": \"\(shape)\", \"median_s\": \(median), \"work\": \(work), \"unit\": \"\(unit)\"}")
+            print(
+                "{\"op\": \"\(name)\", \"shape\": \"\(shape)\", \"median_s\": \(median), \"work\": \(work), \"unit\": \"\(unit)\"}"
+            )
             return
         }
-        print("| \(name) | \(shape) | \(String(format: "%.2f", median * 1000)) | \(String(format: "%.0f", work / median / 1e9)) \(unit) |")
+        print(
+            "| \(name) | \(shape) | \(String(format: "%.2f", median * 1000)) | \(String(format: "%.0f", work / median / 1e9)) \(unit) |"
+        )
     }
 }

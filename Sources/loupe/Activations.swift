@@ -40,13 +40,16 @@ struct Activations: ParsableCommand {
         let loaded = try model.load()
         let x = try input.read(for: loaded)
         let (_, taps) = try loaded.module.withTaps([layer]) { withoutGradients { loaded.module(x) } }
-        guard let activation = taps[layer]?[0] else { throw ValidationError("layer '\(layer)' was not reached by the forward pass") }
+        guard let activation = taps[layer]?[0] else {
+            throw ValidationError("layer '\(layer)' was not reached by the forward pass")
+        }
         guard activation.rank == 3 else {
             if let raw { try NPY.write(activation, to: raw) }
             print("\(layer): shape \(activation.shape) (not a feature map; --raw holds the values)")
             return
         }
-        let selected = try channels.map { try parseIndexList($0, option: "--channels", count: activation.shape[0]) }
+        let selected =
+            try channels.map { try parseIndexList($0, option: "--channels", count: activation.shape[0]) }
             ?? Array(0..<activation.shape[0])
         let maps = activation.gathered(selected)
         if let raw { try NPY.write(activation, to: raw) }
@@ -58,7 +61,8 @@ struct Activations: ParsableCommand {
             print(String(format: "%7d %10.4f %10.4f %14.3f", channel, map.mean().scalar, map.max().scalar, positive))
         }
         if let out {
-            try Render.grid(maps, columns: columns, colormap: PictureOptions.colormap(colormap)!).enlarged(by: enlarge).writePNG(to: out)
+            try Render.grid(maps, columns: columns, colormap: PictureOptions.colormap(colormap)!).enlarged(by: enlarge).writePNG(
+                to: out)
         }
     }
 }

@@ -14,12 +14,12 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time a workload (predict or an attribution method) and print one JSON line.",
         discussion: """
-        Loads the model and input once, runs the workload --warmup times untimed, then --repeat times
-        timed, and prints {"median_s", "min_s", "peak_rss_mb", ...}. Model loading is not timed; the
-        peak resident memory is the whole process's. The target of every sample is its top class.
-        A batch runs as Loupe runs one: predictions and attributions at most 4 samples per pass.
-        Build with -c release: debug builds are many times slower.
-        """)
+            Loads the model and input once, runs the workload --warmup times untimed, then --repeat times
+            timed, and prints {"median_s", "min_s", "peak_rss_mb", ...}. Model loading is not timed; the
+            peak resident memory is the whole process's. The target of every sample is its top class.
+            A batch runs as Loupe runs one: predictions and attributions at most 4 samples per pass.
+            Build with -c release: debug builds are many times slower.
+            """)
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var sizes: MethodSizeOptions
@@ -76,10 +76,13 @@ struct Bench: ParsableCommand {
             seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         seconds.sort()
-        let median = seconds.count % 2 == 1 ? seconds[seconds.count / 2]
+        let median =
+            seconds.count % 2 == 1
+            ? seconds[seconds.count / 2]
             : (seconds[seconds.count / 2 - 1] + seconds[seconds.count / 2]) / 2
-        print("{\"median_s\": \(median), \"min_s\": \(seconds[0]), \"peak_rss_mb\": \(peakResidentMegabytes()), "
-              + "\"method\": \"\(method)\", \"batch\": \(batch), \"repeat\": \(`repeat`)}")
+        print(
+            "{\"median_s\": \(median), \"min_s\": \(seconds[0]), \"peak_rss_mb\": \(peakResidentMegabytes()), "
+                + "\"method\": \"\(method)\", \"batch\": \(batch), \"repeat\": \(`repeat`)}")
     }
 }
 

@@ -35,7 +35,8 @@ struct Demo: ParsableCommand {
         settings.options.stride = 2
         settings.options.sigmas = [0.5, 1, 2, 4]
         settings.displayWidth = 112
-        var report = Report(title: "Loupe demo: a small CNN on Fashion-MNIST", model: loaded, modelName: model, settings: settings)
+        var report = Report(
+            title: "Loupe demo: a small CNN on Fashion-MNIST", model: loaded, modelName: model, settings: settings)
 
         print("Predictions of \(model) (file name = true class):")
         var correct = 0
@@ -45,22 +46,27 @@ struct Demo: ParsableCommand {
             let label = loaded.classNames[best]
             let letters = { (text: String) in text.lowercased().filter(\.isLetter) }
             if letters(label).hasPrefix(letters(String(file.dropLast(4).drop { $0 != "-" }))) { correct += 1 }
-            print("  \(file.padding(toLength: 22, withPad: " ", startingAt: 0)) \(label.padding(toLength: 12, withPad: " ", startingAt: 0)) p="
-                  + String(format: "%.3f", probabilities.scalars[best]))
+            print(
+                "  \(file.padding(toLength: 22, withPad: " ", startingAt: 0)) \(label.padding(toLength: 12, withPad: " ", startingAt: 0)) p="
+                    + String(format: "%.3f", probabilities.scalars[best]))
         }
         print("\(correct) of \(files.count) right")
         for (index, (file, input)) in zip(files, inputs).enumerated() {
-            try report.addImage(named: file, input: input) { step in Progress.line("demo: image \(index + 1)/\(files.count): \(step)") }
+            try report.addImage(named: file, input: input) { step in
+                Progress.line("demo: image \(index + 1)/\(files.count): \(step)")
+            }
         }
 
         Progress.line("demo: filter visualizations")
-        try report.addSection(heading: "What the filters respond to",
-                              text: "Gradient ascent on the input (Adam, weights frozen, jitter, blur, clipping to the pixel range) from gray, "
-                                  + "200 steps. Left: the first 16 channels of features.4 (the second convolution's ReLU); right: one image "
-                                  + "per class maximizing its score (Simonyan et al.'s class model visualization).",
-                              figures: try filterFigures(loaded))
-        try report.addSection(heading: "Training", text: "Loss and accuracy per epoch of the bundled model (\(historyPath)).",
-                              figures: [Figure(Render.trainingCurves(history), caption: "Adam, Fashion-MNIST training and validation split")])
+        try report.addSection(
+            heading: "What the filters respond to",
+            text: "Gradient ascent on the input (Adam, weights frozen, jitter, blur, clipping to the pixel range) from gray, "
+                + "200 steps. Left: the first 16 channels of features.4 (the second convolution's ReLU); right: one image "
+                + "per class maximizing its score (Simonyan et al.'s class model visualization).",
+            figures: try filterFigures(loaded))
+        try report.addSection(
+            heading: "Training", text: "Loss and accuracy per epoch of the bundled model (\(historyPath)).",
+            figures: [Figure(Render.trainingCurves(history), caption: "Adam, Fashion-MNIST training and validation split")])
         Progress.finish()
         try report.write(toDirectory: out, generator: "loupe \(loupeVersion) demo")
         print("Wrote \(out)/index.html in " + String(format: "%.1f s", Date().timeIntervalSince(started)))
@@ -73,11 +79,14 @@ struct Demo: ParsableCommand {
         maximizer.learningRate = 0.05
         func optimized(_ objective: ActivationMaximization.Objective, count: Int) throws -> Tensor {
             let start = metadata.normalized(Tensor.full([count] + metadata.inputShape, value: 0.5))
-            return metadata.denormalized(try maximizer.run(loaded.module, objective: objective, start: start).images).clamped(min: 0, max: 1)
+            return metadata.denormalized(try maximizer.run(loaded.module, objective: objective, start: start).images).clamped(
+                min: 0, max: 1)
         }
         let channels = try optimized(.channels(layer: "features.4", channels: Array(0..<16)), count: 16)
         let classes = try optimized(.classes(Array(0..<loaded.classNames.count)), count: loaded.classNames.count)
-        let classTiles = (0..<loaded.classNames.count).map { Tile(loaded.classNames[$0], Image(tensor: classes[$0]).enlarged(by: 3)) }
+        let classTiles = (0..<loaded.classNames.count).map {
+            Tile(loaded.classNames[$0], Image(tensor: classes[$0]).enlarged(by: 3))
+        }
         return [
             Figure(Render.imageGrid(channels, columns: 8, gap: 1).enlarged(by: 2), caption: "features.4, channels 0-15"),
             Figure(Render.panel(classTiles, columns: 5), caption: "class model visualization"),

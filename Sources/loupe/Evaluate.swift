@@ -24,12 +24,14 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let loaded = try model.load()
         let shape = loaded.metadata.inputShape
-        var data = try idxImages.map { try Dataset.idx(images: $0, labels: idxLabels!) }
+        var data =
+            try idxImages.map { try Dataset.idx(images: $0, labels: idxLabels!) }
             ?? Dataset.imageFolder(images!, size: Size2D(shape[1], shape[2]), channels: shape[0])
         data.images = loaded.metadata.normalized(data.images)
         let binary = loaded.module(Tensor.zeros([1] + shape)).shape.last == 1
-        let (loss, accuracy) = LoupeNN.evaluate(loaded.module, images: data.images, labels: data.labels,
-                                                loss: binary ? .binaryCrossEntropy : .crossEntropy)
+        let (loss, accuracy) = LoupeNN.evaluate(
+            loaded.module, images: data.images, labels: data.labels,
+            loss: binary ? .binaryCrossEntropy : .crossEntropy)
         print(String(format: "%d images: accuracy %.4f, loss %.4f", data.count, accuracy, loss))
     }
 }

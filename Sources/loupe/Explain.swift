@@ -6,11 +6,11 @@ struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Attribute a class score to the input pixels (or to a layer, for CAM methods).",
         discussion: """
-        Methods: saliency, input-x-gradient, guided-backprop, deconvnet, smoothgrad, smoothgrad-squared,
-        vargrad, blur-saliency, integrated-gradients, occlusion, grad-cam, grad-cam++, guided-grad-cam.
-        --raw writes float32 before any normalization: the input's shape without the batch dimension for
-        pixel methods, (h, w) at the layer for CAM methods.
-        """)
+            Methods: saliency, input-x-gradient, guided-backprop, deconvnet, smoothgrad, smoothgrad-squared,
+            vargrad, blur-saliency, integrated-gradients, occlusion, grad-cam, grad-cam++, guided-grad-cam.
+            --raw writes float32 before any normalization: the input's shape without the batch dimension for
+            pixel methods, (h, w) at the layer for CAM methods.
+            """)
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var input: InputOptions
@@ -34,10 +34,16 @@ struct Explain: ParsableCommand {
     @Option(help: "2-D summary for --out: none, abs, max or absmax.")
     var reduce = "absmax"
 
-    @Option(help: "Colormap for --out: \(Colormap.allCases.map(\.rawValue).joined(separator: ", ")) (default: jet for CAM methods, inferno for pixel maps, bwr for signed maps).")
+    @Option(
+        help:
+            "Colormap for --out: \(Colormap.allCases.map(\.rawValue).joined(separator: ", ")) (default: jet for CAM methods, inferno for pixel maps, bwr for signed maps)."
+    )
     var colormap: String?
 
-    @Option(help: "How values become colors: minmax, symmetric, or percentile (Captum's outlier clipping, 2%) (default: minmax for CAM methods, percentile otherwise).")
+    @Option(
+        help:
+            "How values become colors: minmax, symmetric, or percentile (Captum's outlier clipping, 2%) (default: minmax for CAM methods, percentile otherwise)."
+    )
     var scaling: String?
 
     @Option(help: "Opacity of the map over the photo, 0...1.")
@@ -67,7 +73,9 @@ struct Explain: ParsableCommand {
     func validate() throws {
         _ = try attributionMethod(named: method)
         guard ChannelReduction(rawValue: reduce) != nil else { throw ValidationError("--reduce is none, abs, max or absmax") }
-        guard ["gausslegendre", "riemann-trapezoid"].contains(rule) else { throw ValidationError("--rule is gausslegendre or riemann-trapezoid") }
+        guard ["gausslegendre", "riemann-trapezoid"].contains(rule) else {
+            throw ValidationError("--rule is gausslegendre or riemann-trapezoid")
+        }
         _ = try PictureOptions.colormap(colormap)
         _ = try PictureOptions.scaling(scaling)
         guard (0...1).contains(alpha) else { throw ValidationError("--alpha is between 0 and 1; got \(alpha)") }
@@ -86,7 +94,9 @@ struct Explain: ParsableCommand {
         case "mean": options.baseline = .mean
         case "blur": options.baseline = .blur(5)
         default:
-            guard let value = Float(baseline) else { throw ValidationError("--baseline is a number, mean or blur; got '\(baseline)'") }
+            guard let value = Float(baseline) else {
+                throw ValidationError("--baseline is a number, mean or blur; got '\(baseline)'")
+            }
             options.baseline = .value(value)
         }
         options.sigmas = sigmas.split(separator: ",").compactMap { Float($0) }
@@ -105,35 +115,44 @@ struct Explain: ParsableCommand {
             throw ValidationError("--target \(chosen) is out of range; the model has \(classes) classes (0...\(classes - 1))")
         }
         let method = try attributionMethod(named: self.method)
-        let result = try method.attribute(network, input: x, target: .classes([chosen]), options: methodOptions()) { done, total in
+        let result = try method.attribute(network, input: x, target: .classes([chosen]), options: methodOptions()) {
+            done, total in
             Progress.line("occlusion: \(done)/\(total) windows")
         }
         Progress.finish()
-        if layer == nil, let chosenLayer = result.layer { FileHandle.standardError.write(Data("grad-cam layer: \(chosenLayer)\n".utf8)) }
+        if layer == nil, let chosenLayer = result.layer {
+            FileHandle.standardError.write(Data("grad-cam layer: \(chosenLayer)\n".utf8))
+        }
         if let delta = result.convergenceDelta { FileHandle.standardError.write(Data("convergence delta: \(delta[0])\n".utf8)) }
         let attribution = result.attribution
         if let out {
             let isCAM = method.attributesToLayer
             let reduced = isCAM ? attribution : ChannelReduction(rawValue: reduce)!.apply(attribution)
             guard isCAM || reduced.shape[1] == 1 else {
-                throw ValidationError("--reduce none keeps \(reduced.shape[1]) channels, but a picture shows one: use abs, max or absmax")
+                throw ValidationError(
+                    "--reduce none keeps \(reduced.shape[1]) channels, but a picture shows one: use abs, max or absmax")
             }
             let map = reduced[0].reshaped(Array(reduced.shape.suffix(2)))
             // The overlay draws over the photo; without a photo, over mid-gray.
-            let photo = try input.image.map { try Image.read($0).tensor().resizedBilinear(to: Size2D(x.shape[2], x.shape[3])) }
+            let photo =
+                try input.image.map { try Image.read($0).tensor().resizedBilinear(to: Size2D(x.shape[2], x.shape[3])) }
                 ?? Tensor.full([1, 1, x.shape[2], x.shape[3]], value: 0.5)
             let coloring = Render.defaultColoring(for: map, attributesToLayer: isCAM)
             let colors = try PictureOptions.colormap(colormap) ?? coloring.colormap
             let valueScaling = try PictureOptions.scaling(scaling) ?? coloring.scaling
-            try Render.overlay(map, on: photo, colormap: colors, scaling: valueScaling, alpha: alpha, style: OverlayStyle(rawValue: style)!)
-                .enlarged(by: enlarge).writePNG(to: out)
+            try Render.overlay(
+                map, on: photo, colormap: colors, scaling: valueScaling, alpha: alpha, style: OverlayStyle(rawValue: style)!
+            )
+            .enlarged(by: enlarge).writePNG(to: out)
         }
         if let raw {
             // Pixel attributions keep the model's own input layout (H, W, C for a channels-last ONNX model).
-            let inModelLayout = method.attributesToLayer ? attribution : loaded.onnxModule?.toModelLayout(attribution) ?? attribution
+            let inModelLayout =
+                method.attributesToLayer ? attribution : loaded.onnxModule?.toModelLayout(attribution) ?? attribution
             try NPY.write(inModelLayout[0], to: raw)
         }
-        print("\(method.rawValue) for class \(chosen)" + (chosen < loaded.classNames.count ? " (\(loaded.classNames[chosen]))" : "")
-              + (raw.map { ", raw → \($0)" } ?? "") + (out.map { ", picture → \($0)" } ?? ""))
+        print(
+            "\(method.rawValue) for class \(chosen)" + (chosen < loaded.classNames.count ? " (\(loaded.classNames[chosen]))" : "")
+                + (raw.map { ", raw → \($0)" } ?? "") + (out.map { ", picture → \($0)" } ?? ""))
     }
 }

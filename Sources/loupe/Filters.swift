@@ -57,9 +57,12 @@ struct Filters: ParsableCommand {
         let loaded = try model.load()
         let metadata = loaded.metadata
         let shape = metadata.inputShape
-        let indices = try layer != nil ? parseIndexList(channels ?? "0-7", option: "--channels")
-                                       : parseIndexList(classes!, option: "--classes", count: loaded.classNames.count)
-        let objective: ActivationMaximization.Objective = layer.map { .channels(layer: $0, channels: indices) } ?? .classes(indices)
+        let indices =
+            try layer != nil
+            ? parseIndexList(channels ?? "0-7", option: "--channels")
+            : parseIndexList(classes!, option: "--classes", count: loaded.classNames.count)
+        let objective: ActivationMaximization.Objective =
+            layer.map { .channels(layer: $0, channels: indices) } ?? .classes(indices)
         var pixels: Tensor
         switch start {
         case "gray": pixels = Tensor.full([indices.count] + shape, value: 0.5)
@@ -78,7 +81,13 @@ struct Filters: ParsableCommand {
         maximizer.blurEvery = blurEvery
         maximizer.seed = seed
         let (images, objectives) = try maximizer.run(loaded.module, objective: objective, start: metadata.normalized(pixels))
-        print(String(format: "mean objective: %.4f at the start, %.4f after %d steps", objectives.first ?? 0, objectives.last ?? 0, steps))
-        if let out { try Render.imageGrid(metadata.denormalized(images).clamped(min: 0, max: 1), columns: columns).enlarged(by: enlarge).writePNG(to: out) }
+        print(
+            String(
+                format: "mean objective: %.4f at the start, %.4f after %d steps", objectives.first ?? 0, objectives.last ?? 0,
+                steps))
+        if let out {
+            try Render.imageGrid(metadata.denormalized(images).clamped(min: 0, max: 1), columns: columns).enlarged(by: enlarge)
+                .writePNG(to: out)
+        }
     }
 }

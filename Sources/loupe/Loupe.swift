@@ -8,8 +8,10 @@ struct LoupeCommand: ParsableCommand {
         abstract: "See inside a convolutional image classifier.",
         discussion: "Layer activations, saliency, Grad-CAM and more, on a Swift tensor engine running oneDNN.",
         version: loupeVersion,
-        subcommands: [Predict.self, Explain.self, Activations.self, Filters.self, Summary.self, Train.self,
-                      Evaluate.self, ReportCommand.self, Demo.self, Bench.self]
+        subcommands: [
+            Predict.self, Explain.self, Activations.self, Filters.self, Summary.self, Train.self,
+            Evaluate.self, ReportCommand.self, Demo.self, Bench.self,
+        ]
     )
 
     /// Runs the command; a failure prints one line on stderr and exits with 2 for a usage error

@@ -6,7 +6,10 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "The model: .onnx, or weights (.safetensors, .pth, .pt).")
     var model: String?
 
-    @Option(help: "The torchvision architecture (vgg16, resnet18, squeezenet1_1, ...); not needed when a Loupe metadata file sits beside the weights.")
+    @Option(
+        help:
+            "The torchvision architecture (vgg16, resnet18, squeezenet1_1, ...); not needed when a Loupe metadata file sits beside the weights."
+    )
     var arch: String?
 
     /// The model from `--model` (and `--arch`), or an untrained architecture when `allowUntrained`.
@@ -62,7 +65,9 @@ struct PreprocessingOptions: ParsableArguments {
 
     private func numbers(_ text: String, option: String, count: Int) throws -> [Float] {
         let values = text.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
-        guard values.count == count else { throw ValidationError("\(option) needs \(count) comma-separated numbers; got '\(text)'") }
+        guard values.count == count else {
+            throw ValidationError("\(option) needs \(count) comma-separated numbers; got '\(text)'")
+        }
         return values
     }
 }
@@ -98,7 +103,8 @@ struct MethodSizeOptions: ParsableArguments {
 /// The attribution method called `name` on the command line, or a usage error listing them all.
 func attributionMethod(named name: String) throws -> AttributionMethod {
     guard let method = AttributionMethod(rawValue: name) else {
-        throw ValidationError("unknown method '\(name)'; choose one of \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+        throw ValidationError(
+            "unknown method '\(name)'; choose one of \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
     }
     return method
 }
@@ -108,7 +114,8 @@ func parseIndexList(_ text: String, option: String, count: Int? = nil) throws ->
     var result: [Int] = []
     for part in text.split(separator: ",") {
         let bounds = part.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard (1...2).contains(bounds.count), let low = bounds.first ?? nil, let high = bounds.last ?? nil, low >= 0, low <= high else {
+        guard (1...2).contains(bounds.count), let low = bounds.first ?? nil, let high = bounds.last ?? nil, low >= 0, low <= high
+        else {
             throw ValidationError("\(option): cannot read '\(part)'; use a list like 0,3,5-9")
         }
         if let count, high >= count {
@@ -124,7 +131,8 @@ enum PictureOptions {
     static func colormap(_ name: String?) throws -> Colormap? {
         guard let name else { return nil }
         guard let colormap = Colormap(rawValue: name) else {
-            throw ValidationError("unknown colormap '\(name)'; choose one of \(Colormap.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "unknown colormap '\(name)'; choose one of \(Colormap.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return colormap
     }

@@ -34,15 +34,21 @@ struct Predict: ParsableCommand {
         let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(top)
         let name = { (index: Int) in index < loaded.classNames.count ? loaded.classNames[index] : "class \(index)" }
         if json {
-            let rows = ranked.map { ["index": $0, "label": name($0), "probability": Double(probabilities[$0]),
-                                     "logit": Double(scores[$0])] as [String: Any] }
+            let rows = ranked.map {
+                [
+                    "index": $0, "label": name($0), "probability": Double(probabilities[$0]),
+                    "logit": Double(scores[$0]),
+                ] as [String: Any]
+            }
             let data = try JSONSerialization.data(withJSONObject: ["top": rows], options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
             return
         }
         for (rank, index) in ranked.enumerated() {
-            print(String(format: "%d. %@ (%d)  p=%.4f  logit=%.4f", rank + 1, name(index), index,
-                         probabilities[index], scores[index]))
+            print(
+                String(
+                    format: "%d. %@ (%d)  p=%.4f  logit=%.4f", rank + 1, name(index), index,
+                    probabilities[index], scores[index]))
         }
     }
 }

@@ -7,9 +7,9 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Compare the attribution methods side by side on some images, as one self-contained HTML page.",
         discussion: """
-        Writes DIR/index.html: per image the top-5 prediction, every method's overlay for the top class and the
-        activations of the --layers; a run summary with the time per method. Images are inline; the page needs no network.
-        """)
+            Writes DIR/index.html: per image the top-5 prediction, every method's overlay for the top class and the
+            activations of the --layers; a run summary with the time per method. Images are inline; the page needs no network.
+            """)
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var preprocessing: PreprocessingOptions
@@ -45,10 +45,12 @@ struct ReportCommand: ParsableCommand {
         var settings = Report.Settings()
         settings.methods = try chosenMethods()
         sizes.apply(to: &settings.options)
-        settings.layers = try layers.map { $0.split(separator: ",").map(String.init) }
+        settings.layers =
+            try layers.map { $0.split(separator: ",").map(String.init) }
             ?? [loaded.module.defaultCAMLayer(inputShape: inputs[0].shape)]
-        var report = Report(title: "Loupe report: \(URL(fileURLWithPath: model.model ?? "").lastPathComponent)", model: loaded,
-                            modelName: model.model ?? "", settings: settings)
+        var report = Report(
+            title: "Loupe report: \(URL(fileURLWithPath: model.model ?? "").lastPathComponent)", model: loaded,
+            modelName: model.model ?? "", settings: settings)
         for (index, (path, input)) in zip(images, inputs).enumerated() {
             let name = URL(fileURLWithPath: path).lastPathComponent
             try report.addImage(named: name, input: input) { step in

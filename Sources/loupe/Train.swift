@@ -6,11 +6,11 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a classifier on an image folder or IDX files; write weights, metadata and history.",
         discussion: """
-        From scratch:   loupe train --idx-images I.gz --idx-labels L.gz --preset small-cnn --out model.safetensors
-        Transfer:       loupe train --images cats_dogs/ --arch vgg16 --backbone vgg16.pth --head 2048,1024,512 \\
-                                    --freeze-features --loss bce --out catdog.safetensors
-        Writes OUT (safetensors), OUT's .json metadata (so --model needs no --arch) and OUT's -history.json.
-        """)
+            From scratch:   loupe train --idx-images I.gz --idx-labels L.gz --preset small-cnn --out model.safetensors
+            Transfer:       loupe train --images cats_dogs/ --arch vgg16 --backbone vgg16.pth --head 2048,1024,512 \\
+                                        --freeze-features --loss bce --out catdog.safetensors
+            Writes OUT (safetensors), OUT's .json metadata (so --model needs no --arch) and OUT's -history.json.
+            """)
 
     @Option(help: "An image folder with one subfolder per class.")
     var images: String?
@@ -103,7 +103,9 @@ struct Train: ParsableCommand {
         let model = try metadata.makeModule(seed: seed)
         if let backbone {
             let report = try model.load(try ModelFile.readStateDict(backbone), strict: false)
-            FileHandle.standardError.write(Data("Loaded \(backbone); kept new: \(report.missing.count + report.mismatched.count) tensors of the head\n".utf8))
+            FileHandle.standardError.write(
+                Data("Loaded \(backbone); kept new: \(report.missing.count + report.mismatched.count) tensors of the head\n".utf8)
+            )
         }
         if freezeFeatures {
             model.setTrainable(false)
@@ -114,41 +116,58 @@ struct Train: ParsableCommand {
         let history: [EpochRecord]
         let test: (loss: Float, accuracy: Float)?
         if optimizer == "adam" {
-            var trainer = Trainer(model: model, optimizer: Adam(learningRate: lr, weightDecay: weightDecay),
-                                  loss: lossKind, batchSize: batchSize, seed: seed)
+            var trainer = Trainer(
+                model: model, optimizer: Adam(learningRate: lr, weightDecay: weightDecay),
+                loss: lossKind, batchSize: batchSize, seed: seed)
             (history, test) = try fit(&trainer, training: training, held: held)
         } else {
-            var trainer = Trainer(model: model, optimizer: SGD(learningRate: lr, momentum: momentum, weightDecay: weightDecay),
-                                  loss: lossKind, batchSize: batchSize, seed: seed)
+            var trainer = Trainer(
+                model: model, optimizer: SGD(learningRate: lr, momentum: momentum, weightDecay: weightDecay),
+                loss: lossKind, batchSize: batchSize, seed: seed)
             (history, test) = try fit(&trainer, training: training, held: held)
         }
         try SafeTensors.write(model.stateDict(), metadata: ["format": "pt"], to: out)
         try metadata.write(to: ModelMetadata.path(besideWeights: out))
         let historyPath = URL(fileURLWithPath: out).deletingPathExtension().path + "-history.json"
-        var record: [String: Any] = ["epochs": try history.map { try JSONSerialization.jsonObject(with: JSONEncoder().encode($0)) }]
+        var record: [String: Any] = [
+            "epochs": try history.map { try JSONSerialization.jsonObject(with: JSONEncoder().encode($0)) }
+        ]
         if let test { record["test"] = ["loss": Double(test.loss), "accuracy": Double(test.accuracy)] }
-        try writeFileAtomically(try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys]),
-                                to: historyPath)
+        try writeFileAtomically(
+            try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys]),
+            to: historyPath)
         let curvesPath = URL(fileURLWithPath: out).deletingPathExtension().path + "-curves.png"
         if !history.isEmpty { try Render.trainingCurves(history).writePNG(to: curvesPath) }
         print("Wrote \(out), \(ModelMetadata.path(besideWeights: out)), \(historyPath) and \(curvesPath)")
         if let test { print(String(format: "Test accuracy: %.4f (loss %.4f)", test.accuracy, test.loss)) }
     }
 
-    private func fit<O: Optimizer>(_ trainer: inout Trainer<O>, training: Dataset, held: Dataset) throws
-        -> ([EpochRecord], (loss: Float, accuracy: Float)?) {
+    private func fit<O: Optimizer>(
+        _ trainer: inout Trainer<O>, training: Dataset, held: Dataset
+    ) throws
+        -> ([EpochRecord], (loss: Float, accuracy: Float)?)
+    {
         let start = Date()
-        let history = trainer.fit(images: training.images, labels: training.labels,
-                                  validation: held.count > 0 ? (held.images, held.labels) : nil, epochs: epochs) { epoch, batch, batches, loss in
+        let history = trainer.fit(
+            images: training.images, labels: training.labels,
+            validation: held.count > 0 ? (held.images, held.labels) : nil, epochs: epochs
+        ) { epoch, batch, batches, loss in
             if batch % 20 == 0 || batch == batches {
-                FileHandle.standardError.write(Data(String(format: "\repoch %d/%d  batch %d/%d  loss %.4f  %.0fs",
-                                                           epoch, epochs, batch, batches, loss, Date().timeIntervalSince(start)).utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        String(
+                            format: "\repoch %d/%d  batch %d/%d  loss %.4f  %.0fs",
+                            epoch, epochs, batch, batches, loss, Date().timeIntervalSince(start)
+                        ).utf8))
             }
             if batch == batches { FileHandle.standardError.write(Data("\n".utf8)) }
         }
         for record in history {
-            print(String(format: "epoch %d: train loss %.4f acc %.4f", record.epoch, record.trainingLoss, record.trainingAccuracy)
-                  + (record.validationAccuracy.map { String(format: ", validation loss %.4f acc %.4f", record.validationLoss ?? 0, $0) } ?? ""))
+            print(
+                String(format: "epoch %d: train loss %.4f acc %.4f", record.epoch, record.trainingLoss, record.trainingAccuracy)
+                    + (record.validationAccuracy.map {
+                        String(format: ", validation loss %.4f acc %.4f", record.validationLoss ?? 0, $0)
+                    } ?? ""))
         }
         guard let testIdxImages, let testIdxLabels else { return (history, nil) }
         let test = try Dataset.idx(images: testIdxImages, labels: testIdxLabels)
@@ -164,18 +183,22 @@ struct Train: ParsableCommand {
     private func makeMetadata(data: Dataset, outputs: Int) throws -> ModelMetadata {
         let shape = Array(data.images.shape.dropFirst())
         if let preset {
-            guard preset == "small-cnn" else { throw ValidationError("unknown preset '\(preset)'; the built-in one is small-cnn") }
+            guard preset == "small-cnn" else {
+                throw ValidationError("unknown preset '\(preset)'; the built-in one is small-cnn")
+            }
             let layers = LayerStack.smallCNN(classes: outputs)
             // Inputs stay in [0, 1]: the identity normalization.
-            return ModelMetadata(features: layers.features, classifier: layers.classifier, classes: data.classNames,
-                                 inputShape: shape, mean: Array(repeating: 0, count: shape[0]), std: Array(repeating: 1, count: shape[0]))
+            return ModelMetadata(
+                features: layers.features, classifier: layers.classifier, classes: data.classNames,
+                inputShape: shape, mean: Array(repeating: 0, count: shape[0]), std: Array(repeating: 1, count: shape[0]))
         }
         var metadata = ModelMetadata.imageNet(architecture: arch!)
         metadata.inputShape = shape
         metadata.classes = data.classNames
         if let head {
             let sizes = head.split(separator: ",").compactMap { Int($0) }
-            metadata.head = sizes.flatMap { [LayerSpec("linear", outputs: $0), LayerSpec("relu")] } + [LayerSpec("linear", outputs: outputs)]
+            metadata.head =
+                sizes.flatMap { [LayerSpec("linear", outputs: $0), LayerSpec("relu")] } + [LayerSpec("linear", outputs: outputs)]
         } else if outputs != 1000 {
             metadata.head = [LayerSpec("linear", outputs: outputs)]
         }

@@ -21,8 +21,10 @@ struct CLITests {
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
         let errorData = error.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outputData, as: UTF8.self),
-                String(decoding: errorData, as: UTF8.self))
+        return (
+            process.terminationStatus, String(decoding: outputData, as: UTF8.self),
+            String(decoding: errorData, as: UTF8.self)
+        )
     }
 
     private var productsDirectory: URL {
@@ -67,11 +69,16 @@ struct CLITests {
         let (html, images) = try readSelfContainedPage(folder.appendingPathComponent("index.html").path)
         // Per image: the input, 13 overlays and 13 histograms, two activation grids; then filters and training curves.
         #expect(images.count == 12 * (1 + 13 + 13 + 2) + 2 + 1)
-        for method in ["saliency", "input-x-gradient", "guided-backprop", "deconvnet", "smoothgrad", "smoothgrad-squared", "vargrad",
-                       "blur-saliency", "integrated-gradients", "occlusion", "grad-cam", "grad-cam++", "guided-grad-cam"] {
+        for method in [
+            "saliency", "input-x-gradient", "guided-backprop", "deconvnet", "smoothgrad", "smoothgrad-squared", "vargrad",
+            "blur-saliency", "integrated-gradients", "occlusion", "grad-cam", "grad-cam++", "guided-grad-cam",
+        ] {
             #expect(html.contains(">\(method) "), "\(method) missing from the report")
         }
-        for text in ["Run summary", "0019-tshirt.png", "Activations of features.4", "What the filters respond to", "Training", "Ankle boot"] {
+        for text in [
+            "Run summary", "0019-tshirt.png", "Activations of features.4", "What the filters respond to", "Training",
+            "Ankle boot",
+        ] {
             #expect(html.contains(text), "\(text) missing from the report")
         }
     }
@@ -80,8 +87,12 @@ struct CLITests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-report-\(UUID())")
         defer { try? FileManager.default.removeItem(at: folder) }
         let images = ["Samples/fashion/0000-ankle-boot.png", "Samples/fashion/0002-trouser.png"]
-        let result = try run(["report", "--model", "Models/fashion-cnn.safetensors", "--images"] + images
-                             + ["--methods", "saliency,grad-cam,occlusion", "--window", "7", "--stride", "7", "--layers", "features.1", "--out", folder.path])
+        let result = try run(
+            ["report", "--model", "Models/fashion-cnn.safetensors", "--images"] + images
+                + [
+                    "--methods", "saliency,grad-cam,occlusion", "--window", "7", "--stride", "7", "--layers", "features.1",
+                    "--out", folder.path,
+                ])
         #expect(result.status == 0, "\(result.error)")
         let (html, pictures) = try readSelfContainedPage(folder.appendingPathComponent("index.html").path)
         #expect(pictures.count == 2 * (1 + 3 + 3 + 1))
@@ -89,13 +100,19 @@ struct CLITests {
         #expect(html.contains("<td>occlusion</td>") && !html.contains("<td>smoothgrad</td>"))
 
         let other = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-report-\(UUID())")
-        let unknown = try run(["report", "--model", "Models/fashion-cnn.safetensors", "--images", images[0], "--methods", "saliency,magic",
-                               "--out", other.path])
+        let unknown = try run([
+            "report", "--model", "Models/fashion-cnn.safetensors", "--images", images[0], "--methods", "saliency,magic",
+            "--out", other.path,
+        ])
         #expect(unknown.status == 2 && unknown.error.contains("unknown method 'magic'"))
-        let badImage = try run(["report", "--model", "Models/fashion-cnn.safetensors", "--images", images[0], "Package.swift", "--out", other.path])
+        let badImage = try run([
+            "report", "--model", "Models/fashion-cnn.safetensors", "--images", images[0], "Package.swift", "--out", other.path,
+        ])
         #expect(badImage.status == 1 && badImage.error.contains("neither a PNG nor a JPEG"))
-        let badLayer = try run(["report", "--model", "Models/fashion-cnn.safetensors", "--images", images[0], "--layers", "features.42",
-                                "--out", other.path])
+        let badLayer = try run([
+            "report", "--model", "Models/fashion-cnn.safetensors", "--images", images[0], "--layers", "features.42",
+            "--out", other.path,
+        ])
         #expect(badLayer.status != 0 && badLayer.error.contains("features.42"))
         #expect(!FileManager.default.fileExists(atPath: other.path))
     }
@@ -105,8 +122,10 @@ struct CLITests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let picture = directory.appendingPathComponent("a.png").path
-        let base = ["explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0000-ankle-boot.png",
-                    "--method", "grad-cam", "--out", picture]
+        let base = [
+            "explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0000-ankle-boot.png",
+            "--method", "grad-cam", "--out", picture,
+        ]
         #expect(try run(base + ["--style", "red", "--alpha", "1"]).status == 0)
         // Alpha 1 in the red style: green and blue are 0 everywhere, red is the scaled map.
         let red = try Image.read(picture)
@@ -162,8 +181,10 @@ struct CLITests {
         let input = directory.appendingPathComponent("x.npy").path
         try NPY.write(Tensor(shape: [3, 64, 64], scalars: values), to: input)
         let raw = directory.appendingPathComponent("logits.npy").path
-        let result = try run(["predict", "--model", squeezeNetFixtures.appendingPathComponent("squeezenet1_1-10.pth").path,
-                              "--arch", "squeezenet1_1", "--input", input, "--json", "--top", "3", "--raw", raw])
+        let result = try run([
+            "predict", "--model", squeezeNetFixtures.appendingPathComponent("squeezenet1_1-10.pth").path,
+            "--arch", "squeezenet1_1", "--input", input, "--json", "--top", "3", "--raw", raw,
+        ])
         #expect(result.status == 0, "\(result.error)")
         let expected = try NPY.read(squeezeNetFixtures.appendingPathComponent("squeezenet1_1-10-logits.npy").path)[0]
         let logits = try NPY.read(raw)
@@ -176,8 +197,10 @@ struct CLITests {
     }
 
     @Test func predictWithoutArchitectureOrMetadataIsAClearError() throws {
-        let result = try run(["predict", "--model", squeezeNetFixtures.appendingPathComponent("squeezenet1_1-10.pth").path,
-                              "--image", "Samples/dog.jpg"])
+        let result = try run([
+            "predict", "--model", squeezeNetFixtures.appendingPathComponent("squeezenet1_1-10.pth").path,
+            "--image", "Samples/dog.jpg",
+        ])
         #expect(result.status != 0)
         #expect(result.error.contains("needs --arch"))
         #expect(result.error.split(separator: "\n").count == 1)
@@ -189,9 +212,11 @@ struct CLITests {
             try FileManager.default.createDirectory(at: root.appendingPathComponent(name), withIntermediateDirectories: true)
             for index in 0..<6 {
                 let shade = UInt8(Int(value) + index * 3 - 8)
-                try Image(width: side, height: side, channels: channels,
-                          pixels: Array(repeating: shade, count: side * side * channels))
-                    .writePNG(to: root.appendingPathComponent("\(name)/\(index).png").path)
+                try Image(
+                    width: side, height: side, channels: channels,
+                    pixels: Array(repeating: shade, count: side * side * channels)
+                )
+                .writePNG(to: root.appendingPathComponent("\(name)/\(index).png").path)
             }
         }
     }
@@ -201,17 +226,22 @@ struct CLITests {
         defer { try? FileManager.default.removeItem(at: directory) }
         try makeImageFolder(directory.appendingPathComponent("data"), side: 28, channels: 1)
         let weights = directory.appendingPathComponent("tiny.safetensors").path
-        let trained = try run(["train", "--images", directory.appendingPathComponent("data").path, "--preset", "small-cnn",
-                               "--epochs", "2", "--batch-size", "4", "--validation", "0", "--out", weights])
+        let trained = try run([
+            "train", "--images", directory.appendingPathComponent("data").path, "--preset", "small-cnn",
+            "--epochs", "2", "--batch-size", "4", "--validation", "0", "--out", weights,
+        ])
         #expect(trained.status == 0, "\(trained.error)")
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("tiny.json").path))
-        let history = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: directory.appendingPathComponent("tiny-history.json"))) as? [String: Any]
+        let history =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: directory.appendingPathComponent("tiny-history.json"))) as? [String: Any]
         #expect((history?["epochs"] as? [Any])?.count == 2)
         let curves = try Image.read(directory.appendingPathComponent("tiny-curves.png").path)
         #expect(curves.width == 840 && curves.channels == 3)
-        let predicted = try run(["predict", "--model", weights, "--image",
-                                 directory.appendingPathComponent("data/dog/0.png").path, "--json"])
+        let predicted = try run([
+            "predict", "--model", weights, "--image",
+            directory.appendingPathComponent("data/dog/0.png").path, "--json",
+        ])
         #expect(predicted.status == 0, "\(predicted.error)")
         #expect(predicted.output.contains("\"label\":\"dog\"") || predicted.output.contains("\"label\":\"cat\""))
     }
@@ -225,10 +255,12 @@ struct CLITests {
         let loaded = try LoadedModel.untrained("resnet18")
         try SafeTensors.write(loaded.module.stateDict(), to: backbone)
         let weights = directory.appendingPathComponent("catdog.safetensors").path
-        let trained = try run(["train", "--images", directory.appendingPathComponent("data").path, "--arch", "resnet18",
-                               "--backbone", backbone, "--head", "16", "--freeze-features", "--loss", "bce",
-                               "--image-size", "32", "--epochs", "1", "--batch-size", "4", "--validation", "0",
-                               "--out", weights])
+        let trained = try run([
+            "train", "--images", directory.appendingPathComponent("data").path, "--arch", "resnet18",
+            "--backbone", backbone, "--head", "16", "--freeze-features", "--loss", "bce",
+            "--image-size", "32", "--epochs", "1", "--batch-size", "4", "--validation", "0",
+            "--out", weights,
+        ])
         #expect(trained.status == 0, "\(trained.error)")
         let before = try SafeTensors.read(backbone), after = try SafeTensors.read(weights)
         #expect(after["layer4.1.conv2.weight"]?.scalars == before["layer4.1.conv2.weight"]?.scalars)
@@ -239,20 +271,24 @@ struct CLITests {
         #expect(metadata.architecture == "resnet18" && metadata.classes == ["cat", "dog"])
     }
 
-    @Test("explain writes the raw attribution and a picture", arguments: [
-        ("saliency", [1, 28, 28]), ("input-x-gradient", [1, 28, 28]), ("guided-backprop", [1, 28, 28]),
-        ("deconvnet", [1, 28, 28]), ("smoothgrad", [1, 28, 28]), ("integrated-gradients", [1, 28, 28]),
-        ("occlusion", [1, 28, 28]), ("grad-cam", [7, 7]), ("grad-cam++", [7, 7]), ("smoothgrad-squared", [1, 28, 28]),
-        ("vargrad", [1, 28, 28]), ("blur-saliency", [1, 28, 28]), ("guided-grad-cam", [1, 28, 28]),
-    ])
+    @Test(
+        "explain writes the raw attribution and a picture",
+        arguments: [
+            ("saliency", [1, 28, 28]), ("input-x-gradient", [1, 28, 28]), ("guided-backprop", [1, 28, 28]),
+            ("deconvnet", [1, 28, 28]), ("smoothgrad", [1, 28, 28]), ("integrated-gradients", [1, 28, 28]),
+            ("occlusion", [1, 28, 28]), ("grad-cam", [7, 7]), ("grad-cam++", [7, 7]), ("smoothgrad-squared", [1, 28, 28]),
+            ("vargrad", [1, 28, 28]), ("blur-saliency", [1, 28, 28]), ("guided-grad-cam", [1, 28, 28]),
+        ])
     func explainWritesRawAndPicture(_ method: String, _ shape: [Int]) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-explain-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let raw = directory.appendingPathComponent("a.npy").path, picture = directory.appendingPathComponent("a.png").path
-        let result = try run(["explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0000-ankle-boot.png",
-                              "--method", method, "--samples", "4", "--steps", "8", "--window", "7", "--stride", "7",
-                              "--raw", raw, "--out", picture])
+        let result = try run([
+            "explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0000-ankle-boot.png",
+            "--method", method, "--samples", "4", "--steps", "8", "--window", "7", "--stride", "7",
+            "--raw", raw, "--out", picture,
+        ])
         #expect(result.status == 0, "\(result.error)")
         #expect(result.output.contains("class 9 (Ankle boot)"))
         let attribution = try NPY.read(raw)
@@ -263,14 +299,20 @@ struct CLITests {
     }
 
     @Test func explainRejectsBadRequests() throws {
-        let unknown = try run(["explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0000-ankle-boot.png",
-                               "--method", "magic"])
+        let unknown = try run([
+            "explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0000-ankle-boot.png",
+            "--method", "magic",
+        ])
         #expect(unknown.status != 0 && unknown.error.contains("unknown method 'magic'"))
-        let target = try run(["explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0000-ankle-boot.png",
-                              "--method", "saliency", "--target", "10"])
+        let target = try run([
+            "explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0000-ankle-boot.png",
+            "--method", "saliency", "--target", "10",
+        ])
         #expect(target.status != 0 && target.error.contains("out of range"))
-        let layer = try run(["explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0000-ankle-boot.png",
-                             "--method", "grad-cam", "--layer", "features.9"])
+        let layer = try run([
+            "explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0000-ankle-boot.png",
+            "--method", "grad-cam", "--layer", "features.9",
+        ])
         #expect(layer.status != 0 && layer.error.contains("no layer named 'features.9'"))
     }
 
@@ -279,14 +321,18 @@ struct CLITests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let grid = directory.appendingPathComponent("maps.png").path, raw = directory.appendingPathComponent("maps.npy").path
-        let activations = try run(["activations", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0013-dress.png",
-                                   "--layer", "features.4", "--channels", "0-3,10", "--out", grid, "--raw", raw])
+        let activations = try run([
+            "activations", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0013-dress.png",
+            "--layer", "features.4", "--channels", "0-3,10", "--out", grid, "--raw", raw,
+        ])
         #expect(activations.status == 0, "\(activations.error)")
         #expect(try NPY.read(raw).shape == [64, 14, 14])
         #expect(try Image.read(grid).width == 8 * 14 + 9 * 2)
         let filters = directory.appendingPathComponent("filters.png").path
-        let result = try run(["filters", "--model", "Models/fashion-cnn.safetensors", "--layer", "features.4", "--channels", "0-3",
-                              "--steps", "30", "--out", filters])
+        let result = try run([
+            "filters", "--model", "Models/fashion-cnn.safetensors", "--layer", "features.4", "--channels", "0-3",
+            "--steps", "30", "--out", filters,
+        ])
         #expect(result.status == 0, "\(result.error)")
         #expect(try Image.read(filters).channels == 1)  // a grayscale model's inputs
         // "mean objective: A at the start, B after 30 steps" with B > A.
@@ -295,12 +341,16 @@ struct CLITests {
     }
 
     @Test func usageErrorsExitTwoAndBadDataExitsOneWithOneLine() throws {
-        let usage = try run(["explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0013-dress.png",
-                             "--method", "magic"])
+        let usage = try run([
+            "explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0013-dress.png",
+            "--method", "magic",
+        ])
         #expect(usage.status == 2)
         let unknownCommand = try run(["frobnicate"])
         #expect(unknownCommand.status == 2)
-        let missing = try run(["predict", "--model", "/nonexistent/weights.pth", "--arch", "resnet18", "--image", "Samples/dog.jpg"])
+        let missing = try run([
+            "predict", "--model", "/nonexistent/weights.pth", "--arch", "resnet18", "--image", "Samples/dog.jpg",
+        ])
         #expect(missing.status == 1)
         #expect(missing.error == "error: weights file '/nonexistent/weights.pth' does not exist\n")
         for result in [usage, unknownCommand, missing] {
@@ -316,9 +366,11 @@ struct CLITests {
         let input = directory.appendingPathComponent("x.npy").path
         try NPY.write(Tensor.full([3, 64, 64], value: 0.1), to: input)
         let raw = directory.appendingPathComponent("a.npy").path, picture = directory.appendingPathComponent("a.png").path
-        let result = try run(["explain", "--model", squeezeNetFixtures.appendingPathComponent("squeezenet1_1-10.pth").path,
-                              "--arch", "squeezenet1_1", "--input", input, "--method", "saliency", "--reduce", "none",
-                              "--out", picture, "--raw", raw])
+        let result = try run([
+            "explain", "--model", squeezeNetFixtures.appendingPathComponent("squeezenet1_1-10.pth").path,
+            "--arch", "squeezenet1_1", "--input", input, "--method", "saliency", "--reduce", "none",
+            "--out", picture, "--raw", raw,
+        ])
         #expect(result.status == 2)
         #expect(result.error.contains("--reduce none keeps 3 channels"))
         #expect(!FileManager.default.fileExists(atPath: picture) && !FileManager.default.fileExists(atPath: raw))
@@ -337,7 +389,9 @@ struct CLITests {
         #expect((try NPY.read(probabilities) - expected.reshaped([5])).abs().max().scalar < 1e-6)
 
         let raw = directory.appendingPathComponent("s.npy").path, picture = directory.appendingPathComponent("s.png").path
-        let explained = try run(["explain", "--model", model, "--input", input, "--method", "saliency", "--raw", raw, "--out", picture])
+        let explained = try run([
+            "explain", "--model", model, "--input", input, "--method", "saliency", "--raw", raw, "--out", picture,
+        ])
         #expect(explained.status == 0, "\(explained.error)")
         let saliency = try NPY.read(raw)
         #expect(saliency.shape == [16, 16, 3])  // the model's own H, W, C layout
@@ -347,20 +401,28 @@ struct CLITests {
 
         let cam = try run(["explain", "--model", model, "--input", input, "--method", "grad-cam", "--raw", raw])
         #expect(cam.status == 0 && cam.error.contains("grad-cam layer: pool"), "\(cam.error)")
-        let activations = try run(["activations", "--model", model, "--input", input, "--layer", "sequential/conv2d/Relu", "--raw", raw])
+        let activations = try run([
+            "activations", "--model", model, "--input", input, "--layer", "sequential/conv2d/Relu", "--raw", raw,
+        ])
         #expect(activations.status == 0, "\(activations.error)")
         #expect(try NPY.read(raw).shape == [4, 16, 16])
 
         let summary = try run(["summary", "--model", model])
-        #expect(summary.status == 0 && summary.output.contains("dense ") && summary.output.contains("MatMul")
+        #expect(
+            summary.status == 0 && summary.output.contains("dense ") && summary.output.contains("MatMul")
                 && summary.output.contains("[1, 8, 8, 4]") && summary.output.contains("Total params: 1,397"))
     }
 
     @Test func badOnnxModelsFailWithOneLine() throws {
-        let unsupported = try run(["predict", "--model", "Tests/LoupeExplainTests/Fixtures/keras-style/unsupported.onnx",
-                                   "--input", "Tests/LoupeExplainTests/Fixtures/keras-style/input.npy"])
+        let unsupported = try run([
+            "predict", "--model", "Tests/LoupeExplainTests/Fixtures/keras-style/unsupported.onnx",
+            "--input", "Tests/LoupeExplainTests/Fixtures/keras-style/input.npy",
+        ])
         #expect(unsupported.status == 1)
-        #expect(unsupported.error == "error: Tests/LoupeExplainTests/Fixtures/keras-style/unsupported.onnx uses operators Loupe does not support: TopK (pick_top), Frobnicate (custom_step)\n")
+        #expect(
+            unsupported.error
+                == "error: Tests/LoupeExplainTests/Fixtures/keras-style/unsupported.onnx uses operators Loupe does not support: TopK (pick_top), Frobnicate (custom_step)\n"
+        )
         let garbage = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-garbage-\(UUID()).onnx")
         try Data((0..<300).map { UInt8(($0 * 73 + 11) % 256) }).write(to: garbage)
         defer { try? FileManager.default.removeItem(at: garbage) }
@@ -392,30 +454,62 @@ struct CLITests {
         try FileManager.default.setAttributes([.posixPermissions: 0o000], ofItemAtPath: unreadable)
         let model = ["--model", "Models/fashion-cnn.safetensors"]
         let outputs = ["--out", picture, "--raw", raw]
-        let cases: [(arguments: [String], status: Int32, message: String)] = [
-            (["explain"] + model + ["--input", nan, "--method", "saliency"] + outputs, 1, "NaN or infinite"),
-            (["explain"] + model + ["--input", infinite, "--method", "saliency"] + outputs, 1, "NaN or infinite"),
-            (["explain"] + model + ["--input", wrongShape, "--method", "saliency"] + outputs, 1, "the model takes [1, 1, 28, 28]"),
-            (["explain"] + model + ["--image", "/nonexistent.png", "--method", "saliency"] + outputs, 1, "does not exist"),
-            (["explain"] + model + ["--image", "Package.swift", "--method", "saliency"] + outputs, 1, "neither a PNG nor a JPEG"),
-            (["explain"] + model + ["--image", "Samples/fashion/0013-dress.png", "--method", "grad-cam", "--layer", "feature.4"] + outputs,
-             1, "did you mean 'features.4'"),
-            (["explain"] + model + ["--image", "Samples/fashion/0013-dress.png", "--method", "saliency", "--target", "10"] + outputs,
-             2, "out of range"),
-            (["explain"] + model + ["--image", "Samples/fashion/0013-dress.png", "--method", "occlusion", "--window", "40"] + outputs,
-             1, "does not fit"),
-            (["explain"] + model + ["--image", "Samples/fashion/0013-dress.png", "--method", "magic"] + outputs, 2, "unknown method"),
-            (["predict"] + model + ["--image", "Samples/fashion/0013-dress.png", "--raw", raw, "--top", "0"], 2, "--top"),
-            (["activations"] + model + ["--image", "Samples/fashion/0013-dress.png", "--layer", "features.4", "--channels", "70"] + outputs,
-             2, "outside"),
-        ] + (getuid() == 0 ? [] : [(["explain"] + model + ["--image", unreadable, "--method", "saliency"] + outputs, Int32(1), "cannot read")])
+        let cases: [(arguments: [String], status: Int32, message: String)] =
+            [
+                (["explain"] + model + ["--input", nan, "--method", "saliency"] + outputs, 1, "NaN or infinite"),
+                (["explain"] + model + ["--input", infinite, "--method", "saliency"] + outputs, 1, "NaN or infinite"),
+                (
+                    ["explain"] + model + ["--input", wrongShape, "--method", "saliency"] + outputs, 1,
+                    "the model takes [1, 1, 28, 28]"
+                ),
+                (["explain"] + model + ["--image", "/nonexistent.png", "--method", "saliency"] + outputs, 1, "does not exist"),
+                (
+                    ["explain"] + model + ["--image", "Package.swift", "--method", "saliency"] + outputs, 1,
+                    "neither a PNG nor a JPEG"
+                ),
+                (
+                    ["explain"] + model + [
+                        "--image", "Samples/fashion/0013-dress.png", "--method", "grad-cam", "--layer", "feature.4",
+                    ] + outputs,
+                    1, "did you mean 'features.4'"
+                ),
+                (
+                    ["explain"] + model + ["--image", "Samples/fashion/0013-dress.png", "--method", "saliency", "--target", "10"]
+                        + outputs,
+                    2, "out of range"
+                ),
+                (
+                    ["explain"] + model + [
+                        "--image", "Samples/fashion/0013-dress.png", "--method", "occlusion", "--window", "40",
+                    ] + outputs,
+                    1, "does not fit"
+                ),
+                (
+                    ["explain"] + model + ["--image", "Samples/fashion/0013-dress.png", "--method", "magic"] + outputs, 2,
+                    "unknown method"
+                ),
+                (["predict"] + model + ["--image", "Samples/fashion/0013-dress.png", "--raw", raw, "--top", "0"], 2, "--top"),
+                (
+                    ["activations"] + model + [
+                        "--image", "Samples/fashion/0013-dress.png", "--layer", "features.4", "--channels", "70",
+                    ] + outputs,
+                    2, "outside"
+                ),
+            ]
+            + (getuid() == 0
+                ? []
+                : [(["explain"] + model + ["--image", unreadable, "--method", "saliency"] + outputs, Int32(1), "cannot read")])
         for (arguments, status, message) in cases {
             let result = try run(arguments)
             #expect(result.status == status, "\(arguments.joined(separator: " ")): exit \(result.status), \(result.error)")
-            #expect(result.error.hasPrefix("error: ") && result.error.contains(message), "\(arguments.joined(separator: " ")): \(result.error)")
+            #expect(
+                result.error.hasPrefix("error: ") && result.error.contains(message),
+                "\(arguments.joined(separator: " ")): \(result.error)")
             #expect(result.error.split(separator: "\n").count == 1, "\(result.error)")
-            #expect(try Data(contentsOf: URL(fileURLWithPath: picture)) == before && (try Data(contentsOf: URL(fileURLWithPath: raw))) == before,
-                    "\(arguments.joined(separator: " ")) touched an existing output")
+            #expect(
+                try Data(contentsOf: URL(fileURLWithPath: picture)) == before
+                    && (try Data(contentsOf: URL(fileURLWithPath: raw))) == before,
+                "\(arguments.joined(separator: " ")) touched an existing output")
         }
     }
 }

@@ -20,11 +20,16 @@ struct CAMTests {
 
     private func model() throws -> Module {
         var generator = RandomGenerator(seed: 0)
-        let model = try LayerStack(features: [LayerSpec("conv2d", outputs: 2, kernel: 1), LayerSpec("relu"),
-                                              LayerSpec("adaptiveavgpool2d", outputs: 1)],
-                                   classifier: [LayerSpec("linear", outputs: 1)], inputShape: [2, 2, 2], generator: &generator)
-        try model.load(["features.0.weight": Tensor(shape: [2, 2, 1, 1], scalars: [1, 0, 0, 1]), "features.0.bias": Tensor.zeros([2]),
-                        "classifier.0.weight": Tensor(shape: [1, 2], scalars: [2, -1]), "classifier.0.bias": Tensor.zeros([1])])
+        let model = try LayerStack(
+            features: [
+                LayerSpec("conv2d", outputs: 2, kernel: 1), LayerSpec("relu"),
+                LayerSpec("adaptiveavgpool2d", outputs: 1),
+            ],
+            classifier: [LayerSpec("linear", outputs: 1)], inputShape: [2, 2, 2], generator: &generator)
+        try model.load([
+            "features.0.weight": Tensor(shape: [2, 2, 1, 1], scalars: [1, 0, 0, 1]), "features.0.bias": Tensor.zeros([2]),
+            "classifier.0.weight": Tensor(shape: [1, 2], scalars: [2, -1]), "classifier.0.bias": Tensor.zeros([1]),
+        ])
         return model
     }
 

@@ -22,8 +22,11 @@ struct CaptumReferenceTests {
         /// - Parameter name: an architecture, or an architecture with `.onnx` for its ONNX export.
         init(_ name: String) throws {
             let architecture = name.replacingOccurrences(of: ".onnx", with: "").replacingOccurrences(of: ".safetensors", with: "")
-            folder = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent(architecture)
-            let parameters = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("params.json"))) as? [String: Any]
+            folder = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent(
+                architecture)
+            let parameters =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("params.json")))
+                as? [String: Any]
             target = .classes([try #require(parameters?["target"] as? Int)])
             steps = try #require(parameters?["steps"] as? Int)
             if name.hasSuffix(".onnx") {
@@ -43,21 +46,27 @@ struct CaptumReferenceTests {
 
         /// The ONNX export, with its external weights rebuilt from the formula in a temporary folder.
         static func onnxModel(_ folder: URL) throws -> (Module, String) {
-            let manifest = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("weights.json"))) as? [String: Any])
+            let manifest = try #require(
+                JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("weights.json")))
+                    as? [String: Any])
             let tensors = try #require(manifest["tensors"] as? [[String: Any]])
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-onnx-\(UUID())")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             var weights = Data()
             for entry in tensors {
-                let (name, shape, offset) = (try #require(entry["name"] as? String), try #require(entry["shape"] as? [Int]), try #require(entry["offset"] as? Int))
+                let (name, shape, offset) = (
+                    try #require(entry["name"] as? String), try #require(entry["shape"] as? [Int]),
+                    try #require(entry["offset"] as? Int)
+                )
                 let values = formulaValue(key: name, shape: shape).scalars
                 if weights.count < offset { weights.append(Data(count: offset - weights.count)) }
                 #expect(weights.count == offset, "external tensors overlap at \(name)")
                 values.withUnsafeBytes { weights.append(contentsOf: $0) }
             }
             try weights.write(to: directory.appendingPathComponent(try #require(manifest["location"] as? String)))
-            try FileManager.default.copyItem(at: folder.appendingPathComponent("model.onnx"), to: directory.appendingPathComponent("model.onnx"))
+            try FileManager.default.copyItem(
+                at: folder.appendingPathComponent("model.onnx"), to: directory.appendingPathComponent("model.onnx"))
             let loaded = try LoadedModel.load(directory.appendingPathComponent("model.onnx").path, architecture: nil)
             return (loaded.module, try #require(manifest["camTensor"] as? String))
         }
@@ -71,8 +80,10 @@ struct CaptumReferenceTests {
     ///   much larger float32 numbers.
     /// Each result is also recorded under `architecture-what` for the instruction-set runs, with
     /// `magnitude` (see ``InstructionSetRecording/record(_:_:magnitude:)``).
-    private func expectMatch(_ actual: Tensor, _ expected: Tensor, _ what: String, floor: Float = 0,
-                             magnitude: Float? = nil, architecture: String) {
+    private func expectMatch(
+        _ actual: Tensor, _ expected: Tensor, _ what: String, floor: Float = 0,
+        magnitude: Float? = nil, architecture: String
+    ) {
         InstructionSetRecording.record("\(architecture)-\(what)", actual, magnitude: magnitude)
         #expect(actual.shape == expected.shape, "\(what) shape")
         guard actual.shape == expected.shape else { return }
@@ -81,28 +92,43 @@ struct CaptumReferenceTests {
         #expect(worst <= Swift.max(1e-4 * scale, floor), "\(what): max |Δ| \(worst) against max |reference| \(scale)")
     }
 
-    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx"])
+    @Test(arguments: [
+        "squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx",
+    ])
     func gradientMethods(_ architecture: String) throws {
         let c = try Case(architecture)
         let x = formulaInput()
         InstructionSetRecording.record("\(architecture)-logits", withoutGradients { c.forward(x) })
-        expectMatch(Saliency().attribute(c.forward, input: x, target: c.target), try c.reference("saliency"), "saliency", architecture: architecture)
-        expectMatch(InputXGradient().attribute(c.forward, input: x, target: c.target), try c.reference("input_x_gradient"), "input x gradient", architecture: architecture)
-        expectMatch(GuidedBackprop().attribute(c.forward, input: x, target: c.target), try c.reference("guided_backprop"), "guided backprop", architecture: architecture)
-        expectMatch(Deconvnet().attribute(c.forward, input: x, target: c.target), try c.reference("deconvnet"), "deconvnet", architecture: architecture)
+        expectMatch(
+            Saliency().attribute(c.forward, input: x, target: c.target), try c.reference("saliency"), "saliency",
+            architecture: architecture)
+        expectMatch(
+            InputXGradient().attribute(c.forward, input: x, target: c.target), try c.reference("input_x_gradient"),
+            "input x gradient", architecture: architecture)
+        expectMatch(
+            GuidedBackprop().attribute(c.forward, input: x, target: c.target), try c.reference("guided_backprop"),
+            "guided backprop", architecture: architecture)
+        expectMatch(
+            Deconvnet().attribute(c.forward, input: x, target: c.target), try c.reference("deconvnet"), "deconvnet",
+            architecture: architecture)
     }
 
-    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx"])
+    @Test(arguments: [
+        "squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx",
+    ])
     func integratedGradients(_ architecture: String) throws {
         let c = try Case(architecture)
         let x = formulaInput()
         for (rule, name) in [(IntegratedGradients.Rule.gaussLegendre, "ig_gausslegendre"), (.riemannTrapezoid, "ig_trapezoid")] {
-            let (attribution, _) = IntegratedGradients(steps: c.steps, rule: rule).attribute(c.forward, input: x, target: c.target)
+            let (attribution, _) = IntegratedGradients(steps: c.steps, rule: rule).attribute(
+                c.forward, input: x, target: c.target)
             expectMatch(attribution, try c.reference(name), name, architecture: architecture)
         }
     }
 
-    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx"])
+    @Test(arguments: [
+        "squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx",
+    ])
     func occlusion(_ architecture: String) throws {
         let c = try Case(architecture)
         let x = formulaInput()
@@ -111,25 +137,36 @@ struct CaptumReferenceTests {
         // so the difference cannot be exact below 1e-6 of the score (squeezenet's formula model moves
         // its score by only 4e-6 when occluded).
         let score = withoutGradients { c.target.scores(c.model(x)) }.abs().max().scalar
-        expectMatch(attribution, try c.reference("occlusion"), "occlusion", floor: 1e-6 * score, magnitude: score, architecture: architecture)
+        expectMatch(
+            attribution, try c.reference("occlusion"), "occlusion", floor: 1e-6 * score, magnitude: score,
+            architecture: architecture)
     }
 
-    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx"])
+    @Test(arguments: [
+        "squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx",
+    ])
     func classActivationMaps(_ architecture: String) throws {
         let c = try Case(architecture)
         let x = formulaInput()
-        expectMatch(try GradCAM().attribute(c.model, layer: c.layer, input: x, target: c.target)[0], try c.reference("grad_cam"), "grad-cam", architecture: architecture)
-        expectMatch(try GradCAMPlusPlus().attribute(c.model, layer: c.layer, input: x, target: c.target)[0],
-                    try c.reference("grad_cam_plus_plus"), "grad-cam++", architecture: architecture)
-        expectMatch(try GuidedGradCAM(layer: c.layer).attribute(c.model, input: x, target: c.target),
-                    try c.reference("guided_grad_cam"), "guided grad-cam", architecture: architecture)
+        expectMatch(
+            try GradCAM().attribute(c.model, layer: c.layer, input: x, target: c.target)[0], try c.reference("grad_cam"),
+            "grad-cam", architecture: architecture)
+        expectMatch(
+            try GradCAMPlusPlus().attribute(c.model, layer: c.layer, input: x, target: c.target)[0],
+            try c.reference("grad_cam_plus_plus"), "grad-cam++", architecture: architecture)
+        expectMatch(
+            try GuidedGradCAM(layer: c.layer).attribute(c.model, input: x, target: c.target),
+            try c.reference("guided_grad_cam"), "guided grad-cam", architecture: architecture)
     }
 
-    @Test(arguments: ["squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx"])
+    @Test(arguments: [
+        "squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx",
+    ])
     func smoothGradWithCaptumsNoise(_ architecture: String) throws {
         let c = try Case(architecture)
         let noise = try (0..<4).map { try c.reference("noise\($0)") }
-        let attribution = NoiseTunnel(Saliency(), samples: 4, batchSize: 2).attribute(c.forward, input: formulaInput(), target: c.target, noise: noise)
+        let attribution = NoiseTunnel(Saliency(), samples: 4, batchSize: 2).attribute(
+            c.forward, input: formulaInput(), target: c.target, noise: noise)
         expectMatch(attribution, try c.reference("smoothgrad"), "smoothgrad", architecture: architecture)
     }
 

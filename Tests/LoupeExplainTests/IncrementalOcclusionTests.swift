@@ -38,7 +38,9 @@ struct IncrementalOcclusionTests {
             // Both are score differences; a convolution on a crop may sum in another order, so
             // they agree to float rounding of the scores, not bit for bit.
             #expect(difference <= 1e-5 * score, "\(architecture) \(baseline): max |Δ| \(difference), score \(score)")
-            #expect((covered.map { abs($0.1) }.max() ?? 0) > 1e-4 * score, "\(architecture): occlusion changed nothing, the test would be empty")
+            #expect(
+                (covered.map { abs($0.1) }.max() ?? 0) > 1e-4 * score,
+                "\(architecture): occlusion changed nothing, the test would be empty")
         }
     }
 

@@ -11,7 +11,8 @@ import Testing
 @Suite("ONNX models")
 struct ONNXModelTests {
     private func fixture(_ folder: String, _ name: String) throws -> URL {
-        try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent(folder).appendingPathComponent(name)
+        try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent(folder)
+            .appendingPathComponent(name)
     }
 
     private func parameters(_ folder: String) throws -> [String: Any] {
@@ -36,9 +37,11 @@ struct ONNXModelTests {
         options.window = 4
         options.stride = 2
         options.layer = try #require(settings["camTensor"] as? String)
-        for (method, reference) in [(AttributionMethod.saliency, "saliency"), (.inputXGradient, "input_x_gradient"),
-                                    (.guidedBackprop, "guided_backprop"), (.deconvnet, "deconvnet"), (.integratedGradients, "ig_gausslegendre"),
-                                    (.occlusion, "occlusion"), (.gradCAM, "grad_cam"), (.gradCAMPlusPlus, "grad_cam_plus_plus")] {
+        for (method, reference) in [
+            (AttributionMethod.saliency, "saliency"), (.inputXGradient, "input_x_gradient"),
+            (.guidedBackprop, "guided_backprop"), (.deconvnet, "deconvnet"), (.integratedGradients, "ig_gausslegendre"),
+            (.occlusion, "occlusion"), (.gradCAM, "grad_cam"), (.gradCAMPlusPlus, "grad_cam_plus_plus"),
+        ] {
             let result = try method.attribute(loaded.module, input: x, target: target, options: options)
             let attribution = method.attributesToLayer ? result.attribution[0] : result.attribution
             expectMatch(attribution, try NPY.read(fixture("small-cnn", "\(reference).npy").path), method.rawValue)
@@ -54,7 +57,9 @@ struct ONNXModelTests {
         // `--input` arrays are in the model's layout, [1, 16, 16, 3]; Loupe works in NCHW inside.
         let x = try loaded.input(image: nil, array: fixture("keras-style", "input.npy").path)
         #expect(x.shape == [1, 3, 16, 16])
-        expectMatch(withoutGradients { loaded.module(x) }, try NPY.read(fixture("keras-style", "probabilities.npy").path), "probabilities")
+        expectMatch(
+            withoutGradients { loaded.module(x) }, try NPY.read(fixture("keras-style", "probabilities.npy").path), "probabilities"
+        )
         let target = try #require(try parameters("keras-style")["target"] as? Int)
         let saliency = try AttributionMethod.saliency.attribute(loaded.module, input: x, target: .classes([target])).attribution
         expectMatch(onnx.toModelLayout(saliency), try NPY.read(fixture("keras-style", "saliency.npy").path), "saliency (H, W, C)")

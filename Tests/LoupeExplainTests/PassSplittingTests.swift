@@ -39,8 +39,9 @@ struct PassSplittingTests {
             let whole = try method.attribute(model, input: input, target: target, options: options)
             options.samplesPerPass = 2
             var reports: [(done: Int, all: Int)] = []
-            let split = try method.attribute(model, input: input, target: target, options: options,
-                                             progress: { reports.append(($0, $1)) })
+            let split = try method.attribute(
+                model, input: input, target: target, options: options,
+                progress: { reports.append(($0, $1)) })
             #expect(relativeDifference(split.attribution, whole.attribution) < 1e-4, "\(method)")
             #expect(split.layer == whole.layer)
             if let delta = whole.convergenceDelta {

@@ -37,8 +37,10 @@ struct GradientMethodTests {
 
     @Test func customScoreFunction() {
         // Score = class 0 − class 1 = Σ relu(xᵢ)(W[i][0] − W[i][1]); gradient [2, 0, -2]·[x > 0] = [2, 0, -2].
-        let target = ExplanationTarget.custom { output in output.slice(along: 1, from: 0, to: 1).squeezed(at: 1)
-            - output.slice(along: 1, from: 1, to: 2).squeezed(at: 1) }
+        let target = ExplanationTarget.custom { output in
+            output.slice(along: 1, from: 0, to: 1).squeezed(at: 1)
+                - output.slice(along: 1, from: 1, to: 2).squeezed(at: 1)
+        }
         #expect(Saliency().attribute(model, input: input, target: target).scalars == [2, 0, -2])
     }
 
@@ -87,7 +89,7 @@ struct PathAndPerturbationTests {
             means.append(smooth.scalars[3])
         }
         let average = means.reduce(0, +) / Float(means.count)
-        #expect(Swift.abs(average - 0.8) < 0.03)   // 2 · 0.4
+        #expect(Swift.abs(average - 0.8) < 0.03)  // 2 · 0.4
         let variance = NoiseTunnel(Saliency(), samples: 2000, noiseLevel: 0.5, aggregation: .vargrad, seed: 1)
             .attribute(quadratic, input: input, target: .classes([0]))
         // σ = 0.5 · (0.4 − 0.1) = 0.15, so 4σ² = 0.09.

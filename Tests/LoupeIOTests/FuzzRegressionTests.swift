@@ -11,14 +11,19 @@ struct FuzzRegressionTests {
         .deletingLastPathComponent().appendingPathComponent("Fuzz/crashers")
 
     @Test func everyCrasherIsRefusedCleanly() throws {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: Self.folder.path))?.filter { !$0.hasPrefix(".") }.sorted() ?? []
+        let names =
+            (try? FileManager.default.contentsOfDirectory(atPath: Self.folder.path))?.filter { !$0.hasPrefix(".") }.sorted() ?? []
         for name in names {
             let reader = String(name.prefix { $0 != "-" })
             let data = try Data(contentsOf: Self.folder.appendingPathComponent(name))
             #expect(UntrustedInput.readers.contains(reader), "\(name): unknown reader '\(reader)'")
             guard UntrustedInput.readers.contains(reader) else { continue }
             let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-replay-\(UUID())").path
-            defer { for suffix in [".pth", ".onnx", "-images.idx", "-labels.idx"] { try? FileManager.default.removeItem(atPath: scratch + suffix) } }
+            defer {
+                for suffix in [".pth", ".onnx", "-images.idx", "-labels.idx"] {
+                    try? FileManager.default.removeItem(atPath: scratch + suffix)
+                }
+            }
             do { try UntrustedInput.read(data, with: reader, scratch: scratch) } catch {}  // refusing is fine; crashing is not
         }
     }

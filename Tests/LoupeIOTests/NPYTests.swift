@@ -48,7 +48,8 @@ struct SafeTensorsTests {
 
     @Test func halfAndBrainFloatAreConverted() throws {
         // F16: 1.0 = 0x3C00, -2.0 = 0xC000, 65504 = 0x7BFF, smallest subnormal 2⁻²⁴ = 0x0001.
-        let half = try SafeTensors.decode(file(dtype: "F16", shape: [4], bytes: [0x00, 0x3C, 0x00, 0xC0, 0xFF, 0x7B, 0x01, 0x00]))
+        let half = try SafeTensors.decode(
+            file(dtype: "F16", shape: [4], bytes: [0x00, 0x3C, 0x00, 0xC0, 0xFF, 0x7B, 0x01, 0x00]))
         #expect(half["t"]?.scalars == [1, -2, 65504, Float(sign: .plus, exponent: -24, significand: 1)])
         // BF16: the top half of a Float: 1.0 = 0x3F80, -0.5 = 0xBF00.
         let brain = try SafeTensors.decode(file(dtype: "BF16", shape: [2], bytes: [0x80, 0x3F, 0x00, 0xBF]))
@@ -69,7 +70,9 @@ struct SafeTensorsTests {
 
     @Test func sizesAreCheckedAgainstTheData() {
         // Shape [4] of F32 needs 16 bytes; 8 are given.
-        #expect(throws: LoupeIOError.self) { try SafeTensors.decode(file(dtype: "F32", shape: [4], bytes: Array(repeating: 0, count: 8))) }
+        #expect(throws: LoupeIOError.self) {
+            try SafeTensors.decode(file(dtype: "F32", shape: [4], bytes: Array(repeating: 0, count: 8)))
+        }
         #expect(throws: LoupeIOError.self) { try SafeTensors.decode(file(dtype: "Q4", shape: [1], bytes: [0])) }
     }
 

@@ -8,7 +8,8 @@ import Testing
 /// `knownFailures` (the "Conformance" section of docs/onnx.md gives the whole table).
 @Suite("ONNX node tests")
 struct ONNXNodeTests {
-    static let dataDirectory = ProcessInfo.processInfo.environment["LOUPE_ONNX_TESTDATA"]
+    static let dataDirectory =
+        ProcessInfo.processInfo.environment["LOUPE_ONNX_TESTDATA"]
         ?? "/usr/share/libonnx-testdata/data/node"
 
     /// Variants that fail for a reason Loupe accepts, each explained.
@@ -104,7 +105,8 @@ struct ONNXNodeTests {
     /// (|Δ| ≤ 1e-5 + 1e-3·|expected|; integers exactly).
     static func check(_ graph: ONNXGraph, folder: String) -> String? {
         do {
-            let sets = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix("test_data_set_") }.sorted()
+            let sets = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix("test_data_set_") }
+                .sorted()
             for set in sets {
                 var feeds: [String: ONNXValue] = [:]
                 for (index, input) in graph.inputs.enumerated() {
@@ -114,9 +116,13 @@ struct ONNXNodeTests {
                 for (index, output) in graph.outputs.enumerated() {
                     let expected = try ONNXValue.read(tensorFile: "\(folder)/\(set)/output_\(index).pb")
                     guard let got = results[output] else { return "output \(output) missing" }
-                    guard got.shape == expected.shape else { return "output \(index): shape \(got.shape), expected \(expected.shape)" }
+                    guard got.shape == expected.shape else {
+                        return "output \(index): shape \(got.shape), expected \(expected.shape)"
+                    }
                     if case .integer(let want) = expected {
-                        guard case .integer(let have) = got, have.values == want.values else { return "output \(index): integers differ" }
+                        guard case .integer(let have) = got, have.values == want.values else {
+                            return "output \(index): integers differ"
+                        }
                         continue
                     }
                     let (have, want) = (got.tensor.scalars, expected.tensor.scalars)
@@ -139,14 +145,18 @@ struct ONNXNodeTests {
             return
         }
         let outcomes = try Self.runAll()
-        if let path = ProcessInfo.processInfo.environment["LOUPE_ONNX_REPORT"] { try Self.table(outcomes).write(toFile: path, atomically: true, encoding: .utf8) }
+        if let path = ProcessInfo.processInfo.environment["LOUPE_ONNX_REPORT"] {
+            try Self.table(outcomes).write(toFile: path, atomically: true, encoding: .utf8)
+        }
         let supported = outcomes.filter(\.supported)
         #expect(supported.count > 100, "only \(supported.count) node tests ran")
         for outcome in supported {
             if let reason = Self.knownFailures[outcome.name] {
                 #expect(outcome.failure != nil, "\(outcome.name) now passes; remove it from knownFailures (\(reason))")
             } else {
-                #expect(outcome.failure == nil, "\(outcome.name) [\(outcome.operations.joined(separator: ","))]: \(outcome.failure ?? "")")
+                #expect(
+                    outcome.failure == nil,
+                    "\(outcome.name) [\(outcome.operations.joined(separator: ","))]: \(outcome.failure ?? "")")
             }
         }
     }

@@ -34,7 +34,8 @@ struct ArchitectureTests {
 
     @Test func parameterTotalsMatchTorchinfo() throws {
         func total(_ name: String) throws -> Int {
-            try ModelZoo.make(name).namedParameters().filter { !$0.parameter.isBuffer }.map { $0.parameter.value.count }.reduce(0, +)
+            try ModelZoo.make(name).namedParameters().filter { !$0.parameter.isBuffer }.map { $0.parameter.value.count }.reduce(
+                0, +)
         }
         #expect(try total("vgg16") == 138_357_544)
         #expect(try total("resnet18") == 11_689_512)

@@ -6,8 +6,9 @@ import Testing
 @Suite("Datasets")
 struct DatasetTests {
     @Test func idxFilesGzippedOrNot() throws {
-        let dataset = try Dataset.idx(images: fixtureURL("idx/images-idx3-ubyte.gz").path,
-                                      labels: fixtureURL("idx/labels-idx1-ubyte").path)
+        let dataset = try Dataset.idx(
+            images: fixtureURL("idx/images-idx3-ubyte.gz").path,
+            labels: fixtureURL("idx/labels-idx1-ubyte").path)
         #expect(dataset.images.shape == [3, 1, 2, 4])
         #expect(dataset.labels == [2, 0, 1])
         #expect(dataset.classNames.count == 3)

@@ -47,10 +47,12 @@ struct ModuleFusionTests {
     @Test func sequentialFusesConvolutionNormAndReLURuns() throws {
         var generator = RandomGenerator(seed: 42)
         let layers: [Module] = [
-            Conv2d(inputChannels: 3, outputChannels: 16, kernelSize: 3, padding: 1, generator: &generator), BatchNorm2d(channels: 16), ReLU(),
+            Conv2d(inputChannels: 3, outputChannels: 16, kernelSize: 3, padding: 1, generator: &generator),
+            BatchNorm2d(channels: 16), ReLU(),
             MaxPool2d(kernelSize: 2),
             Conv2d(inputChannels: 16, outputChannels: 32, kernelSize: 3, padding: 1, generator: &generator), ReLU(),
-            Conv2d(inputChannels: 32, outputChannels: 32, kernelSize: 1, bias: false, generator: &generator), BatchNorm2d(channels: 32),
+            Conv2d(inputChannels: 32, outputChannels: 32, kernelSize: 1, bias: false, generator: &generator),
+            BatchNorm2d(channels: 32),
         ]
         let model = Sequential(layers)
         model.assignPaths()
@@ -66,7 +68,8 @@ struct ModuleFusionTests {
         expectClose(fusedGradient, unfusedGradient, "input gradient")
         // Training mode: the norms use batch statistics, so they run on their own.
         model.setTraining(true)
-        expectClose(withoutGradients { model(input) }, withoutGradients { layers.reduce(input) { $1.forward($0) } },
-                    "training mode")
+        expectClose(
+            withoutGradients { model(input) }, withoutGradients { layers.reduce(input) { $1.forward($0) } },
+            "training mode")
     }
 }

@@ -31,7 +31,8 @@ struct TrainingTests {
 
     @Test func binaryCrossEntropyByHand() {
         // x = 0, y = 1: log 2. x = 2, y = 0: 2 + log(1 + e⁻²). Mean of the two.
-        let loss = Tensor(shape: [2, 1], scalars: [0, 2]).binaryCrossEntropyWithLogits(targets: Tensor(shape: [2, 1], scalars: [1, 0]))
+        let loss = Tensor(shape: [2, 1], scalars: [0, 2]).binaryCrossEntropyWithLogits(
+            targets: Tensor(shape: [2, 1], scalars: [1, 0]))
         let expected = (Foundation.log(2.0) + 2 + Foundation.log(1 + Foundation.exp(-2.0))) / 2
         #expect(Swift.abs(Double(loss.scalar) - expected) < 1e-6)
     }
@@ -53,9 +54,13 @@ struct TrainingTests {
     func learnsSeparableData(_ loss: ClassificationLoss) throws {
         var generator = RandomGenerator(seed: 1)
         let outputs = loss == .crossEntropy ? 2 : 1
-        let model = try LayerStack(features: [], classifier: [LayerSpec("linear", outputs: 16), LayerSpec("relu"),
-                                                              LayerSpec("linear", outputs: outputs)],
-                                   inputShape: [2, 1, 1], generator: &generator)
+        let model = try LayerStack(
+            features: [],
+            classifier: [
+                LayerSpec("linear", outputs: 16), LayerSpec("relu"),
+                LayerSpec("linear", outputs: outputs),
+            ],
+            inputShape: [2, 1, 1], generator: &generator)
         let (images, labels) = blobs(count: 400, seed: 2)
         let (validationImages, validationLabels) = blobs(count: 200, seed: 3)
         var trainer = Trainer(model: model, optimizer: Adam(learningRate: 0.01), loss: loss, batchSize: 32)
@@ -67,9 +72,13 @@ struct TrainingTests {
 
     @Test func frozenParametersDoNotChange() throws {
         var generator = RandomGenerator(seed: 4)
-        let model = try LayerStack(features: [], classifier: [LayerSpec("linear", outputs: 8), LayerSpec("relu"),
-                                                              LayerSpec("linear", outputs: 2)],
-                                   inputShape: [2, 1, 1], generator: &generator)
+        let model = try LayerStack(
+            features: [],
+            classifier: [
+                LayerSpec("linear", outputs: 8), LayerSpec("relu"),
+                LayerSpec("linear", outputs: 2),
+            ],
+            inputShape: [2, 1, 1], generator: &generator)
         model.module(at: "classifier.0")!.setTrainable(false)
         let frozen = model.stateDict()["classifier.0.weight"]!.scalars
         let head = model.stateDict()["classifier.2.weight"]!.scalars

@@ -39,8 +39,9 @@ struct WeightFileTests {
         try expectSqueezeNetLogits(try ModelFile.load(path, architecture: "squeezenet1_1"))
     }
 
-    @Test("A pickle naming a dangerous global is refused by name, and nothing runs",
-          arguments: [("os_system", "posix.system"), ("builtins_eval", "builtins.eval"), ("subprocess_call", "subprocess.call")])
+    @Test(
+        "A pickle naming a dangerous global is refused by name, and nothing runs",
+        arguments: [("os_system", "posix.system"), ("builtins_eval", "builtins.eval"), ("subprocess_call", "subprocess.call")])
     func hostilePickleIsRefused(_ file: String, _ global: String) throws {
         let marker = "/tmp/loupe-hostile-marker"
         try? FileManager.default.removeItem(atPath: marker)

@@ -16,14 +16,16 @@ struct ColormapTests {
         let data = try fixture("colormaps")
         let points = try #require(data["points"] as? [Double])
         let maps = try #require(data["maps"] as? [String: [[Double]]])
-        #expect(Set(maps.keys) == Set(["viridis", "magma", "inferno", "plasma", "hot", "jet", "gray", "gistEarth", "blueWhiteRed"]))
+        #expect(
+            Set(maps.keys) == Set(["viridis", "magma", "inferno", "plasma", "hot", "jet", "gray", "gistEarth", "blueWhiteRed"]))
         #expect(Colormap.allCases.count == maps.count)
         for colormap in Colormap.allCases {
             let key = colormap == .gistEarth ? "gistEarth" : colormap == .blueWhiteRed ? "blueWhiteRed" : colormap.rawValue
             let expected = try #require(maps[key])
             for (point, color) in zip(points, expected) {
                 let got = colormap.color(at: Float(point))
-                #expect(abs(Double(got.red) - color[0]) < 1e-6 && abs(Double(got.green) - color[1]) < 1e-6
+                #expect(
+                    abs(Double(got.red) - color[0]) < 1e-6 && abs(Double(got.green) - color[1]) < 1e-6
                         && abs(Double(got.blue) - color[2]) < 1e-6, "\(colormap) at \(point): \(got) vs \(color)")
             }
         }
@@ -33,7 +35,7 @@ struct ColormapTests {
         // bwr: 0 is blue, 0.5 is (nearly) white, 1 is red; out-of-range values clamp, NaN is the lowest.
         let colors = Colormap.blueWhiteRed.colorize(Tensor(shape: [1, 5], scalars: [0, 0.5, 1, 7, .nan]))
         #expect(colors.shape == [3, 1, 5])
-        #expect(colors.scalars[0..<5] == [0, 1, 1, 1, 0])        // red
+        #expect(colors.scalars[0..<5] == [0, 1, 1, 1, 0])  // red
         #expect(colors.scalars[10..<15] == [1, Float(254) / 255, 0, 0, 1])  // blue
     }
 

@@ -43,7 +43,10 @@ struct PictureTests {
         let image = canvas.image
         let inked = (0..<20).flatMap { y in (0..<60).map { (x: $0, y: y) } }.filter { pixel(image, $0.x, $0.y)[1] < 128 }
         // The text's ink stays inside its box; the line is solid red on row 18 and nowhere else.
-        #expect(inked.filter { $0.y < 18 }.allSatisfy { $0.x >= 2 && $0.x < 2 + width && $0.y >= 2 && $0.y < 2 + BitmapFont.standard.height })
+        #expect(
+            inked.filter { $0.y < 18 }.allSatisfy {
+                $0.x >= 2 && $0.x < 2 + width && $0.y >= 2 && $0.y < 2 + BitmapFont.standard.height
+            })
         #expect(inked.filter { $0.y < 18 }.count > 10)
         #expect((2...50).allSatisfy { pixel(image, $0, 18) == [255, 0, 0] } && pixel(image, 52, 18) == [255, 255, 255])
         #expect(BitmapFont.standard.truncated("a long title indeed", toWidth: 40).hasSuffix("..."))
@@ -63,11 +66,15 @@ struct PictureTests {
     @Test func trainingCurvesDrawBothSeries() {
         let history = (1...4).map { (epoch: Int) -> EpochRecord in
             let x = Float(epoch)
-            return EpochRecord(epoch: epoch, trainingLoss: 1 / x, trainingAccuracy: 0.5 + x / 10, validationLoss: 1.2 / x, validationAccuracy: 0.45 + x / 10)
+            return EpochRecord(
+                epoch: epoch, trainingLoss: 1 / x, trainingAccuracy: 0.5 + x / 10, validationLoss: 1.2 / x,
+                validationAccuracy: 0.45 + x / 10)
         }
         let image = Render.trainingCurves(history)
         #expect(image.width == 840 && image.height == 260)
-        let colors = Set(stride(from: 0, to: image.pixels.count, by: 3).map { (start: Int) -> [UInt8] in Array(image.pixels[start..<start + 3]) })
+        let colors = Set(
+            stride(from: 0, to: image.pixels.count, by: 3).map { (start: Int) -> [UInt8] in Array(image.pixels[start..<start + 3])
+            })
         #expect(colors.contains([31, 119, 180]) && colors.contains([255, 127, 14]))  // training and validation lines
     }
 

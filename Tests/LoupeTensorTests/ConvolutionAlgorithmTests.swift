@@ -22,7 +22,8 @@ struct ConvolutionAlgorithmTests {
                                 for j in 0..<3 {
                                     let (r, q) = (row + i - 1, column + j - 1)
                                     guard r >= 0, r < h, q >= 0, q < width else { continue }
-                                    sum += Double(xs[((batch * c + channel) * h + r) * width + q])
+                                    sum +=
+                                        Double(xs[((batch * c + channel) * h + r) * width + q])
                                         * Double(ws[((out * c + channel) * 3 + i) * 3 + j])
                                 }
                             }
@@ -50,7 +51,10 @@ struct ConvolutionAlgorithmTests {
         // gradients: the training kernel.
         for run in 1...2 {
             let (plain, fused) = withoutGradients {
-                (x.convolved2D(with: w, padding: 1), x.convolved2D(with: w, padding: 1, then: ConvolutionEpilogue(rectified: true)))
+                (
+                    x.convolved2D(with: w, padding: 1),
+                    x.convolved2D(with: w, padding: 1, then: ConvolutionEpilogue(rectified: true))
+                )
             }
             #expect(relativeError(plain.scalars, reference) < 1e-5, "run \(run)")
             #expect(relativeError(fused.scalars, reference.map { Swift.max($0, 0) }) < 1e-5, "run \(run)")
@@ -69,7 +73,10 @@ struct ConvolutionAlgorithmTests {
         let reference = directConvolution(x, w)
         let (plain, fused) = withShapeVaryingConvolutions {
             withoutGradients {
-                (x.convolved2D(with: w, padding: 1), x.convolved2D(with: w, padding: 1, then: ConvolutionEpilogue(rectified: true)))
+                (
+                    x.convolved2D(with: w, padding: 1),
+                    x.convolved2D(with: w, padding: 1, then: ConvolutionEpilogue(rectified: true))
+                )
             }
         }
         #expect(relativeError(plain.scalars, reference) < 1e-5)
@@ -87,9 +94,15 @@ struct ConvolutionAlgorithmTests {
         // flipped[c][o][i][j] = w[o][c][2 − i][2 − j]
         let ws = w.scalars
         var flippedValues = [Float](repeating: 0, count: ws.count)
-        for o in 0..<64 { for c in 0..<64 { for i in 0..<3 { for j in 0..<3 {
-            flippedValues[((c * 64 + o) * 3 + i) * 3 + j] = ws[((o * 64 + c) * 3 + 2 - i) * 3 + 2 - j]
-        } } } }
+        for o in 0..<64 {
+            for c in 0..<64 {
+                for i in 0..<3 {
+                    for j in 0..<3 {
+                        flippedValues[((c * 64 + o) * 3 + i) * 3 + j] = ws[((o * 64 + c) * 3 + 2 - i) * 3 + 2 - j]
+                    }
+                }
+            }
+        }
         let flipped = Tensor(shape: [64, 64, 3, 3], scalars: flippedValues)
         let reference = directConvolution(g, flipped)
         for inputGradient in inputGradients { #expect(relativeError(inputGradient.scalars, reference) < 1e-5) }

@@ -36,7 +36,10 @@ struct FusionTests {
             stride = Size2D(integerLiteral: geometry.stride)
             padding = Size2D(integerLiteral: geometry.padding)
             let size = { (extent: Int, kernel: Int) in (extent + 2 * geometry.padding - kernel) / geometry.stride + 1 }
-            let output = [geometry.input[0], outputs, size(geometry.input[2], geometry.weight[2]), size(geometry.input[3], geometry.weight[3])]
+            let output = [
+                geometry.input[0], outputs, size(geometry.input[2], geometry.weight[2]),
+                size(geometry.input[3], geometry.weight[3]),
+            ]
             addend = Tensor.normal(output, generator: &generator)
             self.seed = Tensor.normal(output, generator: &generator)
         }
@@ -50,27 +53,35 @@ struct FusionTests {
         }
 
         func fused(_ x: Tensor, _ addend: Tensor, affine: Bool, add: Bool, relu: Bool) -> Tensor {
-            x.convolved2D(with: weight, bias: bias, stride: stride, padding: padding, then: ConvolutionEpilogue(
-                channelAffine: affine ? (scale, shift) : nil, adding: add ? addend : nil, rectified: relu))
+            x.convolved2D(
+                with: weight, bias: bias, stride: stride, padding: padding,
+                then: ConvolutionEpilogue(
+                    channelAffine: affine ? (scale, shift) : nil, adding: add ? addend : nil, rectified: relu))
         }
     }
 
     @Test(arguments: geometries)
     func fusedEqualsTheOpsInTurn(_ geometry: Geometry) {
         let operands = Operands(geometry, seed: 31)
-        for (affine, add, relu) in [(true, true, true), (true, false, true), (false, false, true), (true, true, false), (false, true, false)] {
+        for (affine, add, relu) in [
+            (true, true, true), (true, false, true), (false, false, true), (true, true, false), (false, true, false),
+        ] {
             let what = "affine \(affine), add \(add), relu \(relu)"
-            let expected = withoutGradients { operands.unfused(operands.x, operands.addend, affine: affine, add: add, relu: relu) }
+            let expected = withoutGradients {
+                operands.unfused(operands.x, operands.addend, affine: affine, add: add, relu: relu)
+            }
             let actual = withoutGradients { operands.fused(operands.x, operands.addend, affine: affine, add: add, relu: relu) }
             expectClose(actual, expected, tolerance: 1e-5, "forward, \(what)")
             for rule in [ReLUBackwardRule.standard, .guided, .deconvnet] {
                 let (x, addend) = (operands.x.trackingGradients(), operands.addend.trackingGradients())
                 let points = add ? [x, addend] : [x]
                 let expectedGradients = withReLUBackwardRule(rule) {
-                    gradients(of: operands.unfused(x, addend, affine: affine, add: add, relu: relu), at: points, seed: operands.seed)
+                    gradients(
+                        of: operands.unfused(x, addend, affine: affine, add: add, relu: relu), at: points, seed: operands.seed)
                 }
                 let actualGradients = withReLUBackwardRule(rule) {
-                    gradients(of: operands.fused(x, addend, affine: affine, add: add, relu: relu), at: points, seed: operands.seed)
+                    gradients(
+                        of: operands.fused(x, addend, affine: affine, add: add, relu: relu), at: points, seed: operands.seed)
                 }
                 for (actualGradient, expectedGradient) in zip(actualGradients, expectedGradients) {
                     expectClose(actualGradient, expectedGradient, tolerance: 1e-5, "gradient, \(what), \(rule)")
@@ -84,8 +95,11 @@ struct FusionTests {
         var weight = operands.weight
         func both(_ scale: Tensor) -> (fused: Tensor, unfused: Tensor) {
             withoutGradients {
-                (operands.x.convolved2D(with: weight, padding: 1, then: ConvolutionEpilogue(channelAffine: (scale, operands.shift))),
-                 operands.x.convolved2D(with: weight, padding: 1).channelAffine(scale: scale, shift: operands.shift))
+                (
+                    operands.x.convolved2D(
+                        with: weight, padding: 1, then: ConvolutionEpilogue(channelAffine: (scale, operands.shift))),
+                    operands.x.convolved2D(with: weight, padding: 1).channelAffine(scale: scale, shift: operands.shift)
+                )
             }
         }
         var result = both(operands.scale)
@@ -104,9 +118,12 @@ struct FusionTests {
     @Test func trackedParametersGetTheirGradientsThroughTheOpsInTurn() {
         let operands = Operands(FusionTests.geometries[1], seed: 33)
         let (weight, scale) = (operands.weight.trackingGradients(), operands.scale.trackingGradients())
-        let fused = operands.x.convolved2D(with: weight, bias: operands.bias, stride: operands.stride, then: ConvolutionEpilogue(
-            channelAffine: (scale, operands.shift), adding: operands.addend, rectified: true))
-        let unfused = (operands.x.convolved2D(with: weight, bias: operands.bias, stride: operands.stride)
+        let fused = operands.x.convolved2D(
+            with: weight, bias: operands.bias, stride: operands.stride,
+            then: ConvolutionEpilogue(
+                channelAffine: (scale, operands.shift), adding: operands.addend, rectified: true))
+        let unfused =
+            (operands.x.convolved2D(with: weight, bias: operands.bias, stride: operands.stride)
             .channelAffine(scale: scale, shift: operands.shift) + operands.addend).relu()
         let actual = gradients(of: fused, at: [weight, scale], seed: operands.seed)
         let expected = gradients(of: unfused, at: [weight, scale], seed: operands.seed)

@@ -44,7 +44,9 @@ struct InstructionSetTests {
         var executions: [(kind: Substring, implementation: Substring, line: Substring)] {
             log.split(separator: "\n").compactMap { line in
                 let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-                guard line.hasPrefix("onednn_verbose"), let exec = fields.firstIndex(of: "exec"), fields.count > exec + 3 else { return nil }
+                guard line.hasPrefix("onednn_verbose"), let exec = fields.firstIndex(of: "exec"), fields.count > exec + 3 else {
+                    return nil
+                }
                 let kind = fields[exec + 2], implementation = fields[exec + 3]
                 return kind.hasPrefix("convolution") || kind.hasPrefix("pooling") ? (kind, implementation, line) : nil
             }
@@ -95,7 +97,8 @@ struct InstructionSetTests {
         let failures = run.log.split(separator: "\n").filter { $0.contains("✘") }.prefix(10)
         #expect(run.exitCode == 0, "\(name): the subset failed:\n\(failures.joined(separator: "\n"))")
         // None on a reference kernel, out of many: a verbose format this parser misread would show none at all.
-        #expect(run.executions.count > 1000, "\(name): only \(run.executions.count) convolution and pooling executions were logged")
+        #expect(
+            run.executions.count > 1000, "\(name): only \(run.executions.count) convolution and pooling executions were logged")
         let references = run.referenceExecutions
         #expect(references.isEmpty, "\(name): \(references.count) reference-kernel executions, such as \(references.prefix(3))")
         let recorded = (try? FileManager.default.contentsOfDirectory(atPath: run.results.path)) ?? []
@@ -117,8 +120,11 @@ struct InstructionSetTests {
         var disagreements: [String] = []
         for name in names {
             let expected = try NPY.read(host.results.appendingPathComponent(name).path)
-            let magnitude = try? NPY.read(host.results.appendingPathComponent(
-                name.replacingOccurrences(of: ".npy", with: InstructionSetRecording.magnitudeSuffix)).path).scalar
+            let magnitude = try? NPY.read(
+                host.results.appendingPathComponent(
+                    name.replacingOccurrences(of: ".npy", with: InstructionSetRecording.magnitudeSuffix)
+                ).path
+            ).scalar
             guard let actual = try? NPY.read(capped.results.appendingPathComponent(name).path) else {
                 disagreements.append("\(name): not recorded")
                 continue

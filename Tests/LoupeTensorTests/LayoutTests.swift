@@ -28,8 +28,10 @@ struct LayoutTests {
             #expect(maximumDifference(a + b, plainA + plainB) == 0)
             #expect(maximumDifference(a * other, plainA * other) == 0)
             #expect(maximumDifference(other - a, other - plainA) == 0)
-            #expect(maximumDifference(a.channelAffine(scale: scale, shift: shift),
-                                      plainA.channelAffine(scale: scale, shift: shift)) == 0)
+            #expect(
+                maximumDifference(
+                    a.channelAffine(scale: scale, shift: shift),
+                    plainA.channelAffine(scale: scale, shift: shift)) == 0)
             // A reshaped blocked tensor is read row-major.
             #expect(a.reshaped([2, 32 * 35]).scalars == plainA.reshaped([2, 32 * 35]).scalars)
             #expect(maximumDifference((a.relu() + b).reshaped([2, 1120]), (plainA.relu() + plainB).reshaped([2, 1120])) == 0)
@@ -62,7 +64,8 @@ struct LayoutTests {
         // row-major (multiplying by a broadcast 1 is exact and runs on row-major buffers).
         func network(_ input: Tensor, rowMajor: Bool) -> Tensor {
             let step: (Tensor) -> Tensor = { rowMajor ? $0 * Tensor.ones([1]) : $0 }
-            let hidden = step(step(step(input.convolved2D(with: w1, padding: 1)).channelAffine(scale: scale, shift: shift)).relu())
+            let hidden = step(
+                step(step(input.convolved2D(with: w1, padding: 1)).channelAffine(scale: scale, shift: shift)).relu())
             return step(step(hidden.convolved2D(with: w2, padding: 1)) + input)
         }
         let input = x.trackingGradients()
@@ -81,11 +84,15 @@ struct LayoutTests {
             #expect(maximumDifference(joined, Tensor.concatenate([plain(a), plain(b)], along: 1)) == 0)
             // Feeding a convolution, and sliced back on block boundaries and off them.
             let w3 = Tensor.normal([16, 48, 1, 1], generator: &generator)
-            #expect(maximumDifference(joined.convolved2D(with: w3),
-                                      Tensor.concatenate([plain(a), plain(b)], along: 1).convolved2D(with: w3)) < 1e-5)
+            #expect(
+                maximumDifference(
+                    joined.convolved2D(with: w3),
+                    Tensor.concatenate([plain(a), plain(b)], along: 1).convolved2D(with: w3)) < 1e-5)
             for (start, end) in [(16, 48), (0, 16), (8, 40)] {
-                #expect(maximumDifference(joined.slice(along: 1, from: start, to: end),
-                                          plain(joined).slice(along: 1, from: start, to: end)) == 0)
+                #expect(
+                    maximumDifference(
+                        joined.slice(along: 1, from: start, to: end),
+                        plain(joined).slice(along: 1, from: start, to: end)) == 0)
             }
         }
     }
@@ -94,11 +101,13 @@ struct LayoutTests {
         var generator = RandomGenerator(seed: 25)
         let a = Tensor.normal([2, 32, 6, 7], generator: &generator), b = Tensor.normal([3, 32, 4, 5], generator: &generator)
         // Each: source (a or b), its item, top, left; the result's item, top, left; height, width.
-        let copies: [[Int]] = [[0, 1, 0, 0, 0, 0, 0, 6, 7],
-                               [1, 2, 1, 2, 0, 3, 4, 3, 3],   // over the first copy
-                               [1, 0, 0, 0, 2, 1, 1, 4, 5],   // item 2 not covered whole: the rest is zero
-                               [0, 0, 2, 3, 2, 0, 2, 2, 4],   // overlaps the previous copy
-                               [1, 1, 3, 0, 2, 5, 0, 1, 5]]   // item 1 gets no copy: all zero
+        let copies: [[Int]] = [
+            [0, 1, 0, 0, 0, 0, 0, 6, 7],
+            [1, 2, 1, 2, 0, 3, 4, 3, 3],  // over the first copy
+            [1, 0, 0, 0, 2, 1, 1, 4, 5],  // item 2 not covered whole: the rest is zero
+            [0, 0, 2, 3, 2, 0, 2, 2, 4],  // overlaps the previous copy
+            [1, 1, 3, 0, 2, 5, 0, 1, 5],
+        ]  // item 1 gets no copy: all zero
         let shape = [3, 32, 6, 7]
         var expected = [Float](repeating: 0, count: shape.reduce(1, *))
         for copy in copies {
@@ -119,10 +128,13 @@ struct LayoutTests {
         let identityWeight = Tensor(shape: [32, 32, 1, 1], scalars: identity)
         withoutGradients {
             for sources in [[a, b], [a, b].map { $0.convolved2D(with: identityWeight) }] {
-                let assembled = Tensor.assembled(shape, from: copies.map {
-                    RectangleCopy(from: sources[$0[0]], item: $0[1], top: $0[2], left: $0[3],
-                                  to: $0[4], top: $0[5], left: $0[6], height: $0[7], width: $0[8])
-                })
+                let assembled = Tensor.assembled(
+                    shape,
+                    from: copies.map {
+                        RectangleCopy(
+                            from: sources[$0[0]], item: $0[1], top: $0[2], left: $0[3],
+                            to: $0[4], top: $0[5], left: $0[6], height: $0[7], width: $0[8])
+                    })
                 #expect(assembled.shape == shape)
                 #expect(assembled.scalars == expected)
             }

@@ -12,11 +12,12 @@ struct PyTorchReferenceTests {
         let bias = fixture.bool("bias") ? try fixture.array("bias") : nil
         let points = [input, weight] + (bias.map { [$0] } ?? [])
         let (output, gradients) = valueWithGradient(at: points) { tracked in
-            tracked[0].convolved2D(with: tracked[1], bias: tracked.count > 2 ? tracked[2] : nil,
-                                   stride: Size2D(integerLiteral: fixture.int("stride")),
-                                   padding: Size2D(integerLiteral: fixture.int("padding")),
-                                   dilation: Size2D(integerLiteral: fixture.int("dilation")),
-                                   groups: fixture.int("groups"))
+            tracked[0].convolved2D(
+                with: tracked[1], bias: tracked.count > 2 ? tracked[2] : nil,
+                stride: Size2D(integerLiteral: fixture.int("stride")),
+                padding: Size2D(integerLiteral: fixture.int("padding")),
+                dilation: Size2D(integerLiteral: fixture.int("dilation")),
+                groups: fixture.int("groups"))
         }
         expectClose(output, try fixture.array("output"), "forward")
         InstructionSetRecording.record("\(name)-output", output)
@@ -35,21 +36,26 @@ struct PyTorchReferenceTests {
         #expect(gradients.count == points.count)
     }
 
-    @Test(arguments: ["maxpool_basic", "maxpool_ceil", "maxpool_padding_dilation",
-                      "avgpool_ceil_include_pad", "avgpool_ceil_exclude_pad"])
+    @Test(arguments: [
+        "maxpool_basic", "maxpool_ceil", "maxpool_padding_dilation",
+        "avgpool_ceil_include_pad", "avgpool_ceil_exclude_pad",
+    ])
     func pooling(_ name: String) throws {
         let fixture = try Fixture(name)
         let input = try fixture.array("input")
         let kernel = Size2D(integerLiteral: fixture.int("kernel_size"))
         let stride = Size2D(integerLiteral: fixture.int("stride"))
         let padding = Size2D(integerLiteral: fixture.int("padding", default: 0))
-        let output = fixture.parameters["kind"] as? String == "max"
-            ? input.maxPooled2D(kernelSize: kernel, stride: stride, padding: padding,
-                                dilation: Size2D(integerLiteral: fixture.int("dilation", default: 1)),
-                                ceilMode: fixture.bool("ceil_mode"))
-            : input.averagePooled2D(kernelSize: kernel, stride: stride, padding: padding,
-                                    ceilMode: fixture.bool("ceil_mode"),
-                                    countIncludePad: fixture.bool("count_include_pad"))
+        let output =
+            fixture.parameters["kind"] as? String == "max"
+            ? input.maxPooled2D(
+                kernelSize: kernel, stride: stride, padding: padding,
+                dilation: Size2D(integerLiteral: fixture.int("dilation", default: 1)),
+                ceilMode: fixture.bool("ceil_mode"))
+            : input.averagePooled2D(
+                kernelSize: kernel, stride: stride, padding: padding,
+                ceilMode: fixture.bool("ceil_mode"),
+                countIncludePad: fixture.bool("count_include_pad"))
         expectClose(output, try fixture.array("output"))
         InstructionSetRecording.record("\(name)-output", output)
     }
@@ -65,12 +71,14 @@ struct PyTorchReferenceTests {
         let fixture = try Fixture("batchnorm")
         let input = try fixture.array("input"), scale = try fixture.array("scale"), offset = try fixture.array("offset")
         var runningMean = try fixture.array("running_mean"), runningVariance = try fixture.array("running_var")
-        let inference = input.batchNormalized(scale: scale, offset: offset, runningMean: &runningMean,
-                                              runningVariance: &runningVariance, training: false)
+        let inference = input.batchNormalized(
+            scale: scale, offset: offset, runningMean: &runningMean,
+            runningVariance: &runningVariance, training: false)
         expectClose(inference, try fixture.array("inference"), "inference")
         expectClose(runningMean, try fixture.array("running_mean"), "inference leaves the running mean")
-        let training = input.batchNormalized(scale: scale, offset: offset, runningMean: &runningMean,
-                                             runningVariance: &runningVariance, training: true, momentum: 0.1)
+        let training = input.batchNormalized(
+            scale: scale, offset: offset, runningMean: &runningMean,
+            runningVariance: &runningVariance, training: true, momentum: 0.1)
         expectClose(training, try fixture.array("training"), "training")
         expectClose(runningMean, try fixture.array("updated_mean"), "updated running mean")
         expectClose(runningVariance, try fixture.array("updated_var"), "updated running variance (unbiased)")
@@ -116,7 +124,8 @@ struct PyTorchReferenceTests {
     @Test func matrixProducts() throws {
         let fixture = try Fixture("matmul")
         expectClose(try fixture.array("a").matmul(try fixture.array("b")), try fixture.array("product"), "matmul")
-        expectClose(try fixture.array("x").linear(weight: try fixture.array("weight"), bias: try fixture.array("bias")),
-                    try fixture.array("linear"), "linear")
+        expectClose(
+            try fixture.array("x").linear(weight: try fixture.array("weight"), bias: try fixture.array("bias")),
+            try fixture.array("linear"), "linear")
     }
 }

@@ -29,15 +29,18 @@ struct Fixture {
 }
 
 /// Expects `actual` to match `expected` in shape and to within `tolerance · max|expected|`.
-func expectClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float = 1e-5,
-                 _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+func expectClose(
+    _ actual: Tensor, _ expected: Tensor, tolerance: Float = 1e-5,
+    _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation
+) {
     #expect(actual.shape == expected.shape, comment, sourceLocation: sourceLocation)
     guard actual.shape == expected.shape else { return }
     let scale = Swift.max(expected.scalars.map { Swift.abs($0) }.max() ?? 0, 1e-12)
     let worst = zip(actual.scalars, expected.scalars).map { Swift.abs($0 - $1) }.max() ?? 0
-    #expect(worst <= tolerance * scale,
-            "max |Δ| = \(worst), allowed \(tolerance * scale)\(comment.map { " (\($0))" } ?? "")",
-            sourceLocation: sourceLocation)
+    #expect(
+        worst <= tolerance * scale,
+        "max |Δ| = \(worst), allowed \(tolerance * scale)\(comment.map { " (\($0))" } ?? "")",
+        sourceLocation: sourceLocation)
 }
 
 /// Values spread at least 0.1 apart, in a random order: inputs for max, relu and other ops with
@@ -92,8 +95,9 @@ func expectGradientsMatchFiniteDifferences(
             let excess = Swift.abs(numeric - exact) - tolerance * Swift.max(1, Swift.abs(exact))
             if excess > worst.0 { worst = (excess, element, numeric, exact) }
         }
-        #expect(worst.1 < 0,
-                "input \(inputIndex) element \(worst.1): finite difference \(worst.2), autodiff \(worst.3)",
-                sourceLocation: sourceLocation)
+        #expect(
+            worst.1 < 0,
+            "input \(inputIndex) element \(worst.1): finite difference \(worst.2), autodiff \(worst.3)",
+            sourceLocation: sourceLocation)
     }
 }

@@ -39,8 +39,10 @@ struct TensorTests {
                 let u = 1 - Double(draw >> 41) / 8_388_608
                 let angle = 2 * Double.pi * Double((draw & 0xFFFF_FFFF) >> 8) / 16_777_216
                 let radius = (-2 * log(u)).squareRoot()
-                for (offset, value) in [(0, radius * cos(angle)), (16, radius * sin(angle))] where block * 32 + offset + lane < count {
-                    largestError = Swift.max(largestError, Swift.abs(Double(drawn[block * 32 + offset + lane]) - (-1 + 0.5 * value)))
+                for (offset, value) in [(0, radius * cos(angle)), (16, radius * sin(angle))]
+                where block * 32 + offset + lane < count {
+                    largestError = Swift.max(
+                        largestError, Swift.abs(Double(drawn[block * 32 + offset + lane]) - (-1 + 0.5 * value)))
                 }
             }
         }
@@ -59,8 +61,9 @@ struct TensorTests {
         var distance = 0.0
         for (index, value) in values.enumerated() where index % 97 == 0 {
             let phi = 0.5 * erfc(-Double(value) / 2.0.squareRoot())
-            distance = Swift.max(distance, Swift.abs(phi - Double(index) / Double(values.count)),
-                                 Swift.abs(phi - Double(index + 1) / Double(values.count)))
+            distance = Swift.max(
+                distance, Swift.abs(phi - Double(index) / Double(values.count)),
+                Swift.abs(phi - Double(index + 1) / Double(values.count)))
         }
         #expect(distance < 0.002)
         let tails = Double(values.count { Swift.abs($0) > 3 }) / Double(values.count)
@@ -93,7 +96,8 @@ struct TensorTests {
         #expect(x.reshaped([6]).strided(shape: [2], strides: [3], offset: 1).scalars == [1, 4])
         #expect(x.rolled(by: -4, along: 1).scalars == [1, 2, 0, 4, 5, 3])
         #expect(x.unsqueezed(at: 0).shape == [1, 2, 3])
-        #expect(Tensor(shape: [2, 1], scalars: [1, 2]).broadcast(to: [2, 2, 3]).scalars == [1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2])
+        #expect(
+            Tensor(shape: [2, 1], scalars: [1, 2]).broadcast(to: [2, 2, 3]).scalars == [1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2])
     }
 
     @Test func arithmeticBroadcastsLikeNumPy() {

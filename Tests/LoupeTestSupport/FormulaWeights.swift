@@ -11,10 +11,15 @@ public func formulaValue(key: String, shape: [Int]) -> Tensor {
     let seed = key.utf8.reduce(0) { $0 + Int($1) }
     // value = offset + scale·h, by the kind of tensor (decided once, outside the loop).
     let (offset, scale): (Double, Double)
-    if key.hasSuffix("running_var") { (offset, scale) = (0.75, 0.25) }
-    else if key.hasSuffix("running_mean") || key.hasSuffix(".bias") { (offset, scale) = (0, 0.1) }
-    else if shape.count >= 2 { (offset, scale) = (0, (3.0 / Double(count / shape[0])).squareRoot()) }
-    else { (offset, scale) = (1, 0.1) }
+    if key.hasSuffix("running_var") {
+        (offset, scale) = (0.75, 0.25)
+    } else if key.hasSuffix("running_mean") || key.hasSuffix(".bias") {
+        (offset, scale) = (0, 0.1)
+    } else if shape.count >= 2 {
+        (offset, scale) = (0, (3.0 / Double(count / shape[0])).squareRoot())
+    } else {
+        (offset, scale) = (1, 0.1)
+    }
     var values = [Float](repeating: 0, count: count)
     for index in 0..<count {
         let h = Double((index * 7919 + seed * 104_729) % 2003) / 1001.0 - 1.0

@@ -27,7 +27,8 @@ public enum InstructionSetRecording {
         do {
             try NPY.write(tensor, to: folder.appendingPathComponent(file + ".npy").path)
             if let magnitude {
-                try NPY.write(Tensor(shape: [], scalars: [magnitude]), to: folder.appendingPathComponent(file + magnitudeSuffix).path)
+                try NPY.write(
+                    Tensor(shape: [], scalars: [magnitude]), to: folder.appendingPathComponent(file + magnitudeSuffix).path)
             }
         } catch {
             fatalError("could not record \(name) for the instruction-set comparison: \(error)")

@@ -48,9 +48,10 @@ extension ONNXGraph {
             let values = try (0..<arguments.count).map { try arguments.value($0) }
             let integers = values.compactMap { value -> IntegerTensor? in if case .integer(let x) = value { x } else { nil } }
             if integers.count == values.count {
-                return .integer(try integers.dropFirst().reduce(integers[0]) { result, next in
-                    try combine(result, next) { operation == "Max" ? Swift.max($0, $1) : Swift.min($0, $1) }
-                })
+                return .integer(
+                    try integers.dropFirst().reduce(integers[0]) { result, next in
+                        try combine(result, next) { operation == "Max" ? Swift.max($0, $1) : Swift.min($0, $1) }
+                    })
             }
             var result = try arguments.float(0)
             for index in 1..<arguments.count {
@@ -62,28 +63,32 @@ extension ONNXGraph {
         }
         let (left, right) = (try arguments.value(0), try arguments.value(1))
         if case .integer(let a) = left, case .integer(let b) = right, operation != "Pow" {
-            return .integer(try combine(a, b) { x, y in
-                switch operation {
-                case "Add": return x &+ y
-                case "Sub": return x &- y
-                case "Mul": return x &* y
-                case "Div":
-                    guard y != 0 else { throw LoupeIOError("integer division by zero") }
-                    return x / y
-                case "Equal": return x == y ? 1 : 0
-                case "Less": return x < y ? 1 : 0
-                default: return x > y ? 1 : 0
-                }
-            })
+            return .integer(
+                try combine(a, b) { x, y in
+                    switch operation {
+                    case "Add": return x &+ y
+                    case "Sub": return x &- y
+                    case "Mul": return x &* y
+                    case "Div":
+                        guard y != 0 else { throw LoupeIOError("integer division by zero") }
+                        return x / y
+                    case "Equal": return x == y ? 1 : 0
+                    case "Less": return x < y ? 1 : 0
+                    default: return x > y ? 1 : 0
+                    }
+                })
         }
         if operation == "Pow", case .integer(let base) = left {
             // An integer base keeps its type (ONNX's Pow returns the type of X).
             let powers = right.tensor
             _ = try broadcast(base.shape, powers.shape)
             let result = Tensor(shape: base.shape, scalars: base.values.map(Float.init)).pow(powers)
-            return .integer(IntegerTensor(shape: result.shape, values: result.scalars.map { value in
-                value.isFinite && Swift.abs(value) < 9.0e18 ? Int(value.rounded(.towardZero)) : 0
-            }))
+            return .integer(
+                IntegerTensor(
+                    shape: result.shape,
+                    values: result.scalars.map { value in
+                        value.isFinite && Swift.abs(value) < 9.0e18 ? Int(value.rounded(.towardZero)) : 0
+                    }))
         }
         let (a, b) = (left.tensor, right.tensor)
         _ = try broadcast(a.shape, b.shape)
@@ -106,7 +111,9 @@ extension ONNXGraph {
 
     /// An integer tensor broadcast to `shape` (which must be a broadcast of its shape).
     static func expand(_ integers: IntegerTensor, to shape: [Int]) throws -> IntegerTensor {
-        try combine(integers, IntegerTensor(shape: shape, values: Array(repeating: 0, count: shape.reduce(1, *)))) { value, _ in value }
+        try combine(integers, IntegerTensor(shape: shape, values: Array(repeating: 0, count: shape.reduce(1, *)))) { value, _ in
+            value
+        }
     }
 
     static func unary(_ operation: String, _ arguments: ONNXArguments) throws -> ONNXValue {
@@ -114,7 +121,9 @@ extension ONNXGraph {
         switch operation {
         case "Sqrt": return .float(x.sqrt())
         case "Neg":
-            if case .integer(let integers) = try arguments.value(0) { return .integer(IntegerTensor(shape: integers.shape, values: integers.values.map { 0 &- $0 })) }
+            if case .integer(let integers) = try arguments.value(0) {
+                return .integer(IntegerTensor(shape: integers.shape, values: integers.values.map { 0 &- $0 }))
+            }
             return .float(-x)
         case "Exp": return .float(x.exp())
         case "Log": return .float(x.log())
@@ -135,7 +144,8 @@ extension ONNXGraph {
     static func clip(_ arguments: ONNXArguments) throws -> ONNXValue {
         if case .integer(let integers) = try arguments.value(0), arguments.opset >= 11 {
             let low = try arguments.ints(1)?.first ?? Int.min, high = try arguments.ints(2)?.first ?? Int.max
-            return .integer(IntegerTensor(shape: integers.shape, values: integers.values.map { Swift.min(Swift.max($0, low), high) }))
+            return .integer(
+                IntegerTensor(shape: integers.shape, values: integers.values.map { Swift.min(Swift.max($0, low), high) }))
         }
         let x = try arguments.float(0)
         var (low, high) = (-Float.infinity, Float.infinity)
@@ -156,7 +166,9 @@ extension ONNXGraph {
         let shape = try broadcast(try broadcast(condition.shape, a.shape), b.shape)
         if case .integer(let x) = a, case .integer(let y) = b {
             let (mask, left, right) = (try expand(condition, to: shape), try expand(x, to: shape), try expand(y, to: shape))
-            return .integer(IntegerTensor(shape: shape, values: mask.values.indices.map { mask.values[$0] != 0 ? left.values[$0] : right.values[$0] }))
+            return .integer(
+                IntegerTensor(
+                    shape: shape, values: mask.values.indices.map { mask.values[$0] != 0 ? left.values[$0] : right.values[$0] }))
         }
         let mask = Tensor(shape: condition.shape, scalars: condition.values.map { $0 != 0 ? 1 : 0 })
         return .float(Tensor.where(mask, a.tensor, b.tensor))

@@ -16,9 +16,12 @@ extension ONNXGraph {
             dilations = attributes.ints("dilations") ?? Array(repeating: 1, count: count)
             let pads = attributes.ints("pads") ?? Array(repeating: 0, count: 2 * count)
             guard self.kernel.count == count, strides.count == count, dilations.count == count, pads.count == 2 * count,
-                  self.kernel.allSatisfy({ $0 > 0 }), strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }),
-                  pads.allSatisfy({ $0 >= 0 }) else {
-                throw LoupeIOError("kernel \(self.kernel), strides \(strides), dilations \(dilations) or pads \(pads) do not fit a \(count)-D window")
+                self.kernel.allSatisfy({ $0 > 0 }), strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }),
+                pads.allSatisfy({ $0 >= 0 })
+            else {
+                throw LoupeIOError(
+                    "kernel \(self.kernel), strides \(strides), dilations \(dilations) or pads \(pads) do not fit a \(count)-D window"
+                )
             }
             before = Array(pads.prefix(count))
             after = Array(pads.suffix(count))
@@ -26,7 +29,8 @@ extension ONNXGraph {
             if autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" {
                 for axis in 0..<count {
                     let output = (inputSpatial[axis] + strides[axis] - 1) / strides[axis]
-                    let total = Swift.max((output - 1) * strides[axis] + (self.kernel[axis] - 1) * dilations[axis] + 1 - inputSpatial[axis], 0)
+                    let total = Swift.max(
+                        (output - 1) * strides[axis] + (self.kernel[axis] - 1) * dilations[axis] + 1 - inputSpatial[axis], 0)
                     before[axis] = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2
                     after[axis] = total - before[axis]
                 }
@@ -36,7 +40,8 @@ extension ONNXGraph {
             } else if autoPad != "NOTSET" {
                 throw LoupeIOError("auto_pad '\(autoPad)' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID")
             }
-            for axis in 0..<count where inputSpatial[axis] + before[axis] + after[axis] < (self.kernel[axis] - 1) * dilations[axis] + 1 {
+            for axis in 0..<count
+            where inputSpatial[axis] + before[axis] + after[axis] < (self.kernel[axis] - 1) * dilations[axis] + 1 {
                 throw LoupeIOError("window \(self.kernel) does not fit the input \(inputSpatial) padded by \(before)/\(after)")
             }
             guard (self.kernel + strides + dilations + before + after).allSatisfy({ $0 <= 1 << 16 }) else {
@@ -100,8 +105,11 @@ extension ONNXGraph {
         guard groups >= 1, input.shape[1] == weight.shape[1] * groups, weight.shape[0] % groups == 0 else {
             throw LoupeIOError("Conv weight \(weight.shape) with group \(groups) does not fit input channels \(input.shape[1])")
         }
-        if let bias, bias.shape != [weight.shape[0]] { throw LoupeIOError("Conv bias \(bias.shape) must be [\(weight.shape[0])]") }
-        let window = lifted(try Window(arguments, inputSpatial: Array(input.shape.dropFirst(2)), kernel: Array(weight.shape.dropFirst(2))))
+        if let bias, bias.shape != [weight.shape[0]] {
+            throw LoupeIOError("Conv bias \(bias.shape) must be [\(weight.shape[0])]")
+        }
+        let window = lifted(
+            try Window(arguments, inputSpatial: Array(input.shape.dropFirst(2)), kernel: Array(weight.shape.dropFirst(2))))
         guard window.kernel == Array(weight.shape.dropFirst(2)) || window.kernel == [1] + weight.shape.dropFirst(2) else {
             throw LoupeIOError("kernel_shape \(window.kernel) differs from the weight \(weight.shape)")
         }
@@ -122,8 +130,9 @@ extension ONNXGraph {
             let outputShape = [x.shape[0], w.shape[0], extent(0, padding[0]), extent(1, padding[1])]
             guard input.rank == 4, addend.shape == outputShape else { return nil }
         }
-        let output = x.convolved2D(with: w, bias: bias, stride: stride, padding: window.size(padding), dilation: dilation,
-                                   groups: groups, then: epilogue)
+        let output = x.convolved2D(
+            with: w, bias: bias, stride: stride, padding: window.size(padding), dilation: dilation,
+            groups: groups, then: epilogue)
         return .float(input.rank == 3 ? output.squeezed(at: 2) : output)
     }
 
@@ -131,7 +140,8 @@ extension ONNXGraph {
         let input = try arguments.float(0)
         // Max pooling of integers (uint8 images) stays integer: the maximum is one of the inputs.
         if maximum, case .integer = try arguments.value(0) {
-            let pooled = try pool(ONNXArguments(node: arguments.node, values: [.float(input)], opset: arguments.opset), maximum: true)
+            let pooled = try pool(
+                ONNXArguments(node: arguments.node, values: [.float(input)], opset: arguments.opset), maximum: true)
             return .integer(try pooled.integers("MaxPool"))
         }
         guard arguments.node.outputs.count < 2 || arguments.node.outputs[1].isEmpty else {
@@ -149,17 +159,22 @@ extension ONNXGraph {
         let output: Tensor
         if maximum {
             if builtInPadding {
-                output = x.maxPooled2D(kernelSize: kernel, stride: stride, padding: window.size(window.before),
-                                       dilation: window.size(window.dilations), ceilMode: ceilMode)
+                output = x.maxPooled2D(
+                    kernelSize: kernel, stride: stride, padding: window.size(window.before),
+                    dilation: window.size(window.dilations), ceilMode: ceilMode)
             } else {
                 x = x.padded(paddingWidths(window), mode: .constant(-.infinity))
-                output = x.maxPooled2D(kernelSize: kernel, stride: stride, dilation: window.size(window.dilations), ceilMode: ceilMode)
+                output = x.maxPooled2D(
+                    kernelSize: kernel, stride: stride, dilation: window.size(window.dilations), ceilMode: ceilMode)
             }
         } else {
-            guard window.dilations.allSatisfy({ $0 == 1 }) else { throw LoupeIOError("AveragePool with dilations is not supported") }
+            guard window.dilations.allSatisfy({ $0 == 1 }) else {
+                throw LoupeIOError("AveragePool with dilations is not supported")
+            }
             if builtInPadding {
-                output = x.averagePooled2D(kernelSize: kernel, stride: stride, padding: window.size(window.before),
-                                           ceilMode: ceilMode, countIncludePad: includePad)
+                output = x.averagePooled2D(
+                    kernelSize: kernel, stride: stride, padding: window.size(window.before),
+                    ceilMode: ceilMode, countIncludePad: includePad)
             } else {
                 // Sum over the window divided by the count of cells that count.
                 let padded = x.padded(paddingWidths(window))
@@ -183,12 +198,15 @@ extension ONNXGraph {
         let x = try arguments.float(0)
         let parameters = try (1...4).map { try arguments.float($0) }
         guard x.rank >= 2, parameters.allSatisfy({ $0.shape == [x.shape[1]] }) else {
-            throw LoupeIOError("BatchNormalization parameters \(parameters.map(\.shape)) must all be [\(x.rank >= 2 ? x.shape[1] : 0)]")
+            throw LoupeIOError(
+                "BatchNormalization parameters \(parameters.map(\.shape)) must all be [\(x.rank >= 2 ? x.shape[1] : 0)]")
         }
         let epsilon = arguments.attributes.float("epsilon", 1e-5)
         let shape = [1, x.shape[1]] + Array(repeating: 1, count: x.rank - 2)
-        let (scale, bias, mean, variance) = (parameters[0].reshaped(shape), parameters[1].reshaped(shape),
-                                             parameters[2].reshaped(shape), parameters[3].reshaped(shape))
+        let (scale, bias, mean, variance) = (
+            parameters[0].reshaped(shape), parameters[1].reshaped(shape),
+            parameters[2].reshaped(shape), parameters[3].reshaped(shape)
+        )
         return .float((x - mean) * (scale / (variance + epsilon).sqrt()) + bias)
     }
 
@@ -200,7 +218,10 @@ extension ONNXGraph {
         _ = try broadcast(x.shape, scale.shape)
         let mean = x.mean(alongAxes: axes, keepingDimensions: true)
         let centred = x - mean
-        let inverse = 1 / ((centred * centred).mean(alongAxes: axes, keepingDimensions: true) + arguments.attributes.float("epsilon", 1e-5)).sqrt()
+        let inverse =
+            1
+            / ((centred * centred).mean(alongAxes: axes, keepingDimensions: true) + arguments.attributes.float("epsilon", 1e-5))
+            .sqrt()
         var y = centred * inverse * scale
         if arguments.has(2) {
             let bias = try arguments.float(2)
@@ -217,7 +238,8 @@ extension ONNXGraph {
         let alpha = arguments.attributes.float("alpha", 1), beta = arguments.attributes.float("beta", 1)
         // The fully connected layer PyTorch exports (A·Bᵀ + c) runs as one linear, with no copy of B.
         if arguments.attributes.int("transA", 0) == 0, arguments.attributes.int("transB", 0) != 0, alpha == 1, beta == 1,
-           a.shape[1] == b.shape[1] {
+            a.shape[1] == b.shape[1]
+        {
             let bias = arguments.has(2) ? try arguments.float(2) : nil
             if bias == nil || bias!.shape == [b.shape[0]] { return .float(a.linear(weight: b, bias: bias)) }
         }
@@ -229,7 +251,9 @@ extension ONNXGraph {
         if alpha != 1 { y = y * alpha }
         if arguments.has(2) {
             let c = try arguments.float(2)
-            guard try broadcast(y.shape, c.shape) == y.shape else { throw LoupeIOError("Gemm: C \(c.shape) does not broadcast to \(y.shape)") }
+            guard try broadcast(y.shape, c.shape) == y.shape else {
+                throw LoupeIOError("Gemm: C \(c.shape) does not broadcast to \(y.shape)")
+            }
             y = y + (beta == 1 ? c : c * beta)
         }
         return .float(y)
@@ -274,7 +298,8 @@ extension ONNXGraph {
         let squares = (x * x).padded([(0, 0), (low, high)] + Array(repeating: (0, 0), count: x.rank - 2))
         var sum = squares.slice(along: 1, from: 0, to: x.shape[1])
         for offset in 1..<size { sum = sum + squares.slice(along: 1, from: offset, to: offset + x.shape[1]) }
-        let denominator = (sum * (attributes.float("alpha", 1e-4) / Float(size)) + attributes.float("bias", 1)).pow(attributes.float("beta", 0.75))
+        let denominator = (sum * (attributes.float("alpha", 1e-4) / Float(size)) + attributes.float("bias", 1)).pow(
+            attributes.float("beta", 0.75))
         return .float(x / denominator)
     }
 }

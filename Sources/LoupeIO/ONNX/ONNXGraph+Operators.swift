@@ -25,7 +25,9 @@ struct ONNXArguments {
 
     /// An axis attribute or value in `-rank..<rank`, made non-negative.
     func axis(_ axis: Int, rank: Int) throws -> Int {
-        guard (-rank..<Swift.max(rank, 1)).contains(axis) else { throw LoupeIOError("axis \(axis) is out of range for rank \(rank)") }
+        guard (-rank..<Swift.max(rank, 1)).contains(axis) else {
+            throw LoupeIOError("axis \(axis) is out of range for rank \(rank)")
+        }
         return axis < 0 ? axis + rank : axis
     }
 }
@@ -35,7 +37,8 @@ extension ONNXGraph {
     public static let supportedOperators: Set<String> = [
         // Elementwise and activations.
         "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Neg", "Exp", "Log", "Abs", "Reciprocal", "Erf", "Relu", "LeakyRelu",
-        "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Identity", "Dropout", "Equal", "Less", "Greater", "Where", "Max", "Min",
+        "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Identity", "Dropout", "Equal", "Less", "Greater", "Where", "Max",
+        "Min",
         // Networks.
         "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization", "LayerNormalization",
         "Gemm", "MatMul", "Softmax", "LogSoftmax", "LRN", "Resize",
@@ -50,7 +53,8 @@ extension ONNXGraph {
         switch node.operation {
         case "Add", "Sub", "Mul", "Div", "Pow", "Equal", "Less", "Greater", "Max", "Min":
             return [try ONNXGraph.binary(node.operation, arguments)]
-        case "Sqrt", "Neg", "Exp", "Log", "Abs", "Reciprocal", "Erf", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish":
+        case "Sqrt", "Neg", "Exp", "Log", "Abs", "Reciprocal", "Erf", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid",
+            "HardSwish":
             return [try ONNXGraph.unary(node.operation, arguments)]
         case "Identity": return [try arguments.value(0)]
         case "Dropout":
@@ -59,13 +63,17 @@ extension ONNXGraph {
                 throw LoupeIOError("Dropout in training mode is not supported; Loupe runs graphs for inference")
             }
             let input = try arguments.value(0)
-            return [input, .integer(IntegerTensor(shape: input.shape, values: Array(repeating: 1, count: input.shape.reduce(1, *))))]
+            return [
+                input, .integer(IntegerTensor(shape: input.shape, values: Array(repeating: 1, count: input.shape.reduce(1, *)))),
+            ]
         case "Clip": return [try ONNXGraph.clip(arguments)]
         case "Where": return [try ONNXGraph.select(arguments)]
         case "Conv": return [try ONNXGraph.convolution(arguments)]
         case "MaxPool", "AveragePool": return [try ONNXGraph.pool(arguments, maximum: node.operation == "MaxPool")]
-        case "GlobalAveragePool": return [.float(try arguments.float(0).mean(alongAxes: try ONNXGraph.spatialAxes(arguments), keepingDimensions: true))]
-        case "GlobalMaxPool": return [.float(try arguments.float(0).max(alongAxes: try ONNXGraph.spatialAxes(arguments), keepingDimensions: true))]
+        case "GlobalAveragePool":
+            return [.float(try arguments.float(0).mean(alongAxes: try ONNXGraph.spatialAxes(arguments), keepingDimensions: true))]
+        case "GlobalMaxPool":
+            return [.float(try arguments.float(0).max(alongAxes: try ONNXGraph.spatialAxes(arguments), keepingDimensions: true))]
         case "BatchNormalization": return [try ONNXGraph.batchNormalization(arguments)]
         case "LayerNormalization": return try ONNXGraph.layerNormalization(arguments)
         case "Gemm": return [try ONNXGraph.gemm(arguments)]

@@ -10,7 +10,9 @@ extension ONNXGraph {
         var x = try arguments.float(0)
         let attributes = arguments.attributes
         let mode = attributes.string("mode", "nearest")
-        guard mode == "nearest" || mode == "linear" else { throw LoupeIOError("Resize mode '\(mode)' is not supported (nearest, linear)") }
+        guard mode == "nearest" || mode == "linear" else {
+            throw LoupeIOError("Resize mode '\(mode)' is not supported (nearest, linear)")
+        }
         guard attributes.int("antialias", 0) == 0 else { throw LoupeIOError("Resize with antialias is not supported") }
         let transform = arguments.opset < 11 ? "asymmetric" : attributes.string("coordinate_transformation_mode", "half_pixel")
         let nearestMode = arguments.opset < 11 ? "floor" : attributes.string("nearest_mode", "round_prefer_floor")
@@ -23,18 +25,24 @@ extension ONNXGraph {
         let scaleIndex = arguments.opset < 11 ? 1 : 2
         if arguments.opset >= 11, arguments.has(3), try arguments.value(3).shape.reduce(1, *) > 0 {
             let given = try arguments.value(3).integers("Resize sizes").values
-            guard given.count == axes.count, given.allSatisfy({ $0 > 0 && $0 <= 1 << 20 }) else { throw LoupeIOError("Resize sizes \(given) do not fit the input \(x.shape)") }
+            guard given.count == axes.count, given.allSatisfy({ $0 > 0 && $0 <= 1 << 20 }) else {
+                throw LoupeIOError("Resize sizes \(given) do not fit the input \(x.shape)")
+            }
             for (axis, size) in zip(axes, given) {
                 sizes[axis] = size
                 scales[axis] = Float(size) / Float(x.shape[axis])
             }
         } else if arguments.has(scaleIndex), try arguments.value(scaleIndex).shape.reduce(1, *) > 0 {
             let given = try arguments.float(scaleIndex).scalars
-            guard given.count == axes.count, given.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw LoupeIOError("Resize scales \(given) do not fit the input \(x.shape)") }
+            guard given.count == axes.count, given.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+                throw LoupeIOError("Resize scales \(given) do not fit the input \(x.shape)")
+            }
             for (axis, scale) in zip(axes, given) {
                 scales[axis] = scale
                 sizes[axis] = Int((Float(x.shape[axis]) * scale).rounded(.down))
-                guard sizes[axis] >= 1, sizes[axis] <= 1 << 20 else { throw LoupeIOError("Resize scale \(scale) gives an empty or huge axis") }
+                guard sizes[axis] >= 1, sizes[axis] <= 1 << 20 else {
+                    throw LoupeIOError("Resize scale \(scale) gives an empty or huge axis")
+                }
             }
         } else {
             throw LoupeIOError("Resize needs scales or sizes")
@@ -42,7 +50,9 @@ extension ONNXGraph {
         _ = try checkedCount(sizes)
         for axis in 0..<x.rank where sizes[axis] != x.shape[axis] || scales[axis] != 1 {
             let (input, output, scale) = (x.shape[axis], sizes[axis], scales[axis])
-            let coordinates = try (0..<output).map { try sourceCoordinate(Float($0), input: input, output: output, scale: scale, transform: transform) }
+            let coordinates = try (0..<output).map {
+                try sourceCoordinate(Float($0), input: input, output: output, scale: scale, transform: transform)
+            }
             if mode == "nearest" {
                 let indices = try coordinates.map { Swift.min(Swift.max(try nearestIndex($0, mode: nearestMode), 0), input - 1) }
                 x = x.gathered(indices, along: axis)

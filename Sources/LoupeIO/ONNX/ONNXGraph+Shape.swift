@@ -30,7 +30,9 @@ extension ONNXGraph {
     static func flatten(_ arguments: ONNXArguments) throws -> ONNXValue {
         let value = try arguments.value(0), shape = value.shape
         let requested = arguments.attributes.int("axis", 1)
-        guard (-shape.count...shape.count).contains(requested) else { throw LoupeIOError("Flatten axis \(requested) is out of range for rank \(shape.count)") }
+        guard (-shape.count...shape.count).contains(requested) else {
+            throw LoupeIOError("Flatten axis \(requested) is out of range for rank \(shape.count)")
+        }
         let axis = requested < 0 ? requested + shape.count : requested
         let rows = shape.prefix(axis).reduce(1, *)
         return try moving([value]) { $0[0].reshaped([rows, shape.suffix(from: axis).reduce(1, *)]) }
@@ -43,7 +45,9 @@ extension ONNXGraph {
         var shape = try requested.enumerated().map { index, size -> Int in
             guard size >= -1 else { throw LoupeIOError("Reshape: invalid size \(size) in \(requested)") }
             guard size == 0 && !allowZero else { return size }
-            guard index < value.shape.count else { throw LoupeIOError("Reshape: 0 at position \(index) copies a dimension \(value.shape) lacks") }
+            guard index < value.shape.count else {
+                throw LoupeIOError("Reshape: 0 at position \(index) copies a dimension \(value.shape) lacks")
+            }
             return value.shape[index]
         }
         let count = value.shape.reduce(1, *)
@@ -53,14 +57,18 @@ extension ONNXGraph {
             guard known > 0, count % known == 0 else { throw LoupeIOError("Reshape: \(value.shape) cannot become \(requested)") }
             shape[unknown] = count / known
         }
-        guard try checkedCount(shape) == count else { throw LoupeIOError("Reshape: \(value.shape) (\(count) elements) cannot become \(shape)") }
+        guard try checkedCount(shape) == count else {
+            throw LoupeIOError("Reshape: \(value.shape) (\(count) elements) cannot become \(shape)")
+        }
         return try moving([value]) { $0[0].reshaped(shape) }
     }
 
     static func transpose(_ arguments: ONNXArguments) throws -> ONNXValue {
         let value = try arguments.value(0), rank = value.shape.count
         let permutation = arguments.attributes.ints("perm") ?? Array((0..<rank).reversed())
-        guard permutation.sorted() == Array(0..<rank) else { throw LoupeIOError("Transpose: perm \(permutation) is not a permutation of 0..<\(rank)") }
+        guard permutation.sorted() == Array(0..<rank) else {
+            throw LoupeIOError("Transpose: perm \(permutation) is not a permutation of 0..<\(rank)")
+        }
         return try moving([value]) { $0[0].permuted(permutation) }
     }
 
@@ -68,8 +76,10 @@ extension ONNXGraph {
         let values = try (0..<arguments.count).map { try arguments.value($0) }
         guard let first = values.first else { throw LoupeIOError("Concat needs inputs") }
         let axis = try arguments.axis(arguments.attributes.int("axis", 0), rank: first.shape.count)
-        for value in values where value.shape.count != first.shape.count
-            || zip(value.shape, first.shape).enumerated().contains(where: { $0.offset != axis && $0.element.0 != $0.element.1 }) {
+        for value in values
+        where value.shape.count != first.shape.count
+            || zip(value.shape, first.shape).enumerated().contains(where: { $0.offset != axis && $0.element.0 != $0.element.1 })
+        {
             throw LoupeIOError("Concat: shapes \(values.map(\.shape)) differ outside axis \(axis)")
         }
         var total = first.shape
@@ -112,7 +122,9 @@ extension ONNXGraph {
         }
         let chosen = try (axes ?? Array(0..<starts.count)).map { try arguments.axis($0, rank: shape.count) }
         let strides = steps ?? Array(repeating: 1, count: starts.count)
-        guard starts.count == ends.count, chosen.count == starts.count, strides.count == starts.count, Set(chosen).count == chosen.count else {
+        guard starts.count == ends.count, chosen.count == starts.count, strides.count == starts.count,
+            Set(chosen).count == chosen.count
+        else {
             throw LoupeIOError("Slice: starts \(starts), ends \(ends), axes \(chosen) and steps \(strides) differ in length")
         }
         var indices: [Int: [Int]] = [:]
@@ -123,9 +135,14 @@ extension ONNXGraph {
                 let resolved = index < 0 ? (index < -dimension ? -dimension : index) + dimension : index
                 return Swift.min(Swift.max(resolved, low), high)
             }
-            let start = step > 0 ? clampedIndex(starts[position], low: 0, high: dimension) : clampedIndex(starts[position], low: 0, high: dimension - 1)
-            let end = step > 0 ? clampedIndex(ends[position], low: 0, high: dimension)
-                               : (ends[position] < -dimension ? -1 : clampedIndex(ends[position], low: -1, high: dimension - 1))
+            let start =
+                step > 0
+                ? clampedIndex(starts[position], low: 0, high: dimension)
+                : clampedIndex(starts[position], low: 0, high: dimension - 1)
+            let end =
+                step > 0
+                ? clampedIndex(ends[position], low: 0, high: dimension)
+                : (ends[position] < -dimension ? -1 : clampedIndex(ends[position], low: -1, high: dimension - 1))
             indices[axis] = Array(Swift.stride(from: start, to: end, by: step))
         }
         return try moving([value]) { tensors in
@@ -146,7 +163,9 @@ extension ONNXGraph {
         let axis = try arguments.axis(arguments.attributes.int("axis", 0), rank: value.shape.count)
         let dimension = value.shape[axis]
         let flat = try indices.values.map { index -> Int in
-            guard (-dimension..<dimension).contains(index) else { throw LoupeIOError("Gather index \(index) is outside 0..<\(dimension)") }
+            guard (-dimension..<dimension).contains(index) else {
+                throw LoupeIOError("Gather index \(index) is outside 0..<\(dimension)")
+            }
             return index < 0 ? index + dimension : index
         }
         let shape = Array(value.shape.prefix(axis)) + indices.shape + Array(value.shape.suffix(from: axis + 1))
@@ -165,7 +184,9 @@ extension ONNXGraph {
             for axis in try axes.map({ try arguments.axis($0, rank: rank) }).sorted() { shape.insert(1, at: axis) }
         } else if let axes {
             let removed = Set(try axes.map { try arguments.axis($0, rank: shape.count) })
-            guard removed.allSatisfy({ shape[$0] == 1 }) else { throw LoupeIOError("Squeeze: axes \(axes) of \(shape) are not all 1") }
+            guard removed.allSatisfy({ shape[$0] == 1 }) else {
+                throw LoupeIOError("Squeeze: axes \(axes) of \(shape) are not all 1")
+            }
             shape = shape.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
         } else {
             shape = shape.filter { $0 != 1 }
@@ -178,8 +199,12 @@ extension ONNXGraph {
     static func pad(_ arguments: ONNXArguments) throws -> ONNXValue {
         let value = try arguments.value(0), rank = value.shape.count
         let pads = arguments.opset < 11 ? arguments.attributes.ints("pads") ?? [] : try arguments.ints(1) ?? []
-        let fill = arguments.opset < 11 ? arguments.attributes.float("value", 0) : (arguments.has(2) ? try arguments.float(2).scalars.first ?? 0 : 0)
-        let axes = try (arguments.opset >= 18 ? try arguments.ints(3) : nil)?.map { try arguments.axis($0, rank: rank) } ?? Array(0..<rank)
+        let fill =
+            arguments.opset < 11
+            ? arguments.attributes.float("value", 0) : (arguments.has(2) ? try arguments.float(2).scalars.first ?? 0 : 0)
+        let axes =
+            try (arguments.opset >= 18 ? try arguments.ints(3) : nil)?.map { try arguments.axis($0, rank: rank) }
+            ?? Array(0..<rank)
         guard pads.count == 2 * axes.count else { throw LoupeIOError("Pad: \(pads.count) pads for \(axes.count) axes") }
         let mode: PaddingMode
         switch arguments.attributes.string("mode", "constant") {
@@ -192,11 +217,15 @@ extension ONNXGraph {
         for (position, axis) in axes.enumerated() { widths[axis] = (pads[position], pads[position + axes.count]) }
         for (axis, width) in widths.enumerated() {
             let size = value.shape[axis] + width.before + width.after
-            guard size >= 0, width.before <= 1 << 20, width.after <= 1 << 20 else { throw LoupeIOError("Pad: pads \(pads) do not fit \(value.shape)") }
+            guard size >= 0, width.before <= 1 << 20, width.after <= 1 << 20 else {
+                throw LoupeIOError("Pad: pads \(pads) do not fit \(value.shape)")
+            }
             if mode == .reflect, Swift.max(width.before, width.after) >= value.shape[axis] {
                 throw LoupeIOError("Pad: reflect padding \(width) needs a dimension longer than it; \(value.shape) is too small")
             }
-            if mode == .replicate, value.shape[axis] == 0, size > 0 { throw LoupeIOError("Pad: edge padding of an empty dimension") }
+            if mode == .replicate, value.shape[axis] == 0, size > 0 {
+                throw LoupeIOError("Pad: edge padding of an empty dimension")
+            }
         }
         _ = try checkedCount(zip(value.shape, widths).map { $0 + $1.before + $1.after })
         return try moving([value]) { tensors in
@@ -261,10 +290,13 @@ extension ONNXGraph {
     static func constantOfShape(_ arguments: ONNXArguments) throws -> ONNXValue {
         let shape = try arguments.ints(0) ?? []
         let count = try checkedCount(shape)
-        let fill = try arguments.attributes.tensor("value").map { try ONNXValue($0, directory: nil, budget: 1) } ?? .float(Tensor(shape: [1], scalars: [0]))
+        let fill =
+            try arguments.attributes.tensor("value").map { try ONNXValue($0, directory: nil, budget: 1) }
+            ?? .float(Tensor(shape: [1], scalars: [0]))
         switch fill {
         case .float(let tensor): return .float(Tensor.full(shape, value: tensor.scalars.first ?? 0))
-        case .integer(let integers): return .integer(IntegerTensor(shape: shape, values: Array(repeating: integers.values.first ?? 0, count: count)))
+        case .integer(let integers):
+            return .integer(IntegerTensor(shape: shape, values: Array(repeating: integers.values.first ?? 0, count: count)))
         }
     }
 
@@ -278,7 +310,10 @@ extension ONNXGraph {
     static func range(_ arguments: ONNXArguments) throws -> ONNXValue {
         let values = try (0..<3).map { try arguments.value($0) }
         if values.allSatisfy({ if case .integer = $0 { true } else { false } }) {
-            let (start, limit, delta) = try (values[0].integers("Range").values[0], values[1].integers("Range").values[0], values[2].integers("Range").values[0])
+            let (start, limit, delta) = try (
+                values[0].integers("Range").values[0], values[1].integers("Range").values[0],
+                values[2].integers("Range").values[0]
+            )
             guard delta != 0 else { throw LoupeIOError("Range with delta 0") }
             let count = Swift.max(0, (limit - start + delta + (delta > 0 ? -1 : 1)) / delta)
             guard count <= computedElementBudget else { throw LoupeIOError("Range of \(count) elements") }
@@ -286,7 +321,9 @@ extension ONNXGraph {
         }
         let (start, limit, delta) = (values[0].tensor.scalars[0], values[1].tensor.scalars[0], values[2].tensor.scalars[0])
         let count = Swift.max(0, ((limit - start) / delta).rounded(.up))
-        guard delta != 0, count.isFinite, count <= Float(computedElementBudget) else { throw LoupeIOError("Range \(start)..<\(limit) by \(delta)") }
+        guard delta != 0, count.isFinite, count <= Float(computedElementBudget) else {
+            throw LoupeIOError("Range \(start)..<\(limit) by \(delta)")
+        }
         return .float(Tensor(shape: [Int(count)], scalars: (0..<Int(count)).map { start + Float($0) * delta }))
     }
 }

@@ -89,8 +89,9 @@ public final class ONNXGraph {
         }
         outputs = graph.output.map(\.name)
         nodes = graph.node.enumerated().map { index, node in
-            Node(name: node.name.isEmpty ? "\(node.opType)_\(index)" : node.name, operation: node.opType, inputs: node.input,
-                 outputs: node.output, attributes: ONNXAttributes(node.attribute), domain: node.domain)
+            Node(
+                name: node.name.isEmpty ? "\(node.opType)_\(index)" : node.name, operation: node.opType, inputs: node.input,
+                outputs: node.output, attributes: ONNXAttributes(node.attribute), domain: node.domain)
         }
         for (name, parameter) in parameters { parameterIndex[name] = parameter }
 
@@ -104,14 +105,16 @@ public final class ONNXGraph {
             for node in unsupported where !types.contains(node.operation) { types.append(node.operation) }
             let listed = types.map { type in
                 let names = unsupported.filter { $0.operation == type }.map(\.name)
-                return "\(type) (\(names.prefix(3).joined(separator: ", "))\(names.count > 3 ? " and \(names.count - 3) more" : ""))"
+                return
+                    "\(type) (\(names.prefix(3).joined(separator: ", "))\(names.count > 3 ? " and \(names.count - 3) more" : ""))"
             }
             throw LoupeIOError("\(name) uses operators Loupe does not support: \(listed.joined(separator: ", "))")
         }
         var available = Set(initialized).union(inputs.map(\.name)).union([""])
         for node in nodes {
             if let missing = node.inputs.first(where: { !available.contains($0) }) {
-                throw LoupeIOError("\(name): node \(node.name) (\(node.operation)) reads '\(missing)', which no earlier node produces")
+                throw LoupeIOError(
+                    "\(name): node \(node.name) (\(node.operation)) reads '\(missing)', which no earlier node produces")
             }
             available.formUnion(node.outputs)
         }
@@ -139,8 +142,10 @@ public final class ONNXGraph {
     ///     one fused convolution (see ``ConvolutionFusion``), skipping the tensors inside, unless
     ///     `offer` is given and `observes` is not, or it says one of those tensors is wanted.
     /// - Returns: the values of every graph output.
-    public func run(_ feeds: [String: ONNXValue], offer: ((String, Tensor) -> Tensor)? = nil,
-                    observes: ((String) -> Bool)? = nil) throws -> [String: ONNXValue] {
+    public func run(
+        _ feeds: [String: ONNXValue], offer: ((String, Tensor) -> Tensor)? = nil,
+        observes: ((String) -> Bool)? = nil
+    ) throws -> [String: ONNXValue] {
         var values: [String: ONNXValue] = [:]
         for (name, parameter) in parameters { values[name] = .float(parameter.value) }
         for (name, integers) in integerConstants { values[name] = .integer(integers) }
@@ -186,8 +191,9 @@ public final class ONNXGraph {
                 } else if deferred.contains(fusion.convolution) {
                     if index != fusion.last { continue }
                     let convolution = nodes[fusion.convolution]
-                    let arguments = ONNXArguments(node: convolution, values: convolution.inputs.map { $0.isEmpty ? nil : values[$0] },
-                                                  opset: opset)
+                    let arguments = ONNXArguments(
+                        node: convolution, values: convolution.inputs.map { $0.isEmpty ? nil : values[$0] },
+                        opset: opset)
                     let addend = fusion.addend.flatMap { values[$0]?.tensor }
                     let epilogue = ConvolutionEpilogue(adding: addend, rectified: true)
                     do {
@@ -198,13 +204,16 @@ public final class ONNXGraph {
                     if fusedResult == nil {
                         // The addend broadcasts: the chain's nodes one by one after all.
                         for skipped in [fusion.convolution, fusion.add].compactMap({ $0 }) {
-                            for (output, value) in zip(nodes[skipped].outputs, try evaluated(nodes[skipped])) { values[output] = value }
+                            for (output, value) in zip(nodes[skipped].outputs, try evaluated(nodes[skipped])) {
+                                values[output] = value
+                            }
                         }
                     }
                 }
             }
             let results = try fusedResult.map { [$0] } ?? evaluated(node)
-            let foldable = node.operation == "Shape" || node.operation == "Size"
+            let foldable =
+                node.operation == "Shape" || node.operation == "Size"
                 || node.inputs.allSatisfy { $0.isEmpty || isStatic.contains($0) }
             for (index, output) in node.outputs.enumerated() where !output.isEmpty && index < results.count {
                 var result = results[index]
@@ -274,7 +283,8 @@ struct ConvolutionFusion {
         /// The node making `name` when it is a single-output node of `operation` read only once.
         func soleSource(_ name: String, _ operation: String) -> Int? {
             guard let index = producer[name], nodes[index].operation == operation, nodes[index].outputs.count == 1,
-                  readers[name] == 1 else { return nil }
+                readers[name] == 1
+            else { return nil }
             return index
         }
         var chains: [ConvolutionFusion] = []
@@ -285,7 +295,8 @@ struct ConvolutionFusion {
                 let operands = nodes[add].inputs
                 for side in 0..<2 where operands[0] != operands[1] {
                     if let convolution = soleSource(operands[side], "Conv") {
-                        chains.append(ConvolutionFusion(convolution: convolution, add: add, last: index, addend: operands[1 - side]))
+                        chains.append(
+                            ConvolutionFusion(convolution: convolution, add: add, last: index, addend: operands[1 - side]))
                         break
                     }
                 }

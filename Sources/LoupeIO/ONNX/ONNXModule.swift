@@ -29,10 +29,14 @@ public final class ONNXModule: Module {
     /// - Parameter defaultSize: the spatial size to assume where the input's is not fixed.
     public init(_ graph: ONNXGraph, name: String, defaultSize: Int = 224) throws {
         guard graph.inputs.count == 1, let input = graph.inputs.first, let output = graph.outputs.first else {
-            throw LoupeIOError("\(name) has \(graph.inputs.count) inputs and \(graph.outputs.count) outputs; Loupe explains models with one image input")
+            throw LoupeIOError(
+                "\(name) has \(graph.inputs.count) inputs and \(graph.outputs.count) outputs; Loupe explains models with one image input"
+            )
         }
         guard input.shape.count == 4 else {
-            throw LoupeIOError("\(name): the input '\(input.name)' has rank \(input.shape.count); Loupe needs an image batch [N, C, H, W] or [N, H, W, C]")
+            throw LoupeIOError(
+                "\(name): the input '\(input.name)' has rank \(input.shape.count); Loupe needs an image batch [N, C, H, W] or [N, H, W, C]"
+            )
         }
         let dims = input.shape
         let channelsLast = (dims[3] == 1 || dims[3] == 3) && !(dims[1] == 1 || dims[1] == 3)
@@ -45,10 +49,12 @@ public final class ONNXModule: Module {
         // A checked run on zeros: errors surface here as one clear line, not later mid-explanation.
         var produced: [(name: String, shape: [Int])] = []
         let (modelLayout, zeros) = (layout, Tensor.zeros([1] + inputShape))
-        let scores = try ONNXModule.run(graph, input: input.name, output: output, layout: modelLayout, images: zeros, offer: { name, tensor in
-            produced.append((name, tensor.shape))
-            return tensor
-        }, observes: nil)
+        let scores = try ONNXModule.run(
+            graph, input: input.name, output: output, layout: modelLayout, images: zeros,
+            offer: { name, tensor in
+                produced.append((name, tensor.shape))
+                return tensor
+            }, observes: nil)
         guard scores.rank >= 1, scores.shape[0] == 1 else {
             throw LoupeIOError("\(name): the output '\(output)' has shape \(scores.shape); expected [1, classes]")
         }
@@ -60,8 +66,9 @@ public final class ONNXModule: Module {
         // A node's name taps its first output (when that differs from the tensor's name).
         taps = graph.nodeSummaries.flatMap { node in
             node.outputs.enumerated().filter { floatNames.contains($0.element) }.map { index, tensor in
-                InnerTap(name: tensor, aliases: index == 0 && node.name != tensor ? [node.name] : [], type: node.operation,
-                         parameters: index == 0 ? firstUse[node.name] ?? 0 : 0, multiplyAdds: node.multiplyAdds)
+                InnerTap(
+                    name: tensor, aliases: index == 0 && node.name != tensor ? [node.name] : [], type: node.operation,
+                    parameters: index == 0 ? firstUse[node.name] ?? 0 : 0, multiplyAdds: node.multiplyAdds)
             }
         }
     }
@@ -80,17 +87,23 @@ public final class ONNXModule: Module {
 
     /// Runs the graph on `[N, C, H, W]` images and returns the first output as floats.
     /// `offer` and `observes` are ``ONNXGraph/run(_:offer:observes:)``'s.
-    public func run(_ images: Tensor, offer: @escaping (String, Tensor) -> Tensor,
-                    observes: ((String) -> Bool)? = nil) throws -> Tensor {
+    public func run(
+        _ images: Tensor, offer: @escaping (String, Tensor) -> Tensor,
+        observes: ((String) -> Bool)? = nil
+    ) throws -> Tensor {
         guard images.rank == 4, Array(images.shape.dropFirst()) == inputShape || images.shape[1] == inputShape[0] else {
-            throw LoupeIOError("the model takes [N, \(inputShape.map(String.init).joined(separator: ", "))] images; got \(images.shape)")
+            throw LoupeIOError(
+                "the model takes [N, \(inputShape.map(String.init).joined(separator: ", "))] images; got \(images.shape)")
         }
-        return try ONNXModule.run(graph, input: inputName, output: outputName, layout: layout, images: images, offer: offer,
-                                  observes: observes)
+        return try ONNXModule.run(
+            graph, input: inputName, output: outputName, layout: layout, images: images, offer: offer,
+            observes: observes)
     }
 
-    private static func run(_ graph: ONNXGraph, input: String, output: String, layout: Layout, images: Tensor,
-                            offer: @escaping (String, Tensor) -> Tensor, observes: ((String) -> Bool)?) throws -> Tensor {
+    private static func run(
+        _ graph: ONNXGraph, input: String, output: String, layout: Layout, images: Tensor,
+        offer: @escaping (String, Tensor) -> Tensor, observes: ((String) -> Bool)?
+    ) throws -> Tensor {
         let fed = layout == .nhwc ? images.permuted([0, 2, 3, 1]) : images
         guard let scores = try graph.run([input: .float(fed)], offer: offer, observes: observes)[output] else {
             throw LoupeIOError("the output '\(output)' was not produced")
@@ -132,7 +145,9 @@ extension ONNXGraph {
             default:
                 multiplyAdds = { _ in 0 }
             }
-            return NodeSummary(name: node.name, operation: node.operation, outputs: node.outputs.filter { !$0.isEmpty }, multiplyAdds: multiplyAdds)
+            return NodeSummary(
+                name: node.name, operation: node.operation, outputs: node.outputs.filter { !$0.isEmpty },
+                multiplyAdds: multiplyAdds)
         }
     }
 

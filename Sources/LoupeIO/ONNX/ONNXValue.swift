@@ -97,21 +97,33 @@ extension ONNXValue {
         }
         switch type {
         case .float:
-            guard proto.floatData.count == count else { throw LoupeIOError("\(name) has \(proto.floatData.count) floats for shape \(shape)") }
+            guard proto.floatData.count == count else {
+                throw LoupeIOError("\(name) has \(proto.floatData.count) floats for shape \(shape)")
+            }
             self = .float(Tensor(shape: shape, scalars: proto.floatData))
         case .double:
-            guard proto.doubleData.count == count else { throw LoupeIOError("\(name) has \(proto.doubleData.count) doubles for shape \(shape)") }
+            guard proto.doubleData.count == count else {
+                throw LoupeIOError("\(name) has \(proto.doubleData.count) doubles for shape \(shape)")
+            }
             self = .float(Tensor(shape: shape, scalars: proto.doubleData.map(Float.init)))
         case .int64:
-            guard proto.int64Data.count == count else { throw LoupeIOError("\(name) has \(proto.int64Data.count) int64s for shape \(shape)") }
+            guard proto.int64Data.count == count else {
+                throw LoupeIOError("\(name) has \(proto.int64Data.count) int64s for shape \(shape)")
+            }
             self = .integer(IntegerTensor(shape: shape, values: proto.int64Data.map(Int.init)))
         case .int32, .int16, .int8, .uint16, .uint8, .bool:
-            guard proto.int32Data.count == count else { throw LoupeIOError("\(name) has \(proto.int32Data.count) int32s for shape \(shape)") }
+            guard proto.int32Data.count == count else {
+                throw LoupeIOError("\(name) has \(proto.int32Data.count) int32s for shape \(shape)")
+            }
             self = .integer(IntegerTensor(shape: shape, values: proto.int32Data.map(Int.init)))
         case .float16, .bfloat16:
-            guard proto.int32Data.count == count else { throw LoupeIOError("\(name) has \(proto.int32Data.count) values for shape \(shape)") }
+            guard proto.int32Data.count == count else {
+                throw LoupeIOError("\(name) has \(proto.int32Data.count) values for shape \(shape)")
+            }
             let bits = proto.int32Data.map { UInt16(truncatingIfNeeded: $0) }
-            self = .float(Tensor(shape: shape, scalars: bits.map { type == .float16 ? halfToFloat($0) : Float(bitPattern: UInt32($0) << 16) }))
+            self = .float(
+                Tensor(
+                    shape: shape, scalars: bits.map { type == .float16 ? halfToFloat($0) : Float(bitPattern: UInt32($0) << 16) }))
         default:
             throw LoupeIOError("\(name) has data type \(type), which Loupe does not read")
         }
@@ -147,7 +159,9 @@ extension ONNXValue {
     public static func read(tensorFile path: String) throws -> ONNXValue {
         let data = try readFile(path, what: "tensor")
         let proto: Onnx_TensorProto
-        do { proto = try Onnx_TensorProto(serializedBytes: data) } catch { throw LoupeIOError("\(path) is not a TensorProto (\(error))") }
+        do { proto = try Onnx_TensorProto(serializedBytes: data) } catch {
+            throw LoupeIOError("\(path) is not a TensorProto (\(error))")
+        }
         return try ONNXValue(proto, directory: nil, budget: ONNXGraph.elementBudget)
     }
 }

@@ -12,8 +12,10 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     /// Dropout probability.
     public var probability: Float?
 
-    public init(_ type: String, outputs: Int? = nil, kernel: Int? = nil, stride: Int? = nil, padding: Int? = nil,
-                probability: Float? = nil) {
+    public init(
+        _ type: String, outputs: Int? = nil, kernel: Int? = nil, stride: Int? = nil, padding: Int? = nil,
+        probability: Float? = nil
+    ) {
         self.type = type
         self.outputs = outputs
         self.kernel = kernel
@@ -53,17 +55,24 @@ public final class LayerStack: Module {
 
     /// Layers built in order from `shape` (without the batch dimension), which ends as the
     /// output shape.
-    public static func sequential(_ specs: [LayerSpec], shape: inout [Int], generator: inout RandomGenerator) throws -> Sequential {
+    public static func sequential(_ specs: [LayerSpec], shape: inout [Int], generator: inout RandomGenerator) throws -> Sequential
+    {
         Sequential(try specs.map { try build($0, shape: &shape, generator: &generator) })
     }
 
     /// The small CNN Loupe's bundled Fashion-MNIST model uses, for `[1, 28, 28]` input:
     /// two 3×3 convolutions (32, 64) with ReLU and 2×2 max pooling, then 128 hidden units.
     public static func smallCNN(classes: Int) -> (features: [LayerSpec], classifier: [LayerSpec]) {
-        ([LayerSpec("conv2d", outputs: 32, kernel: 3, padding: 1), LayerSpec("relu"), LayerSpec("maxpool2d", kernel: 2),
-          LayerSpec("conv2d", outputs: 64, kernel: 3, padding: 1), LayerSpec("relu"), LayerSpec("maxpool2d", kernel: 2)],
-         [LayerSpec("dropout", probability: 0.25), LayerSpec("linear", outputs: 128), LayerSpec("relu"),
-          LayerSpec("linear", outputs: classes)])
+        (
+            [
+                LayerSpec("conv2d", outputs: 32, kernel: 3, padding: 1), LayerSpec("relu"), LayerSpec("maxpool2d", kernel: 2),
+                LayerSpec("conv2d", outputs: 64, kernel: 3, padding: 1), LayerSpec("relu"), LayerSpec("maxpool2d", kernel: 2),
+            ],
+            [
+                LayerSpec("dropout", probability: 0.25), LayerSpec("linear", outputs: 128), LayerSpec("relu"),
+                LayerSpec("linear", outputs: classes),
+            ]
+        )
     }
 
     /// One layer, updating `shape` (without the batch dimension) to its output shape.
@@ -79,9 +88,10 @@ public final class LayerStack: Module {
             let stride = spec.stride ?? 1, padding = spec.padding ?? 0
             let inputChannels = shape[0]
             shape = [outputs, (shape[1] + 2 * padding - kernel) / stride + 1, (shape[2] + 2 * padding - kernel) / stride + 1]
-            return Conv2d(inputChannels: inputChannels, outputChannels: outputs, kernelSize: Size2D(integerLiteral: kernel),
-                          stride: Size2D(integerLiteral: stride), padding: Size2D(integerLiteral: padding),
-                          generator: &generator)
+            return Conv2d(
+                inputChannels: inputChannels, outputChannels: outputs, kernelSize: Size2D(integerLiteral: kernel),
+                stride: Size2D(integerLiteral: stride), padding: Size2D(integerLiteral: padding),
+                generator: &generator)
         case "linear":
             let outputs = try required(spec.outputs, "outputs")
             let inputs = shape.reduce(1, *)

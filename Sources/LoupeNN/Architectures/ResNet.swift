@@ -9,11 +9,13 @@ public final class BasicBlock: Module {
     let relu = ReLU()
 
     init(inputChannels: Int, channels: Int, stride: Int, downsample: Sequential?, generator: inout RandomGenerator) {
-        conv1 = Conv2d(inputChannels: inputChannels, outputChannels: channels, kernelSize: 3, stride: Size2D(integerLiteral: stride),
-                       padding: 1, bias: false, generator: &generator)
+        conv1 = Conv2d(
+            inputChannels: inputChannels, outputChannels: channels, kernelSize: 3, stride: Size2D(integerLiteral: stride),
+            padding: 1, bias: false, generator: &generator)
         bn1 = BatchNorm2d(channels: channels)
-        conv2 = Conv2d(inputChannels: channels, outputChannels: channels, kernelSize: 3, padding: 1, bias: false,
-                       generator: &generator)
+        conv2 = Conv2d(
+            inputChannels: channels, outputChannels: channels, kernelSize: 3, padding: 1, bias: false,
+            generator: &generator)
         bn2 = BatchNorm2d(channels: channels)
         self.downsample = downsample
         super.init()
@@ -48,8 +50,9 @@ public final class Bottleneck: Module {
     init(inputChannels: Int, channels: Int, stride: Int, downsample: Sequential?, generator: inout RandomGenerator) {
         conv1 = Conv2d(inputChannels: inputChannels, outputChannels: channels, kernelSize: 1, bias: false, generator: &generator)
         bn1 = BatchNorm2d(channels: channels)
-        conv2 = Conv2d(inputChannels: channels, outputChannels: channels, kernelSize: 3, stride: Size2D(integerLiteral: stride),
-                       padding: 1, bias: false, generator: &generator)
+        conv2 = Conv2d(
+            inputChannels: channels, outputChannels: channels, kernelSize: 3, stride: Size2D(integerLiteral: stride),
+            padding: 1, bias: false, generator: &generator)
         bn2 = BatchNorm2d(channels: channels)
         conv3 = Conv2d(inputChannels: channels, outputChannels: channels * 4, kernelSize: 1, bias: false, generator: &generator)
         bn3 = BatchNorm2d(channels: channels * 4)
@@ -97,8 +100,9 @@ public final class ResNet: Module, ReplaceableHead {
         let counts = ResNet.blockCounts[depth]!
         let bottleneck = depth >= 50
         let expansion = bottleneck ? Bottleneck.expansion : BasicBlock.expansion
-        conv1 = Conv2d(inputChannels: 3, outputChannels: 64, kernelSize: 7, stride: 2, padding: 3, bias: false,
-                       generator: &generator)
+        conv1 = Conv2d(
+            inputChannels: 3, outputChannels: 64, kernelSize: 7, stride: 2, padding: 3, bias: false,
+            generator: &generator)
         bn1 = BatchNorm2d(channels: 64)
         var inputChannels = 64
         var stages: [Sequential] = []
@@ -110,16 +114,20 @@ public final class ResNet: Module, ReplaceableHead {
                 var downsample: Sequential?
                 if stride != 1 || inputChannels != channels * expansion {
                     downsample = Sequential([
-                        Conv2d(inputChannels: inputChannels, outputChannels: channels * expansion, kernelSize: 1,
-                               stride: Size2D(integerLiteral: stride), bias: false, generator: &generator),
+                        Conv2d(
+                            inputChannels: inputChannels, outputChannels: channels * expansion, kernelSize: 1,
+                            stride: Size2D(integerLiteral: stride), bias: false, generator: &generator),
                         BatchNorm2d(channels: channels * expansion),
                     ])
                 }
-                blocks.append(bottleneck
-                    ? Bottleneck(inputChannels: inputChannels, channels: channels, stride: stride, downsample: downsample,
-                                 generator: &generator)
-                    : BasicBlock(inputChannels: inputChannels, channels: channels, stride: stride, downsample: downsample,
-                                 generator: &generator))
+                blocks.append(
+                    bottleneck
+                        ? Bottleneck(
+                            inputChannels: inputChannels, channels: channels, stride: stride, downsample: downsample,
+                            generator: &generator)
+                        : BasicBlock(
+                            inputChannels: inputChannels, channels: channels, stride: stride, downsample: downsample,
+                            generator: &generator))
                 inputChannels = channels * expansion
             }
             stages.append(Sequential(blocks))

@@ -5,25 +5,34 @@ public final class Fire: Module {
     public let squeeze: Conv2d, expand1x1: Conv2d, expand3x3: Conv2d
     let squeezeActivation = ReLU(), expand1x1Activation = ReLU(), expand3x3Activation = ReLU()
 
-    public init(inputChannels: Int, squeezeChannels: Int, expand1x1Channels: Int, expand3x3Channels: Int,
-                generator: inout RandomGenerator) {
+    public init(
+        inputChannels: Int, squeezeChannels: Int, expand1x1Channels: Int, expand3x3Channels: Int,
+        generator: inout RandomGenerator
+    ) {
         squeeze = Conv2d(inputChannels: inputChannels, outputChannels: squeezeChannels, kernelSize: 1, generator: &generator)
-        expand1x1 = Conv2d(inputChannels: squeezeChannels, outputChannels: expand1x1Channels, kernelSize: 1, generator: &generator)
-        expand3x3 = Conv2d(inputChannels: squeezeChannels, outputChannels: expand3x3Channels, kernelSize: 3, padding: 1,
-                           generator: &generator)
+        expand1x1 = Conv2d(
+            inputChannels: squeezeChannels, outputChannels: expand1x1Channels, kernelSize: 1, generator: &generator)
+        expand3x3 = Conv2d(
+            inputChannels: squeezeChannels, outputChannels: expand3x3Channels, kernelSize: 3, padding: 1,
+            generator: &generator)
         super.init()
     }
 
     public override var children: [(name: String, module: Module)] {
-        [("squeeze", squeeze), ("squeeze_activation", squeezeActivation), ("expand1x1", expand1x1),
-         ("expand1x1_activation", expand1x1Activation), ("expand3x3", expand3x3),
-         ("expand3x3_activation", expand3x3Activation)]
+        [
+            ("squeeze", squeeze), ("squeeze_activation", squeezeActivation), ("expand1x1", expand1x1),
+            ("expand1x1_activation", expand1x1Activation), ("expand3x3", expand3x3),
+            ("expand3x3_activation", expand3x3Activation),
+        ]
     }
 
     public override func forward(_ input: Tensor) -> Tensor {
         let squeezed = squeeze.fused(input, relu: squeezeActivation)
-        return Tensor.concatenate([expand1x1.fused(squeezed, relu: expand1x1Activation),
-                                   expand3x3.fused(squeezed, relu: expand3x3Activation)], along: 1)
+        return Tensor.concatenate(
+            [
+                expand1x1.fused(squeezed, relu: expand1x1Activation),
+                expand3x3.fused(squeezed, relu: expand3x3Activation),
+            ], along: 1)
     }
 
     /// The 3×3 path's; the 1×1 path reads inside it.
@@ -39,8 +48,9 @@ public final class SqueezeNet: Module {
     /// - Parameter version: "1_0" or "1_1".
     public init(version: String, classes: Int = 1000, generator: inout RandomGenerator) {
         func fire(_ input: Int, _ squeeze: Int, _ expand: Int) -> Fire {
-            Fire(inputChannels: input, squeezeChannels: squeeze, expand1x1Channels: expand, expand3x3Channels: expand,
-                 generator: &generator)
+            Fire(
+                inputChannels: input, squeezeChannels: squeeze, expand1x1Channels: expand, expand3x3Channels: expand,
+                generator: &generator)
         }
         func pool() -> MaxPool2d { MaxPool2d(kernelSize: 3, stride: 2, ceilMode: true) }
         if version == "1_0" {

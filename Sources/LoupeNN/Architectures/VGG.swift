@@ -24,8 +24,10 @@ public final class VGG: PooledClassifier {
                 layers.append(MaxPool2d(kernelSize: 2, stride: 2))
                 continue
             }
-            layers.append(Conv2d(inputChannels: channels, outputChannels: width, kernelSize: 3, padding: 1,
-                                 generator: &generator))
+            layers.append(
+                Conv2d(
+                    inputChannels: channels, outputChannels: width, kernelSize: 3, padding: 1,
+                    generator: &generator))
             if batchNorm { layers.append(BatchNorm2d(channels: width)) }
             layers.append(ReLU())
             channels = width

@@ -15,11 +15,13 @@
 /// - Returns: one gradient per point, each with that point's shape.
 public func gradients(of output: Tensor, at points: [Tensor], seed: Tensor? = nil) -> [Tensor] {
     let seedValue = seed ?? Tensor.ones(output.shape)
-    precondition(seedValue.shape == output.shape,
-                 "gradients(of:at:seed:): seed shape \(seedValue.shape) must equal output shape \(output.shape)")
+    precondition(
+        seedValue.shape == output.shape,
+        "gradients(of:at:seed:): seed shape \(seedValue.shape) must equal output shape \(output.shape)")
     for point in points {
-        precondition(point.gradientNode != nil,
-                     "gradients(of:at:): every point must track gradients; call trackingGradients() on the input before computing with it")
+        precondition(
+            point.gradientNode != nil,
+            "gradients(of:at:): every point must track gradients; call trackingGradients() on the input before computing with it")
     }
     guard let root = output.gradientNode else {
         return points.map { Tensor.zeros($0.shape) }
@@ -42,8 +44,9 @@ public func gradients(of output: Tensor, at points: [Tensor], seed: Tensor? = ni
             let inputGradients = pullback(gradient, needed)
             for (index, input) in node.inputs.enumerated() where needed[index] {
                 guard let input, let inputGradient = inputGradients[index] else { continue }
-                precondition(inputGradient.shape == input.shape,
-                             "Internal error: a pullback returned shape \(inputGradient.shape) for an input of shape \(input.shape)")
+                precondition(
+                    inputGradient.shape == input.shape,
+                    "Internal error: a pullback returned shape \(inputGradient.shape) for an input of shape \(input.shape)")
                 let key = ObjectIdentifier(input)
                 if let existing = accumulated[key] {
                     accumulated[key] = existing + inputGradient
@@ -115,7 +118,8 @@ private func reverseTopologicalOrder(from root: GradientNode) -> [GradientNode] 
 private func nodesReaching(_ targets: Set<ObjectIdentifier>, in order: [GradientNode]) -> Set<ObjectIdentifier> {
     var reaching = targets
     // `order` lists users before inputs, so walking it backwards sees inputs first.
-    for node in order.reversed() where node.inputs.contains(where: { $0.map { reaching.contains(ObjectIdentifier($0)) } ?? false }) {
+    for node in order.reversed()
+    where node.inputs.contains(where: { $0.map { reaching.contains(ObjectIdentifier($0)) } ?? false }) {
         reaching.insert(ObjectIdentifier(node))
     }
     return reaching

@@ -34,8 +34,9 @@ extension Tensor {
     /// Operations on the result are recorded, and ``gradients(of:at:seed:)`` can then ask for
     /// the gradient with respect to it.
     public func trackingGradients() -> Tensor {
-        Tensor(shape: shape, storage: storage,
-               gradientNode: GradientNode(inputs: [], pullback: nil, shape: shape))
+        Tensor(
+            shape: shape, storage: storage,
+            gradientNode: GradientNode(inputs: [], pullback: nil, shape: shape))
     }
 
     /// Returns this tensor's value cut off from gradient recording.

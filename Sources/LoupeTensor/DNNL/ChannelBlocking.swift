@@ -59,10 +59,12 @@ extension TensorStorage {
     /// Storage for values of 4-D `dimensions` to be written in the blocked layout of width
     /// `width` (the channels must be a multiple of it, so there is no padding).
     convenience init(channelBlocked dimensions: [Int], width: Int) {
-        precondition(dimensions.count == 4 && dimensions[1] % width == 0,
-                     "channel-blocked storage needs [N, C, H, W] with C a multiple of \(width); got \(dimensions)")
-        self.init(count: dimensions.reduce(1, *),
-                  native: FormattedBuffer(allocating: memoryDescriptor(dimensions, ChannelBlocking.tag(width: width))))
+        precondition(
+            dimensions.count == 4 && dimensions[1] % width == 0,
+            "channel-blocked storage needs [N, C, H, W] with C a multiple of \(width); got \(dimensions)")
+        self.init(
+            count: dimensions.reduce(1, *),
+            native: FormattedBuffer(allocating: memoryDescriptor(dimensions, ChannelBlocking.tag(width: width))))
     }
 
     /// The block width of the native layout when it is channel-blocked with no padding.

@@ -78,8 +78,10 @@ final class DNNLContext: @unchecked Sendable {
 
     /// Copies values between two formats of the same dimensions (caller holds the lock); the
     /// reorder primitive is built once per pair of formats.
-    func reorder(from source: MemoryFormat, _ sourceBuffer: UnsafeMutableRawPointer,
-                 to destination: MemoryFormat, _ destinationBuffer: UnsafeMutableRawPointer) {
+    func reorder(
+        from source: MemoryFormat, _ sourceBuffer: UnsafeMutableRawPointer,
+        to destination: MemoryFormat, _ destinationBuffer: UnsafeMutableRawPointer
+    ) {
         let key = ReorderKey(from: source, to: destination)
         let primitive: dnnl_primitive_t
         if let cached = reorders[key] {
@@ -106,8 +108,10 @@ final class DNNLContext: @unchecked Sendable {
 
     /// Executes `primitive` with `arguments` (oneDNN argument index, buffer, memory descriptor)
     /// and waits for it (caller holds the lock).
-    func execute(_ primitive: dnnl_primitive_t,
-                 _ arguments: [(Int32, UnsafeMutableRawPointer, MemoryFormat)]) {
+    func execute(
+        _ primitive: dnnl_primitive_t,
+        _ arguments: [(Int32, UnsafeMutableRawPointer, MemoryFormat)]
+    ) {
         var memories: [dnnl_memory_t] = []
         defer { memories.forEach { dnnl_memory_destroy($0) } }
         var executionArguments: [dnnl_exec_arg_t] = []
@@ -117,8 +121,9 @@ final class DNNLContext: @unchecked Sendable {
             memories.append(memory!)
             executionArguments.append(dnnl_exec_arg_t(arg: index, memory: memory))
         }
-        checkDNNL(dnnl_primitive_execute(primitive, stream, Int32(executionArguments.count), executionArguments),
-                  "executing a primitive")
+        checkDNNL(
+            dnnl_primitive_execute(primitive, stream, Int32(executionArguments.count), executionArguments),
+            "executing a primitive")
         checkDNNL(dnnl_stream_wait(stream), "waiting for the stream")
     }
 }

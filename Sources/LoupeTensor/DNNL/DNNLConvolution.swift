@@ -2,9 +2,9 @@ import CDNNL
 
 /// Everything that fixes a convolution primitive: shapes and hyper-parameters.
 struct ConvolutionGeometry: Hashable {
-    var input: [Int]        // [N, C, H, W]
-    var weight: [Int]       // [O, C/groups, kH, kW]
-    var output: [Int]       // [N, O, oH, oW]
+    var input: [Int]  // [N, C, H, W]
+    var weight: [Int]  // [O, C/groups, kH, kW]
+    var output: [Int]  // [N, O, oH, oW]
     var stride: [Int]
     var padding: [Int]
     var dilation: [Int]
@@ -63,23 +63,29 @@ final class ConvolutionPrimitives: @unchecked Sendable {
     let geometry: ConvolutionGeometry
     private let engine: dnnl_engine_t
     private var forwardDescriptor: dnnl_primitive_desc_t?
-    private(set) lazy var forward = PlannedPrimitive(describe(.forward), engine: engine, arguments: [
-        (DNNL_ARG_SRC, dnnl_query_src_md, geometry.input, false),
-        (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, geometry.dnnlWeight, false),
-        (DNNL_ARG_BIAS, dnnl_query_weights_md, [geometry.weight[0]], false),
-        (DNNL_ARG_DST, dnnl_query_dst_md, geometry.output, true),
-    ], keepDescriptor: true)
-    private(set) lazy var backwardData = PlannedPrimitive(describe(.backwardData), engine: engine, arguments: [
-        (DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, geometry.output, false),
-        (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, geometry.dnnlWeight, false),
-        (DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, geometry.input, true),
-    ])
-    private(set) lazy var backwardWeights = PlannedPrimitive(describe(.backwardWeights), engine: engine, arguments: [
-        (DNNL_ARG_SRC, dnnl_query_src_md, geometry.input, false),
-        (DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, geometry.output, false),
-        (DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, geometry.dnnlWeight, true),
-        (DNNL_ARG_DIFF_BIAS, dnnl_query_diff_weights_md, [geometry.weight[0]], true),
-    ])
+    private(set) lazy var forward = PlannedPrimitive(
+        describe(.forward), engine: engine,
+        arguments: [
+            (DNNL_ARG_SRC, dnnl_query_src_md, geometry.input, false),
+            (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, geometry.dnnlWeight, false),
+            (DNNL_ARG_BIAS, dnnl_query_weights_md, [geometry.weight[0]], false),
+            (DNNL_ARG_DST, dnnl_query_dst_md, geometry.output, true),
+        ], keepDescriptor: true)
+    private(set) lazy var backwardData = PlannedPrimitive(
+        describe(.backwardData), engine: engine,
+        arguments: [
+            (DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, geometry.output, false),
+            (DNNL_ARG_WEIGHTS, dnnl_query_weights_md, geometry.dnnlWeight, false),
+            (DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, geometry.input, true),
+        ])
+    private(set) lazy var backwardWeights = PlannedPrimitive(
+        describe(.backwardWeights), engine: engine,
+        arguments: [
+            (DNNL_ARG_SRC, dnnl_query_src_md, geometry.input, false),
+            (DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, geometry.output, false),
+            (DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, geometry.dnnlWeight, true),
+            (DNNL_ARG_DIFF_BIAS, dnnl_query_diff_weights_md, [geometry.weight[0]], true),
+        ])
 
     private enum Direction { case forward, backwardData, backwardWeights }
 
@@ -102,15 +108,20 @@ final class ConvolutionPrimitives: @unchecked Sendable {
         // only when each group's channels fill whole blocks, or depthwise: other group widths
         // (regnet's 8 on AVX-512) have only the reference kernel in the blocked layout.
         let (groupInputs, groupOutputs) = (geometry.input[1] / geometry.groups, geometry.output[1] / geometry.groups)
-        let blocksFit = ChannelBlocking.fillsHostBlocks(geometry.input[1]) && ChannelBlocking.fillsHostBlocks(geometry.output[1])
-            && (geometry.groups == 1 || (ChannelBlocking.fillsHostBlocks(groupInputs) && ChannelBlocking.fillsHostBlocks(groupOutputs))
+        let blocksFit =
+            ChannelBlocking.fillsHostBlocks(geometry.input[1]) && ChannelBlocking.fillsHostBlocks(geometry.output[1])
+            && (geometry.groups == 1
+                || (ChannelBlocking.fillsHostBlocks(groupInputs) && ChannelBlocking.fillsHostBlocks(groupOutputs))
                 || (groupInputs == 1 && groupOutputs == 1))
-        let preferred = blocksFit ? ChannelBlocking.host.map { ActivationFormat.blocked(width: $0) } ?? .chosenByOneDNN
+        let preferred =
+            blocksFit
+            ? ChannelBlocking.host.map { ActivationFormat.blocked(width: $0) } ?? .chosenByOneDNN
             : .chosenByOneDNN
         // Only forwards: the input gradient of a Winograd-suited convolution runs as a forward
         // convolution (see Tensor.convolutionInputGradient), so backward-data never meets one.
         if direction == .forward && geometry.forwardUsesWinograd,
-           let winograd = describe(direction, algorithm: dnnl_convolution_winograd, format: preferred) {
+            let winograd = describe(direction, algorithm: dnnl_convolution_winograd, format: preferred)
+        {
             if !KernelChoice.isReference(winograd) {
                 forwardDescriptor = winograd
                 return winograd
@@ -118,9 +129,13 @@ final class ConvolutionPrimitives: @unchecked Sendable {
             dnnl_primitive_desc_destroy(winograd)
         }
         let candidates = ActivationFormat.candidates(preferring: preferred, channelsFillBlocks: blocksFit)
-        guard let direct = KernelChoice.firstOptimized(candidates, for: "\(direction) convolution \(geometry)", {
-            describe(direction, algorithm: dnnl_convolution_direct, format: $0)
-        }) else {
+        guard
+            let direct = KernelChoice.firstOptimized(
+                candidates, for: "\(direction) convolution \(geometry)",
+                {
+                    describe(direction, algorithm: dnnl_convolution_direct, format: $0)
+                })
+        else {
             fatalError("oneDNN has no \(direction) convolution for \(geometry)")
         }
         if direction == .forward { forwardDescriptor = direct }
@@ -129,24 +144,29 @@ final class ConvolutionPrimitives: @unchecked Sendable {
 
     /// The primitive descriptor for `algorithm` with activations in `format`, or `nil` when oneDNN
     /// has no implementation.
-    private func describe(_ direction: Direction, algorithm: dnnl_alg_kind_t, format: ActivationFormat) -> dnnl_primitive_desc_t? {
+    private func describe(_ direction: Direction, algorithm: dnnl_alg_kind_t, format: ActivationFormat) -> dnnl_primitive_desc_t?
+    {
         let input = memoryDescriptor(geometry.input, format.tag), output = memoryDescriptor(geometry.output, format.tag)
         let weight = memoryDescriptor(geometry.dnnlWeight, dnnl_format_tag_any)
         let bias = geometry.hasBias && direction != .backwardData ? plainDescriptor([geometry.weight[0]]) : nil
-        let kind = switch direction {
-        case .forward: geometry.inference ? dnnl_forward_inference : dnnl_forward_training
-        case .backwardData: dnnl_backward_data
-        case .backwardWeights: dnnl_backward_weights
-        }
+        let kind =
+            switch direction {
+            case .forward: geometry.inference ? dnnl_forward_inference : dnnl_forward_training
+            case .backwardData: dnnl_backward_data
+            case .backwardWeights: dnnl_backward_weights
+            }
         let strides = geometry.stride.map(Int64.init)
         let dilates = geometry.dilation.map { Int64($0 - 1) }  // oneDNN counts dilation from 0
         let padding = geometry.padding.map(Int64.init)
-        let postOperations: [PostOperation] = direction != .forward ? []
+        let postOperations: [PostOperation] =
+            direction != .forward
+            ? []
             : (geometry.accumulates ? [.sum] : []) + (geometry.rectifies ? [.relu] : [])
         let hint = direction == .forward ? nil : forwardPrimitiveDescriptor
         return primitiveDescriptor(postOperations: postOperations) { descriptor, attributes in
-            loupe_convolution_pd_create(&descriptor, engine, kind, algorithm, input.handle, weight.handle, bias?.handle,
-                                        output.handle, strides, dilates, padding, padding, attributes, hint)
+            loupe_convolution_pd_create(
+                &descriptor, engine, kind, algorithm, input.handle, weight.handle, bias?.handle,
+                output.handle, strides, dilates, padding, padding, attributes, hint)
         }
     }
 }
@@ -173,8 +193,10 @@ enum PostOperation {
 /// The primitive descriptor `create` makes with the attributes it is given: Loupe hands the
 /// primitive its scratch memory (see ``DNNLContext/scratchpad(byteCount:)``), and `postOperations`
 /// run on its result. `nil` when oneDNN has no implementation.
-func primitiveDescriptor(postOperations: [PostOperation] = [],
-                         _ create: (inout dnnl_primitive_desc_t?, dnnl_primitive_attr_t?) -> dnnl_status_t) -> dnnl_primitive_desc_t? {
+func primitiveDescriptor(
+    postOperations: [PostOperation] = [],
+    _ create: (inout dnnl_primitive_desc_t?, dnnl_primitive_attr_t?) -> dnnl_status_t
+) -> dnnl_primitive_desc_t? {
     var attributes: dnnl_primitive_attr_t?
     checkDNNL(dnnl_primitive_attr_create(&attributes), "creating primitive attributes")
     defer { dnnl_primitive_attr_destroy(attributes) }
@@ -223,16 +245,19 @@ final class PlannedPrimitive: @unchecked Sendable {
 
     /// - Parameter arguments: (oneDNN argument, query for its format, plain dimensions — empty for
     ///   an opaque one, is output). Arguments the primitive does not use (bias without bias) are dropped.
-    init(_ descriptor: dnnl_primitive_desc_t, engine: dnnl_engine_t,
-         arguments: [(Int32, dnnl_query_t, [Int], Bool)], keepDescriptor: Bool = false) {
+    init(
+        _ descriptor: dnnl_primitive_desc_t, engine: dnnl_engine_t,
+        arguments: [(Int32, dnnl_query_t, [Int], Bool)], keepDescriptor: Bool = false
+    ) {
         var planned: [Argument] = []
         for (index, query, dimensions, isOutput) in arguments {
             let queryIndex: Int32 = (index == DNNL_ARG_BIAS || index == DNNL_ARG_DIFF_BIAS) ? 1 : 0
             guard let chosen = MemoryFormat(chosenBy: descriptor, query, index: queryIndex) else { continue }
             let plain = dimensions.isEmpty ? chosen : plainDescriptor(dimensions)
-            planned.append(Argument(
-                index: index, dimensions: dimensions, plain: plain, chosen: chosen, isPlain: plain == chosen,
-                isDense: chosen.byteCount == dimensions.reduce(1, *) * MemoryLayout<Float>.stride, isOutput: isOutput))
+            planned.append(
+                Argument(
+                    index: index, dimensions: dimensions, plain: plain, chosen: chosen, isPlain: plain == chosen,
+                    isDense: chosen.byteCount == dimensions.reduce(1, *) * MemoryLayout<Float>.stride, isOutput: isOutput))
         }
         scratchpad = MemoryFormat(chosenBy: descriptor, dnnl_query_scratchpad_md)
         var primitive: dnnl_primitive_t?
@@ -247,10 +272,12 @@ final class PlannedPrimitive: @unchecked Sendable {
     /// their reordered copy is kept with their storage; other inputs are reordered for the call only.
     /// Opaque inputs come from `opaqueInputs`; opaque outputs are returned in `opaqueOutputs`.
     /// An output in `startingValues` holds those values before the primitive runs (for a sum post-op).
-    func run(_ context: DNNLContext, _ inputs: [Int32: TensorStorage], keeping kept: Set<Int32> = [],
-             producing wanted: Set<Int32>, startingValues: [Int32: TensorStorage] = [:],
-             opaqueInputs: [Int32: OpaqueBuffer] = [:],
-             opaqueOutputs: inout [Int32: OpaqueBuffer]) -> [Int32: TensorStorage] {
+    func run(
+        _ context: DNNLContext, _ inputs: [Int32: TensorStorage], keeping kept: Set<Int32> = [],
+        producing wanted: Set<Int32>, startingValues: [Int32: TensorStorage] = [:],
+        opaqueInputs: [Int32: OpaqueBuffer] = [:],
+        opaqueOutputs: inout [Int32: OpaqueBuffer]
+    ) -> [Int32: TensorStorage] {
         var primitiveArguments: [(Int32, UnsafeMutableRawPointer, MemoryFormat)] = []
         var staged: [FormattedBuffer] = []
         var reorderedOutputs: [(FormattedBuffer, TensorStorage)] = []
@@ -313,8 +340,9 @@ final class PlannedPrimitive: @unchecked Sendable {
         }
         context.execute(primitive, primitiveArguments)
         for (buffer, storage) in reorderedOutputs {
-            context.reorder(from: buffer.format, buffer.pointer, to: plainDescriptor(buffer.format.dimensions),
-                            UnsafeMutableRawPointer(storage.plainWhileLocked()))
+            context.reorder(
+                from: buffer.format, buffer.pointer, to: plainDescriptor(buffer.format.dimensions),
+                UnsafeMutableRawPointer(storage.plainWhileLocked()))
         }
         return outputs
     }
@@ -322,23 +350,28 @@ final class PlannedPrimitive: @unchecked Sendable {
 
 /// The oneDNN kernels on tensor storages; shapes were checked by the caller.
 enum DNNL {
-    private static func run(_ geometry: ConvolutionGeometry, _ select: (ConvolutionPrimitives) -> PlannedPrimitive,
-                            _ inputs: [Int32: TensorStorage?], keeping kept: Set<Int32> = [],
-                            producing outputs: Set<Int32>, startingValues: [Int32: TensorStorage] = [:]) -> [Int32: TensorStorage] {
+    private static func run(
+        _ geometry: ConvolutionGeometry, _ select: (ConvolutionPrimitives) -> PlannedPrimitive,
+        _ inputs: [Int32: TensorStorage?], keeping kept: Set<Int32> = [],
+        producing outputs: Set<Int32>, startingValues: [Int32: TensorStorage] = [:]
+    ) -> [Int32: TensorStorage] {
         let context = DNNLContext.shared
         var unused: [Int32: OpaqueBuffer] = [:]
         return context.locked {
             select(context.convolutionPrimitives(for: geometry))
-                .run(context, inputs.compactMapValues { $0 }, keeping: kept, producing: outputs,
-                     startingValues: startingValues, opaqueOutputs: &unused)
+                .run(
+                    context, inputs.compactMapValues { $0 }, keeping: kept, producing: outputs,
+                    startingValues: startingValues, opaqueOutputs: &unused)
         }
     }
 
     /// The weight's reordered copy is kept with its storage, so a model's weights are reordered
     /// once, not on every call. `addend` (same shape as the output) is what an accumulating
     /// geometry adds to the result.
-    static func convolutionForward(_ geometry: ConvolutionGeometry, input: TensorStorage,
-                                   weight: TensorStorage, bias: TensorStorage?, addend: TensorStorage? = nil) -> TensorStorage {
+    static func convolutionForward(
+        _ geometry: ConvolutionGeometry, input: TensorStorage,
+        weight: TensorStorage, bias: TensorStorage?, addend: TensorStorage? = nil
+    ) -> TensorStorage {
         precondition(geometry.accumulates == (addend != nil), "an accumulating convolution needs its addend, and only it")
         var geometry = geometry
         // A Winograd inference kernel needs the weight transformed for this whole shape, by a
@@ -347,41 +380,55 @@ enum DNNL {
         // a shape that recurs: not inside ``withShapeVaryingConvolutions(_:)`` (no inference
         // kernel there at all), and not on a shape's first run, which takes the kernel that
         // transforms the weight per call.
-        if geometry.inference && (ShapeVaryingConvolutions.isActive || geometry.forwardUsesWinograd
-            && !DNNLContext.shared.locked({ weight.recordInferenceShape(geometry) })) {
+        if geometry.inference
+            && (ShapeVaryingConvolutions.isActive
+                || geometry.forwardUsesWinograd
+                    && !DNNLContext.shared.locked({ weight.recordInferenceShape(geometry) }))
+        {
             geometry.inference = false
         }
-        return run(geometry, \.forward, [DNNL_ARG_SRC: input, DNNL_ARG_WEIGHTS: weight, DNNL_ARG_BIAS: bias],
-                   keeping: [DNNL_ARG_WEIGHTS], producing: [DNNL_ARG_DST],
-                   startingValues: addend.map { [DNNL_ARG_DST: $0] } ?? [:])[DNNL_ARG_DST]!
+        return run(
+            geometry, \.forward, [DNNL_ARG_SRC: input, DNNL_ARG_WEIGHTS: weight, DNNL_ARG_BIAS: bias],
+            keeping: [DNNL_ARG_WEIGHTS], producing: [DNNL_ARG_DST],
+            startingValues: addend.map { [DNNL_ARG_DST: $0] } ?? [:])[DNNL_ARG_DST]!
     }
 
-    static func convolutionBackwardData(_ geometry: ConvolutionGeometry, outputGradient: TensorStorage,
-                                        weight: TensorStorage) -> TensorStorage {
-        run(geometry, \.backwardData, [DNNL_ARG_DIFF_DST: outputGradient, DNNL_ARG_WEIGHTS: weight],
+    static func convolutionBackwardData(
+        _ geometry: ConvolutionGeometry, outputGradient: TensorStorage,
+        weight: TensorStorage
+    ) -> TensorStorage {
+        run(
+            geometry, \.backwardData, [DNNL_ARG_DIFF_DST: outputGradient, DNNL_ARG_WEIGHTS: weight],
             keeping: [DNNL_ARG_WEIGHTS], producing: [DNNL_ARG_DIFF_SRC])[DNNL_ARG_DIFF_SRC]!
     }
 
     /// The weight gradient and, when the geometry has a bias, the bias gradient.
-    static func convolutionBackwardWeights(_ geometry: ConvolutionGeometry, input: TensorStorage,
-                                           outputGradient: TensorStorage) -> (weight: TensorStorage, bias: TensorStorage?) {
-        let outputs = run(geometry, \.backwardWeights, [DNNL_ARG_SRC: input, DNNL_ARG_DIFF_DST: outputGradient],
-                          producing: [DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS])
+    static func convolutionBackwardWeights(
+        _ geometry: ConvolutionGeometry, input: TensorStorage,
+        outputGradient: TensorStorage
+    ) -> (weight: TensorStorage, bias: TensorStorage?) {
+        let outputs = run(
+            geometry, \.backwardWeights, [DNNL_ARG_SRC: input, DNNL_ARG_DIFF_DST: outputGradient],
+            producing: [DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS])
         return (outputs[DNNL_ARG_DIFF_WEIGHTS]!, outputs[DNNL_ARG_DIFF_BIAS])
     }
 
     /// Row-major single-precision GEMM: C = α·op(A)·op(B) + β·C with op(A) M×K, op(B) K×N.
-    static func sgemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
-                      alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                      beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    static func sgemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         guard m > 0, n > 0 else { return }
         if k == 0 {
             for row in 0..<m { for column in 0..<n { c[row * ldc + column] *= beta } }
             return
         }
         let no = CChar(UInt8(ascii: "N")), yes = CChar(UInt8(ascii: "T"))
-        checkDNNL(dnnl_sgemm(transposeA ? yes : no, transposeB ? yes : no, Int64(m), Int64(n), Int64(k), alpha,
-                             a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc)),
-                  "multiplying \(m)×\(k) by \(k)×\(n) matrices")
+        checkDNNL(
+            dnnl_sgemm(
+                transposeA ? yes : no, transposeB ? yes : no, Int64(m), Int64(n), Int64(k), alpha,
+                a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc)),
+            "multiplying \(m)×\(k) by \(k)×\(n) matrices")
     }
 }

@@ -3,8 +3,8 @@ import CDNNL
 /// Everything that fixes a max-pooling primitive. Padding is given per side: PyTorch's
 /// `ceil_mode` adds windows that reach past the input on the right and bottom.
 struct PoolingGeometry: Hashable {
-    var input: [Int]         // [N, C, H, W]
-    var output: [Int]        // [N, C, oH, oW]
+    var input: [Int]  // [N, C, H, W]
+    var output: [Int]  // [N, C, oH, oW]
     var kernel: [Int]
     var stride: [Int]
     var dilation: [Int]
@@ -22,16 +22,20 @@ final class PoolingPrimitives: @unchecked Sendable {
     let geometry: PoolingGeometry
     private let engine: dnnl_engine_t
     private var forwardDescriptor: dnnl_primitive_desc_t?
-    private(set) lazy var forward = PlannedPrimitive(describe(backward: false), engine: engine, arguments: [
-        (DNNL_ARG_SRC, dnnl_query_src_md, geometry.input, false),
-        (DNNL_ARG_DST, dnnl_query_dst_md, geometry.output, true),
-        (DNNL_ARG_WORKSPACE, dnnl_query_workspace_md, [], true),
-    ], keepDescriptor: true)
-    private(set) lazy var backward = PlannedPrimitive(describe(backward: true), engine: engine, arguments: [
-        (DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, geometry.output, false),
-        (DNNL_ARG_WORKSPACE, dnnl_query_workspace_md, [], false),
-        (DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, geometry.input, true),
-    ])
+    private(set) lazy var forward = PlannedPrimitive(
+        describe(backward: false), engine: engine,
+        arguments: [
+            (DNNL_ARG_SRC, dnnl_query_src_md, geometry.input, false),
+            (DNNL_ARG_DST, dnnl_query_dst_md, geometry.output, true),
+            (DNNL_ARG_WORKSPACE, dnnl_query_workspace_md, [], true),
+        ], keepDescriptor: true)
+    private(set) lazy var backward = PlannedPrimitive(
+        describe(backward: true), engine: engine,
+        arguments: [
+            (DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, geometry.output, false),
+            (DNNL_ARG_WORKSPACE, dnnl_query_workspace_md, [], false),
+            (DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, geometry.input, true),
+        ])
 
     init(geometry: PoolingGeometry, engine: dnnl_engine_t) {
         self.geometry = geometry
@@ -45,7 +49,8 @@ final class PoolingPrimitives: @unchecked Sendable {
         let preferred = blocksFit ? ChannelBlocking.host.map { ActivationFormat.blocked(width: $0) } ?? .plain : .plain
         let candidates = ActivationFormat.candidates(preferring: preferred, channelsFillBlocks: blocksFit)
         let what = "max pooling \(backward ? "backward" : "forward") \(geometry)"
-        guard let descriptor = KernelChoice.firstOptimized(candidates, for: what, { describe(backward: backward, format: $0) }) else {
+        guard let descriptor = KernelChoice.firstOptimized(candidates, for: what, { describe(backward: backward, format: $0) })
+        else {
             fatalError("oneDNN has no max pooling for \(geometry)")
         }
         if !backward { forwardDescriptor = descriptor }
@@ -60,8 +65,9 @@ final class PoolingPrimitives: @unchecked Sendable {
         let kind = backward ? dnnl_backward_data : geometry.inference ? dnnl_forward_inference : dnnl_forward_training
         let hint = backward ? forwardDescriptor : nil
         return primitiveDescriptor { descriptor, attributes in
-            loupe_max_pooling_pd_create(&descriptor, engine, kind, input.handle, output.handle, strides, kernel,
-                                        dilation, before, after, attributes, hint)
+            loupe_max_pooling_pd_create(
+                &descriptor, engine, kind, input.handle, output.handle, strides, kernel,
+                dilation, before, after, attributes, hint)
         }
     }
 }
@@ -78,7 +84,9 @@ extension DNNL {
     }
 
     /// Max pooling; the workspace (each output's argmax) is returned when gradients will flow back.
-    static func maxPoolingForward(_ geometry: PoolingGeometry, input: TensorStorage) -> (output: TensorStorage, workspace: OpaqueBuffer?) {
+    static func maxPoolingForward(
+        _ geometry: PoolingGeometry, input: TensorStorage
+    ) -> (output: TensorStorage, workspace: OpaqueBuffer?) {
         let context = DNNLContext.shared
         var workspace: [Int32: OpaqueBuffer] = [:]
         let output = context.locked {
@@ -89,14 +97,17 @@ extension DNNL {
     }
 
     /// The input gradient of max pooling: each output's gradient goes to its window's argmax.
-    static func maxPoolingBackward(_ geometry: PoolingGeometry, outputGradient: TensorStorage,
-                                   workspace: OpaqueBuffer) -> TensorStorage {
+    static func maxPoolingBackward(
+        _ geometry: PoolingGeometry, outputGradient: TensorStorage,
+        workspace: OpaqueBuffer
+    ) -> TensorStorage {
         let context = DNNLContext.shared
         var unused: [Int32: OpaqueBuffer] = [:]
         return context.locked {
             context.poolingPrimitives(for: geometry).backward
-                .run(context, [DNNL_ARG_DIFF_DST: outputGradient], producing: [DNNL_ARG_DIFF_SRC],
-                     opaqueInputs: [DNNL_ARG_WORKSPACE: workspace], opaqueOutputs: &unused)[DNNL_ARG_DIFF_SRC]!
+                .run(
+                    context, [DNNL_ARG_DIFF_DST: outputGradient], producing: [DNNL_ARG_DIFF_SRC],
+                    opaqueInputs: [DNNL_ARG_WORKSPACE: workspace], opaqueOutputs: &unused)[DNNL_ARG_DIFF_SRC]!
         }
     }
 }

@@ -50,7 +50,8 @@ enum KernelChoice {
     static func implementation(_ descriptor: dnnl_primitive_desc_t) -> String {
         var name: UnsafePointer<CChar>?
         guard dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &name) == dnnl_success,
-              let name else { return "unknown" }
+            let name
+        else { return "unknown" }
         return String(cString: name)
     }
 
@@ -64,22 +65,28 @@ enum KernelChoice {
     /// When every format gets only the reference kernel, that one is returned, and reported once
     /// under `LOUPE_VERBOSE=1`: such a descriptor belongs on the list of known ones, which Loupe
     /// runs on its own kernels (``DNNL/referenceOnlyReason(_:)``).
-    static func firstOptimized(_ formats: [ActivationFormat], for what: String,
-                               _ describe: (ActivationFormat) -> dnnl_primitive_desc_t?) -> dnnl_primitive_desc_t? {
+    static func firstOptimized(
+        _ formats: [ActivationFormat], for what: String,
+        _ describe: (ActivationFormat) -> dnnl_primitive_desc_t?
+    ) -> dnnl_primitive_desc_t? {
         var reference: dnnl_primitive_desc_t?
         for format in formats {
             guard let descriptor = describe(format) else { continue }
             if !isReference(descriptor) {
                 if let reference { dnnl_primitive_desc_destroy(reference) }
                 if format != formats[0] {
-                    report("\(what): \(formats[0]) has only oneDNN's reference kernel here; using \(format) (\(implementation(descriptor)))")
+                    report(
+                        "\(what): \(formats[0]) has only oneDNN's reference kernel here; using \(format) (\(implementation(descriptor)))"
+                    )
                 }
                 return descriptor
             }
             if reference == nil { reference = descriptor } else { dnnl_primitive_desc_destroy(descriptor) }
         }
         if reference != nil {
-            report("\(what): oneDNN has only its reference kernel in every format (\(formats.map(\.description).joined(separator: ", ")))")
+            report(
+                "\(what): oneDNN has only its reference kernel in every format (\(formats.map(\.description).joined(separator: ", ")))"
+            )
         }
         return reference
     }
@@ -107,14 +114,18 @@ enum KernelChoice {
     /// Runs `body` on the primitive descriptor oneDNN makes, formats left to it, for a 3×3
     /// convolution of 64 channels at 56×56 (the middle of a typical classifier), or on `nil` when
     /// it has no implementation: what the host's kernels are read from.
-    static func withTypicalConvolution<Result>(_ algorithm: dnnl_alg_kind_t, _ kind: dnnl_prop_kind_t,
-                                               _ body: (dnnl_primitive_desc_t?) -> Result) -> Result {
+    static func withTypicalConvolution<Result>(
+        _ algorithm: dnnl_alg_kind_t, _ kind: dnnl_prop_kind_t,
+        _ body: (dnnl_primitive_desc_t?) -> Result
+    ) -> Result {
         let activations = memoryDescriptor([1, 64, 56, 56], dnnl_format_tag_any)
         let weight = memoryDescriptor([64, 64, 3, 3], dnnl_format_tag_any)
         var descriptor: dnnl_primitive_desc_t?
-        if loupe_convolution_pd_create(&descriptor, DNNLContext.shared.engine, kind, algorithm, activations.handle,
-                                       weight.handle, nil, activations.handle, [1, 1], [0, 0], [1, 1], [1, 1],
-                                       nil, nil) != dnnl_success {
+        if loupe_convolution_pd_create(
+            &descriptor, DNNLContext.shared.engine, kind, algorithm, activations.handle,
+            weight.handle, nil, activations.handle, [1, 1], [0, 0], [1, 1], [1, 1],
+            nil, nil) != dnnl_success
+        {
             descriptor = nil
         }
         defer { if let descriptor { dnnl_primitive_desc_destroy(descriptor) } }

@@ -41,8 +41,10 @@ final class MemoryFormat: Hashable, @unchecked Sendable {
             layoutSummary = [-1]
             channelBlockWidth = nil
         } else {
-            let (strides, blocks, indices) = (strides.prefix(rank).map(Int.init), blocks.prefix(blockCount).map(Int.init),
-                                              indices.prefix(blockCount).map(Int.init))
+            let (strides, blocks, indices) = (
+                strides.prefix(rank).map(Int.init), blocks.prefix(blockCount).map(Int.init),
+                indices.prefix(blockCount).map(Int.init)
+            )
             layoutSummary = [blockCount] + strides + blocks + indices
             channelBlockWidth = Self.channelBlock(dimensions, strides, blocks, indices)
         }
