@@ -1,6 +1,6 @@
 # Loupe: the two commands a newcomer needs.
 #   make demo   builds Loupe (release) and writes ./loupe-demo/
-#   make test   builds and runs every test
+#   make test   checks the format (make lint), builds and runs every test
 # Each first installs the missing system libraries (Tools/install-deps.sh).
 
 SWIFT ?= swift
@@ -35,6 +35,7 @@ demo: deps
 # Tests run on a release build: the model-zoo tests push whole networks through the engine.
 test:
 	@sh Tools/install-deps.sh test
+	@$(MAKE) --no-print-directory lint
 	$(BUILD) --build-tests
 	$(SWIFT) test -c release --skip-build
 
