@@ -21,8 +21,8 @@ struct Activations: ParsableCommand {
     @Option(help: "Grid PNG of the feature maps, each scaled to its own min...max.")
     var out: String?
 
-    @Option(help: "Colormap for --out (\(Colormap.allCases.map(\.rawValue).joined(separator: ", "))).")
-    var colormap = "viridis"
+    @Option(help: "Colormap for --out.")
+    var colormap: Colormap = .viridis
 
     @Option(help: "Enlarge the grid this many times (nearest neighbour), for small maps.")
     var enlarge = 1
@@ -31,7 +31,6 @@ struct Activations: ParsableCommand {
     var raw: String?
 
     func validate() throws {
-        _ = try PictureOptions.colormap(colormap)
         guard (1...32).contains(enlarge) else { throw ValidationError("--enlarge is 1...32; got \(enlarge)") }
         guard columns > 0 else { throw ValidationError("--columns must be positive") }
     }
@@ -61,7 +60,7 @@ struct Activations: ParsableCommand {
             print(String(format: "%7d %10.4f %10.4f %14.3f", channel, map.mean().scalar, map.max().scalar, positive))
         }
         if let out {
-            try Render.grid(maps, columns: columns, colormap: PictureOptions.colormap(colormap)!).enlarged(by: enlarge).writePNG(
+            try Render.grid(maps, columns: columns, colormap: colormap).enlarged(by: enlarge).writePNG(
                 to: out)
         }
     }

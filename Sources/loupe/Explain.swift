@@ -31,26 +31,26 @@ struct Explain: ParsableCommand {
     @Option(help: "Raw attribution (float32 .npy).")
     var raw: String?
 
-    @Option(help: "2-D summary for --out: none, abs, max or absmax.")
-    var reduce = "absmax"
+    @Option(help: "2-D summary for --out.")
+    var reduce: ChannelReduction = .absmax
 
     @Option(
         help:
-            "Colormap for --out: \(Colormap.allCases.map(\.rawValue).joined(separator: ", ")) (default: jet for CAM methods, inferno for pixel maps, bwr for signed maps)."
+            "Colormap for --out (default: jet for CAM methods, inferno for pixel maps, bwr for signed maps)."
     )
-    var colormap: String?
+    var colormap: Colormap?
 
     @Option(
         help:
-            "How values become colors: minmax, symmetric, or percentile (Captum's outlier clipping, 2%) (default: minmax for CAM methods, percentile otherwise)."
+            "How values become colors; percentile is Captum's outlier clipping, 2% (default: minmax for CAM methods, percentile otherwise)."
     )
-    var scaling: String?
+    var scaling: ScalingChoice?
 
     @Option(help: "Opacity of the map over the photo, 0...1.")
     var alpha: Float = 0.5
 
     @Option(help: "Overlay style: blend (colored map over the photo) or red (map in the red channel of the gray photo).")
-    var style = "blend"
+    var style: OverlayStyle = .blend
 
     @Option(help: "Enlarge the picture this many times (nearest neighbour), for small inputs.")
     var enlarge = 1
@@ -58,8 +58,8 @@ struct Explain: ParsableCommand {
     @Option(help: "SmoothGrad noise, as a fraction of the input's max − min.")
     var noise: Float = 0.15
 
-    @Option(help: "Integrated-gradients rule: gausslegendre or riemann-trapezoid.")
-    var rule = "gausslegendre"
+    @Option(help: "Integrated-gradients rule.")
+    var rule: IntegrationRule = .gausslegendre
 
     @Option(help: "Occlusion baseline: a number, mean, or blur.")
     var baseline = "0"
@@ -72,15 +72,9 @@ struct Explain: ParsableCommand {
 
     func validate() throws {
         _ = try attributionMethod(named: method)
-        guard ChannelReduction(rawValue: reduce) != nil else { throw ValidationError("--reduce is none, abs, max or absmax") }
-        guard ["gausslegendre", "riemann-trapezoid"].contains(rule) else {
-            throw ValidationError("--rule is gausslegendre or riemann-trapezoid")
-        }
-        _ = try PictureOptions.colormap(colormap)
-        _ = try PictureOptions.scaling(scaling)
         guard (0...1).contains(alpha) else { throw ValidationError("--alpha is between 0 and 1; got \(alpha)") }
-        guard OverlayStyle(rawValue: style) != nil else { throw ValidationError("--style is blend or red") }
         guard (1...32).contains(enlarge) else { throw ValidationError("--enlarge is 1...32; got \(enlarge)") }
+        _ = try CommaList.numbers(sigmas, option: "--sigmas")
     }
 
     /// The method settings from the command line.
@@ -89,7 +83,7 @@ struct Explain: ParsableCommand {
         sizes.apply(to: &options)
         options.noise = noise
         options.seed = seed
-        options.rule = rule == "gausslegendre" ? .gaussLegendre : .riemannTrapezoid
+        options.rule = rule.rule
         switch baseline {
         case "mean": options.baseline = .mean
         case "blur": options.baseline = .blur(5)
@@ -99,7 +93,7 @@ struct Explain: ParsableCommand {
             }
             options.baseline = .value(value)
         }
-        options.sigmas = sigmas.split(separator: ",").compactMap { Float($0) }
+        options.sigmas = try CommaList.numbers(sigmas, option: "--sigmas")
         options.layer = layer
         return options
     }
@@ -127,7 +121,7 @@ struct Explain: ParsableCommand {
         let attribution = result.attribution
         if let out {
             let isCAM = method.attributesToLayer
-            let reduced = isCAM ? attribution : ChannelReduction(rawValue: reduce)!.apply(attribution)
+            let reduced = isCAM ? attribution : reduce.apply(attribution)
             guard isCAM || reduced.shape[1] == 1 else {
                 throw ValidationError(
                     "--reduce none keeps \(reduced.shape[1]) channels, but a picture shows one: use abs, max or absmax")
@@ -138,10 +132,10 @@ struct Explain: ParsableCommand {
                 try input.image.map { try Image.read($0).tensor().resizedBilinear(to: Size2D(x.shape[2], x.shape[3])) }
                 ?? Tensor.full([1, 1, x.shape[2], x.shape[3]], value: 0.5)
             let coloring = Render.defaultColoring(for: map, attributesToLayer: isCAM)
-            let colors = try PictureOptions.colormap(colormap) ?? coloring.colormap
-            let valueScaling = try PictureOptions.scaling(scaling) ?? coloring.scaling
+            let colors = colormap ?? coloring.colormap
+            let valueScaling = scaling?.scaling ?? coloring.scaling
             try Render.overlay(
-                map, on: photo, colormap: colors, scaling: valueScaling, alpha: alpha, style: OverlayStyle(rawValue: style)!
+                map, on: photo, colormap: colors, scaling: valueScaling, alpha: alpha, style: style
             )
             .enlarged(by: enlarge).writePNG(to: out)
         }

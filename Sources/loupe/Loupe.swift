@@ -29,9 +29,17 @@ struct LoupeCommand: ParsableCommand {
             let isUsageError = code == .validationFailure
             let text = isUsageError ? message(for: error) : "\(error)"
             let hint = isUsageError ? " (see loupe --help)" : ""
-            FileHandle.standardError.write(Data("error: \(text.split(separator: "\n").first ?? "")\(hint)\n".utf8))
+            FileHandle.standardError.write(Data("error: \(oneLine(text))\(hint)\n".utf8))
             Foundation.exit(isUsageError ? 2 : 1)
         }
+    }
+
+    /// `text`'s first line, with a list ArgumentParser prints one item per line (`- 'jet'`, the
+    /// values an option takes) joined onto it.
+    static func oneLine(_ text: String) -> String {
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let items = lines.dropFirst().prefix { $0.hasPrefix("- ") }.map { $0.dropFirst(2) }
+        return (lines.first ?? "") + (items.isEmpty ? "" : " " + items.joined(separator: ", "))
     }
 }
 

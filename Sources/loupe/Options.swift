@@ -63,10 +63,15 @@ struct PreprocessingOptions: ParsableArguments {
         return preprocessing
     }
 
+    func validate() throws {
+        if let mean { _ = try CommaList.numbers(mean, option: "--mean") }
+        if let std { _ = try CommaList.numbers(std, option: "--std") }
+    }
+
     private func numbers(_ text: String, option: String, count: Int) throws -> [Float] {
-        let values = text.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
+        let values = try CommaList.numbers(text, option: option)
         guard values.count == count else {
-            throw ValidationError("\(option) needs \(count) comma-separated numbers; got '\(text)'")
+            throw ValidationError("\(option) needs \(count) comma-separated numbers, one per channel; got '\(text)'")
         }
         return values
     }
@@ -111,39 +116,16 @@ func attributionMethod(named name: String) throws -> AttributionMethod {
 
 /// Parses an index list such as "0,3,5-9", checking each index against `count` when given.
 func parseIndexList(_ text: String, option: String, count: Int? = nil) throws -> [Int] {
-    var result: [Int] = []
-    for part in text.split(separator: ",") {
-        let bounds = part.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    let ranges = try CommaList.entries(text, of: "an index or a range like 5-9", option: option) { part -> ClosedRange<Int>? in
+        let bounds = part.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
         guard (1...2).contains(bounds.count), let low = bounds.first ?? nil, let high = bounds.last ?? nil, low >= 0, low <= high
-        else {
-            throw ValidationError("\(option): cannot read '\(part)'; use a list like 0,3,5-9")
-        }
-        if let count, high >= count {
-            throw ValidationError("\(option): \(part) is outside 0...\(count - 1)")
-        }
-        result += Array(low...high)
+        else { return nil }
+        return low...high
     }
-    return result
-}
-
-/// Reading the picture options (`--colormap`, `--scaling`) shared by the commands that draw.
-enum PictureOptions {
-    static func colormap(_ name: String?) throws -> Colormap? {
-        guard let name else { return nil }
-        guard let colormap = Colormap(rawValue: name) else {
-            throw ValidationError(
-                "unknown colormap '\(name)'; choose one of \(Colormap.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        return colormap
+    if let count, let outside = ranges.first(where: { $0.upperBound >= count }) {
+        throw ValidationError(
+            "\(option): \(outside.lowerBound == outside.upperBound ? "\(outside.lowerBound)" : "\(outside)") is outside 0...\(count - 1)"
+        )
     }
-
-    static func scaling(_ name: String?) throws -> MapScaling? {
-        switch name {
-        case nil: return nil
-        case "minmax": return .minMax
-        case "symmetric": return .symmetric
-        case "percentile": return .percentile(outlierPercent: 2)
-        default: throw ValidationError("--scaling is minmax, symmetric or percentile; got '\(name!)'")
-        }
-    }
+    return ranges.flatMap { Array($0) }
 }

@@ -34,7 +34,7 @@ struct ReportCommand: ParsableCommand {
 
     func chosenMethods() throws -> [AttributionMethod] {
         guard let methods else { return AttributionMethod.allCases }
-        return try methods.split(separator: ",").map { try attributionMethod(named: String($0)) }
+        return try CommaList.names(methods, option: "--methods").map(attributionMethod(named:))
     }
 
     func run() throws {
@@ -46,7 +46,7 @@ struct ReportCommand: ParsableCommand {
         settings.methods = try chosenMethods()
         sizes.apply(to: &settings.options)
         settings.layers =
-            try layers.map { $0.split(separator: ",").map(String.init) }
+            try layers.map { try CommaList.names($0, option: "--layers") }
             ?? [loaded.module.defaultCAMLayer(inputShape: inputs[0].shape)]
         var report = Report(
             title: "Loupe report: \(URL(fileURLWithPath: model.model ?? "").lastPathComponent)", model: loaded,

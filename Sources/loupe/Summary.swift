@@ -14,8 +14,8 @@ struct Summary: ParsableCommand {
         let loaded = try model.load(allowUntrained: true)
         var shape = loaded.metadata.inputShape
         if let inputSize {
-            shape = inputSize.split(separator: ",").compactMap { Int($0) }
-            guard shape.count == 3, shape.allSatisfy({ $0 > 0 }) else {
+            shape = try CommaList.positiveIntegers(inputSize, option: "--input-size")
+            guard shape.count == 3 else {
                 throw ValidationError("--input-size needs C,H,W; got '\(inputSize)'")
             }
         }

@@ -87,11 +87,13 @@ struct Train: ParsableCommand {
             throw ValidationError("--loss is ce or bce; --optimizer is adam or sgd")
         }
         guard out.hasSuffix(".safetensors") else { throw ValidationError("--out must end in .safetensors") }
+        if let head { _ = try CommaList.positiveIntegers(head, option: "--head") }
+        if let classNames { _ = try CommaList.names(classNames, option: "--class-names") }
     }
 
     func run() throws {
         var data = try loadData()
-        if let classNames { data.classNames = classNames.split(separator: ",").map(String.init) }
+        if let classNames { data.classNames = try CommaList.names(classNames, option: "--class-names") }
         let binary = loss == "bce"
         guard !binary || data.classNames.count == 2 else {
             throw ValidationError("--loss bce needs two classes; the data has \(data.classNames.count)")
@@ -196,7 +198,7 @@ struct Train: ParsableCommand {
         metadata.inputShape = shape
         metadata.classes = data.classNames
         if let head {
-            let sizes = head.split(separator: ",").compactMap { Int($0) }
+            let sizes = try CommaList.positiveIntegers(head, option: "--head")
             metadata.head =
                 sizes.flatMap { [LayerSpec("linear", outputs: $0), LayerSpec("relu")] } + [LayerSpec("linear", outputs: outputs)]
         } else if outputs != 1000 {

@@ -136,9 +136,40 @@ struct CLITests {
         let viridis = try Image.read(picture)
         #expect((0..<viridis.pixels.count / 3).contains { viridis.pixels[$0 * 3..<$0 * 3 + 3].elementsEqual([68, 1, 84]) })
         let badColormap = try run(base + ["--colormap", "rainbowish"])
-        #expect(badColormap.status == 2 && badColormap.error.contains("unknown colormap 'rainbowish'"))
+        #expect(badColormap.status == 2 && badColormap.error.contains("'rainbowish' is invalid for '--colormap"))
+        #expect(badColormap.error.contains("viridis, magma"), "the error lists the colormaps: \(badColormap.error)")
         let badAlpha = try run(base + ["--alpha", "2"])
         #expect(badAlpha.status == 2)
+    }
+
+    /// A comma list with an entry that does not read is refused, naming the entry and its place,
+    /// instead of being taken without it (`3,a,224,224` once read as `[3, 224, 224]`).
+    @Test func commaListsRefuseABadEntryByPosition() throws {
+        let photo = ["--image", "Samples/fashion/0000-ankle-boot.png"]
+        let model = ["--model", "Models/fashion-cnn.safetensors"]
+        let cases: [([String], String)] = [
+            (["summary", "--arch", "resnet18", "--input-size", "3,a,224,224"], "--input-size: entry 2 of '3,a,224,224', 'a'"),
+            (["summary", "--arch", "resnet18", "--input-size", "3,224,,224"], "--input-size: entry 3"),
+            (["explain"] + model + photo + ["--method", "blur-saliency", "--sigmas", "1,x"], "--sigmas: entry 2 of '1,x', 'x'"),
+            (["predict"] + model + photo + ["--mean", "0.5,nan"], "--mean: entry 2"),
+            (
+                [
+                    "train", "--idx-images", "a", "--idx-labels", "b", "--arch", "resnet18", "--head", "2048,x,512",
+                    "--out", "/tmp/never.safetensors",
+                ], "--head: entry 2 of '2048,x,512', 'x'"
+            ),
+            (["activations"] + model + photo + ["--layer", "features.1", "--channels", "0,2-x"], "--channels: entry 2"),
+        ]
+        for (arguments, message) in cases {
+            let result = try run(arguments)
+            #expect(result.status == 2, "\(arguments): exit \(result.status)")
+            #expect(result.error.contains(message), "\(arguments): \(result.error)")
+            #expect(result.error.split(separator: "\n").count == 1, "\(arguments): \(result.error)")
+        }
+        // The enum-like options list their values in the help.
+        let help = try run(["explain", "--help"]).output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(help.contains("(values: none, abs, max, absmax; default: absmax)"), "\(help)")
+        #expect(help.contains("(values: gausslegendre, riemann-trapezoid; default: gausslegendre)"), "\(help)")
     }
 
     @Test func badImageFailsWithOneLineAndNoOutput() throws {
