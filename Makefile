@@ -85,10 +85,16 @@ breakdown: deps
 	$(BUILD) --product loupe
 	python3 Tools/bench/breakdown.py
 
-# Fuzz every file reader with libFuzzer and AddressSanitizer, FUZZ_SECONDS each (see Fuzz/run.sh).
+# Fuzz every file reader with libFuzzer and AddressSanitizer, FUZZ_SECONDS each (see Fuzz/run.sh),
+# then the command line with FUZZ_CLI_RUNS random command lines (make test runs 600; see
+# Tests/LoupeCLITests/CLIPropertyTests.swift), FUZZ_CLI_SEED choosing them.
 FUZZ_SECONDS ?= 60
+FUZZ_CLI_RUNS ?= 20000
+FUZZ_CLI_SEED ?= $(shell date +%s)
 fuzz: deps
 	sh Fuzz/run.sh $(FUZZ_SECONDS)
+	$(BUILD) --build-tests
+	LOUPE_PROPERTY_RUNS=$(FUZZ_CLI_RUNS) LOUPE_PROPERTY_SEED=$(FUZZ_CLI_SEED) $(SWIFT) test -c release --skip-build --filter CLIPropertyTests
 
 # Regenerate the reference fixtures and the colormap tables (needs: pip install torch torchvision captum matplotlib).
 fixtures:

@@ -76,6 +76,10 @@ public struct ActivationMaximization {
             guard let activation = taps[layer], activation.rank == 4 else {
                 throw ExplanationError("layer '\(layer)' has no [N, C, h, w] output to maximize")
             }
+            if let outside = channels.first(where: { !(0..<activation.shape[1]).contains($0) }) {
+                throw ExplanationError(
+                    "channel \(outside) is outside layer '\(layer)', which has channels 0...\(activation.shape[1] - 1)")
+            }
             let selection = Tensor.oneHot(channels, classes: activation.shape[1]).reshaped([
                 channels.count, activation.shape[1], 1, 1,
             ])

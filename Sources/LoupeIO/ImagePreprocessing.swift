@@ -28,19 +28,21 @@ public struct ImagePreprocessing: Sendable {
             channels: metadata.inputShape.first ?? 3)
     }
 
+    /// The `(height, width)` an image of `height` × `width` pixels is resized to (itself when
+    /// there is no resize).
+    public func resizedSize(height: Int, width: Int) -> Size2D {
+        guard let resize else { return Size2D(height, width) }
+        let scale = Float(resize) / Float(Swift.max(Swift.min(height, width), 1))
+        return height <= width ? Size2D(resize, Int(Float(width) * scale)) : Size2D(Int(Float(height) * scale), resize)
+    }
+
     /// `[1, channels, H, W]`, normalized.
     public func apply(to image: Image) -> Tensor {
         var tensor = image.tensor()
         if channels == 1 && tensor.shape[1] == 3 { tensor = tensor.mean(along: 1, keepingDimensions: true) }
         if channels == 3 && tensor.shape[1] == 1 { tensor = tensor.broadcast(to: [1, 3, tensor.shape[2], tensor.shape[3]]) }
-        if let resize {
-            let (height, width) = (tensor.shape[2], tensor.shape[3])
-            let scale = Float(resize) / Float(Swift.min(height, width))
-            let size =
-                height <= width
-                ? Size2D(resize, Int(Float(width) * scale))
-                : Size2D(Int(Float(height) * scale), resize)
-            tensor = tensor.resizedBilinear(to: size)
+        if resize != nil {
+            tensor = tensor.resizedBilinear(to: resizedSize(height: tensor.shape[2], width: tensor.shape[3]))
         }
         if let crop {
             let (height, width) = (tensor.shape[2], tensor.shape[3])

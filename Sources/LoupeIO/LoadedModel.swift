@@ -206,10 +206,35 @@ public struct LoadedModel {
             guard tensor.scalars.allSatisfy({ $0.isFinite }) else {
                 throw LoupeIOError("\(array) contains NaN or infinite values")
             }
-            return tensor
+            return try accepted(tensor, from: array)
         }
         guard let image else { throw LoupeIOError("give an input: --image IMG or --input X.npy") }
         let decoded = try Image.read(image)
-        return (preprocessing ?? ImagePreprocessing(metadata: metadata)).apply(to: decoded)
+        let preparation = preprocessing ?? ImagePreprocessing(metadata: metadata)
+        let size = preparation.resizedSize(height: decoded.height, width: decoded.width)
+        guard preparation.resize.map({ $0 >= 1 }) ?? true, preparation.crop.map({ $0 >= 1 }) ?? true,
+            size.height >= 1, size.width >= 1, size.height * size.width <= Self.maximumInputPixels
+        else {
+            throw LoupeIOError(
+                "\(image): resizing to \(preparation.resize.map(String.init) ?? "-") and cropping to \(preparation.crop.map(String.init) ?? "-") gives \(size.height)×\(size.width) pixels; choose sizes from 1 to a total of \(Self.maximumInputPixels) pixels"
+            )
+        }
+        return try accepted(preparation.apply(to: decoded), from: image)
+    }
+
+    /// The most pixels a preprocessed photo may have: 8192 × 8192, far above any classifier's input,
+    /// so that a resize option cannot make Loupe allocate without bound.
+    public static let maximumInputPixels = 8192 * 8192
+
+    /// `input` once the model is known to take its shape (``LoupeNN/Module/outputShape(forInput:)``):
+    /// a spatial size too small for the network's downsampling, or one a fixed-size layer
+    /// refuses, is an error naming the file, not a stop inside the model.
+    private func accepted(_ input: Tensor, from file: String) throws -> Tensor {
+        do {
+            _ = try module.outputShape(forInput: input.shape)
+        } catch {
+            throw LoupeIOError("\(file): the model cannot take an input of shape \(input.shape): \(error)")
+        }
+        return input
     }
 }

@@ -38,6 +38,11 @@ public final class Conv2d: Module {
             dilation: dilation, groups: groups)
     }
 
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] {
+        try ShapeRules.convolution(
+            input: shape, weight: weight.shape, stride: stride, padding: padding, dilation: dilation, groups: groups)
+    }
+
     public override var spatialFootprint: SpatialFootprint? {
         SpatialFootprint(
             kernelSize: Size2D(weight.shape[2], weight.shape[3]), stride: stride, padding: padding,
@@ -70,6 +75,10 @@ public final class Linear: Module {
         input.linear(weight: weight.value, bias: bias?.value)
     }
 
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] {
+        try ShapeRules.linear(input: shape, features: weight.shape[1], outputs: weight.shape[0])
+    }
+
     public override var configuration: String {
         "in_features=\(weight.shape[1]), out_features=\(weight.shape[0])" + (bias == nil ? ", bias=False" : "")
     }
@@ -97,6 +106,11 @@ public final class BatchNorm2d: Module {
             ("weight", weight), ("bias", bias), ("running_mean", runningMean), ("running_var", runningVariance),
             ("num_batches_tracked", batchesTracked),
         ]
+    }
+
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] {
+        try ShapeRules.channels(weight.shape[0], input: shape, layer: "batch norm")
+        return shape
     }
 
     public override func forward(_ input: Tensor) -> Tensor {

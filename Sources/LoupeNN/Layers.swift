@@ -4,6 +4,8 @@ import LoupeTensor
 public final class ReLU: Module {
     public override func forward(_ input: Tensor) -> Tensor { input.relu() }
 
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] { shape }
+
     public override var spatialFootprint: SpatialFootprint? { .pointwise }
 }
 
@@ -25,6 +27,11 @@ public final class MaxPool2d: Module {
 
     public override func forward(_ input: Tensor) -> Tensor {
         input.maxPooled2D(kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
+    }
+
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] {
+        try ShapeRules.pooling(
+            input: shape, kernel: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
     }
 
     public override var spatialFootprint: SpatialFootprint? {
@@ -58,6 +65,10 @@ public final class AvgPool2d: Module {
             countIncludePad: countIncludePad)
     }
 
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] {
+        try ShapeRules.pooling(input: shape, kernel: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode)
+    }
+
     public override var spatialFootprint: SpatialFootprint? {
         SpatialFootprint(kernelSize: kernelSize, stride: stride, padding: padding)
     }
@@ -73,6 +84,13 @@ public final class AdaptiveAvgPool2d: Module {
 
     public override func forward(_ input: Tensor) -> Tensor {
         input.adaptiveAveragePooled2D(outputSize: outputSize)
+    }
+
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] {
+        guard shape.count == 4, shape[2] > 0, shape[3] > 0 else {
+            throw ShapeError("adaptive average pooling needs an [N, C, H, W] input; got \(shape)")
+        }
+        return [shape[0], shape[1], outputSize.height, outputSize.width]
     }
 
     public override var configuration: String { "output_size=\(outputSize)" }
@@ -92,6 +110,8 @@ public final class Dropout: Module {
         isTraining ? input.dropout(probability: probability, generator: &generator) : input
     }
 
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] { shape }
+
     public override var spatialFootprint: SpatialFootprint? { isTraining ? nil : .pointwise }
 
     public override var configuration: String { "p=\(probability)" }
@@ -106,4 +126,9 @@ public final class Flatten: Module {
     }
 
     public override func forward(_ input: Tensor) -> Tensor { input.flattened(from: startAxis) }
+
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] {
+        guard shape.count > startAxis else { throw ShapeError("flattening from axis \(startAxis) needs more axes than \(shape)") }
+        return Array(shape.prefix(startAxis)) + [shape.dropFirst(startAxis).reduce(1, *)]
+    }
 }

@@ -25,6 +25,19 @@ open class Module {
         preconditionFailure("\(type(of: self)) must override forward(_:)")
     }
 
+    /// The output shape for an input of `shape`, or a `ShapeError` saying why the module cannot
+    /// take it, from the operations' shape rules (`ShapeRules`) and without computing anything:
+    /// how a shape that comes from a user (a photo cropped small, an array of another size) is
+    /// checked before any work, where ``forward(_:)`` would stop the program on it.
+    ///
+    /// The default folds ``stages`` when the module is a chain of them; otherwise it runs
+    /// ``forward(_:)`` on zeros, which stops on a shape the module cannot take, so a module type
+    /// of its own that is not a chain overrides this.
+    open func outputShape(forInput shape: [Int]) throws -> [Int] {
+        if let stages { return try stages.reduce(shape) { try $1.outputShape(forInput: $0) } }
+        return withoutGradients { forward(Tensor.zeros(shape)) }.shape
+    }
+
     /// Runs ``forward(_:)`` and offers the output to an active ``TapSession``.
     public final func callAsFunction(_ input: Tensor) -> Tensor {
         let output = forward(input)

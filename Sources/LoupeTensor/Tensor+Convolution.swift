@@ -107,29 +107,14 @@ extension Tensor {
         weight: Tensor, bias: Tensor?, stride: Size2D, padding: Size2D,
         dilation: Size2D, groups: Int
     ) -> [Int] {
-        precondition(rank == 4, "convolved2D: input must be [N, C, H, W]; got shape \(shape)")
         precondition(weight.rank == 4, "convolved2D: weight must be [O, C/groups, kH, kW]; got shape \(weight.shape)")
-        precondition(
-            groups >= 1 && shape[1] % groups == 0 && weight.shape[0] % groups == 0,
-            "convolved2D: groups \(groups) must divide input channels \(shape[1]) and output channels \(weight.shape[0])")
-        precondition(
-            weight.shape[1] * groups == shape[1],
-            "convolved2D: weight \(weight.shape) with groups \(groups) expects \(weight.shape[1] * groups) input channels; input has \(shape[1])"
-        )
-        precondition(
-            stride.height > 0 && stride.width > 0 && dilation.height > 0 && dilation.width > 0
-                && padding.height >= 0 && padding.width >= 0,
-            "convolved2D: stride \(stride) and dilation \(dilation) must be positive, padding \(padding) non-negative")
         if let bias {
             precondition(bias.shape == [weight.shape[0]], "convolved2D: bias must be [\(weight.shape[0])]; got \(bias.shape)")
         }
-        let outputHeight = (shape[2] + 2 * padding.height - dilation.height * (weight.shape[2] - 1) - 1) / stride.height + 1
-        let outputWidth = (shape[3] + 2 * padding.width - dilation.width * (weight.shape[3] - 1) - 1) / stride.width + 1
-        precondition(
-            outputHeight > 0 && outputWidth > 0,
-            "convolved2D: kernel \(Array(weight.shape[2...])) with dilation \(dilation) does not fit input \(Array(shape[2...])) padded by \(padding)"
-        )
-        return [shape[0], weight.shape[0], outputHeight, outputWidth]
+        return requiringShapes {
+            try ShapeRules.convolution(
+                input: shape, weight: weight.shape, stride: stride, padding: padding, dilation: dilation, groups: groups)
+        }
     }
 
     /// The weight and bias of the convolution whose output equals the original's followed by

@@ -50,15 +50,16 @@ extension Tensor {
     ///
     /// Derivatives: dx = G·W, dW = Gᵀ·x, db = Σ G over rows.
     public func linear(weight: Tensor, bias: Tensor? = nil) -> Tensor {
-        precondition(
-            rank >= 1 && weight.rank == 2 && weight.shape[1] == shape[rank - 1],
-            "linear: input \(shape) needs a weight [outputFeatures, \(shape.last ?? 0)]; got \(weight.shape)")
+        precondition(weight.rank == 2, "linear: the weight must be [outputFeatures, inputFeatures]; got \(weight.shape)")
+        let outputShape = requiringShapes {
+            try ShapeRules.linear(input: shape, features: weight.shape[1], outputs: weight.shape[0])
+        }
         if let bias {
             precondition(bias.shape == [weight.shape[0]], "linear: bias must be [\(weight.shape[0])]; got \(bias.shape)")
         }
         let inputFeatures = weight.shape[1], outputFeatures = weight.shape[0]
         let rows = count / Swift.max(inputFeatures, 1)
-        let result = Tensor(uninitializedShape: Array(shape.dropLast()) + [outputFeatures])
+        let result = Tensor(uninitializedShape: outputShape)
         if let bias {
             for row in 0..<rows {
                 (result.storage.base + row * outputFeatures).update(from: bias.storage.base, count: outputFeatures)

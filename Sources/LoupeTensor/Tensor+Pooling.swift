@@ -2,17 +2,6 @@
 // convolutions leave), with PyTorch's window rules (ceil_mode, dilation); average pooling is
 // Swift loops over planes so that PyTorch's count_include_pad divisors hold to the letter.
 
-/// The output extent of a pooling window along one dimension, as PyTorch computes it.
-func pooledExtent(input: Int, kernel: Int, stride: Int, padding: Int, dilation: Int, ceilMode: Bool) -> Int {
-    let span = input + 2 * padding - dilation * (kernel - 1) - 1
-    precondition(
-        span >= 0, "Pooling window \(kernel) (dilation \(dilation)) does not fit input extent \(input) padded by \(padding)")
-    var extent = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1
-    // The last window must start inside the input or its left padding.
-    if ceilMode && (extent - 1) * stride >= input + padding { extent -= 1 }
-    return extent
-}
-
 /// The geometry shared by the pooling kernels.
 private struct PoolingWindow {
     let kernel: Size2D, stride: Size2D, padding: Size2D, dilation: Size2D
@@ -37,12 +26,12 @@ private struct PoolingWindow {
         self.dilation = dilation
         inputHeight = input[2]
         inputWidth = input[3]
-        outputHeight = pooledExtent(
-            input: input[2], kernel: kernel.height, stride: stride.height,
-            padding: padding.height, dilation: dilation.height, ceilMode: ceilMode)
-        outputWidth = pooledExtent(
-            input: input[3], kernel: kernel.width, stride: stride.width,
-            padding: padding.width, dilation: dilation.width, ceilMode: ceilMode)
+        let output = requiringShapes {
+            try ShapeRules.pooling(
+                input: input, kernel: kernel, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
+        }
+        outputHeight = output[2]
+        outputWidth = output[3]
     }
 }
 

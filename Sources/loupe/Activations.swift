@@ -43,6 +43,11 @@ struct Activations: ParsableCommand {
             throw ValidationError("layer '\(layer)' was not reached by the forward pass")
         }
         guard activation.rank == 3 else {
+            if out != nil {
+                throw ValidationError(
+                    "--out draws feature maps, and '\(layer)' gives \(activation.shape) with no spatial axes; use --raw for its values"
+                )
+            }
             if let raw { try NPY.write(activation, to: raw) }
             print("\(layer): shape \(activation.shape) (not a feature map; --raw holds the values)")
             return

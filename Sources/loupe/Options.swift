@@ -64,6 +64,9 @@ struct PreprocessingOptions: ParsableArguments {
     }
 
     func validate() throws {
+        for (name, value) in [("--resize", resize), ("--crop", crop)] {
+            if let value, value < 1 { throw ValidationError("\(name) must be at least 1; got \(value)") }
+        }
         if let mean { _ = try CommaList.numbers(mean, option: "--mean") }
         if let std { _ = try CommaList.numbers(std, option: "--std") }
     }

@@ -19,6 +19,11 @@ struct Summary: ParsableCommand {
                 throw ValidationError("--input-size needs C,H,W; got '\(inputSize)'")
             }
         }
+        do {
+            _ = try loaded.module.outputShape(forInput: [1] + shape)
+        } catch {
+            throw ValidationError("--input-size \(shape.map(String.init).joined(separator: ",")): \(error)")
+        }
         print(try ModelSummary(model: loaded.module, inputShape: [1] + shape).rendered())
     }
 }

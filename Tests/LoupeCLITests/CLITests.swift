@@ -6,32 +6,11 @@ import Testing
 /// Runs the built `loupe` executable end to end.
 @Suite("loupe command line")
 struct CLITests {
-    private let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    private let root = LoupeProcess.root
 
     private func run(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
-        let process = Process()
-        process.executableURL = productsDirectory.appendingPathComponent("loupe")
-        process.arguments = arguments
-        process.currentDirectoryURL = root
-        let output = Pipe(), error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (
-            process.terminationStatus, String(decoding: outputData, as: UTF8.self),
-            String(decoding: errorData, as: UTF8.self)
-        )
-    }
-
-    private var productsDirectory: URL {
-        // The test bundle sits in the build products folder beside the executables.
-        Bundle.allBundles.first { $0.bundlePath.hasSuffix(".xctest") }
-            .map { URL(fileURLWithPath: $0.bundlePath).deletingLastPathComponent() }
-            ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let result = try LoupeProcess.run(arguments)
+        return (result.status, result.output, result.error)
     }
 
     @Test func versionAndHelp() throws {

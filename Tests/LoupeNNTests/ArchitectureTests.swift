@@ -59,6 +59,21 @@ struct ArchitectureTests {
         #expect(throws: StateDictReport.self) { _ = try ModelZoo.make("resnet18", classes: 10, initialized: false).load(partial) }
     }
 
+    /// The shape check computes what the forward pass gives, and refuses, by throwing, the shapes
+    /// the forward pass would stop on: too few channels, or a size its downsampling cannot take.
+    @Test("Output shapes from the shape rules", arguments: ModelZoo.architectures)
+    func outputShapesFollowTheShapeRules(_ name: String) throws {
+        let model = try ModelZoo.make(name, initialized: false)
+        let small = [2, 3, 64, 80]
+        #expect(try model.outputShape(forInput: small) == withoutGradients { model(Tensor.zeros(small)) }.shape)
+        #expect(try model.outputShape(forInput: [1, 3, 224, 224]) == [1, 1000])
+        #expect(throws: ShapeError.self) { try model.outputShape(forInput: [1, 1, 64, 64]) }
+        #expect(throws: ShapeError.self) { try model.outputShape(forInput: [1, 3, 224]) }
+        if !name.hasPrefix("resnet") {  // a resnet takes even 1×1 pixels
+            #expect(throws: ShapeError.self) { try model.outputShape(forInput: [1, 3, 8, 8]) }
+        }
+    }
+
     @Test func unknownArchitectureListsTheKnownOnes() {
         #expect(throws: UnknownArchitectureError.self) { try ModelZoo.make("vgg17") }
         #expect(throws: UnknownArchitectureError.self) { try ModelZoo.make("resnet") }

@@ -85,6 +85,17 @@ public final class ONNXModule: Module {
         }
     }
 
+    /// The shape it was loaded at is known to work; any other is run once on zeros, so that the
+    /// graph's own checks speak (an input smaller than a fixed-size layer expects, say).
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] {
+        guard shape.count == 4, shape[1] == inputShape[0], shape.allSatisfy({ $0 > 0 }) else {
+            throw ShapeError("the model takes [N, \(inputShape.map(String.init).joined(separator: ", "))] images; got \(shape)")
+        }
+        if Array(shape.dropFirst()) == inputShape { return [shape[0]] + outputShape.dropFirst() }
+        let scores = try withoutGradients { try run(Tensor.zeros([1] + shape.dropFirst()), offer: { $1 }) }
+        return [shape[0]] + scores.shape.dropFirst()
+    }
+
     /// Runs the graph on `[N, C, H, W]` images and returns the first output as floats.
     /// `offer` and `observes` are ``ONNXGraph/run(_:offer:observes:)``'s.
     public func run(

@@ -53,6 +53,10 @@ public final class LayerStack: Module {
         classifier(features(input).flattened(from: 1))
     }
 
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] {
+        try classifier.outputShape(forInput: Flatten().outputShape(forInput: features.outputShape(forInput: shape)))
+    }
+
     /// Layers built in order from `shape` (without the batch dimension), which ends as the
     /// output shape.
     public static func sequential(_ specs: [LayerSpec], shape: inout [Int], generator: inout RandomGenerator) throws -> Sequential

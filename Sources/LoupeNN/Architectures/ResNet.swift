@@ -33,6 +33,10 @@ public final class BasicBlock: Module {
         return conv2.fused(out, norm: bn2, adding: downsample?(input) ?? input, relu: relu)
     }
 
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] {
+        try residualShape(shape, main: [conv1, bn1, conv2, bn2], shortcut: downsample)
+    }
+
     /// The main path's; the shortcut (identity or a strided 1×1) reads inside it.
     public override var spatialFootprint: SpatialFootprint? {
         guard downsample?.spatialFootprint != nil || downsample == nil else { return nil }
@@ -70,6 +74,10 @@ public final class Bottleneck: Module {
     public override func forward(_ input: Tensor) -> Tensor {
         let out = conv2.fused(conv1.fused(input, norm: bn1, relu: relu), norm: bn2, relu: relu)
         return conv3.fused(out, norm: bn3, adding: downsample?(input) ?? input, relu: relu)
+    }
+
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] {
+        try residualShape(shape, main: [conv1, bn1, conv2, bn2, conv3, bn3], shortcut: downsample)
     }
 
     /// The main path's; the shortcut (identity or a strided 1×1) reads inside it.
@@ -153,4 +161,15 @@ public final class ResNet: Module, ReplaceableHead {
         let body = layers.reduce(stem) { $1($0) }
         return fc(avgpool(body).flattened(from: 1))
     }
+}
+
+/// The output shape of a residual block: the main path's, which the shortcut (`nil`: identity)
+/// must match to be added.
+private func residualShape(_ shape: [Int], main: [Module], shortcut: Module?) throws -> [Int] {
+    let mainShape = try main.reduce(shape) { try $1.outputShape(forInput: $0) }
+    let shortcutShape = try shortcut?.outputShape(forInput: shape) ?? shape
+    guard mainShape == shortcutShape else {
+        throw ShapeError("a residual block's paths give \(mainShape) and \(shortcutShape) for input \(shape)")
+    }
+    return mainShape
 }

@@ -35,6 +35,15 @@ public final class Fire: Module {
             ], along: 1)
     }
 
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] {
+        let squeezed = try squeeze.outputShape(forInput: shape)
+        let (one, three) = (try expand1x1.outputShape(forInput: squeezed), try expand3x3.outputShape(forInput: squeezed))
+        guard one.count == 4, one[2...] == three[2...] else {
+            throw ShapeError("a Fire module's branches give \(one) and \(three) for input \(shape)")
+        }
+        return [one[0], one[1] + three[1], one[2], one[3]]
+    }
+
     /// The 3×3 path's; the 1×1 path reads inside it.
     public override var spatialFootprint: SpatialFootprint? { .chain([squeeze, expand3x3]) }
 }
