@@ -15,8 +15,7 @@ struct Activations: ParsableCommand {
     @Option(help: "Channels to show, e.g. 0,3,5-9 (default: all).")
     var channels: String?
 
-    @Option(help: "Grid columns.")
-    var columns = 8
+    @OptionGroup var grid: GridOptions
 
     @Option(help: "Grid PNG of the feature maps, each scaled to its own min...max.")
     var out: String?
@@ -24,16 +23,10 @@ struct Activations: ParsableCommand {
     @Option(help: "Colormap for --out.")
     var colormap: Colormap = .viridis
 
-    @Option(help: "Enlarge the grid this many times (nearest neighbour), for small maps.")
-    var enlarge = 1
+    @OptionGroup var enlarging: EnlargeOptions
 
     @Option(help: "The tapped tensor without its batch dimension (float32 .npy).")
     var raw: String?
-
-    func validate() throws {
-        guard (1...32).contains(enlarge) else { throw ValidationError("--enlarge is 1...32; got \(enlarge)") }
-        guard columns > 0 else { throw ValidationError("--columns must be positive") }
-    }
 
     func run() throws {
         let loaded = try model.load()
@@ -65,7 +58,7 @@ struct Activations: ParsableCommand {
             print(String(format: "%7d %10.4f %10.4f %14.3f", channel, map.mean().scalar, map.max().scalar, positive))
         }
         if let out {
-            try Render.grid(maps, columns: columns, colormap: colormap).enlarged(by: enlarge).writePNG(
+            try Render.grid(maps, columns: grid.columns, colormap: colormap).enlarged(by: enlarging.enlarge).writePNG(
                 to: out)
         }
     }

@@ -52,8 +52,7 @@ struct Explain: ParsableCommand {
     @Option(help: "Overlay style: blend (colored map over the photo) or red (map in the red channel of the gray photo).")
     var style: OverlayStyle = .blend
 
-    @Option(help: "Enlarge the picture this many times (nearest neighbour), for small inputs.")
-    var enlarge = 1
+    @OptionGroup var enlarging: EnlargeOptions
 
     @Option(help: "SmoothGrad noise, as a fraction of the input's max − min.")
     var noise: Float = 0.15
@@ -73,7 +72,6 @@ struct Explain: ParsableCommand {
     func validate() throws {
         _ = try attributionMethod(named: method)
         guard (0...1).contains(alpha) else { throw ValidationError("--alpha is between 0 and 1; got \(alpha)") }
-        guard (1...32).contains(enlarge) else { throw ValidationError("--enlarge is 1...32; got \(enlarge)") }
         _ = try CommaList.numbers(sigmas, option: "--sigmas")
     }
 
@@ -137,7 +135,7 @@ struct Explain: ParsableCommand {
             try Render.overlay(
                 map, on: photo, colormap: colors, scaling: valueScaling, alpha: alpha, style: style
             )
-            .enlarged(by: enlarge).writePNG(to: out)
+            .enlarged(by: enlarging.enlarge).writePNG(to: out)
         }
         if let raw {
             // Pixel attributions keep the model's own input layout (H, W, C for a channels-last ONNX model).

@@ -38,19 +38,15 @@ struct Filters: ParsableCommand {
     @Option(help: "Seed for noise and jitter.")
     var seed: UInt64 = 0
 
-    @Option(help: "Grid columns.")
-    var columns = 8
+    @OptionGroup var grid: GridOptions
 
     @Option(help: "Grid PNG of the optimized images.")
     var out: String?
 
-    @Option(help: "Enlarge the grid this many times (nearest neighbour), for small inputs.")
-    var enlarge = 1
+    @OptionGroup var enlarging: EnlargeOptions
 
     func validate() throws {
         guard (layer != nil) != (classes != nil) else { throw ValidationError("give --layer (with --channels) or --classes") }
-        guard (1...32).contains(enlarge) else { throw ValidationError("--enlarge is 1...32; got \(enlarge)") }
-        guard columns > 0 else { throw ValidationError("--columns must be positive") }
     }
 
     func run() throws {
@@ -86,8 +82,10 @@ struct Filters: ParsableCommand {
                 format: "mean objective: %.4f at the start, %.4f after %d steps", objectives.first ?? 0, objectives.last ?? 0,
                 steps))
         if let out {
-            try Render.imageGrid(metadata.denormalized(images).clamped(min: 0, max: 1), columns: columns).enlarged(by: enlarge)
-                .writePNG(to: out)
+            try Render.imageGrid(metadata.denormalized(images).clamped(min: 0, max: 1), columns: grid.columns).enlarged(
+                by: enlarging.enlarge
+            )
+            .writePNG(to: out)
         }
     }
 }

@@ -132,3 +132,23 @@ func parseIndexList(_ text: String, option: String, count: Int? = nil) throws ->
     }
     return ranges.flatMap { Array($0) }
 }
+
+/// `--enlarge`, shared by the commands that draw (explain, activations, filters).
+struct EnlargeOptions: ParsableArguments {
+    @Option(help: "Enlarge the picture this many times (nearest neighbour), for small inputs: 1...32.")
+    var enlarge = 1
+
+    func validate() throws {
+        guard (1...32).contains(enlarge) else { throw ValidationError("--enlarge is 1...32; got \(enlarge)") }
+    }
+}
+
+/// `--columns`, shared by the commands that draw a grid (activations, filters).
+struct GridOptions: ParsableArguments {
+    @Option(help: "Grid columns.")
+    var columns = 8
+
+    func validate() throws {
+        guard columns > 0 else { throw ValidationError("--columns must be positive; got \(columns)") }
+    }
+}
