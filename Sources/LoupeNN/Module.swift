@@ -58,6 +58,11 @@ open class Module {
     /// (fully connected layers, adaptive pooling, batch statistics in training).
     open var spatialFootprint: SpatialFootprint? { nil }
 
+    /// The classifier block that ends the network (VGG's `classifier`, ResNet's `fc`): what transfer
+    /// learning replaces and what training with frozen features leaves trainable; `nil` when the
+    /// architecture declares none.
+    open var head: Module? { nil }
+
     /// The modules whose composition is ``forward(_:)``, when the module is such a chain
     /// (a `Sequential`, a torchvision network); `nil` otherwise.
     open var stages: [Module]? { nil }

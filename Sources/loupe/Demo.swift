@@ -22,8 +22,8 @@ struct Demo: ParsableCommand {
         let started = Date()
         // Read every input before writing anything, so a bad file leaves no output behind.
         let loaded = try LoadedModel.load(model, architecture: nil)
-        let historyPath = (model as NSString).deletingPathExtension + "-history.json"
-        let history = try JSONDecoder().decode(TrainingHistory.self, from: readFile(historyPath, what: "training history")).epochs
+        let historyPath = TrainingHistory.path(besideWeights: model)
+        let history = try TrainingHistory.read(historyPath).epochs
         let files = try FileManager.default.contentsOfDirectory(atPath: images).filter { $0.hasSuffix(".png") }.sorted()
         guard !files.isEmpty else { throw ValidationError("\(images) holds no PNG images") }
         let inputs = try files.map { try loaded.input(image: "\(images)/\($0)", array: nil) }
@@ -92,9 +92,4 @@ struct Demo: ParsableCommand {
             Figure(Render.panel(classTiles, columns: 5), caption: "class model visualization"),
         ]
     }
-}
-
-/// The `-history.json` file `loupe train` writes beside a model.
-struct TrainingHistory: Codable {
-    var epochs: [EpochRecord]
 }

@@ -110,8 +110,11 @@ struct Train: ParsableCommand {
             )
         }
         if freezeFeatures {
+            guard let head = model.head else {
+                throw ValidationError("--freeze-features needs an architecture that declares its classifier head")
+            }
             model.setTrainable(false)
-            for (path, module) in model.namedModules() where path == "classifier" || path == "fc" { module.setTrainable(true) }
+            head.setTrainable(true)
         }
         let (training, held) = data.split(validationFraction: validation, seed: seed)
         let lossKind: ClassificationLoss = binary ? .binaryCrossEntropy : .crossEntropy
@@ -130,14 +133,9 @@ struct Train: ParsableCommand {
         }
         try SafeTensors.write(model.stateDict(), metadata: ["format": "pt"], to: out)
         try metadata.write(to: ModelMetadata.path(besideWeights: out))
-        let historyPath = URL(fileURLWithPath: out).deletingPathExtension().path + "-history.json"
-        var record: [String: Any] = [
-            "epochs": try history.map { try JSONSerialization.jsonObject(with: JSONEncoder().encode($0)) }
-        ]
-        if let test { record["test"] = ["loss": Double(test.loss), "accuracy": Double(test.accuracy)] }
-        try writeFileAtomically(
-            try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys]),
-            to: historyPath)
+        let historyPath = TrainingHistory.path(besideWeights: out)
+        try TrainingHistory(epochs: history, test: test.map { TrainingHistory.TestResult(loss: $0.loss, accuracy: $0.accuracy) })
+            .write(to: historyPath)
         let curvesPath = URL(fileURLWithPath: out).deletingPathExtension().path + "-curves.png"
         if !history.isEmpty { try Render.trainingCurves(history).writePNG(to: curvesPath) }
         print("Wrote \(out), \(ModelMetadata.path(besideWeights: out)), \(historyPath) and \(curvesPath)")

@@ -74,6 +74,15 @@ struct ArchitectureTests {
         }
     }
 
+    /// Every architecture declares its classifier head: the last child, which transfer learning
+    /// replaces and frozen-feature training keeps trainable.
+    @Test func everyArchitectureDeclaresItsHead() throws {
+        for name in ModelZoo.architectures {
+            let model = try ModelZoo.make(name, initialized: false)
+            #expect(model.head != nil && model.head === model.children.last?.module, "\(name)")
+        }
+    }
+
     @Test func unknownArchitectureListsTheKnownOnes() {
         #expect(throws: UnknownArchitectureError.self) { try ModelZoo.make("vgg17") }
         #expect(throws: UnknownArchitectureError.self) { try ModelZoo.make("resnet") }

@@ -53,6 +53,8 @@ public final class LayerStack: Module {
         classifier(features(input).flattened(from: 1))
     }
 
+    public override var head: Module? { classifier }
+
     public override func outputShape(forInput shape: [Int]) throws -> [Int] {
         try classifier.outputShape(forInput: Flatten().outputShape(forInput: features.outputShape(forInput: shape)))
     }

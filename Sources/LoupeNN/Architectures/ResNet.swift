@@ -98,6 +98,7 @@ public final class ResNet: Module, ReplaceableHead {
     public var fc: Module
     public let headInputFeatures: Int
     public func replaceHead(with head: Module) { fc = head; assignPaths(path) }
+    public override var head: Module? { fc }
 
     static let blockCounts: [Int: [Int]] = [
         18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3],

@@ -94,4 +94,6 @@ public final class SqueezeNet: Module {
     }
 
     public override var stages: [Module]? { [features, classifier, Flatten()] }
+
+    public override var head: Module? { classifier }
 }

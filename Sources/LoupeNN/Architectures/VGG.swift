@@ -79,6 +79,8 @@ public class PooledClassifier: Module, ReplaceableHead {
         super.init()
     }
 
+    public override var head: Module? { classifier }
+
     public func replaceHead(with head: Module) {
         classifier = head
         assignPaths(path)
