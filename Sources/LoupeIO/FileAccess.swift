@@ -23,6 +23,24 @@ public func writeFileAtomically(_ data: Data, to path: String) throws {
     }
 }
 
+/// Writes `value` as JSON (pretty-printed, keys sorted, so the files diff well), atomically.
+func writeJSON<Value: Encodable>(_ value: Value, to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try writeFileAtomically(try encoder.encode(value), to: path)
+}
+
+/// Reads a JSON file Loupe writes (`what` says which, for the error).
+func readJSON<Value: Decodable>(_ type: Value.Type, from path: String, what: String) throws -> Value {
+    do {
+        return try JSONDecoder().decode(type, from: try readFile(path, what: what))
+    } catch let error as LoupeIOError {
+        throw error
+    } catch {
+        throw LoupeIOError("\(path): not valid \(what) (\(error))")
+    }
+}
+
 /// The product of sizes read from a file, or `nil` when it overflows `Int` (a hostile header).
 func checkedProduct(_ values: [Int]) -> Int? {
     var product = 1

@@ -82,19 +82,11 @@ public struct ModelMetadata: Codable, Equatable, Sendable {
     }
 
     public func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFileAtomically(try encoder.encode(self), to: path)
+        try writeJSON(self, to: path)
     }
 
     public static func read(_ path: String) throws -> ModelMetadata {
-        do {
-            return try JSONDecoder().decode(ModelMetadata.self, from: try readFile(path, what: "model metadata"))
-        } catch let error as LoupeIOError {
-            throw error
-        } catch {
-            throw LoupeIOError("\(path): not valid Loupe model metadata (\(error))")
-        }
+        try readJSON(ModelMetadata.self, from: path, what: "Loupe model metadata")
     }
 }
 

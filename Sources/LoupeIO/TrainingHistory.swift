@@ -29,18 +29,10 @@ public struct TrainingHistory: Codable, Equatable, Sendable {
     }
 
     public func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFileAtomically(try encoder.encode(self), to: path)
+        try writeJSON(self, to: path)
     }
 
     public static func read(_ path: String) throws -> TrainingHistory {
-        do {
-            return try JSONDecoder().decode(TrainingHistory.self, from: try readFile(path, what: "training history"))
-        } catch let error as LoupeIOError {
-            throw error
-        } catch {
-            throw LoupeIOError("\(path): not a valid Loupe training history (\(error))")
-        }
+        try readJSON(TrainingHistory.self, from: path, what: "Loupe training history")
     }
 }

@@ -56,7 +56,29 @@ public struct UnknownLayerError: Error, CustomStringConvertible {
     }
 }
 
+/// A model whose module paths do not match its tree: built, or changed, without
+/// ``Module/assignPaths(_:)`` on its root, so no tap name would reach its modules.
+public struct UnassignedPathsError: Error, CustomStringConvertible {
+    public let expected: String
+    public let found: String
+
+    public var description: String {
+        "the module at '\(expected)' has the path '\(found)': the model's paths were never assigned; "
+            + "call assignPaths() on its root after building or changing it"
+    }
+}
+
 extension Module {
+    /// The first descendant whose stored path is not the one its place in the tree gives.
+    func misplacedPath() -> (expected: String, found: String)? {
+        for (name, child) in children {
+            let expected = path.isEmpty ? name : "\(path).\(name)"
+            if child.path != expected { return (expected, child.path) }
+            if let misplaced = child.misplacedPath() { return misplaced }
+        }
+        return nil
+    }
+
     /// Every name that can be tapped: module paths, then each module's inner taps.
     public var tapNames: [String] {
         namedModules().flatMap { path, module in
@@ -117,6 +139,7 @@ extension Module {
     ) throws
         -> (result: Result, tapped: TapSession)
     {
+        if let (expected, found) = misplacedPath() { throw UnassignedPathsError(expected: expected, found: found) }
         let known = Set(tapNames)
         for path in paths where !known.contains(path) {
             throw UnknownLayerError(name: path, suggestions: nearest(path, among: tapNames))
