@@ -117,17 +117,19 @@ public struct InnerTap {
     /// Multiply-adds of the computation, from its output shape.
     public let multiplyAdds: ([Int]) -> Int
     /// Whether it only rearranges another tensor (a transpose or reshape), so its axes need not
-    /// be `[N, C, h, w]` even at rank 4 (Grad-CAM's default layer skips it).
-    public var rearranges: Bool { ["Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Expand"].contains(type) }
+    /// be `[N, C, h, w]` even at rank 4 (Grad-CAM's default layer skips it). The module that
+    /// offers the tap says so (an ONNX graph, from its operator table).
+    public let rearranges: Bool
 
     public init(
-        name: String, aliases: [String] = [], type: String, parameters: Int = 0,
+        name: String, aliases: [String] = [], type: String, parameters: Int = 0, rearranges: Bool = false,
         multiplyAdds: @escaping ([Int]) -> Int = { _ in 0 }
     ) {
         self.name = name
         self.aliases = aliases
         self.type = type
         self.parameters = parameters
+        self.rearranges = rearranges
         self.multiplyAdds = multiplyAdds
     }
 }

@@ -32,73 +32,142 @@ struct ONNXArguments {
     }
 }
 
+/// One ONNX operator Loupe runs (default domain), declared once: how it is evaluated, whether it
+/// only rearranges values, what multiply-adds it does, and the opsets whose form it reads. The
+/// supported-operator list, `loupe summary`'s counts, the taps' view of rearranging nodes and
+/// docs/onnx.md's list all come from ``ONNXGraph/operators``.
+public struct ONNXOperator: Sendable {
+    /// The kinds docs/onnx.md groups operators by.
+    public enum Kind: Sendable { case elementwise, network, shape }
+
+    public let name: String
+    public let kind: Kind
+    /// Moves, copies or reshapes values without computing new ones (a transpose, a reshape): a
+    /// tap there need not be `[N, C, h, w]` at rank 4, and no CAM layer is chosen there.
+    public let rearranges: Bool
+    /// The first opset that defines the operator; Loupe reads each later opset's form of it
+    /// (verified to opset 21).
+    public let firstOpset: Int
+    /// Multiply-adds for an output shape, given the node's weight shape when it has one; `nil`
+    /// for an operator whose arithmetic is not counted.
+    let multiplyAdds: (@Sendable (_ node: ONNXGraph.Node, _ weight: [Int]?) -> (([Int]) -> Int)?)?
+    let evaluate: @Sendable (ONNXArguments) throws -> [ONNXValue]
+
+    init(
+        _ name: String, _ kind: Kind, rearranges: Bool = false, since firstOpset: Int = 1,
+        multiplyAdds: (@Sendable (ONNXGraph.Node, [Int]?) -> (([Int]) -> Int)?)? = nil,
+        _ evaluate: @escaping @Sendable (ONNXArguments) throws -> [ONNXValue]
+    ) {
+        self.name = name
+        self.kind = kind
+        self.rearranges = rearranges
+        self.firstOpset = firstOpset
+        self.multiplyAdds = multiplyAdds
+        self.evaluate = evaluate
+    }
+
+    /// Several operators evaluated by one function of the operator's name.
+    static func family(
+        _ names: [String], _ kind: Kind, _ evaluate: @escaping @Sendable (String, ONNXArguments) throws -> ONNXValue
+    ) -> [ONNXOperator] {
+        names.map { name in ONNXOperator(name, kind) { [try evaluate(name, $0)] } }
+    }
+}
+
 extension ONNXGraph {
-    /// The operators Loupe runs (default domain).
-    public static let supportedOperators: Set<String> = [
-        // Elementwise and activations.
-        "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Neg", "Exp", "Log", "Abs", "Reciprocal", "Erf", "Relu", "LeakyRelu",
-        "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Identity", "Dropout", "Equal", "Less", "Greater", "Where", "Max",
-        "Min",
-        // Networks.
-        "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization", "LayerNormalization",
-        "Gemm", "MatMul", "Softmax", "LogSoftmax", "LRN", "Resize",
-        // Shapes.
-        "Flatten", "Reshape", "Transpose", "Concat", "Split", "Slice", "Gather", "Squeeze", "Unsqueeze", "Pad", "ReduceMean",
-        "ReduceSum", "ReduceMax", "Constant", "Shape", "Size", "Cast", "ConstantOfShape", "Expand", "Range",
-    ]
+    /// Every operator Loupe runs, by name.
+    public static let operators: [String: ONNXOperator] = Dictionary(
+        uniqueKeysWithValues: operatorTable.map { ($0.name, $0) })
+
+    /// The names of the operators Loupe runs (default domain).
+    public static var supportedOperators: Set<String> { Set(operators.keys) }
+
+    /// The operators Loupe runs whose outputs only rearrange their inputs' values.
+    public static var rearrangingOperators: Set<String> { Set(operators.values.filter(\.rearranges).map(\.name)) }
+
+    private static let operatorTable: [ONNXOperator] =
+        ONNXOperator.family(["Add", "Sub", "Mul", "Div", "Pow", "Equal", "Less", "Greater", "Max", "Min"], .elementwise) {
+            try binary($0, $1)
+        }
+        + ONNXOperator.family(
+            [
+                "Sqrt", "Neg", "Exp", "Log", "Abs", "Reciprocal", "Erf", "Relu", "LeakyRelu", "Sigmoid", "Tanh",
+                "HardSigmoid",
+            ], .elementwise
+        ) { try unary($0, $1) }
+        + [
+            ONNXOperator("HardSwish", .elementwise, since: 14) { [try unary("HardSwish", $0)] },
+            ONNXOperator("Identity", .elementwise) { [try $0.value(0)] },
+            ONNXOperator("Dropout", .elementwise) { try dropout($0) },
+            ONNXOperator("Clip", .elementwise) { [try clip($0)] },
+            ONNXOperator("Where", .elementwise, since: 9) { [try select($0)] },
+            ONNXOperator(
+                "Conv", .network,
+                multiplyAdds: { _, weight in
+                    guard let weight, weight.count >= 3 else { return nil }
+                    return { output in output.reduce(1, *) * weight.dropFirst().reduce(1, *) }
+                }
+            ) { [try convolution($0)] },
+            ONNXOperator("MaxPool", .network) { [try pool($0, maximum: true)] },
+            ONNXOperator("AveragePool", .network) { [try pool($0, maximum: false)] },
+            ONNXOperator("GlobalAveragePool", .network) {
+                [.float(try $0.float(0).mean(alongAxes: try spatialAxes($0), keepingDimensions: true))]
+            },
+            ONNXOperator("GlobalMaxPool", .network) {
+                [.float(try $0.float(0).max(alongAxes: try spatialAxes($0), keepingDimensions: true))]
+            },
+            ONNXOperator("BatchNormalization", .network) { [try batchNormalization($0)] },
+            ONNXOperator("LayerNormalization", .network, since: 17) { try layerNormalization($0) },
+            ONNXOperator("Gemm", .network, multiplyAdds: matrixMultiplyAdds) { [try gemm($0)] },
+            ONNXOperator("MatMul", .network, multiplyAdds: matrixMultiplyAdds) { [try matrixProduct($0)] },
+            ONNXOperator("Softmax", .network) { [try softmax($0, logarithm: false)] },
+            ONNXOperator("LogSoftmax", .network) { [try softmax($0, logarithm: true)] },
+            ONNXOperator("LRN", .network) { [try localResponseNormalization($0)] },
+            ONNXOperator("Resize", .network, since: 10) { [try resize($0)] },
+            ONNXOperator("Flatten", .shape, rearranges: true) { [try flatten($0)] },
+            ONNXOperator("Reshape", .shape, rearranges: true) { [try reshape($0)] },
+            ONNXOperator("Transpose", .shape, rearranges: true) { [try transpose($0)] },
+            ONNXOperator("Concat", .shape) { [try concatenate($0)] },
+            ONNXOperator("Split", .shape) { try split($0) },
+            ONNXOperator("Slice", .shape) { [try slice($0)] },
+            ONNXOperator("Gather", .shape) { [try gather($0)] },
+            ONNXOperator("Squeeze", .shape, rearranges: true) { [try squeeze($0, inserting: false)] },
+            ONNXOperator("Unsqueeze", .shape, rearranges: true) { [try squeeze($0, inserting: true)] },
+            ONNXOperator("Expand", .shape, rearranges: true, since: 8) { [try expand($0)] },
+            ONNXOperator("Pad", .shape) { [try pad($0)] },
+            ONNXOperator("ReduceMean", .shape) { [try reduce($0)] },
+            ONNXOperator("ReduceSum", .shape) { [try reduce($0)] },
+            ONNXOperator("ReduceMax", .shape) { [try reduce($0)] },
+            ONNXOperator("Constant", .shape) { [try constant($0)] },
+            ONNXOperator("Shape", .shape) { [try shapeOf($0)] },
+            ONNXOperator("Size", .shape) { [.integer(IntegerTensor(scalar: try $0.value(0).shape.reduce(1, *)))] },
+            ONNXOperator("Cast", .shape) { [try cast($0)] },
+            ONNXOperator("ConstantOfShape", .shape, since: 9) { [try constantOfShape($0)] },
+            ONNXOperator("Range", .shape, since: 11) { [try range($0)] },
+        ]
+
+    /// Gemm's and MatMul's multiply-adds from a 2-D weight: the output's size times the inner dimension.
+    private static func matrixMultiplyAdds(_ node: Node, _ weight: [Int]?) -> (([Int]) -> Int)? {
+        guard let weight, weight.count == 2 else { return nil }
+        let inner = node.operation == "Gemm" && node.attributes.int("transB", 0) != 0 ? weight[1] : weight[0]
+        return { output in output.reduce(1, *) * inner }
+    }
+
+    /// Dropout at inference: the input, and a mask of ones.
+    private static func dropout(_ arguments: ONNXArguments) throws -> [ONNXValue] {
+        let ratio = arguments.has(1) ? try arguments.float(1).scalars.first ?? 0.5 : arguments.attributes.float("ratio", 0.5)
+        if arguments.has(2), try arguments.float(2).scalars.first != 0, ratio != 0 {
+            throw LoupeIOError("Dropout in training mode is not supported; Loupe runs graphs for inference")
+        }
+        let input = try arguments.value(0)
+        return [input, .integer(IntegerTensor(shape: input.shape, values: Array(repeating: 1, count: input.shape.reduce(1, *))))]
+    }
 
     /// One node's outputs from its inputs.
     func evaluate(_ node: Node, _ values: [ONNXValue?]) throws -> [ONNXValue] {
-        let arguments = ONNXArguments(node: node, values: values, opset: opset)
-        switch node.operation {
-        case "Add", "Sub", "Mul", "Div", "Pow", "Equal", "Less", "Greater", "Max", "Min":
-            return [try ONNXGraph.binary(node.operation, arguments)]
-        case "Sqrt", "Neg", "Exp", "Log", "Abs", "Reciprocal", "Erf", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid",
-            "HardSwish":
-            return [try ONNXGraph.unary(node.operation, arguments)]
-        case "Identity": return [try arguments.value(0)]
-        case "Dropout":
-            let ratio = arguments.has(1) ? try arguments.float(1).scalars.first ?? 0.5 : arguments.attributes.float("ratio", 0.5)
-            if arguments.has(2), try arguments.float(2).scalars.first != 0, ratio != 0 {
-                throw LoupeIOError("Dropout in training mode is not supported; Loupe runs graphs for inference")
-            }
-            let input = try arguments.value(0)
-            return [
-                input, .integer(IntegerTensor(shape: input.shape, values: Array(repeating: 1, count: input.shape.reduce(1, *)))),
-            ]
-        case "Clip": return [try ONNXGraph.clip(arguments)]
-        case "Where": return [try ONNXGraph.select(arguments)]
-        case "Conv": return [try ONNXGraph.convolution(arguments)]
-        case "MaxPool", "AveragePool": return [try ONNXGraph.pool(arguments, maximum: node.operation == "MaxPool")]
-        case "GlobalAveragePool":
-            return [.float(try arguments.float(0).mean(alongAxes: try ONNXGraph.spatialAxes(arguments), keepingDimensions: true))]
-        case "GlobalMaxPool":
-            return [.float(try arguments.float(0).max(alongAxes: try ONNXGraph.spatialAxes(arguments), keepingDimensions: true))]
-        case "BatchNormalization": return [try ONNXGraph.batchNormalization(arguments)]
-        case "LayerNormalization": return try ONNXGraph.layerNormalization(arguments)
-        case "Gemm": return [try ONNXGraph.gemm(arguments)]
-        case "MatMul": return [try ONNXGraph.matrixProduct(arguments)]
-        case "Softmax", "LogSoftmax": return [try ONNXGraph.softmax(arguments, logarithm: node.operation == "LogSoftmax")]
-        case "LRN": return [try ONNXGraph.localResponseNormalization(arguments)]
-        case "Resize": return [try ONNXGraph.resize(arguments)]
-        case "Flatten": return [try ONNXGraph.flatten(arguments)]
-        case "Reshape": return [try ONNXGraph.reshape(arguments)]
-        case "Transpose": return [try ONNXGraph.transpose(arguments)]
-        case "Concat": return [try ONNXGraph.concatenate(arguments)]
-        case "Split": return try ONNXGraph.split(arguments)
-        case "Slice": return [try ONNXGraph.slice(arguments)]
-        case "Gather": return [try ONNXGraph.gather(arguments)]
-        case "Squeeze", "Unsqueeze": return [try ONNXGraph.squeeze(arguments, inserting: node.operation == "Unsqueeze")]
-        case "Pad": return [try ONNXGraph.pad(arguments)]
-        case "ReduceMean", "ReduceSum", "ReduceMax": return [try ONNXGraph.reduce(arguments)]
-        case "Constant": return [try ONNXGraph.constant(arguments)]
-        case "Shape": return [try ONNXGraph.shapeOf(arguments)]
-        case "Size": return [.integer(IntegerTensor(scalar: try arguments.value(0).shape.reduce(1, *)))]
-        case "Cast": return [try ONNXGraph.cast(arguments)]
-        case "ConstantOfShape": return [try ONNXGraph.constantOfShape(arguments)]
-        case "Expand": return [try ONNXGraph.expand(arguments)]
-        case "Range": return [try ONNXGraph.range(arguments)]
-        default: throw LoupeIOError("operator \(node.operation) is not supported")
+        guard let definition = ONNXGraph.operators[node.operation] else {
+            throw LoupeIOError("operator \(node.operation) is not supported")
         }
+        return try definition.evaluate(ONNXArguments(node: node, values: values, opset: opset))
     }
 }

@@ -110,6 +110,11 @@ public final class ONNXGraph {
             }
             throw LoupeIOError("\(name) uses operators Loupe does not support: \(listed.joined(separator: ", "))")
         }
+        if let early = nodes.first(where: { (ONNXGraph.operators[$0.operation]?.firstOpset ?? 0) > opset }) {
+            throw LoupeIOError(
+                "\(name): node \(early.name) uses \(early.operation), which ONNX defines from opset \(ONNXGraph.operators[early.operation]!.firstOpset), in a graph of opset \(opset)"
+            )
+        }
         var available = Set(initialized).union(inputs.map(\.name)).union([""])
         for node in nodes {
             if let missing = node.inputs.first(where: { !available.contains($0) }) {

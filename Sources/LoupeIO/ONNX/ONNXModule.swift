@@ -68,7 +68,8 @@ public final class ONNXModule: Module {
             node.outputs.enumerated().filter { floatNames.contains($0.element) }.map { index, tensor in
                 InnerTap(
                     name: tensor, aliases: index == 0 && node.name != tensor ? [node.name] : [], type: node.operation,
-                    parameters: index == 0 ? firstUse[node.name] ?? 0 : 0, multiplyAdds: node.multiplyAdds)
+                    parameters: index == 0 ? firstUse[node.name] ?? 0 : 0,
+                    rearranges: ONNXGraph.operators[node.operation]?.rearranges ?? false, multiplyAdds: node.multiplyAdds)
             }
         }
     }
@@ -146,16 +147,7 @@ extension ONNXGraph {
         let weights = Dictionary(parameters.map { ($0.name, $0.parameter.shape) }, uniquingKeysWith: { first, _ in first })
         return nodes.map { node in
             let weight = node.inputs.count > 1 ? weights[node.inputs[1]] : nil
-            let multiplyAdds: ([Int]) -> Int
-            switch (node.operation, weight) {
-            case ("Conv", let shape?) where shape.count >= 3:
-                multiplyAdds = { output in output.reduce(1, *) * shape.dropFirst().reduce(1, *) }
-            case ("Gemm", let shape?) where shape.count == 2, ("MatMul", let shape?) where shape.count == 2:
-                let inner = node.operation == "Gemm" && node.attributes.int("transB", 0) != 0 ? shape[1] : shape[0]
-                multiplyAdds = { output in output.reduce(1, *) * inner }
-            default:
-                multiplyAdds = { _ in 0 }
-            }
+            let multiplyAdds = ONNXGraph.operators[node.operation]?.multiplyAdds?(node, weight) ?? { _ in 0 }
             return NodeSummary(
                 name: node.name, operation: node.operation, outputs: node.outputs.filter { !$0.isEmpty },
                 multiplyAdds: multiplyAdds)
