@@ -1,6 +1,6 @@
 #!/bin/sh
-# CONTRIBUTING.md's "Add an ONNX operator" recipe, followed by a script: adds Softplus
-# (log(1 + eˣ)) by touching only the files the recipe lists — its entry in the operator table and
+# CONTRIBUTING.md's "Add an ONNX operator" recipe, followed by a script: adds Celu (opset 12:
+# max(0, x) + min(0, α(e^(x/α) − 1))) by touching only the files the recipe lists — its entry in the operator table and
 # the docs' list — then builds and runs ONNX's own node tests for it and the operator-table test,
 # and puts the two files back. Fails if the recipe's files are not enough.
 #   sh Tools/contributing/dry-run-onnx-operator.sh
@@ -16,12 +16,17 @@ table, docs = sys.argv[1], sys.argv[2]
 text = open(table).read()
 anchor = '            ONNXOperator("Identity", .elementwise) { [try $0.value(0)] },\n'
 assert anchor in text
-text = text.replace(anchor, anchor + '            ONNXOperator("Softplus", .elementwise) { [.float((try $0.float(0).exp() + 1).log())] },\n')
+celu = """            ONNXOperator("Celu", .elementwise, since: 12) { arguments in
+                let (x, alpha) = (try arguments.float(0), arguments.attributes.float("alpha", 1))
+                return [.float(x.relu() - ((((x * (1 / alpha)).exp() - 1) * alpha) * -1).relu())]
+            },
+"""
+text = text.replace(anchor, anchor + celu)
 open(table, "w").write(text)
 text = open(docs).read()
 head, rest = text.split("## Operators\n\n", 1)
 names, tail = rest.split(".\n", 1)
-listed = sorted(names.split(", ") + ["Softplus"])
+listed = sorted(names.split(", ") + ["Celu"])
 open(docs, "w").write(head + "## Operators\n\n" + ", ".join(listed) + ".\n" + tail)
 PY
 echo "changed: $(git diff --stat -- . | tail -1)"
@@ -31,5 +36,5 @@ report=$(mktemp)
 LOUPE_ONNX_REPORT="$report" .build/release/LoupePackageTests.xctest --testing-library swift-testing \
     --filter "ONNXNodeTests|ONNXOperatorTableTests" 2>&1 | grep -E "✘|Test run with"
 echo "ONNX's node tests for it (the conformance report):"
-grep -i softplus "$report"
+grep -i "| Celu " "$report"
 rm -f "$report"
