@@ -27,13 +27,18 @@ public func writeFileAtomically(_ data: Data, to path: String) throws {
 func writeJSON<Value: Encodable>(_ value: Value, to path: String) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    // A diverged training's losses are NaN or infinite; JSON has no such numbers.
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     try writeFileAtomically(try encoder.encode(value), to: path)
 }
 
 /// Reads a JSON file Loupe writes (`what` says which, for the error).
 func readJSON<Value: Decodable>(_ type: Value.Type, from path: String, what: String) throws -> Value {
     do {
-        return try JSONDecoder().decode(type, from: try readFile(path, what: what))
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try decoder.decode(type, from: try readFile(path, what: what))
     } catch let error as LoupeIOError {
         throw error
     } catch {

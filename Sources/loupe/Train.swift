@@ -87,13 +87,26 @@ struct Train: ParsableCommand {
             throw ValidationError("--loss is ce or bce; --optimizer is adam or sgd")
         }
         guard out.hasSuffix(".safetensors") else { throw ValidationError("--out must end in .safetensors") }
+        guard epochs >= 1, batchSize >= 1 else { throw ValidationError("--epochs and --batch-size must be at least 1") }
+        guard lr.isFinite, lr > 0, momentum.isFinite, momentum >= 0, weightDecay.isFinite, weightDecay >= 0 else {
+            throw ValidationError("--lr must be positive, --momentum and --weight-decay finite and not negative")
+        }
+        guard validation >= 0, validation < 1 else {
+            throw ValidationError("--validation is a fraction in 0..<1; got \(validation)")
+        }
         if let head { _ = try CommaList.positiveIntegers(head, option: "--head") }
         if let classNames { _ = try CommaList.names(classNames, option: "--class-names") }
     }
 
     func run() throws {
         var data = try loadData()
-        if let classNames { data.classNames = try CommaList.names(classNames, option: "--class-names") }
+        if let classNames {
+            let names = try CommaList.names(classNames, option: "--class-names")
+            guard names.count == data.classNames.count else {
+                throw ValidationError("--class-names gives \(names.count) names; the data has \(data.classNames.count) classes")
+            }
+            data.classNames = names
+        }
         let binary = loss == "bce"
         guard !binary || data.classNames.count == 2 else {
             throw ValidationError("--loss bce needs two classes; the data has \(data.classNames.count)")
@@ -131,13 +144,26 @@ struct Train: ParsableCommand {
                 loss: lossKind, batchSize: batchSize, seed: seed)
             (history, test) = try fit(&trainer, training: training, held: held)
         }
-        try SafeTensors.write(model.stateDict(), metadata: ["format": "pt"], to: out)
-        try metadata.write(to: ModelMetadata.path(besideWeights: out))
         let historyPath = TrainingHistory.path(besideWeights: out)
-        try TrainingHistory(epochs: history, test: test.map { TrainingHistory.TestResult(loss: $0.loss, accuracy: $0.accuracy) })
-            .write(to: historyPath)
         let curvesPath = URL(fileURLWithPath: out).deletingPathExtension().path + "-curves.png"
-        if !history.isEmpty { try Render.trainingCurves(history).writePNG(to: curvesPath) }
+        let curves = history.isEmpty ? nil : Render.trainingCurves(history)
+        // The four files together or none: a failed write removes the ones before it.
+        var written: [String] = []
+        do {
+            try SafeTensors.write(model.stateDict(), metadata: ["format": "pt"], to: out)
+            written.append(out)
+            try metadata.write(to: ModelMetadata.path(besideWeights: out))
+            written.append(ModelMetadata.path(besideWeights: out))
+            try TrainingHistory(
+                epochs: history, test: test.map { TrainingHistory.TestResult(loss: $0.loss, accuracy: $0.accuracy) }
+            )
+            .write(to: historyPath)
+            written.append(historyPath)
+            try curves?.writePNG(to: curvesPath)
+        } catch {
+            written.forEach { try? FileManager.default.removeItem(atPath: $0) }
+            throw error
+        }
         print("Wrote \(out), \(ModelMetadata.path(besideWeights: out)), \(historyPath) and \(curvesPath)")
         if let test { print(String(format: "Test accuracy: %.4f (loss %.4f)", test.accuracy, test.loss)) }
     }

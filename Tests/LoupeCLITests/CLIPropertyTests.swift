@@ -3,8 +3,9 @@ import LoupeIO
 import LoupeTensor
 import Testing
 
-/// Random combinations of commands, options (valid, out of range, malformed) and files (valid,
-/// truncated, of the wrong shape or type, NaN, Fortran-order), run through the `loupe` binary.
+/// Random combinations of commands (predict, explain, activations, summary, filters, train,
+/// evaluate, report), options (valid, out of range, malformed) and files (valid, truncated, of the
+/// wrong shape or type, NaN, Fortran-order, IDX with a huge header), run through the `loupe` binary.
 /// Each must exit 0 with every output it names complete, or exit 1 (bad data) or 2 (usage) with
 /// one `error:` line last on stderr and no output file left; never end on a signal.
 ///
@@ -13,7 +14,7 @@ import Testing
 @Suite("loupe never traps")
 struct CLIPropertyTests {
     static let environment = ProcessInfo.processInfo.environment
-    static let runs = environment["LOUPE_PROPERTY_RUNS"].flatMap(Int.init) ?? 600
+    static let runs = environment["LOUPE_PROPERTY_RUNS"].flatMap(Int.init) ?? 500
     static let seed = environment["LOUPE_PROPERTY_SEED"].flatMap(UInt64.init) ?? 20_261_201
 
     /// A model the combinations run, with inputs and layers it takes.
@@ -32,6 +33,9 @@ struct CLIPropertyTests {
         let badModels: [String]
         let badArrays: [String]
         let badImages: [String]
+        /// IDX images and labels (20 Fashion-MNIST-sized images), and broken ones.
+        let idx: (images: String, labels: String)
+        let badIDX: [String]
 
         init() throws {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-property-\(UUID())")
@@ -82,6 +86,18 @@ struct CLIPropertyTests {
             let badImages = [
                 try write("truncated.png", png.prefix(60)), try write("text.png", Data("not a picture".utf8)),
                 path("missing.png"),
+            ]
+            func bigEndian(_ values: [UInt32]) -> Data {
+                Data(values.flatMap { withUnsafeBytes(of: $0.bigEndian) { Array($0) } })
+            }
+            let pixels = Data((0..<20 * 28 * 28).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+            let idxImages = try write("images-idx3-ubyte", bigEndian([0x803, 20, 28, 28]) + pixels)
+            let idxLabels = try write("labels-idx1-ubyte", bigEndian([0x801, 20]) + Data((0..<20).map { UInt8($0 % 10) }))
+            idx = (idxImages, idxLabels)
+            badIDX = [
+                try write("truncated-idx3-ubyte", bigEndian([0x803, 20, 28, 28]) + pixels.prefix(100)),
+                try write("huge-idx3-ubyte", bigEndian([0x803, 1 << 30, 1 << 15, 1 << 15])),
+                try write("few-labels-idx1-ubyte", bigEndian([0x801, 3]) + Data([0, 1, 2])), path("missing-idx"),
             ]
             (self.folder, self.profiles, self.badModels, self.badArrays, self.badImages) =
                 (folder, profiles, badModels, badArrays, badImages)
@@ -135,6 +151,19 @@ struct CLIPropertyTests {
             ],
             "summary": [OptionSpec(name: "--input-size", valid: [], invalid: ["1,a,28", "0,28,28", "1,1,1", "3,2,2", "1,5,5"])],
             "filters": [OptionSpec(name: "--channels", valid: ["0", "0-1"], invalid: ["x", "100"])],
+            "train": [
+                OptionSpec(name: "--epochs", valid: ["1"], invalid: ["0", "-1", "x"]),
+                OptionSpec(name: "--batch-size", valid: ["8", "20"], invalid: ["0", "x"]),
+                OptionSpec(name: "--lr", valid: ["0.01"], invalid: ["x", "nan"]),
+                OptionSpec(name: "--validation", valid: ["0.2", "0"], invalid: ["1.5", "-0.1", "x"]),
+                OptionSpec(name: "--optimizer", valid: ["adam", "sgd"], invalid: ["x"]),
+                OptionSpec(name: "--loss", valid: ["ce"], invalid: ["x", "bce"]),
+                OptionSpec(name: "--class-names", valid: [], invalid: ["a,b", "a,,b"]),
+            ],
+            "report": [
+                OptionSpec(name: "--methods", valid: ["saliency", "saliency,grad-cam"], invalid: ["saliency,magic", ""]),
+                OptionSpec(name: "--layers", valid: [], invalid: ["nope", ""]),
+            ],
         ]
     }()
 
@@ -147,11 +176,25 @@ struct CLIPropertyTests {
     /// mutations (an option's value out of range or malformed, a broken file, a missing option).
     static func combination(_ choices: inout Choices, files: Files, index: Int) -> (arguments: [String], outputs: [String]) {
         let out = files.folder.appendingPathComponent("out-\(index)").path
-        let command = choices.pick(["predict", "explain", "explain", "explain", "activations", "summary", "filters"])
-        let profile = choices.pick(files.profiles)
-        var parts: [(name: String, value: String?)] = [("--model", profile.model)]
+        let command = choices.pick([
+            "predict", "explain", "explain", "explain", "activations", "summary", "filters", "train", "evaluate", "report",
+        ])
+        let profile = ["train", "evaluate"].contains(command) ? files.profiles[0] : choices.pick(files.profiles)
+        var parts: [(name: String, value: String?)] =
+            command == "train" ? [("--preset", "small-cnn")] : [("--model", profile.model)]
         var outputs: [String] = []
-        if command != "summary" && command != "filters" {
+        if ["train", "evaluate"].contains(command) {
+            parts += [("--idx-images", files.idx.images), ("--idx-labels", files.idx.labels)]
+        }
+        if command == "train" {
+            parts += [("--epochs", "1"), ("--out", out + ".safetensors")]
+            outputs.append(out + ".safetensors")
+        }
+        if command == "report" {
+            parts += [("--images", choices.pick(files.images)), ("--methods", "saliency"), ("--out", out + "-report")]
+            outputs.append(out + "-report/index.html")
+        }
+        if !["summary", "filters", "train", "evaluate", "report"].contains(command) {
             parts.append(choices.chance(60) ? ("--input", choices.pick(profile.arrays)) : ("--image", choices.pick(files.images)))
         }
         switch command {
@@ -163,7 +206,8 @@ struct CLIPropertyTests {
         if command == "predict" && choices.chance(30) { parts.append(("--json", nil)) }
         let specs = options[command] ?? []
         for spec in specs where !spec.valid.isEmpty && choices.chance(25) { parts.append((spec.name, choices.pick(spec.valid))) }
-        for (name, suffix) in command == "summary" ? [] : [("--out", ".png"), ("--raw", ".npy")]
+        for (name, suffix) in ["summary", "train", "evaluate", "report"].contains(command)
+            ? [] : [("--out", ".png"), ("--raw", ".npy")]
         where choices.chance(50) && !(command == "filters" && name == "--raw") && !(command == "predict" && name == "--out") {
             parts.append((name, out + suffix))
             outputs.append(out + suffix)
@@ -175,11 +219,15 @@ struct CLIPropertyTests {
                 parts.removeAll { $0.name == spec.name }
                 parts.append((spec.name, choices.pick(spec.invalid)))
             case "file":
-                guard let slot = parts.firstIndex(where: { ["--model", "--input", "--image"].contains($0.name) }) else {
-                    continue
-                }
-                let name = parts[slot].name
-                let pool = name == "--model" ? files.badModels : name == "--input" ? files.badArrays : files.badImages
+                let slots = ["--model", "--input", "--image", "--images", "--idx-images", "--idx-labels"]
+                guard let slot = parts.firstIndex(where: { slots.contains($0.name) }) else { continue }
+                let pool =
+                    switch parts[slot].name {
+                    case "--model": files.badModels
+                    case "--input": files.badArrays
+                    case "--idx-images", "--idx-labels": files.badIDX
+                    default: files.badImages
+                    }
                 parts[slot].value = choices.pick(pool)
             case "drop":
                 guard parts.count > 1 else { continue }
@@ -189,7 +237,10 @@ struct CLIPropertyTests {
             }
         }
         let arguments = [command] + parts.flatMap { [$0.name] + ($0.value.map { [$0] } ?? []) }
-        return (arguments, outputs.filter { arguments.contains($0) })
+        // An output is named when its path, or its folder (a report's), is still an argument.
+        return (
+            arguments, outputs.filter { arguments.contains($0) || arguments.contains(($0 as NSString).deletingLastPathComponent) }
+        )
     }
 
     /// What is wrong with one run's outcome, or `nil`.
@@ -201,7 +252,14 @@ struct CLIPropertyTests {
         case 0:
             for output in outputs {
                 guard FileManager.default.fileExists(atPath: output) else { return "succeeded without writing \(output)" }
-                let readable = output.hasSuffix(".npy") ? (try? NPY.read(output)) != nil : (try? Image.read(output)) != nil
+                let readable =
+                    if output.hasSuffix(".npy") {
+                        (try? NPY.read(output)) != nil
+                    } else if output.hasSuffix(".png") {
+                        (try? Image.read(output)) != nil
+                    } else {
+                        ((try? Data(contentsOf: URL(fileURLWithPath: output)))?.count ?? 0) > 0
+                    }
                 if !readable { return "wrote an unreadable \(output)" }
             }
             if lines.contains(where: { $0.hasPrefix("error:") }) { return "succeeded with an error line" }
@@ -211,7 +269,10 @@ struct CLIPropertyTests {
                 return "exit \(result.status) without a last error: line"
             }
             if lines.dropLast().contains(where: { $0.hasPrefix("error:") }) { return "more than one error: line" }
-            if let left = outputs.first(where: { FileManager.default.fileExists(atPath: $0) }) {
+            let written = outputs.flatMap {
+                $0.hasSuffix("-report/index.html") ? [$0, ($0 as NSString).deletingLastPathComponent] : [$0]
+            }
+            if let left = written.first(where: { FileManager.default.fileExists(atPath: $0) }) {
                 return "failed but left \(left)"
             }
             return nil
