@@ -86,7 +86,7 @@ breakdown: deps
 	python3 Tools/bench/breakdown.py
 
 # Fuzz every file reader with libFuzzer and AddressSanitizer, FUZZ_SECONDS each (see Fuzz/run.sh),
-# then the command line with FUZZ_CLI_RUNS random command lines (make test runs 500; see
+# then the command line with FUZZ_CLI_RUNS random command lines (make test runs 400; see
 # Tests/LoupeCLITests/CLIPropertyTests.swift), FUZZ_CLI_SEED choosing them.
 FUZZ_SECONDS ?= 60
 FUZZ_CLI_RUNS ?= 20000

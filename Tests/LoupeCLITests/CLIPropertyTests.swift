@@ -14,7 +14,7 @@ import Testing
 @Suite("loupe never traps")
 struct CLIPropertyTests {
     static let environment = ProcessInfo.processInfo.environment
-    static let runs = environment["LOUPE_PROPERTY_RUNS"].flatMap(Int.init) ?? 500
+    static let runs = environment["LOUPE_PROPERTY_RUNS"].flatMap(Int.init) ?? 400
     static let seed = environment["LOUPE_PROPERTY_SEED"].flatMap(UInt64.init) ?? 20_261_201
 
     /// A model the combinations run, with inputs and layers it takes.
