@@ -204,8 +204,9 @@ public struct LoadedModel {
         let decoded = try Image.read(image)
         let preparation = preprocessing ?? ImagePreprocessing(metadata: metadata)
         let size = preparation.resizedSize(height: decoded.height, width: decoded.width)
-        guard preparation.resize.map({ $0 >= 1 }) ?? true, preparation.crop.map({ $0 >= 1 }) ?? true,
-            size.height >= 1, size.width >= 1, size.height * size.width <= Self.maximumInputPixels
+        // A resize below 1 gives a size below 1; a crop below 1 would slice backwards.
+        guard preparation.crop.map({ $0 >= 1 }) ?? true, size.height >= 1, size.width >= 1,
+            size.height * size.width <= Self.maximumInputPixels
         else {
             throw LoupeIOError(
                 "\(image): resizing to \(preparation.resize.map(String.init) ?? "-") and cropping to \(preparation.crop.map(String.init) ?? "-") gives \(size.height)×\(size.width) pixels; choose sizes from 1 to a total of \(Self.maximumInputPixels) pixels"

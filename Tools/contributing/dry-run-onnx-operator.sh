@@ -14,9 +14,9 @@ python3 - "$table" "$docs" <<'PY'
 import sys
 table, docs = sys.argv[1], sys.argv[2]
 text = open(table).read()
-anchor = '            ONNXOperator("Identity", .elementwise) { [try $0.value(0)] },\n'
+anchor = '            ONNXOperator("Identity") { [try $0.value(0)] },\n'
 assert anchor in text
-celu = """            ONNXOperator("Celu", .elementwise, since: 12) { arguments in
+celu = """            ONNXOperator("Celu", since: 12) { arguments in
                 let (x, alpha) = (try arguments.float(0), arguments.attributes.float("alpha", 1))
                 return [.float(x.relu() - ((((x * (1 / alpha)).exp() - 1) * alpha) * -1).relu())]
             },

@@ -37,11 +37,7 @@ struct ONNXArguments {
 /// supported-operator list, `loupe summary`'s counts, the taps' view of rearranging nodes and
 /// docs/onnx.md's list all come from ``ONNXGraph/operators``.
 public struct ONNXOperator: Sendable {
-    /// The kinds docs/onnx.md groups operators by.
-    public enum Kind: Sendable { case elementwise, network, shape }
-
     public let name: String
-    public let kind: Kind
     /// Moves, copies or reshapes values without computing new ones (a transpose, a reshape): a
     /// tap there need not be `[N, C, h, w]` at rank 4, and no CAM layer is chosen there.
     public let rearranges: Bool
@@ -54,12 +50,11 @@ public struct ONNXOperator: Sendable {
     let evaluate: @Sendable (ONNXArguments) throws -> [ONNXValue]
 
     init(
-        _ name: String, _ kind: Kind, rearranges: Bool = false, since firstOpset: Int = 1,
+        _ name: String, rearranges: Bool = false, since firstOpset: Int = 1,
         multiplyAdds: (@Sendable (ONNXGraph.Node, [Int]?) -> (([Int]) -> Int)?)? = nil,
         _ evaluate: @escaping @Sendable (ONNXArguments) throws -> [ONNXValue]
     ) {
         self.name = name
-        self.kind = kind
         self.rearranges = rearranges
         self.firstOpset = firstOpset
         self.multiplyAdds = multiplyAdds
@@ -68,9 +63,9 @@ public struct ONNXOperator: Sendable {
 
     /// Several operators evaluated by one function of the operator's name.
     static func family(
-        _ names: [String], _ kind: Kind, _ evaluate: @escaping @Sendable (String, ONNXArguments) throws -> ONNXValue
+        _ names: [String], _ evaluate: @escaping @Sendable (String, ONNXArguments) throws -> ONNXValue
     ) -> [ONNXOperator] {
-        names.map { name in ONNXOperator(name, kind) { [try evaluate(name, $0)] } }
+        names.map { name in ONNXOperator(name) { [try evaluate(name, $0)] } }
     }
 }
 
@@ -82,68 +77,65 @@ extension ONNXGraph {
     /// The names of the operators Loupe runs (default domain).
     public static var supportedOperators: Set<String> { Set(operators.keys) }
 
-    /// The operators Loupe runs whose outputs only rearrange their inputs' values.
-    public static var rearrangingOperators: Set<String> { Set(operators.values.filter(\.rearranges).map(\.name)) }
-
     private static let operatorTable: [ONNXOperator] =
-        ONNXOperator.family(["Add", "Sub", "Mul", "Div", "Pow", "Equal", "Less", "Greater", "Max", "Min"], .elementwise) {
+        ONNXOperator.family(["Add", "Sub", "Mul", "Div", "Pow", "Equal", "Less", "Greater", "Max", "Min"]) {
             try binary($0, $1)
         }
         + ONNXOperator.family(
             [
                 "Sqrt", "Neg", "Exp", "Log", "Abs", "Reciprocal", "Erf", "Relu", "LeakyRelu", "Sigmoid", "Tanh",
                 "HardSigmoid",
-            ], .elementwise
+            ]
         ) { try unary($0, $1) }
         + [
-            ONNXOperator("HardSwish", .elementwise, since: 14) { [try unary("HardSwish", $0)] },
-            ONNXOperator("Identity", .elementwise) { [try $0.value(0)] },
-            ONNXOperator("Dropout", .elementwise) { try dropout($0) },
-            ONNXOperator("Clip", .elementwise) { [try clip($0)] },
-            ONNXOperator("Where", .elementwise, since: 9) { [try select($0)] },
+            ONNXOperator("HardSwish", since: 14) { [try unary("HardSwish", $0)] },
+            ONNXOperator("Identity") { [try $0.value(0)] },
+            ONNXOperator("Dropout") { try dropout($0) },
+            ONNXOperator("Clip") { [try clip($0)] },
+            ONNXOperator("Where", since: 9) { [try select($0)] },
             ONNXOperator(
-                "Conv", .network,
+                "Conv",
                 multiplyAdds: { _, weight in
                     guard let weight, weight.count >= 3 else { return nil }
                     return { output in output.reduce(1, *) * weight.dropFirst().reduce(1, *) }
                 }
             ) { [try convolution($0)] },
-            ONNXOperator("MaxPool", .network) { [try pool($0, maximum: true)] },
-            ONNXOperator("AveragePool", .network) { [try pool($0, maximum: false)] },
-            ONNXOperator("GlobalAveragePool", .network) {
+            ONNXOperator("MaxPool") { [try pool($0, maximum: true)] },
+            ONNXOperator("AveragePool") { [try pool($0, maximum: false)] },
+            ONNXOperator("GlobalAveragePool") {
                 [.float(try $0.float(0).mean(alongAxes: try spatialAxes($0), keepingDimensions: true))]
             },
-            ONNXOperator("GlobalMaxPool", .network) {
+            ONNXOperator("GlobalMaxPool") {
                 [.float(try $0.float(0).max(alongAxes: try spatialAxes($0), keepingDimensions: true))]
             },
-            ONNXOperator("BatchNormalization", .network) { [try batchNormalization($0)] },
-            ONNXOperator("LayerNormalization", .network, since: 17) { try layerNormalization($0) },
-            ONNXOperator("Gemm", .network, multiplyAdds: matrixMultiplyAdds) { [try gemm($0)] },
-            ONNXOperator("MatMul", .network, multiplyAdds: matrixMultiplyAdds) { [try matrixProduct($0)] },
-            ONNXOperator("Softmax", .network) { [try softmax($0, logarithm: false)] },
-            ONNXOperator("LogSoftmax", .network) { [try softmax($0, logarithm: true)] },
-            ONNXOperator("LRN", .network) { [try localResponseNormalization($0)] },
-            ONNXOperator("Resize", .network, since: 10) { [try resize($0)] },
-            ONNXOperator("Flatten", .shape, rearranges: true) { [try flatten($0)] },
-            ONNXOperator("Reshape", .shape, rearranges: true) { [try reshape($0)] },
-            ONNXOperator("Transpose", .shape, rearranges: true) { [try transpose($0)] },
-            ONNXOperator("Concat", .shape) { [try concatenate($0)] },
-            ONNXOperator("Split", .shape) { try split($0) },
-            ONNXOperator("Slice", .shape) { [try slice($0)] },
-            ONNXOperator("Gather", .shape) { [try gather($0)] },
-            ONNXOperator("Squeeze", .shape, rearranges: true) { [try squeeze($0, inserting: false)] },
-            ONNXOperator("Unsqueeze", .shape, rearranges: true) { [try squeeze($0, inserting: true)] },
-            ONNXOperator("Expand", .shape, rearranges: true, since: 8) { [try expand($0)] },
-            ONNXOperator("Pad", .shape) { [try pad($0)] },
-            ONNXOperator("ReduceMean", .shape) { [try reduce($0)] },
-            ONNXOperator("ReduceSum", .shape) { [try reduce($0)] },
-            ONNXOperator("ReduceMax", .shape) { [try reduce($0)] },
-            ONNXOperator("Constant", .shape) { [try constant($0)] },
-            ONNXOperator("Shape", .shape) { [try shapeOf($0)] },
-            ONNXOperator("Size", .shape) { [.integer(IntegerTensor(scalar: try $0.value(0).shape.reduce(1, *)))] },
-            ONNXOperator("Cast", .shape) { [try cast($0)] },
-            ONNXOperator("ConstantOfShape", .shape, since: 9) { [try constantOfShape($0)] },
-            ONNXOperator("Range", .shape, since: 11) { [try range($0)] },
+            ONNXOperator("BatchNormalization") { [try batchNormalization($0)] },
+            ONNXOperator("LayerNormalization", since: 17) { try layerNormalization($0) },
+            ONNXOperator("Gemm", multiplyAdds: matrixMultiplyAdds) { [try gemm($0)] },
+            ONNXOperator("MatMul", multiplyAdds: matrixMultiplyAdds) { [try matrixProduct($0)] },
+            ONNXOperator("Softmax") { [try softmax($0, logarithm: false)] },
+            ONNXOperator("LogSoftmax") { [try softmax($0, logarithm: true)] },
+            ONNXOperator("LRN") { [try localResponseNormalization($0)] },
+            ONNXOperator("Resize", since: 10) { [try resize($0)] },
+            ONNXOperator("Flatten", rearranges: true) { [try flatten($0)] },
+            ONNXOperator("Reshape", rearranges: true) { [try reshape($0)] },
+            ONNXOperator("Transpose", rearranges: true) { [try transpose($0)] },
+            ONNXOperator("Concat") { [try concatenate($0)] },
+            ONNXOperator("Split") { try split($0) },
+            ONNXOperator("Slice") { [try slice($0)] },
+            ONNXOperator("Gather") { [try gather($0)] },
+            ONNXOperator("Squeeze", rearranges: true) { [try squeeze($0, inserting: false)] },
+            ONNXOperator("Unsqueeze", rearranges: true) { [try squeeze($0, inserting: true)] },
+            ONNXOperator("Expand", rearranges: true, since: 8) { [try expand($0)] },
+            ONNXOperator("Pad") { [try pad($0)] },
+            ONNXOperator("ReduceMean") { [try reduce($0)] },
+            ONNXOperator("ReduceSum") { [try reduce($0)] },
+            ONNXOperator("ReduceMax") { [try reduce($0)] },
+            ONNXOperator("Constant") { [try constant($0)] },
+            ONNXOperator("Shape") { [try shapeOf($0)] },
+            ONNXOperator("Size") { [.integer(IntegerTensor(scalar: try $0.value(0).shape.reduce(1, *)))] },
+            ONNXOperator("Cast") { [try cast($0)] },
+            ONNXOperator("ConstantOfShape", since: 9) { [try constantOfShape($0)] },
+            ONNXOperator("Range", since: 11) { [try range($0)] },
         ]
 
     /// Gemm's and MatMul's multiply-adds from a 2-D weight: the output's size times the inner dimension.
