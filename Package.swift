@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(
             name: "LoupeRenderTests", dependencies: ["LoupeRender", "LoupeIO", "LoupeNN", "LoupeExplain", "LoupeTestSupport"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "LoupeCLITests", dependencies: ["LoupeIO", "LoupeNN", "loupe"]),
+        .testTarget(name: "LoupeCLITests", dependencies: ["LoupeIO", "LoupeNN", "LoupeExplain", "loupe"], exclude: ["Help"]),
     ],
     swiftLanguageModes: [.v6]
 )

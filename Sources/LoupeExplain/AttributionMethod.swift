@@ -1,30 +1,78 @@
 import LoupeNN
 import LoupeTensor
 
-/// Every attribution method by its command-line name, so the CLI and the report run methods the
-/// same way from one place.
-public enum AttributionMethod: String, CaseIterable, Sendable {
-    case saliency
-    case inputXGradient = "input-x-gradient"
-    case guidedBackprop = "guided-backprop"
-    case deconvnet
-    case smoothgrad
-    case smoothgradSquared = "smoothgrad-squared"
-    case vargrad
-    case blurSaliency = "blur-saliency"
-    case integratedGradients = "integrated-gradients"
-    case occlusion
-    case gradCAM = "grad-cam"
-    case gradCAMPlusPlus = "grad-cam++"
-    case guidedGradCAM = "guided-grad-cam"
+/// An attribution method as Loupe runs it, declared once: its command-line name, a one-line
+/// description, what it attributes to, whether it needs gradients, the settings it reads, and how
+/// it runs. Loupe's own methods are static members declared beside their algorithms
+/// (``saliency``, ``gradCAM``, ...); ``MethodRegistry`` lists them, with any a library user
+/// registers, and the CLI's method names and help, the report and the tests all read that list.
+public struct AttributionMethod: Sendable, Hashable {
+    /// What a method's attribution is about.
+    public enum Output: Sendable {
+        /// The input pixels: an attribution shaped like the input, `[N, C, H, W]`.
+        case input
+        /// A layer's positions: a map `[N, h, w]` at the layer's resolution (the CAM family).
+        case layer
+    }
+
+    /// The settings of ``Options`` a method can read, by the name of their command-line option.
+    public enum Setting: String, CaseIterable, Sendable {
+        case samples, noise, seed, sigmas, steps, rule, window, stride, baseline, layer
+    }
+
+    /// What a method is run on.
+    public struct Context {
+        public var model: Module
+        /// `[N, C, H, W]`.
+        public var input: Tensor
+        public var target: ExplanationTarget
+        public var options: Options
+        /// The layer, for a method that reads ``Setting/layer``: the options' or the model's
+        /// default CAM layer, chosen once for the whole batch.
+        public var layer: String?
+        /// Told the units of work done and in all (occlusion's windows).
+        public var progress: (Int, Int) -> Void
+    }
+
+    /// The name on the command line (`--method`), lowercase words joined by hyphens.
+    public let name: String
+    /// One line for the help and the report.
+    public let summary: String
+    public let output: Output
+    /// Whether it backpropagates; a gradient-free method works on models without a backward pass.
+    public let needsGradients: Bool
+    /// The settings it reads; the others leave its result unchanged (a test checks both).
+    public let settings: [Setting]
+    /// Whether one sample's attribution is independent of the rest of the batch, so a batch may be
+    /// explained a few samples at a time; not so for methods that draw noise for a whole batch.
+    public let samplesAreIndependent: Bool
+    private let run: @Sendable (Context) throws -> Result
+
+    /// A method; `run` computes the attribution of a whole batch (``attribute(_:input:target:options:progress:)``
+    /// splits large batches and chooses the layer before calling it).
+    public init(
+        name: String, summary: String, output: Output = .input, needsGradients: Bool = true, settings: [Setting] = [],
+        samplesAreIndependent: Bool = true, run: @escaping @Sendable (Context) throws -> Result
+    ) {
+        self.name = name
+        self.summary = summary
+        self.output = output
+        self.needsGradients = needsGradients
+        self.settings = settings
+        self.samplesAreIndependent = samplesAreIndependent
+        self.run = run
+    }
 
     /// Whether the method attributes to a layer (`[N, h, w]`) rather than to the input pixels.
-    public var attributesToLayer: Bool { self == .gradCAM || self == .gradCAMPlusPlus }
+    public var attributesToLayer: Bool { output == .layer }
 
     /// Whether the method needs a layer (the CAM family, guided Grad-CAM included).
-    public var usesLayer: Bool { attributesToLayer || self == .guidedGradCAM }
+    public var usesLayer: Bool { settings.contains(.layer) }
 
-    /// The settings of every method; each method reads the ones it needs.
+    public static func == (left: AttributionMethod, right: AttributionMethod) -> Bool { left.name == right.name }
+    public func hash(into hasher: inout Hasher) { hasher.combine(name) }
+
+    /// The settings of every method; each method reads the ones it declares.
     public struct Options: Sendable {
         /// SmoothGrad samples, noise (a fraction of the input's max − min) and seed.
         public var samples = 50
@@ -52,12 +100,18 @@ public enum AttributionMethod: String, CaseIterable, Sendable {
 
     /// What a method produced.
     public struct Result {
-        /// `[N, C, H, W]` like the input for pixel methods; `[N, h, w]` for Grad-CAM and Grad-CAM++.
+        /// `[N, C, H, W]` like the input for pixel methods; `[N, h, w]` for layer methods.
         public var attribution: Tensor
-        /// The layer a CAM method used (chosen automatically when the options named none).
+        /// The layer a layer method used (chosen automatically when the options named none).
         public var layer: String?
         /// Integrated gradients' convergence delta per image.
         public var convergenceDelta: [Float]?
+
+        public init(attribution: Tensor, layer: String? = nil, convergenceDelta: [Float]? = nil) {
+            self.attribution = attribution
+            self.layer = layer
+            self.convergenceDelta = convergenceDelta
+        }
     }
 
     /// Runs the method on a batch.
@@ -65,90 +119,36 @@ public enum AttributionMethod: String, CaseIterable, Sendable {
     /// - Parameters:
     ///   - model: the network; its output is `[N, classes]`.
     ///   - input: `[N, C, H, W]`.
-    ///   - progress: occlusion reports windows done and in all.
+    ///   - progress: told the units of work done and in all (occlusion's windows).
     public func attribute(
         _ model: Module, input: Tensor, target: ExplanationTarget, options: Options = Options(),
         progress: ((Int, Int) -> Void)? = nil
     ) throws -> Result {
         precondition(input.rank == 4, "attribute: input must be [N, C, H, W]; got \(input.shape)")
-        var options = options
-        if usesLayer, options.layer == nil {  // chosen once, not once per pass
-            options.layer = try model.defaultCAMLayer(inputShape: input.shape)
+        var layer: String?
+        if usesLayer {  // chosen once, not once per pass
+            layer = try options.layer ?? model.defaultCAMLayer(inputShape: input.shape)
         }
+        let report = progress ?? { _, _ in }
         let count = input.shape[0], perPass = Swift.max(1, options.samplesPerPass)
-        guard count > perPass, case .classes = target, !model.isTraining, !drawsNoise else {
-            return try attributeTogether(model, input: input, target: target, options: options, progress: progress)
+        guard count > perPass, case .classes = target, !model.isTraining, samplesAreIndependent else {
+            return try run(
+                Context(model: model, input: input, target: target, options: options, layer: layer, progress: report))
         }
         // The batch in passes of `perPass` samples: peak memory is that of one pass, at about the
         // same speed per sample.
         var parts: [Result] = []
         for start in stride(from: 0, to: count, by: perPass) {
             let end = Swift.min(start + perPass, count)
-            parts.append(
-                try attributeTogether(
-                    model, input: input.slice(along: 0, from: start, to: end), target: target.subset(start..<end),
-                    options: options,
-                    progress: progress.map { report in
-                        // Occlusion counts windows per pass; each sample has as many.
-                        { done, all in report(done + all / (end - start) * start, all / (end - start) * count) }
-                    }))
+            let context = Context(
+                model: model, input: input.slice(along: 0, from: start, to: end), target: target.subset(start..<end),
+                options: options, layer: layer,
+                // Occlusion counts windows per pass; each sample has as many.
+                progress: { done, all in report(done + all / (end - start) * start, all / (end - start) * count) })
+            parts.append(try run(context))
         }
         return Result(
             attribution: Tensor.concatenate(parts.map(\.attribution), along: 0), layer: parts[0].layer,
             convergenceDelta: parts[0].convergenceDelta.map { _ in parts.flatMap { $0.convergenceDelta! } })
-    }
-
-    /// Whether the method draws random noise for the whole batch at once.
-    private var drawsNoise: Bool { self == .smoothgrad || self == .smoothgradSquared || self == .vargrad }
-
-    /// ``attribute(_:input:target:options:progress:)`` on the whole batch at once.
-    private func attributeTogether(
-        _ model: Module, input: Tensor, target: ExplanationTarget, options: Options,
-        progress: ((Int, Int) -> Void)?
-    ) throws -> Result {
-        let forward = { (batch: Tensor) in model(batch) }
-        if self == .occlusion {
-            guard options.window >= 1, options.stride >= 1, options.window <= min(input.shape[2], input.shape[3]) else {
-                throw ExplanationError(
-                    "occlusion window \(options.window) (stride \(options.stride)) does not fit the "
-                        + "\(input.shape[2])×\(input.shape[3]) input; choose 1...\(min(input.shape[2], input.shape[3]))")
-            }
-        }
-        if self == .blurSaliency, options.sigmas.isEmpty || options.sigmas.contains(where: { !($0 > 0) }) {
-            throw ExplanationError("blur-saliency needs positive standard deviations, e.g. 1,3,9,27")
-        }
-        let layer = usesLayer ? options.layer : nil
-        func noiseTunnel(_ aggregation: NoiseTunnel<Saliency>.Aggregation) -> Tensor {
-            NoiseTunnel(
-                Saliency(), samples: options.samples, noiseLevel: options.noise, aggregation: aggregation, seed: options.seed
-            )
-            .attribute(forward, input: input, target: target)
-        }
-        var result = Result(attribution: input, layer: layer)
-        switch self {
-        case .saliency: result.attribution = Saliency().attribute(forward, input: input, target: target)
-        case .inputXGradient: result.attribution = InputXGradient().attribute(forward, input: input, target: target)
-        case .guidedBackprop: result.attribution = GuidedBackprop().attribute(forward, input: input, target: target)
-        case .deconvnet: result.attribution = Deconvnet().attribute(forward, input: input, target: target)
-        case .smoothgrad: result.attribution = noiseTunnel(.smoothgrad)
-        case .smoothgradSquared: result.attribution = noiseTunnel(.smoothgradSquared)
-        case .vargrad: result.attribution = noiseTunnel(.vargrad)
-        case .blurSaliency:
-            result.attribution = NoiseTunnel(Saliency()).attribute(
-                forward, input: input, target: target, blurSigmas: options.sigmas)
-        case .integratedGradients:
-            let integrated = IntegratedGradients(steps: options.steps, rule: options.rule).attribute(
-                forward, input: input, target: target)
-            result.attribution = integrated.attribution
-            result.convergenceDelta = integrated.delta
-        case .occlusion:
-            result.attribution = Occlusion(window: options.window, stride: options.stride, baseline: options.baseline)
-                .attribute(model, input: input, target: target, progress: progress ?? { _, _ in })
-        case .gradCAM: result.attribution = try GradCAM().attribute(model, layer: layer!, input: input, target: target)
-        case .gradCAMPlusPlus:
-            result.attribution = try GradCAMPlusPlus().attribute(model, layer: layer!, input: input, target: target)
-        case .guidedGradCAM: result.attribution = try GuidedGradCAM(layer: layer!).attribute(model, input: input, target: target)
-        }
-        return result
     }
 }

@@ -26,7 +26,7 @@ extension CAMMethod {
 
 /// Grad-CAM (Selvaraju et al., 2017): weights are the spatial means of the gradients; equal to
 /// Captum's `LayerGradCam(relu_attributions=True)`.
-public struct GradCAM: CAMMethod {
+public struct GradCAM: CAMMethod, Sendable {
     public init() {}
     public func channelWeights(activations: Tensor, gradients: Tensor) -> Tensor {
         gradients.mean(alongAxes: [2, 3])
@@ -35,7 +35,7 @@ public struct GradCAM: CAMMethod {
 
 /// Grad-CAM++ (Chattopadhyay et al., 2018), as pytorch-grad-cam computes it:
 /// `α = g² / (2g² + Σ_ij A · g³)` (0 where g = 0) and weights `Σ_ij α · ReLU(g)`.
-public struct GradCAMPlusPlus: CAMMethod {
+public struct GradCAMPlusPlus: CAMMethod, Sendable {
     public init() {}
     public func channelWeights(activations: Tensor, gradients: Tensor) -> Tensor {
         let squared = gradients * gradients
@@ -69,5 +69,23 @@ extension Module {
             throw ExplanationError("the model has no layer with a spatial output; give --layer")
         }
         return layer
+    }
+}
+
+extension AttributionMethod {
+    public static let gradCAM = camMethod(
+        GradCAM(), name: "grad-cam", summary: "a layer's activations weighted by their mean gradient (Selvaraju et al., 2017)")
+    public static let gradCAMPlusPlus = camMethod(
+        GradCAMPlusPlus(), name: "grad-cam++",
+        summary: "a layer's activations weighted by positive gradients with per-position weights (Chattopadhyay et al., 2018)")
+
+    /// A CAM method as a registered method: a map `[N, h, w]` at the chosen layer.
+    static func camMethod(_ method: some CAMMethod & Sendable, name: String, summary: String) -> AttributionMethod {
+        AttributionMethod(name: name, summary: summary, output: .layer, settings: [.layer]) { context in
+            let layer = context.layer!
+            return Result(
+                attribution: try method.attribute(context.model, layer: layer, input: context.input, target: context.target),
+                layer: layer)
+        }
     }
 }

@@ -2,5 +2,5 @@
 /// a spatial output, an occlusion window larger than the image, ...): bad user input, not a bug.
 public struct ExplanationError: Error, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }

@@ -19,26 +19,26 @@ extension GradientMethod {
 }
 
 /// The raw signed gradient (Simonyan et al., 2014), Captum's `Saliency(abs=False)`.
-public struct Saliency: GradientMethod {
+public struct Saliency: GradientMethod, Sendable {
     public init() {}
     public func combine(input: Tensor, gradient: Tensor) -> Tensor { gradient }
 }
 
 /// Input times gradient (Shrikumar et al., 2016), Captum's `InputXGradient`.
-public struct InputXGradient: GradientMethod {
+public struct InputXGradient: GradientMethod, Sendable {
     public init() {}
     public func combine(input: Tensor, gradient: Tensor) -> Tensor { input * gradient }
 }
 
 /// Guided backpropagation (Springenberg et al., 2015), Captum's `GuidedBackprop`.
-public struct GuidedBackprop: GradientMethod {
+public struct GuidedBackprop: GradientMethod, Sendable {
     public init() {}
     public var rule: ReLUBackwardRule { .guided }
     public func combine(input: Tensor, gradient: Tensor) -> Tensor { gradient }
 }
 
 /// The deconvnet attribution (Zeiler & Fergus, 2014), Captum's `Deconvolution`.
-public struct Deconvnet: GradientMethod {
+public struct Deconvnet: GradientMethod, Sendable {
     public init() {}
     public var rule: ReLUBackwardRule { .deconvnet }
     public func combine(input: Tensor, gradient: Tensor) -> Tensor { gradient }
@@ -62,6 +62,26 @@ public enum ChannelReduction: String, CaseIterable, Sendable {
         case .abs: attribution.abs().sum(along: 1, keepingDimensions: true)
         case .max: attribution.max(along: 1, keepingDimensions: true)
         case .absmax: attribution.abs().max(along: 1, keepingDimensions: true)
+        }
+    }
+}
+
+extension AttributionMethod {
+    public static let saliency = gradientMethod(
+        Saliency(), name: "saliency", summary: "the class score's gradient at each input pixel, signed (Simonyan et al., 2014)")
+    public static let inputXGradient = gradientMethod(
+        InputXGradient(), name: "input-x-gradient", summary: "the input times its gradient (Shrikumar et al., 2016)")
+    public static let guidedBackprop = gradientMethod(
+        GuidedBackprop(), name: "guided-backprop",
+        summary: "the gradient with only positive signals passed back through each ReLU (Springenberg et al., 2015)")
+    public static let deconvnet = gradientMethod(
+        Deconvnet(), name: "deconvnet",
+        summary: "the gradient with each ReLU applied to the signal passed back (Zeiler & Fergus, 2014)")
+
+    /// A gradient method that reads no settings, as a registered method.
+    static func gradientMethod(_ method: some GradientMethod & Sendable, name: String, summary: String) -> AttributionMethod {
+        AttributionMethod(name: name, summary: summary) { context in
+            Result(attribution: method.attribute({ context.model($0) }, input: context.input, target: context.target))
         }
     }
 }

@@ -18,3 +18,16 @@ public struct GuidedGradCAM {
         return guided * upsampled
     }
 }
+
+extension AttributionMethod {
+    public static let guidedGradCAM = AttributionMethod(
+        name: "guided-grad-cam",
+        summary: "guided backprop times the Grad-CAM map upsampled to the input (Selvaraju et al., 2017)",
+        settings: [.layer]
+    ) { context in
+        let layer = context.layer!
+        return Result(
+            attribution: try GuidedGradCAM(layer: layer).attribute(context.model, input: context.input, target: context.target),
+            layer: layer)
+    }
+}

@@ -103,3 +103,19 @@ func gaussLegendreNodes(_ n: Int) -> (nodes: [Double], weights: [Double]) {
     }
     return (nodes, weights)
 }
+
+extension AttributionMethod {
+    public static let integratedGradients = AttributionMethod(
+        name: "integrated-gradients",
+        summary: "gradients integrated along the straight path from a zero baseline to the input (Sundararajan et al., 2017)",
+        settings: [.steps, .rule]
+    ) { context in
+        let options = context.options
+        guard options.steps >= 2 else {
+            throw ExplanationError("integrated-gradients needs at least 2 steps; got \(options.steps)")
+        }
+        let integrated = IntegratedGradients(steps: options.steps, rule: options.rule).attribute(
+            { context.model($0) }, input: context.input, target: context.target)
+        return Result(attribution: integrated.attribution, convergenceDelta: integrated.delta)
+    }
+}

@@ -121,3 +121,38 @@ public struct NoiseTunnel<Method: GradientMethod> {
         return attribute(model, copies: copies, target: target)
     }
 }
+
+extension AttributionMethod {
+    public static let smoothgrad = noiseTunnel(
+        .smoothgrad, name: "smoothgrad", summary: "saliency averaged over noisy copies of the input (Smilkov et al., 2017)")
+    public static let smoothgradSquared = noiseTunnel(
+        .smoothgradSquared, name: "smoothgrad-squared", summary: "the mean of squared saliency over noisy copies of the input")
+    public static let vargrad = noiseTunnel(
+        .vargrad, name: "vargrad", summary: "the variance of saliency over noisy copies of the input (Adebayo et al., 2018)")
+
+    public static let blurSaliency = AttributionMethod(
+        name: "blur-saliency", summary: "saliency averaged over Gaussian-blurred copies of the input", settings: [.sigmas]
+    ) { context in
+        let sigmas = context.options.sigmas
+        guard !sigmas.isEmpty, sigmas.allSatisfy({ $0 > 0 }) else {
+            throw ExplanationError("blur-saliency needs positive standard deviations, e.g. 1,3,9,27")
+        }
+        return Result(
+            attribution: NoiseTunnel(Saliency()).attribute(
+                { context.model($0) }, input: context.input, target: context.target, blurSigmas: sigmas))
+    }
+
+    /// Saliency through a noise tunnel aggregating as `aggregation`. Its noise is drawn for the
+    /// whole batch, so the batch is never split.
+    static func noiseTunnel(_ aggregation: NoiseTunnel<Saliency>.Aggregation, name: String, summary: String) -> AttributionMethod
+    {
+        AttributionMethod(name: name, summary: summary, settings: [.samples, .noise, .seed], samplesAreIndependent: false) {
+            context in
+            let options = context.options
+            guard options.samples >= 1 else { throw ExplanationError("\(name) needs at least 1 sample; got \(options.samples)") }
+            let tunnel = NoiseTunnel(
+                Saliency(), samples: options.samples, noiseLevel: options.noise, aggregation: aggregation, seed: options.seed)
+            return Result(attribution: tunnel.attribute({ context.model($0) }, input: context.input, target: context.target))
+        }
+    }
+}

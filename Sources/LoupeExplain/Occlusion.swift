@@ -156,3 +156,21 @@ public struct Occlusion {
         }
     }
 }
+
+extension AttributionMethod {
+    public static let occlusion = AttributionMethod(
+        name: "occlusion", summary: "the class score's drop when a window of the input is covered (Zeiler & Fergus, 2014)",
+        needsGradients: false, settings: [.window, .stride, .baseline]
+    ) { context in
+        let (options, input) = (context.options, context.input)
+        let side = min(input.shape[2], input.shape[3])
+        guard options.window >= 1, options.stride >= 1, options.window <= side else {
+            throw ExplanationError(
+                "occlusion window \(options.window) (stride \(options.stride)) does not fit the "
+                    + "\(input.shape[2])×\(input.shape[3]) input; choose 1...\(side)")
+        }
+        let occlusion = Occlusion(window: options.window, stride: options.stride, baseline: options.baseline)
+        return Result(
+            attribution: occlusion.attribute(context.model, input: input, target: context.target, progress: context.progress))
+    }
+}

@@ -20,14 +20,6 @@ extension Render {
         return colormap.colorize(scaling.positions(map, for: colormap))
     }
 
-    /// How Loupe colors an attribution map unless told otherwise: layer (CAM) maps min–max
-    /// scaled on jet; pixel maps with Captum's percentile scaling (2% outliers) on inferno, or on
-    /// the diverging bwr when they hold negative values.
-    public static func defaultColoring(for map: Tensor, attributesToLayer: Bool) -> (colormap: Colormap, scaling: MapScaling) {
-        if attributesToLayer { return (.jet, .minMax) }
-        return (map.min().scalar < 0 ? .blueWhiteRed : .inferno, .percentile(outlierPercent: 2))
-    }
-
     /// A 2-D map `[h, w]` over a photo `[1, C, H, W]` (C = 1 or 3, values in `[0, 1]`): the map
     /// is resized bilinearly to the photo, scaled, colored and combined as `style` says.
     public static func overlay(

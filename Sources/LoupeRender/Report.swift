@@ -28,7 +28,7 @@ public struct Figure {
 public struct Report {
     /// What to show for each image.
     public struct Settings {
-        public var methods: [AttributionMethod] = AttributionMethod.allCases
+        public var methods: [AttributionMethod] = MethodRegistry.all
         public var options = AttributionMethod.Options()
         /// Layers whose activations are shown as grids.
         public var layers: [String] = []
@@ -82,22 +82,21 @@ public struct Report {
         ]
         var histograms: [String] = []
         for method in settings.methods {
-            progress(method.rawValue)
+            progress(method.name)
             let start = Date()
             let result = try method.attribute(network, input: input, target: .classes([top]), options: settings.options)
             let elapsed = Date().timeIntervalSince(start)
             seconds[method, default: 0] += elapsed
-            let map = Report.displayMap(result.attribution, method: method)
-            let coloring = Render.defaultColoring(for: map, attributesToLayer: method.attributesToLayer)
-            let picture = Render.overlay(map, on: photo, colormap: coloring.colormap, scaling: coloring.scaling)
+            let picture = try Render.attributionPicture(
+                result.attribution[0], attributesToLayer: method.attributesToLayer, on: photo)
             let layerNote = result.layer.map { " at \($0)" } ?? ""
             overlays.append(
-                try HTML.image(picture, displayWidth: width, alt: method.rawValue)
-                    .figure(caption: "\(method.rawValue)\(layerNote) · \(Report.milliseconds(elapsed))", width: width))
+                try HTML.image(picture, displayWidth: width, alt: method.name)
+                    .figure(caption: "\(method.name)\(layerNote) · \(Report.milliseconds(elapsed))", width: width))
             histograms.append(
                 try HTML.image(
-                    Render.histogram(result.attribution, title: "\(method.rawValue): raw values", width: 300, height: 180),
-                    alt: "\(method.rawValue) histogram"
+                    Render.histogram(result.attribution, title: "\(method.name): raw values", width: 300, height: 180),
+                    alt: "\(method.name) histogram"
                 ).figure(caption: ""))
         }
 
@@ -179,7 +178,7 @@ public struct Report {
             ["made by", generator],
         ]
         let times = settings.methods.map { method in
-            [method.rawValue, images > 0 ? Report.milliseconds((seconds[method] ?? 0) / Double(images)) : "-"]
+            [method.name, images > 0 ? Report.milliseconds((seconds[method] ?? 0) / Double(images)) : "-"]
         }
         return """
             <!DOCTYPE html>
@@ -194,14 +193,6 @@ public struct Report {
 
     /// Everything after the image sections.
     private var tail: String { extraSections.joined(separator: "\n") + "\n</body></html>\n" }
-
-    /// The 2-D map a method's attribution is drawn as: CAM maps as they are, pixel maps reduced
-    /// over channels by the largest absolute value (Simonyan et al.), one-channel maps kept signed.
-    static func displayMap(_ attribution: Tensor, method: AttributionMethod) -> Tensor {
-        let map =
-            method.attributesToLayer || attribution.shape[1] == 1 ? attribution[0] : ChannelReduction.absmax.apply(attribution)[0]
-        return map.reshaped(Array(map.shape.suffix(2)))
-    }
 
     static func activationFigure(layer: String, activation: Tensor, maximumChannels: Int) throws -> String {
         let values = activation[0]

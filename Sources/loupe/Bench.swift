@@ -27,7 +27,7 @@ struct Bench: ParsableCommand {
     @Option(help: "A float32 .npy array that is the model input, [C, H, W] or [1, C, H, W].")
     var input: String
 
-    @Option(help: "predict, or an attribution method (\(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", "))).")
+    @Option(help: "predict, or an attribution method (\(methodNames)).")
     var method = "predict"
 
     @Option(help: "Copies of the input in the batch.")

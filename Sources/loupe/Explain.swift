@@ -3,20 +3,22 @@ import Foundation
 import Loupe
 
 struct Explain: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Attribute a class score to the input pixels (or to a layer, for CAM methods).",
-        discussion: """
-            Methods: saliency, input-x-gradient, guided-backprop, deconvnet, smoothgrad, smoothgrad-squared,
-            vargrad, blur-saliency, integrated-gradients, occlusion, grad-cam, grad-cam++, guided-grad-cam.
-            --raw writes float32 before any normalization: the input's shape without the batch dimension for
-            pixel methods, (h, w) at the layer for CAM methods.
-            """)
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            abstract: "Attribute a class score to the input pixels (or to a layer, for CAM methods).",
+            discussion: """
+                Methods (--method):
+                \(methodHelp)
+                --raw writes float32 before any normalization: the input's shape without the batch dimension for
+                pixel methods, (h, w) at the layer for CAM methods.
+                """)
+    }
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var input: InputOptions
     @OptionGroup var sizes: MethodSizeOptions
 
-    @Option(help: "The attribution method.")
+    @Option(help: "The attribution method: \(methodNames).")
     var method: String
 
     @Option(help: "Class index to explain (default: the model's top class).")
@@ -31,18 +33,18 @@ struct Explain: ParsableCommand {
     @Option(help: "Raw attribution (float32 .npy).")
     var raw: String?
 
-    @Option(help: "2-D summary for --out.")
-    var reduce: ChannelReduction = .absmax
+    @Option(help: "How --out reduces a pixel map's channels to one (default: absmax; a one-channel map is kept signed).")
+    var reduce: ChannelReduction?
 
     @Option(
         help:
-            "Colormap for --out (default: jet for CAM methods, inferno for pixel maps, bwr for signed maps)."
+            "Colormap for --out (default: jet for CAM methods, bwr for signed pixel maps, inferno otherwise)."
     )
     var colormap: Colormap?
 
     @Option(
         help:
-            "How values become colors; percentile is Captum's outlier clipping, 2% (default: minmax for CAM methods, percentile otherwise)."
+            "How values become colors; percentile is Captum's outlier clipping, 2% (default: minmax for CAM methods, symmetric for signed pixel maps, percentile otherwise)."
     )
     var scaling: ScalingChoice?
 
@@ -118,24 +120,19 @@ struct Explain: ParsableCommand {
         if let delta = result.convergenceDelta { FileHandle.standardError.write(Data("convergence delta: \(delta[0])\n".utf8)) }
         let attribution = result.attribution
         if let out {
-            let isCAM = method.attributesToLayer
-            let reduced = isCAM ? attribution : reduce.apply(attribution)
-            guard isCAM || reduced.shape[1] == 1 else {
-                throw ValidationError(
-                    "--reduce none keeps \(reduced.shape[1]) channels, but a picture shows one: use abs, max or absmax")
-            }
-            let map = reduced[0].reshaped(Array(reduced.shape.suffix(2)))
             // The overlay draws over the photo; without a photo, over mid-gray.
             let photo =
                 try input.image.map { try Image.read($0).tensor().resizedBilinear(to: Size2D(x.shape[2], x.shape[3])) }
                 ?? Tensor.full([1, 1, x.shape[2], x.shape[3]], value: 0.5)
-            let coloring = Render.defaultColoring(for: map, attributesToLayer: isCAM)
-            let colors = colormap ?? coloring.colormap
-            let valueScaling = scaling?.scaling ?? coloring.scaling
-            try Render.overlay(
-                map, on: photo, colormap: colors, scaling: valueScaling, alpha: alpha, style: style
-            )
-            .enlarged(by: enlarging.enlarge).writePNG(to: out)
+            let picture: Image
+            do {
+                picture = try Render.attributionPicture(
+                    attribution[0], attributesToLayer: method.attributesToLayer, on: photo, reduction: reduce,
+                    colormap: colormap, scaling: scaling?.scaling, alpha: alpha, style: style)
+            } catch let error as RenderError {
+                throw ValidationError("--reduce \(error)")
+            }
+            try picture.enlarged(by: enlarging.enlarge).writePNG(to: out)
         }
         if let raw {
             // Pixel attributions keep the model's own input layout (H, W, C for a channels-last ONNX model).
@@ -144,7 +141,7 @@ struct Explain: ParsableCommand {
             try NPY.write(inModelLayout[0], to: raw)
         }
         print(
-            "\(method.rawValue) for class \(chosen)" + (chosen < loaded.classNames.count ? " (\(loaded.classNames[chosen]))" : "")
+            "\(method.name) for class \(chosen)" + (chosen < loaded.classNames.count ? " (\(loaded.classNames[chosen]))" : "")
                 + (raw.map { ", raw → \($0)" } ?? "") + (out.map { ", picture → \($0)" } ?? ""))
     }
 }

@@ -110,11 +110,22 @@ struct MethodSizeOptions: ParsableArguments {
 
 /// The attribution method called `name` on the command line, or a usage error listing them all.
 func attributionMethod(named name: String) throws -> AttributionMethod {
-    guard let method = AttributionMethod(rawValue: name) else {
-        throw ValidationError(
-            "unknown method '\(name)'; choose one of \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+    guard let method = MethodRegistry.method(named: name) else {
+        throw ValidationError("unknown method '\(name)'; choose one of \(methodNames)")
     }
     return method
+}
+
+/// Every registered method's name, comma-separated, for help and errors.
+var methodNames: String { MethodRegistry.all.map(\.name).joined(separator: ", ") }
+
+/// One line per registered method, its name and summary, and the options it reads: the method
+/// part of `explain`'s and `report`'s help.
+var methodHelp: String {
+    MethodRegistry.all.map { method in
+        let reads = method.settings.map { "--\($0.rawValue)" }.joined(separator: ", ")
+        return "  \(method.name): \(method.summary)" + (reads.isEmpty ? "" : "; reads \(reads)")
+    }.joined(separator: "\n")
 }
 
 /// Parses an index list such as "0,3,5-9", checking each index against `count` when given.

@@ -3,13 +3,17 @@ import Foundation
 import Loupe
 
 struct ReportCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "report",
-        abstract: "Compare the attribution methods side by side on some images, as one self-contained HTML page.",
-        discussion: """
-            Writes DIR/index.html: per image the top-5 prediction, every method's overlay for the top class and the
-            activations of the --layers; a run summary with the time per method. Images are inline; the page needs no network.
-            """)
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "report",
+            abstract: "Compare the attribution methods side by side on some images, as one self-contained HTML page.",
+            discussion: """
+                Writes DIR/index.html: per image the top-5 prediction, every method's overlay for the top class and the
+                activations of the --layers; a run summary with the time per method. Images are inline; the page needs no network.
+                Methods (--methods):
+                \(methodHelp)
+                """)
+    }
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var preprocessing: PreprocessingOptions
@@ -33,7 +37,7 @@ struct ReportCommand: ParsableCommand {
     }
 
     func chosenMethods() throws -> [AttributionMethod] {
-        guard let methods else { return AttributionMethod.allCases }
+        guard let methods else { return MethodRegistry.all }
         return try CommaList.names(methods, option: "--methods").map(attributionMethod(named:))
     }
 

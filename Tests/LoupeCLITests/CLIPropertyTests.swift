@@ -1,4 +1,5 @@
 import Foundation
+import LoupeExplain
 import LoupeIO
 import LoupeTensor
 import Testing
@@ -167,10 +168,8 @@ struct CLIPropertyTests {
         ]
     }()
 
-    static let methods = [
-        "saliency", "input-x-gradient", "guided-backprop", "deconvnet", "smoothgrad", "vargrad", "blur-saliency",
-        "integrated-gradients", "occlusion", "grad-cam", "grad-cam++", "guided-grad-cam",
-    ]
+    /// The methods the executable knows (this test process may register more).
+    static let methods = MethodRegistry.builtIn.map(\.name)
 
     /// One random command line, and the output files it names: a valid one with 0 to 3
     /// mutations (an option's value out of range or malformed, a broken file, a missing option).

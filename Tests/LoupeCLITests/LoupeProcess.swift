@@ -14,12 +14,13 @@ enum LoupeProcess {
         let error: String
     }
 
-    /// Runs `loupe` with `arguments`; standard error goes through a file, so neither stream can
-    /// fill its pipe while the other is read.
-    static func run(_ arguments: [String]) throws -> Result {
+    /// Runs `loupe` with `arguments` and this process's environment plus `environment`; standard
+    /// error goes through a file, so neither stream can fill its pipe while the other is read.
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = productsDirectory.appendingPathComponent("loupe")
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.currentDirectoryURL = root
         let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-stderr-\(UUID())")
         _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)

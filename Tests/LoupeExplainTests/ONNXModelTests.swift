@@ -44,7 +44,7 @@ struct ONNXModelTests {
         ] {
             let result = try method.attribute(loaded.module, input: x, target: target, options: options)
             let attribution = method.attributesToLayer ? result.attribution[0] : result.attribution
-            expectMatch(attribution, try NPY.read(fixture("small-cnn", "\(reference).npy").path), method.rawValue)
+            expectMatch(attribution, try NPY.read(fixture("small-cnn", "\(reference).npy").path), method.name)
         }
         // Without a layer, Grad-CAM picks the last spatial tensor: the second ReLU's output.
         #expect(try loaded.module.defaultCAMLayer(inputShape: x.shape) == settings["defaultLayer"] as? String)

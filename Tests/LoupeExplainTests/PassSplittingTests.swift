@@ -34,7 +34,7 @@ struct PassSplittingTests {
         var options = AttributionMethod.Options()
         (options.samples, options.steps, options.sigmas) = (3, 4, [1, 2])
         (options.window, options.stride, options.layer) = (16, 16, "layer3")
-        for method in AttributionMethod.allCases {
+        for method in MethodRegistry.all {
             options.samplesPerPass = 100
             let whole = try method.attribute(model, input: input, target: target, options: options)
             options.samplesPerPass = 2

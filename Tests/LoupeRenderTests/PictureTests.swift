@@ -1,3 +1,4 @@
+import LoupeExplain
 import LoupeIO
 import LoupeNN
 import LoupeRender
@@ -33,6 +34,35 @@ struct PictureTests {
         // red: red = 0.5·0.2 + 0.5·map, green = blue = 0.5·0.2.
         let red = Render.overlay(map, on: photo, scaling: .minMax, alpha: 0.5, style: .red)
         #expect(pixel(red, 0, 0) == [26, 26, 26] && pixel(red, 1, 0) == [153, 26, 26])
+    }
+
+    @Test func oneRuleDrawsEveryAttribution() throws {
+        // A signed one-channel pixel map stays signed: bwr, scaled by max |x|, white at zero.
+        let signed = Tensor(shape: [1, 1, 3], scalars: [-2, 0, 1])
+        let map = try Render.attributionMap(signed, attributesToLayer: false)
+        #expect(map.shape == [1, 3] && map.scalars == [-2, 0, 1])
+        let coloring = Render.defaultColoring(for: map, attributesToLayer: false)
+        #expect(coloring.colormap == .blueWhiteRed && coloring.scaling == .symmetric)
+        let photo = Tensor.full([1, 3, 1, 3], value: 0)
+        let picture = try Render.attributionPicture(signed, attributesToLayer: false, on: photo, alpha: 1)
+        #expect(pixel(picture, 0, 0) == [0, 0, 255])  // −2 = −max|x|: the blue end
+        #expect(pixel(picture, 1, 0).allSatisfy { $0 >= 254 })  // 0: white
+        // Several channels reduce by absmax, unsigned: inferno with Captum's percentile rule.
+        let colorChannels = Tensor(shape: [3, 1, 2], scalars: [-3, 0, 1, 2, 0, -1])
+        let reduced = try Render.attributionMap(colorChannels, attributesToLayer: false)
+        #expect(reduced.scalars == [3, 2])
+        let unsigned = Render.defaultColoring(for: reduced, attributesToLayer: false)
+        #expect(unsigned.colormap == .inferno && unsigned.scaling == .percentile(outlierPercent: 2))
+        // A named reduction applies to one channel too; none on several channels is refused.
+        #expect(try Render.attributionMap(signed, attributesToLayer: false, reduction: .abs).scalars == [2, 0, 1])
+        #expect(throws: RenderError.self) {
+            try Render.attributionMap(colorChannels, attributesToLayer: false, reduction: ChannelReduction.none)
+        }
+        // Layer maps are drawn as they are: jet, min–max.
+        let cam = Tensor(shape: [1, 2, 2], scalars: [0, 1, 2, 3])
+        #expect(try Render.attributionMap(cam, attributesToLayer: true).shape == [2, 2])
+        let layer = Render.defaultColoring(for: cam, attributesToLayer: true)
+        #expect(layer.colormap == .jet && layer.scaling == .minMax)
     }
 
     @Test func textAndLinesLandWhereAsked() {
