@@ -43,6 +43,7 @@ struct AbsoluteSaliencyTests {
         // score = 2·x₀ − 3·x₁: the gradient is (2, −3), its magnitude (2, 3).
         var generator = RandomGenerator(seed: 0)
         let model = Sequential([Flatten(), Linear(inputFeatures: 2, outputFeatures: 1, bias: false, generator: &generator)])
+        model.assignPaths()
         try model.load(["1.weight": Tensor(shape: [1, 2], scalars: [2, -3])])
         let input = Tensor(shape: [1, 1, 1, 2], scalars: [0.5, 1])
         let result = try AttributionMethod.absoluteSaliency.attribute(model, input: input, target: .classes([0]))
