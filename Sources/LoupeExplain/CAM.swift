@@ -1,4 +1,4 @@
-import LoupeNN
+@_spi(Engine) import LoupeNN
 import LoupeTensor
 
 /// Class activation maps from a layer's activations and gradients. A method supplies only the

@@ -1,5 +1,5 @@
 import LoupeNN
-import LoupeTensor
+@_spi(Engine) import LoupeTensor
 
 /// Exact incremental inference (Nakandala, Kumar & Papakonstantinou, "Incremental and
 /// Approximate Inference for Faster Occlusion-based Deep CNN Explanations", SIGMOD 2019): the

@@ -1,5 +1,5 @@
 import Foundation
-import LoupeTensor
+@_spi(Engine) import LoupeTensor
 
 /// Integrated gradients (Sundararajan, Taly & Yan, 2017), equal to Captum's
 /// `IntegratedGradients`: `(x − x′) · Σₖ wₖ ∇F(x′ + αₖ(x − x′))`.

@@ -1,4 +1,4 @@
-import LoupeTensor
+@_spi(Engine) import LoupeTensor
 
 /// SmoothGrad and its variants: any gradient method averaged over noisy copies of the input
 /// (Smilkov et al., 2017), Captum's `NoiseTunnel`.

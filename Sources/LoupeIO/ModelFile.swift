@@ -1,6 +1,6 @@
 import Foundation
-import LoupeNN
-import LoupeTensor
+@_spi(Engine) import LoupeNN
+@_spi(Engine) import LoupeTensor
 
 /// Loads a model from a weights file and an architecture name.
 public enum ModelFile {
@@ -27,7 +27,8 @@ public enum ModelFile {
             classes = rows
         }
         // A strict load replaces every parameter: no random weights to draw first.
-        let model = try ModelZoo.make(architecture, classes: classes, initialized: !strict)
+        let model =
+            try strict ? ModelZoo.makeForLoading(architecture, classes: classes) : ModelZoo.make(architecture, classes: classes)
         try model.load(state, strict: strict)
         releaseIdleMemory()  // the initial weights the loaded ones replaced
         return model

@@ -17,17 +17,20 @@ public enum ModelZoo {
         return nil
     }
 
+    /// The architecture `name` with its weights left undrawn (uninitialized memory), for a model
+    /// whose every parameter a strict ``Module/load(_:strict:)`` replaces next, which saves the
+    /// draws and their page faults. Loading does this already; it is for the engine's own loaders.
+    ///
+    /// - Throws: ``UnknownArchitectureError`` for a name not in ``architectures``.
+    @_spi(Engine) public static func makeForLoading(_ name: String, classes: Int = 1000) throws -> Module {
+        try ParameterInitialization.$isLeftToLoading.withValue(true) { try make(name, classes: classes) }
+    }
+
     /// A freshly initialized model (PyTorch's default initialization, seeded), in evaluation
     /// mode, with torchvision's module paths.
     ///
-    /// - Parameter initialized: `false` leaves the convolution and linear weights undrawn
-    ///   (uninitialized memory), for a model whose every parameter a strict
-    ///   ``Module/load(_:strict:)`` replaces next, which saves the draws and their page faults.
     /// - Throws: ``UnknownArchitectureError`` for a name not in ``architectures``.
-    public static func make(_ name: String, classes: Int = 1000, seed: UInt64 = 0, initialized: Bool = true) throws -> Module {
-        guard initialized else {
-            return try ParameterInitialization.$isLeftToLoading.withValue(true) { try make(name, classes: classes, seed: seed) }
-        }
+    public static func make(_ name: String, classes: Int = 1000, seed: UInt64 = 0) throws -> Module {
         var generator = RandomGenerator(seed: seed)
         let model: Module
         switch name {

@@ -51,7 +51,7 @@ open class Module {
     /// Named points inside this module that are not modules themselves (an ONNX graph's
     /// tensors), in execution order: they can be tapped like module paths, and summaries list
     /// them. Such a module offers each to taps with ``Module/offerToTaps(_:named:)``.
-    open var innerTaps: [InnerTap] { [] }
+    @_spi(Engine) open var innerTaps: [InnerTap] { [] }
 
     /// How the module reads its input spatially when each output position depends on a window
     /// of input positions only (see ``SpatialFootprint``); `nil` when it is not local that way
@@ -106,7 +106,7 @@ open class Module {
 }
 
 /// A tappable point inside a module (see ``Module/innerTaps``).
-public struct InnerTap {
+@_spi(Engine) public struct InnerTap {
     public let name: String
     /// Other names for the same point (an ONNX node's name for its first output).
     public let aliases: [String]

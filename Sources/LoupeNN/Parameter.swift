@@ -31,7 +31,7 @@ func defaultInitialized(_ shape: [Int], fanIn: Int, generator: inout RandomGener
 }
 
 /// Whether the model being built will have every parameter replaced by a strict load (see
-/// ``ModelZoo/make(_:classes:seed:initialized:)``): drawing random weights for it, and faulting
+/// ``ModelZoo/makeForLoading(_:classes:)``): drawing random weights for it, and faulting
 /// in their pages, would be wasted (a noticeable part of a one-shot command on a large model).
 enum ParameterInitialization {
     @TaskLocal static var isLeftToLoading = false

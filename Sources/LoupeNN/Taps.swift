@@ -6,7 +6,7 @@ import LoupeTensor
 /// stores its output. With `gradients: true` the stored tensor also takes part in gradient
 /// recording even when neither the input nor the weights do, so that the gradient reaching
 /// it can be asked for (`gradients(of: score, at: [activation])`), as Grad-CAM needs.
-public final class TapSession: @unchecked Sendable {
+final class TapSession: @unchecked Sendable {
     @TaskLocal static var current: TapSession?
 
     let paths: Set<String>
@@ -14,11 +14,11 @@ public final class TapSession: @unchecked Sendable {
     /// Whether outputs are kept, or only their shapes.
     let keepsOutputs: Bool
     /// The latest output of each tapped module (a module called twice keeps its last output).
-    public private(set) var activations: [String: Tensor] = [:]
+    private(set) var activations: [String: Tensor] = [:]
     /// The shape of each tapped module's latest output.
-    public private(set) var shapes: [String: [Int]] = [:]
+    private(set) var shapes: [String: [Int]] = [:]
     /// Tapped paths in the order their modules finished (repeats kept).
-    public private(set) var order: [String] = []
+    private(set) var order: [String] = []
 
     init(paths: Set<String>, tracksGradients: Bool, keepsOutputs: Bool = true) {
         self.paths = paths
@@ -88,12 +88,12 @@ extension Module {
 
     /// Offers a tensor computed inside a module to the active tap session under `name`;
     /// returns the tensor to continue with (a gradient point when the session asks for one).
-    public static func offerToTaps(_ tensor: Tensor, named name: String) -> Tensor {
+    @_spi(Engine) public static func offerToTaps(_ tensor: Tensor, named name: String) -> Tensor {
         TapSession.current?.offer(tensor, at: name) ?? tensor
     }
 
     /// Whether the active tap session records `name` (a module path or an inner tap's name).
-    public static func isTapped(_ name: String) -> Bool {
+    @_spi(Engine) public static func isTapped(_ name: String) -> Bool {
         TapSession.current?.paths.contains(name) ?? false
     }
 
@@ -113,7 +113,7 @@ extension Module {
     }
 
     /// ``withTaps(_:gradients:_:)`` that also returns the paths in the order their modules finished.
-    public func withTapsInOrder<Result>(
+    func withTapsInOrder<Result>(
         _ paths: [String], gradients: Bool = false, _ body: () throws -> Result
     ) throws
         -> (result: Result, activations: [String: Tensor], order: [String])
@@ -125,7 +125,7 @@ extension Module {
     /// Runs `body` recording only the shapes of the outputs at `paths` and the order their
     /// modules finished: what a model's layers produce without holding every activation at once
     /// (held at once, they would raise a one-shot Grad-CAM's peak memory).
-    public func withTapShapesInOrder<Result>(
+    @_spi(Engine) public func withTapShapesInOrder<Result>(
         _ paths: [String], _ body: () throws -> Result
     ) throws
         -> (result: Result, shapes: [String: [Int]], order: [String])

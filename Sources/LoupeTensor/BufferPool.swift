@@ -104,6 +104,6 @@ var physicalMemoryBytes: Int {
 /// Call it after a burst of allocations that will not recur, such as building a model and
 /// replacing its initial weights with loaded ones: otherwise the discarded weights stay resident
 /// as idle buffers of sizes later passes may never ask for.
-public func releaseIdleMemory() {
+@_spi(Engine) public func releaseIdleMemory() {
     BufferPool.shared.drain()
 }

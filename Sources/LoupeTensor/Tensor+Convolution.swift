@@ -286,7 +286,7 @@ extension Tensor {
 /// for each: inside `body` convolutions run kernels that read the weight as it is kept for every
 /// shape — direct, or Winograd transforming the weight on each call where the shape is large
 /// enough to repay it. Results agree with the other kernels to float rounding.
-public func withShapeVaryingConvolutions<Result>(_ body: () throws -> Result) rethrows -> Result {
+@_spi(Engine) public func withShapeVaryingConvolutions<Result>(_ body: () throws -> Result) rethrows -> Result {
     try ShapeVaryingConvolutions.$isActive.withValue(true, operation: body)
 }
 

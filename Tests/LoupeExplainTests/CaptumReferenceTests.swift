@@ -1,7 +1,7 @@
 import Foundation
 import LoupeExplain
 import LoupeIO
-import LoupeNN
+@_spi(Engine) import LoupeNN
 import LoupeTensor
 import LoupeTestSupport
 import Testing

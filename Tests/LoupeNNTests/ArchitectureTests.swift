@@ -1,6 +1,6 @@
 import Foundation
 import LoupeIO
-import LoupeNN
+@_spi(Engine) import LoupeNN
 import LoupeTensor
 import LoupeTestSupport
 import Testing
@@ -47,7 +47,7 @@ struct ArchitectureTests {
     @Test func aModelBuiltUninitializedForAStrictLoadEqualsTheLoadedOne() throws {
         // Built without drawing weights, then loaded strictly: every parameter is the loaded one.
         let source = try ModelZoo.make("resnet18", classes: 10, seed: 7)
-        let built = try ModelZoo.make("resnet18", classes: 10, initialized: false)
+        let built = try ModelZoo.makeForLoading("resnet18", classes: 10)
         _ = try built.load(source.stateDict())
         let input = formulaInput()
         let (expected, loaded) = withoutGradients { (source(input), built(input)) }
@@ -56,14 +56,14 @@ struct ArchitectureTests {
         // A load that leaves a parameter out is refused, so no undrawn value can be used.
         var partial = source.stateDict()
         partial["fc.bias"] = nil
-        #expect(throws: StateDictReport.self) { _ = try ModelZoo.make("resnet18", classes: 10, initialized: false).load(partial) }
+        #expect(throws: StateDictReport.self) { _ = try ModelZoo.makeForLoading("resnet18", classes: 10).load(partial) }
     }
 
     /// The shape check computes what the forward pass gives, and refuses, by throwing, the shapes
     /// the forward pass would stop on: too few channels, or a size its downsampling cannot take.
     @Test("Output shapes from the shape rules", arguments: ModelZoo.architectures)
     func outputShapesFollowTheShapeRules(_ name: String) throws {
-        let model = try ModelZoo.make(name, initialized: false)
+        let model = try ModelZoo.makeForLoading(name)
         let small = [2, 3, 64, 80]
         #expect(try model.outputShape(forInput: small) == withoutGradients { model(Tensor.zeros(small)) }.shape)
         #expect(try model.outputShape(forInput: [1, 3, 224, 224]) == [1, 1000])
@@ -78,7 +78,7 @@ struct ArchitectureTests {
     /// replaces and frozen-feature training keeps trainable.
     @Test func everyArchitectureDeclaresItsHead() throws {
         for name in ModelZoo.architectures {
-            let model = try ModelZoo.make(name, initialized: false)
+            let model = try ModelZoo.makeForLoading(name)
             #expect(model.head != nil && model.head === model.children.last?.module, "\(name)")
         }
     }

@@ -1,4 +1,4 @@
-import LoupeNN
+@_spi(Engine) import LoupeNN
 import LoupeTensor
 import Testing
 
@@ -33,7 +33,7 @@ struct ModuleRegistrationTests {
         let small = LayerStack.smallCNN(classes: 10)
         let stack = try LayerStack(
             features: small.features, classifier: small.classifier, inputShape: [1, 28, 28], generator: &generator)
-        return try ModelZoo.architectures.map { ($0, try ModelZoo.make($0, initialized: false)) } + [("LayerStack", stack)]
+        return try ModelZoo.architectures.map { ($0, try ModelZoo.makeForLoading($0)) } + [("LayerStack", stack)]
     }
 
     /// What `module` stores and does not list, described.

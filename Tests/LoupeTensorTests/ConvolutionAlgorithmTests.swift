@@ -1,4 +1,4 @@
-import LoupeTensor
+@_spi(Engine) import LoupeTensor
 import Testing
 
 /// Convolutions that oneDNN runs with Winograd kernels (3×3, stride 1, 64+ channels, 196+ output

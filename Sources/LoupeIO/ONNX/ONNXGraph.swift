@@ -34,7 +34,7 @@ public final class ONNXGraph {
     public let opset: Int
     /// Conv → Relu and Conv → Add → Relu chains run as one fused convolution, by node index
     /// (each node of a chain maps to the chain).
-    private var fusions: [Int: ConvolutionFusion] = [:]
+    private(set) var fusions: [Int: ConvolutionFusion] = [:]
     private var parameterIndex: [String: Parameter] = [:]
     private var folded: [[[Int]]: [String: ONNXValue]] = [:]
     private let foldingLock = NSLock()
@@ -137,111 +137,11 @@ public final class ONNXGraph {
     /// Every tensor name a node produces, and every node name, in execution order.
     public var tensorNames: [String] { nodes.flatMap { $0.outputs.filter { !$0.isEmpty } } }
 
-    /// Runs the graph.
-    ///
-    /// - Parameters:
-    ///   - feeds: a value for each of ``inputs``.
-    ///   - offer: called with each float tensor a node produces (for a node's first output by the
-    ///     node's name, then by the tensor's); returns the tensor to continue with (taps).
-    ///   - observes: whether `offer` wants the tensor of a name. Conv → (Add →) Relu chains run as
-    ///     one fused convolution (see ``ConvolutionFusion``), skipping the tensors inside, unless
-    ///     `offer` is given and `observes` is not, or it says one of those tensors is wanted.
-    /// - Returns: the values of every graph output.
-    public func run(
-        _ feeds: [String: ONNXValue], offer: ((String, Tensor) -> Tensor)? = nil,
-        observes: ((String) -> Bool)? = nil
-    ) throws -> [String: ONNXValue] {
-        var values: [String: ONNXValue] = [:]
-        for (name, parameter) in parameters { values[name] = .float(parameter.value) }
-        for (name, integers) in integerConstants { values[name] = .integer(integers) }
-        for input in inputs {
-            guard let feed = feeds[input.name] else { throw LoupeIOError("no value given for the graph input '\(input.name)'") }
-            values[input.name] = feed
-        }
-        // Values that depend only on constants and shapes, for this input shape.
-        let signature = inputs.map { values[$0.name]!.shape }
-        foldingLock.lock()
-        var staticValues = folded[signature] ?? [:]
-        foldingLock.unlock()
-        let isNewSignature = staticValues.isEmpty
-        var isStatic = Set(integerConstants.keys)
-        // Convolutions whose chain runs fused, at the chain's last node.
-        var deferred = Set<Int>()
-        func mayFuse(_ fusion: ConvolutionFusion) -> Bool {
-            guard offer == nil || observes != nil else { return false }
-            let convolution = nodes[fusion.convolution]
-            return !convolution.inputs.contains { isStatic.contains($0) } && values[convolution.inputs[0]]?.shape.count == 4
-                && !fusion.inner(nodes).contains { observes?($0) == true }
-        }
-        func evaluated(_ node: Node) throws -> [ONNXValue] {
-            do {
-                return try evaluate(node, node.inputs.map { $0.isEmpty ? nil : values[$0] })
-            } catch let error as LoupeIOError {
-                throw LoupeIOError("node \(node.name) (\(node.operation)): \(error.description)")
-            }
-        }
+    /// The folded values at an input shape, if a run at that shape has made them.
+    func foldedValues(for signature: [[Int]]) -> [String: ONNXValue]? { foldingLock.withLock { folded[signature] } }
 
-        for (index, node) in nodes.enumerated() {
-            if !isNewSignature, node.outputs.allSatisfy({ $0.isEmpty || staticValues[$0] != nil }) {
-                for output in node.outputs where !output.isEmpty { values[output] = staticValues[output] }
-                continue
-            }
-            var fusedResult: ONNXValue?
-            if let fusion = fusions[index] {
-                if index == fusion.convolution {
-                    if mayFuse(fusion) {
-                        deferred.insert(index)
-                        continue
-                    }
-                } else if deferred.contains(fusion.convolution) {
-                    if index != fusion.last { continue }
-                    let convolution = nodes[fusion.convolution]
-                    let arguments = ONNXArguments(
-                        node: convolution, values: convolution.inputs.map { $0.isEmpty ? nil : values[$0] },
-                        opset: opset)
-                    let addend = fusion.addend.flatMap { values[$0]?.tensor }
-                    let epilogue = ConvolutionEpilogue(adding: addend, rectified: true)
-                    do {
-                        fusedResult = try ONNXGraph.convolution(arguments, then: epilogue)
-                    } catch let error as LoupeIOError {
-                        throw LoupeIOError("node \(convolution.name) (Conv): \(error.description)")
-                    }
-                    if fusedResult == nil {
-                        // The addend broadcasts: the chain's nodes one by one after all.
-                        for skipped in [fusion.convolution, fusion.add].compactMap({ $0 }) {
-                            for (output, value) in zip(nodes[skipped].outputs, try evaluated(nodes[skipped])) {
-                                values[output] = value
-                            }
-                        }
-                    }
-                }
-            }
-            let results = try fusedResult.map { [$0] } ?? evaluated(node)
-            let foldable =
-                node.operation == "Shape" || node.operation == "Size"
-                || node.inputs.allSatisfy { $0.isEmpty || isStatic.contains($0) }
-            for (index, output) in node.outputs.enumerated() where !output.isEmpty && index < results.count {
-                var result = results[index]
-                if foldable {
-                    isStatic.insert(output)
-                    staticValues[output] = result
-                } else if case .float(var tensor) = result, let offer {
-                    // The node's name first, so the tensor's own name is the later (preferred) one.
-                    if index == 0 { tensor = offer(node.name, tensor) }
-                    result = .float(offer(output, tensor))
-                }
-                values[output] = result
-            }
-        }
-        if isNewSignature {
-            foldingLock.lock()
-            folded[signature] = staticValues
-            foldingLock.unlock()
-        }
-        var results: [String: ONNXValue] = [:]
-        for output in outputs { results[output] = values[output] }
-        return results
-    }
+    /// Keeps a run's folded values for later runs at the same input shape.
+    func keepFolded(_ values: [String: ONNXValue], for signature: [[Int]]) { foldingLock.withLock { folded[signature] = values } }
 }
 
 /// A node's attributes by name.

@@ -1,4 +1,4 @@
-import LoupeNN
+@_spi(Engine) import LoupeNN
 import LoupeTensor
 
 /// An ONNX classifier as a ``Module``: one image input, one score output, every float tensor
@@ -74,7 +74,7 @@ public final class ONNXModule: Module {
         }
     }
 
-    public override var innerTaps: [InnerTap] { taps }
+    @_spi(Engine) public override var innerTaps: [InnerTap] { taps }
 
     public override var localParameters: [(name: String, parameter: Parameter)] { graph.parameters }
 
