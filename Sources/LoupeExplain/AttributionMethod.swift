@@ -18,6 +18,7 @@ public struct AttributionMethod: Sendable, Hashable {
     /// The settings of ``Options`` a method can read, by the name of their command-line option.
     public enum Setting: String, CaseIterable, Sendable {
         case samples, noise, seed, sigmas, steps, rule, window, stride, baseline, layer
+        case eigenSmooth = "eigen-smooth"
     }
 
     /// What a method is run on.
@@ -46,13 +47,17 @@ public struct AttributionMethod: Sendable, Hashable {
     /// Whether one sample's attribution is independent of the rest of the batch, so a batch may be
     /// explained a few samples at a time; not so for methods that draw noise for a whole batch.
     public let samplesAreIndependent: Bool
+    /// Whether a report shows it unless told which methods to run: the default list is kept
+    /// short enough to read, with one method of each kind; `--methods all` shows every one.
+    public let isInDefaultReport: Bool
     private let run: @Sendable (Context) throws -> Result
 
     /// A method; `run` computes the attribution of a whole batch (``attribute(_:input:target:options:progress:)``
     /// splits large batches and chooses the layer before calling it).
     public init(
         name: String, summary: String, output: Output = .input, needsGradients: Bool = true, settings: [Setting] = [],
-        samplesAreIndependent: Bool = true, run: @escaping @Sendable (Context) throws -> Result
+        samplesAreIndependent: Bool = true, isInDefaultReport: Bool = true,
+        run: @escaping @Sendable (Context) throws -> Result
     ) {
         self.name = name
         self.summary = summary
@@ -60,6 +65,7 @@ public struct AttributionMethod: Sendable, Hashable {
         self.needsGradients = needsGradients
         self.settings = settings
         self.samplesAreIndependent = samplesAreIndependent
+        self.isInDefaultReport = isInDefaultReport
         self.run = run
     }
 
@@ -89,6 +95,9 @@ public struct AttributionMethod: Sendable, Hashable {
         public var baseline: Occlusion.Baseline = .value(0)
         /// The CAM layer; `nil` picks ``LoupeNN/Module/defaultCAMLayer(inputShape:)``.
         public var layer: String?
+        /// Whether a CAM method projects its channels' contributions on their first principal
+        /// component instead of summing them (pytorch-grad-cam's `eigen_smooth`).
+        public var eigenSmooth = false
         /// The most samples of a batch explained together: a larger batch is explained this many
         /// at a time, which bounds memory and does not change the result (a model in evaluation
         /// mode treats samples independently). The noise methods split their own passes instead,

@@ -1,49 +1,100 @@
 @_spi(Engine) import LoupeNN
 import LoupeTensor
 
-/// Class activation maps from a layer's activations and gradients. A method supplies only the
-/// weight of each channel; the family does the rest:
-/// `cam = ReLU(Σ_c weight_c · A_c)` at the layer's resolution.
-public protocol CAMMethod {
-    /// Per-sample channel weights `[N, C]` from activations and gradients `[N, C, h, w]`.
-    func channelWeights(activations: Tensor, gradients: Tensor) -> Tensor
+/// What a class activation map method works from: the model and its input, the targets, the
+/// layer, its activations, and the targets' gradients at the layer when the method needs them.
+public struct CAMContext {
+    public let model: Module
+    /// `[N, C, H, W]`.
+    public let input: Tensor
+    public let target: ExplanationTarget
+    public let layer: String
+    /// The layer's output `[N, C, h, w]`, detached.
+    public let activations: Tensor
+    /// The gradient of the target scores at the layer `[N, C, h, w]`; `nil` for a method that
+    /// does not need gradients.
+    public let gradients: Tensor?
+    public let options: AttributionMethod.Options
+
+    /// The gradients, for a method that declared it needs them.
+    public var requiredGradients: Tensor {
+        guard let gradients else { preconditionFailure("CAMContext: a method that reads gradients must need them") }
+        return gradients
+    }
+}
+
+/// What a CAM method gives the family, which turns it into the map.
+public enum CAMOutput {
+    /// Per-sample channel weights `[N, C]`: the map is `ReLU(Σ_c w_c · A_c)`.
+    case channelWeights(Tensor)
+    /// Per-channel contributions `[N, C, h, w]`: the map is `ReLU(Σ_c contribution_c)`.
+    case contributions(Tensor)
+    /// The map itself `[N, h, w]`, before the ReLU.
+    case map(Tensor)
+}
+
+/// Class activation maps: a method supplies only what is its own — channel weights, per-channel
+/// contributions or the map — and the family does the rest: the tap at the layer, the
+/// gradients when asked for, the weighted sum (or, with ``AttributionMethod/Options/eigenSmooth``,
+/// the first principal component, as pytorch-grad-cam's `eigen_smooth`), and the ReLU, giving
+/// the raw map `[N, h, w]` at the layer's resolution.
+public protocol CAMMethod: Sendable {
+    /// Whether the method reads ``CAMContext/gradients`` (`true` unless it says otherwise).
+    var needsGradients: Bool { get }
+    /// The method's part of the map.
+    func explain(_ context: CAMContext) throws -> CAMOutput
 }
 
 extension CAMMethod {
+    public var needsGradients: Bool { true }
+
     /// The map `[N, h, w]` (after ReLU) at the module `layer`, for the target scores.
-    public func attribute(_ model: Module, layer: String, input: Tensor, target: ExplanationTarget) throws -> Tensor {
-        let (output, activations) = try model.withTaps([layer], gradients: true) { model(input) }
-        guard let activation = activations[layer], activation.rank == 4 else {
-            throw ExplanationError("layer '\(layer)' has no [N, C, h, w] output for Grad-CAM")
+    public func attribute(
+        _ model: Module, layer: String, input: Tensor, target: ExplanationTarget,
+        options: AttributionMethod.Options = AttributionMethod.Options()
+    ) throws -> Tensor {
+        let (output, activations) = try model.withTaps([layer], gradients: needsGradients) {
+            needsGradients ? model(input) : withoutGradients { model(input) }
         }
-        let gradient = gradients(of: target.scores(output).sum(), at: [activation])[0]
+        guard let activation = activations[layer], activation.rank == 4 else {
+            throw ExplanationError("layer '\(layer)' has no [N, C, h, w] output for a class activation map")
+        }
+        let gradient = needsGradients ? gradients(of: target.scores(output).sum(), at: [activation])[0] : nil
         let values = activation.detached()
-        let weights = channelWeights(activations: values, gradients: gradient)
-        let shape = [weights.shape[0], weights.shape[1], 1, 1]
-        return (values * weights.reshaped(shape)).sum(along: 1).relu()
+        let context = CAMContext(
+            model: model, input: input, target: target, layer: layer, activations: values, gradients: gradient,
+            options: options)
+        let map: Tensor
+        switch try explain(context) {
+        case .channelWeights(let weights):
+            map = Self.combined(values * weights.reshaped([weights.shape[0], weights.shape[1], 1, 1]), options: options)
+        case .contributions(let contributions): map = Self.combined(contributions, options: options)
+        case .map(let given): map = given
+        }
+        return map.relu()
+    }
+
+    /// The channels' contributions summed, or projected on their first principal component.
+    private static func combined(_ contributions: Tensor, options: AttributionMethod.Options) -> Tensor {
+        options.eigenSmooth ? firstPrincipalProjection(contributions) : contributions.sum(along: 1)
     }
 }
 
-/// Grad-CAM (Selvaraju et al., 2017): weights are the spatial means of the gradients; equal to
-/// Captum's `LayerGradCam(relu_attributions=True)`.
-public struct GradCAM: CAMMethod, Sendable {
-    public init() {}
-    public func channelWeights(activations: Tensor, gradients: Tensor) -> Tensor {
-        gradients.mean(alongAxes: [2, 3])
-    }
-}
-
-/// Grad-CAM++ (Chattopadhyay et al., 2018), as pytorch-grad-cam computes it:
-/// `α = g² / (2g² + Σ_ij A · g³)` (0 where g = 0) and weights `Σ_ij α · ReLU(g)`.
-public struct GradCAMPlusPlus: CAMMethod, Sendable {
-    public init() {}
-    public func channelWeights(activations: Tensor, gradients: Tensor) -> Tensor {
-        let squared = gradients * gradients
-        let cubed = squared * gradients
-        let activationSums = activations.sum(alongAxes: [2, 3], keepingDimensions: true)
-        let alpha = squared / (squared * 2 + activationSums * cubed + 1e-6)
-        let masked = Tensor.where(gradients .!= Tensor(0), alpha, Tensor(0))
-        return (masked * gradients.relu()).sum(alongAxes: [2, 3])
+extension AttributionMethod {
+    /// A CAM method as a registered method: a map `[N, h, w]` at the chosen layer. It reads
+    /// `--eigen-smooth` unless it makes the map itself (`smooths: false`).
+    static func camMethod(
+        _ method: some CAMMethod, name: String, summary: String, smooths: Bool = true, isInDefaultReport: Bool = true
+    ) -> AttributionMethod {
+        AttributionMethod(
+            name: name, summary: summary, output: .layer, needsGradients: method.needsGradients,
+            settings: smooths ? [.layer, .eigenSmooth] : [.layer], isInDefaultReport: isInDefaultReport
+        ) { context in
+            let layer = context.layer!
+            let map = try method.attribute(
+                context.model, layer: layer, input: context.input, target: context.target, options: context.options)
+            return Result(attribution: map, layer: layer)
+        }
     }
 }
 
@@ -69,23 +120,5 @@ extension Module {
             throw ExplanationError("the model has no layer with a spatial output; give --layer")
         }
         return layer
-    }
-}
-
-extension AttributionMethod {
-    public static let gradCAM = camMethod(
-        GradCAM(), name: "grad-cam", summary: "a layer's activations weighted by their mean gradient (Selvaraju et al., 2017)")
-    public static let gradCAMPlusPlus = camMethod(
-        GradCAMPlusPlus(), name: "grad-cam++",
-        summary: "a layer's activations weighted by positive gradients with per-position weights (Chattopadhyay et al., 2018)")
-
-    /// A CAM method as a registered method: a map `[N, h, w]` at the chosen layer.
-    static func camMethod(_ method: some CAMMethod & Sendable, name: String, summary: String) -> AttributionMethod {
-        AttributionMethod(name: name, summary: summary, output: .layer, settings: [.layer]) { context in
-            let layer = context.layer!
-            return Result(
-                attribution: try method.attribute(context.model, layer: layer, input: context.input, target: context.target),
-                layer: layer)
-        }
     }
 }

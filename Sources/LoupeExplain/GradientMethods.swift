@@ -76,11 +76,14 @@ extension AttributionMethod {
         summary: "the gradient with only positive signals passed back through each ReLU (Springenberg et al., 2015)")
     public static let deconvnet = gradientMethod(
         Deconvnet(), name: "deconvnet",
-        summary: "the gradient with each ReLU applied to the signal passed back (Zeiler & Fergus, 2014)")
+        summary: "the gradient with each ReLU applied to the signal passed back (Zeiler & Fergus, 2014)",
+        isInDefaultReport: false)
 
     /// A gradient method that reads no settings, as a registered method.
-    static func gradientMethod(_ method: some GradientMethod & Sendable, name: String, summary: String) -> AttributionMethod {
-        AttributionMethod(name: name, summary: summary) { context in
+    static func gradientMethod(
+        _ method: some GradientMethod & Sendable, name: String, summary: String, isInDefaultReport: Bool = true
+    ) -> AttributionMethod {
+        AttributionMethod(name: name, summary: summary, isInDefaultReport: isInDefaultReport) { context in
             Result(attribution: method.attribute({ context.model($0) }, input: context.input, target: context.target))
         }
     }

@@ -6,11 +6,15 @@ public enum MethodRegistry {
     /// Loupe's own methods. A new built-in method is declared in its own file and named here.
     public static let builtIn: [AttributionMethod] = [
         .saliency, .inputXGradient, .guidedBackprop, .deconvnet, .smoothgrad, .smoothgradSquared, .vargrad, .blurSaliency,
-        .integratedGradients, .occlusion, .gradCAM, .gradCAMPlusPlus, .guidedGradCAM,
+        .integratedGradients, .occlusion, .gradCAM, .gradCAMPlusPlus, .hiResCAM, .xGradCAM, .layerCAM, .gradCAMElementWise,
+        .eigenCAM, .eigenGradCAM, .guidedGradCAM,
     ]
 
     /// The built-in methods, then the registered ones.
     public static var all: [AttributionMethod] { builtIn + registered.methods }
+
+    /// The methods a report shows unless told otherwise.
+    public static var defaultReport: [AttributionMethod] { all.filter(\.isInDefaultReport) }
 
     /// The method called `name`, if any.
     public static func method(named name: String) -> AttributionMethod? { all.first { $0.name == name } }

@@ -126,12 +126,15 @@ extension AttributionMethod {
     public static let smoothgrad = noiseTunnel(
         .smoothgrad, name: "smoothgrad", summary: "saliency averaged over noisy copies of the input (Smilkov et al., 2017)")
     public static let smoothgradSquared = noiseTunnel(
-        .smoothgradSquared, name: "smoothgrad-squared", summary: "the mean of squared saliency over noisy copies of the input")
+        .smoothgradSquared, name: "smoothgrad-squared", summary: "the mean of squared saliency over noisy copies of the input",
+        isInDefaultReport: false)
     public static let vargrad = noiseTunnel(
-        .vargrad, name: "vargrad", summary: "the variance of saliency over noisy copies of the input (Adebayo et al., 2018)")
+        .vargrad, name: "vargrad", summary: "the variance of saliency over noisy copies of the input (Adebayo et al., 2018)",
+        isInDefaultReport: false)
 
     public static let blurSaliency = AttributionMethod(
-        name: "blur-saliency", summary: "saliency averaged over Gaussian-blurred copies of the input", settings: [.sigmas]
+        name: "blur-saliency", summary: "saliency averaged over Gaussian-blurred copies of the input", settings: [.sigmas],
+        isInDefaultReport: false
     ) { context in
         let sigmas = context.options.sigmas
         guard !sigmas.isEmpty, sigmas.allSatisfy({ $0 > 0 }) else {
@@ -144,10 +147,13 @@ extension AttributionMethod {
 
     /// Saliency through a noise tunnel aggregating as `aggregation`. Its noise is drawn for the
     /// whole batch, so the batch is never split.
-    static func noiseTunnel(_ aggregation: NoiseTunnel<Saliency>.Aggregation, name: String, summary: String) -> AttributionMethod
-    {
-        AttributionMethod(name: name, summary: summary, settings: [.samples, .noise, .seed], samplesAreIndependent: false) {
-            context in
+    static func noiseTunnel(
+        _ aggregation: NoiseTunnel<Saliency>.Aggregation, name: String, summary: String, isInDefaultReport: Bool = true
+    ) -> AttributionMethod {
+        AttributionMethod(
+            name: name, summary: summary, settings: [.samples, .noise, .seed], samplesAreIndependent: false,
+            isInDefaultReport: isInDefaultReport
+        ) { context in
             let options = context.options
             guard options.samples >= 1 else { throw ExplanationError("\(name) needs at least 1 sample; got \(options.samples)") }
             let tunnel = NoiseTunnel(

@@ -28,7 +28,7 @@ public struct Figure {
 public struct Report {
     /// What to show for each image.
     public struct Settings {
-        public var methods: [AttributionMethod] = MethodRegistry.all
+        public var methods: [AttributionMethod] = MethodRegistry.defaultReport
         public var options = AttributionMethod.Options()
         /// Layers whose activations are shown as grids.
         public var layers: [String] = []

@@ -27,6 +27,9 @@ struct Explain: ParsableCommand {
     @Option(help: "Layer for CAM methods (default: the last spatial activation, printed).")
     var layer: String?
 
+    @Flag(help: "CAM methods: project the channels' contributions on their first principal component instead of summing them.")
+    var eigenSmooth = false
+
     @Option(help: "Heat map PNG over the input image.")
     var out: String?
 
@@ -95,6 +98,7 @@ struct Explain: ParsableCommand {
         }
         options.sigmas = try CommaList.numbers(sigmas, option: "--sigmas")
         options.layer = layer
+        options.eigenSmooth = eigenSmooth
         return options
     }
 
@@ -115,7 +119,7 @@ struct Explain: ParsableCommand {
         }
         Progress.finish()
         if layer == nil, let chosenLayer = result.layer {
-            FileHandle.standardError.write(Data("grad-cam layer: \(chosenLayer)\n".utf8))
+            FileHandle.standardError.write(Data("\(method.name) layer: \(chosenLayer)\n".utf8))
         }
         if let delta = result.convergenceDelta { FileHandle.standardError.write(Data("convergence delta: \(delta[0])\n".utf8)) }
         let attribution = result.attribution

@@ -22,7 +22,8 @@ struct ReportCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "PNG or JPEG images.")
     var images: [String]
 
-    @Option(help: "Methods, comma-separated (default: all).")
+    @Option(
+        help: "Methods, comma-separated, or all (default: \(MethodRegistry.defaultReport.map(\.name).joined(separator: ","))).")
     var methods: String?
 
     @Option(help: "Layers whose activations to show, comma-separated (default: the Grad-CAM layer).")
@@ -37,7 +38,8 @@ struct ReportCommand: ParsableCommand {
     }
 
     func chosenMethods() throws -> [AttributionMethod] {
-        guard let methods else { return MethodRegistry.all }
+        guard let methods else { return MethodRegistry.defaultReport }
+        if methods == "all" { return MethodRegistry.all }
         return try CommaList.names(methods, option: "--methods").map(attributionMethod(named:))
     }
 

@@ -4,7 +4,8 @@ import Testing
 
 /// `loupe --help` and every subcommand's help, pinned word for word in `Help/<command>.txt`
 /// (unwrapped: `COLUMNS` is set wide). The method list is not spelled out there: the pinned text
-/// holds `{methods}` (one line per method) and `{method names}`, filled in from the registry, so a
+/// holds `{methods}` (one line per method), `{method names}` and `{default report methods}`, filled
+/// in from the registry, so a
 /// new method changes no file here. `LOUPE_RECORD_HELP=1` rewrites the files from the current
 /// executable, for a deliberate change of the help; review their diff.
 @Suite("help text")
@@ -21,7 +22,10 @@ struct HelpTests {
             let reads = method.settings.map { "--\($0.rawValue)" }.joined(separator: ", ")
             return "  \(method.name): \(method.summary)" + (reads.isEmpty ? "" : "; reads \(reads)")
         }
-        return [("{methods}", lines.joined(separator: "\n")), ("{method names}", methods.map(\.name).joined(separator: ", "))]
+        return [
+            ("{methods}", lines.joined(separator: "\n")), ("{method names}", methods.map(\.name).joined(separator: ", ")),
+            ("{default report methods}", methods.filter(\.isInDefaultReport).map(\.name).joined(separator: ",")),
+        ]
     }
 
     @Test(arguments: commands) func helpIsPinned(command: String) throws {

@@ -67,4 +67,74 @@ struct CAMTests {
         let attribution = Occlusion(window: 1, stride: 1, baseline: .mean).attribute(model, input: image, target: .classes([0]))
         expectClose(attribution.scalars, [-1.5, -0.5, 0.5, 1.5])
     }
+
+    // A second toy where the gradient varies by position and activations can be negative, so the
+    // methods differ: features.0 is the identity 1×1 conv (no ReLU), the classifier one linear unit
+    // over the 8 flattened values with weights W. So the gradient at A is W itself:
+    //   A₀ = [1, 2, 3, 4], A₁ = [4, 0, −1, 1];  g₀ = [1, −1, 1, 2], g₁ = [−1, 0.5, 1, 0];
+    //   g·A: c₀ = [1, −2, 3, 8], c₁ = [−4, 0, −1, 0].
+    private let signedInput = Tensor(shape: [1, 2, 2, 2], scalars: [1, 2, 3, 4, 4, 0, -1, 1])
+
+    private func linearModel() throws -> Module {
+        var generator = RandomGenerator(seed: 0)
+        let model = try LayerStack(
+            features: [LayerSpec("conv2d", outputs: 2, kernel: 1)], classifier: [LayerSpec("linear", outputs: 1)],
+            inputShape: [2, 2, 2], generator: &generator)
+        try model.load([
+            "features.0.weight": Tensor(shape: [2, 2, 1, 1], scalars: [1, 0, 0, 1]), "features.0.bias": Tensor.zeros([2]),
+            "classifier.0.weight": Tensor(shape: [1, 8], scalars: [1, -1, 1, 2, -1, 0.5, 1, 0]),
+            "classifier.0.bias": Tensor.zeros([1]),
+        ])
+        return model
+    }
+
+    private func map(_ method: some CAMMethod) throws -> [Float] {
+        try method.attribute(try linearModel(), layer: "features.0", input: signedInput, target: .classes([0])).scalars
+    }
+
+    @Test func positionwiseMethods() throws {
+        // HiResCAM: ReLU(Σ_c g·A) = ReLU([−3, −2, 2, 8]).
+        expectClose(try map(HiResCAM()), [0, 0, 2, 8])
+        // Element-wise: Σ_c ReLU(g·A) = [1, 0, 3, 8] + [0, 0, 0, 0].
+        expectClose(try map(GradCAMElementWise()), [1, 0, 3, 8])
+        // LayerCAM: ReLU(Σ_c ReLU(g)·A) = ReLU([1, 0, 3, 8] + [0, 0, −1, 0]).
+        expectClose(try map(LayerCAM()), [1, 0, 2, 8])
+    }
+
+    @Test func weightedMethods() throws {
+        // Grad-CAM: weights = mean g = [0.75, 0.125]; 0.75·A₀ + 0.125·A₁.
+        expectClose(try map(GradCAM()), [1.25, 1.5, 2.125, 3.125])
+        // XGrad-CAM: weights Σ g·A / Σ A = [10/10, −5/4]; A₀ − 1.25·A₁ = [−4, 2, 4.25, 2.75].
+        expectClose(try map(XGradCAM()), [0, 2, 4.25, 2.75])
+    }
+
+    @Test func eigenMethods() throws {
+        // Eigen-CAM on A: rows (A₀, A₁) per position, centred on the column means (2.5, 1):
+        // (−1.5, 3), (−0.5, −1), (0.5, −2), (1.5, 0). XᵀX = [[5, −5], [−5, 14]], whose largest
+        // eigenvalue is λ = (19 + √181)/2 with eigenvector v ∝ (5, 5 − λ). The projection X·v has
+        // its largest magnitude at position 0, negative, so Loupe's sign flips it; the ReLU keeps
+        // only that position.
+        let lambda = (19 + Float(181).squareRoot()) / 2
+        let v = [Float(5), 5 - lambda].map { $0 / (25 + (5 - lambda) * (5 - lambda)).squareRoot() }
+        let projection = [(-1.5, 3), (-0.5, -1), (0.5, -2), (1.5, 0)].map { -(Float($0.0) * v[0] + Float($0.1) * v[1]) }
+        #expect(projection[0] > 3)
+        expectClose(try map(EigenCAM()), projection.map { Swift.max($0, 0) })
+        let direct = firstPrincipalProjection(signedInput)
+        expectClose(direct.scalars, projection)
+        // Eigen-Grad-CAM projects g·A instead; --eigen-smooth projects a method's contributions.
+        let contributions = Tensor(shape: [1, 2, 2, 2], scalars: [1, -2, 3, 8, -4, 0, -1, 0])
+        expectClose(try map(EigenGradCAM()), firstPrincipalProjection(contributions).relu().scalars)
+        var options = AttributionMethod.Options()
+        options.eigenSmooth = true
+        let smoothed = try HiResCAM().attribute(
+            try linearModel(), layer: "features.0", input: signedInput, target: .classes([0]), options: options)
+        expectClose(smoothed.scalars, firstPrincipalProjection(contributions).relu().scalars)
+    }
+
+    @Test func eigenCAMNeedsNoGradients() throws {
+        let without = try withoutGradients {
+            try EigenCAM().attribute(try linearModel(), layer: "features.0", input: signedInput, target: .classes([0]))
+        }
+        expectClose(without.scalars, try map(EigenCAM()))
+    }
 }

@@ -16,6 +16,8 @@ struct CaptumReferenceTests {
         let model: Module
         let target: ExplanationTarget
         let layer: String
+        /// A layer before the last, where the CAM family's methods differ (see the fixture script).
+        let innerLayer: String
         let steps: Int
         let folder: URL
 
@@ -30,7 +32,7 @@ struct CaptumReferenceTests {
             target = .classes([try #require(parameters?["target"] as? Int)])
             steps = try #require(parameters?["steps"] as? Int)
             if name.hasSuffix(".onnx") {
-                (model, layer) = try Case.onnxModel(folder)
+                (model, layer, innerLayer) = try Case.onnxModel(folder)
             } else if name.hasSuffix(".safetensors") {
                 // The same weights through a file: written by Loupe, read back as a torchvision export would be.
                 let file = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-\(UUID()).safetensors")
@@ -38,14 +40,16 @@ struct CaptumReferenceTests {
                 try SafeTensors.write(try formulaModel(architecture).stateDict(), to: file.path)
                 model = try ModelFile.load(file.path, architecture: architecture)
                 layer = try #require(parameters?["layer"] as? String)
+                innerLayer = try #require(parameters?["innerLayer"] as? String)
             } else {
                 model = try formulaModel(architecture)
                 layer = try #require(parameters?["layer"] as? String)
+                innerLayer = try #require(parameters?["innerLayer"] as? String)
             }
         }
 
         /// The ONNX export, with its external weights rebuilt from the formula in a temporary folder.
-        static func onnxModel(_ folder: URL) throws -> (Module, String) {
+        static func onnxModel(_ folder: URL) throws -> (Module, String, String) {
             let manifest = try #require(
                 JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("weights.json")))
                     as? [String: Any])
@@ -68,7 +72,10 @@ struct CaptumReferenceTests {
             try FileManager.default.copyItem(
                 at: folder.appendingPathComponent("model.onnx"), to: directory.appendingPathComponent("model.onnx"))
             let loaded = try LoadedModel.load(directory.appendingPathComponent("model.onnx").path, architecture: nil)
-            return (loaded.module, try #require(manifest["camTensor"] as? String))
+            return (
+                loaded.module, try #require(manifest["camTensor"] as? String),
+                try #require(manifest["innerCamTensor"] as? String)
+            )
         }
 
         func reference(_ name: String) throws -> Tensor { try NPY.read(folder.appendingPathComponent("\(name).npy").path) }
@@ -157,6 +164,32 @@ struct CaptumReferenceTests {
         expectMatch(
             try GuidedGradCAM(layer: c.layer).attribute(c.model, input: x, target: c.target),
             try c.reference("guided_grad_cam"), "guided grad-cam", architecture: architecture)
+    }
+
+    /// Every layer method in the registry against pytorch-grad-cam (`cam_<name>.npy`), and with
+    /// `--eigen-smooth` where it reads it (`cam_<name>_eigen_smooth.npy`), at the CAM layer and at
+    /// an inner layer (`inner_cam_…`). A reference that is a
+    /// projection holds the SVD's arbitrary sign: it gets Loupe's sign first (its largest-magnitude
+    /// value positive), then the ReLU; on a reference taken after the ReLU both change nothing.
+    @Test(arguments: [
+        "squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx",
+    ])
+    func camFamily(_ architecture: String) throws {
+        let c = try Case(architecture)
+        let x = formulaInput()
+        for method in MethodRegistry.builtIn where method.attributesToLayer {
+            for (layer, prefix) in [(c.layer, "cam_"), (c.innerLayer, "inner_cam_")] {
+                for smooth in method.settings.contains(.eigenSmooth) ? [false, true] : [false] {
+                    var options = AttributionMethod.Options()
+                    (options.layer, options.eigenSmooth) = (layer, smooth)
+                    let name = prefix + method.name + (smooth ? "_eigen_smooth" : "")
+                    let reference = try c.reference(name)
+                    let largest = reference.scalars.max { abs($0) < abs($1) } ?? 0
+                    let map = try method.attribute(c.model, input: x, target: c.target, options: options).attribution[0]
+                    expectMatch(map, (largest < 0 ? reference * -1 : reference).relu(), name, architecture: architecture)
+                }
+            }
+        }
     }
 
     @Test(arguments: [

@@ -43,6 +43,7 @@ struct MethodRegistryTests {
         case .stride: changed.stride = 2
         case .baseline: changed.baseline = .value(0.7)
         case .layer: changed.layer = "features.1"
+        case .eigenSmooth: changed.eigenSmooth = true
         }
         return changed
     }

@@ -52,6 +52,7 @@ struct AbsoluteSaliencyTests {
 }
 SWIFT
 python3 - "$registry" "$readme" <<'PY'
+import re
 import sys
 registry, readme = sys.argv[1], sys.argv[2]
 text = open(registry).read()
@@ -61,7 +62,10 @@ text = open(readme).read()
 old = "with `abs`, `max`, `absmax` summaries), input × gradient"
 assert old in text
 text = text.replace(old, "with `abs`, `max`, `absmax` summaries), absolute saliency, input × gradient", 1)
-open(readme, "w").write(text.replace("thirteen\nexplanation methods", "fourteen\nexplanation methods", 1))
+count = re.search(r"(\d+)\nexplanation methods", text)
+assert count, "the README's count of methods"
+text = text[:count.start(1)] + str(int(count.group(1)) + 1) + text[count.end(1):]
+open(readme, "w").write(text)
 PY
 echo "changed:"; { git diff --name-only; git ls-files --others --exclude-standard; } | sort
 swift build -c release --build-tests
