@@ -103,6 +103,9 @@ public struct AttributionMethod: Sendable, Hashable {
         /// mode treats samples independently). The noise methods split their own passes instead,
         /// so that their random draws stay those of the whole batch.
         public var samplesPerPass = 4
+        /// The most perturbed copies of one sample (Score-CAM's masked inputs) run through the
+        /// model together; like ``samplesPerPass`` it bounds memory and leaves the result unchanged.
+        public var copiesPerPass = 16
 
         public init() {}
     }

@@ -1,5 +1,5 @@
 @_spi(Engine) import LoupeNN
-import LoupeTensor
+@_spi(Engine) import LoupeTensor
 
 /// What a class activation map method works from: the model and its input, the targets, the
 /// layer, its activations, and the targets' gradients at the layer when the method needs them.
@@ -15,6 +15,8 @@ public struct CAMContext {
     /// does not need gradients.
     public let gradients: Tensor?
     public let options: AttributionMethod.Options
+    /// Told the perturbed copies run and in all (``perturbedScores(ofSample:count:copies:)``).
+    public let progress: (Int, Int) -> Void
 
     /// The gradients, for a method that declared it needs them.
     public var requiredGradients: Tensor {
@@ -49,9 +51,11 @@ extension CAMMethod {
     public var needsGradients: Bool { true }
 
     /// The map `[N, h, w]` (after ReLU) at the module `layer`, for the target scores.
+    ///
+    /// - Parameter progress: told the perturbed copies run and in all, for methods that perturb.
     public func attribute(
         _ model: Module, layer: String, input: Tensor, target: ExplanationTarget,
-        options: AttributionMethod.Options = AttributionMethod.Options()
+        options: AttributionMethod.Options = AttributionMethod.Options(), progress: @escaping (Int, Int) -> Void = { _, _ in }
     ) throws -> Tensor {
         let (output, activations) = try model.withTaps([layer], gradients: needsGradients) {
             needsGradients ? model(input) : withoutGradients { model(input) }
@@ -63,7 +67,7 @@ extension CAMMethod {
         let values = activation.detached()
         let context = CAMContext(
             model: model, input: input, target: target, layer: layer, activations: values, gradients: gradient,
-            options: options)
+            options: options, progress: progress)
         let map: Tensor
         switch try explain(context) {
         case .channelWeights(let weights):
@@ -80,6 +84,28 @@ extension CAMMethod {
     }
 }
 
+extension CAMContext {
+    /// The target score of each of `count` perturbed copies of sample `sample` of the input, for
+    /// methods that score masked inputs or ablated channels: `copies(range)` makes the copies in
+    /// `range` (`[range.count, ...]`, the model's input), and they run without gradients at most
+    /// ``AttributionMethod/Options/copiesPerPass`` at a time, so memory stays bounded; a last,
+    /// shorter pass runs as a shape-varying one (no per-shape kernels made for it). Progress
+    /// counts the copies of every sample of the batch.
+    public func perturbedScores(ofSample sample: Int, count: Int, copies: (Range<Int>) -> Tensor) -> [Float] {
+        let perPass = Swift.max(1, options.copiesPerPass), samples = input.shape[0]
+        var scores: [Float] = []
+        scores.reserveCapacity(count)
+        for start in stride(from: 0, to: count, by: perPass) {
+            let range = start..<Swift.min(start + perPass, count)
+            let batch = copies(range)
+            let run = { withoutGradients { target.copiesOf(sample: sample, count: range.count).scores(model(batch)) } }
+            scores += (range.count == perPass ? run() : withShapeVaryingConvolutions(run)).scalars
+            progress(sample * count + range.upperBound, samples * count)
+        }
+        return scores
+    }
+}
+
 extension AttributionMethod {
     /// A CAM method as a registered method: a map `[N, h, w]` at the chosen layer. It reads
     /// `--eigen-smooth` unless it makes the map itself (`smooths: false`).
@@ -92,7 +118,8 @@ extension AttributionMethod {
         ) { context in
             let layer = context.layer!
             let map = try method.attribute(
-                context.model, layer: layer, input: context.input, target: context.target, options: context.options)
+                context.model, layer: layer, input: context.input, target: context.target, options: context.options,
+                progress: context.progress)
             return Result(attribution: map, layer: layer)
         }
     }

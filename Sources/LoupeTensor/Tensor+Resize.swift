@@ -1,16 +1,17 @@
 extension Tensor {
     /// Bilinear resize of `[N, C, H, W]` to `size`, equal to
-    /// `F.interpolate(mode="bilinear", align_corners=False)` without antialiasing.
+    /// `F.interpolate(mode="bilinear", align_corners=alignCorners)` without antialiasing.
     ///
-    /// Output pixel `o` samples the input at `(o + ½)·(in / out) − ½`, clamped at 0, mixing the
-    /// two neighbours by their distance. The pullback sends each output gradient back to the
-    /// four input pixels with the same weights.
-    public func resizedBilinear(to size: Size2D) -> Tensor {
+    /// Output pixel `o` samples the input at `(o + ½)·(in / out) − ½`, clamped at 0 (pixel
+    /// centres aligned), or with `alignCorners` at `o·(in − 1)/(out − 1)` (corner pixels aligned,
+    /// as `nn.UpsamplingBilinear2d`), mixing the two neighbours by their distance. The pullback
+    /// sends each output gradient back to the four input pixels with the same weights.
+    public func resizedBilinear(to size: Size2D, alignCorners: Bool = false) -> Tensor {
         precondition(rank == 4, "resizedBilinear: input must be [N, C, H, W]; got \(shape)")
         precondition(size.height > 0 && size.width > 0, "resizedBilinear: size \(size) must be positive")
         let (height, width) = (shape[2], shape[3])
-        let rows = interpolationTaps(from: height, to: size.height)
-        let columns = interpolationTaps(from: width, to: size.width)
+        let rows = interpolationTaps(from: height, to: size.height, alignCorners: alignCorners)
+        let columns = interpolationTaps(from: width, to: size.width, alignCorners: alignCorners)
         let planes = shape[0] * shape[1]
         let result = Tensor(uninitializedShape: [shape[0], shape[1], size.height, size.width])
         let source = storage.base, destination = result.storage.base
@@ -53,10 +54,10 @@ extension Tensor {
 }
 
 /// For each output position, the two input positions it mixes and the weight of the second.
-private func interpolationTaps(from input: Int, to output: Int) -> [(low: Int, high: Int, weight: Float)] {
-    let scale = Float(input) / Float(output)
+private func interpolationTaps(from input: Int, to output: Int, alignCorners: Bool) -> [(low: Int, high: Int, weight: Float)] {
+    let scale = alignCorners ? (output > 1 ? Float(input - 1) / Float(output - 1) : 0) : Float(input) / Float(output)
     return (0..<output).map { position in
-        let source = Swift.max((Float(position) + 0.5) * scale - 0.5, 0)
+        let source = alignCorners ? Float(position) * scale : Swift.max((Float(position) + 0.5) * scale - 0.5, 0)
         let low = Swift.min(Int(source), input - 1)
         let high = Swift.min(low + 1, input - 1)
         return (low, high, source - Float(low))

@@ -1,3 +1,4 @@
+import Foundation
 import LoupeExplain
 import LoupeNN
 import LoupeTensor
@@ -129,6 +130,27 @@ struct CAMTests {
         let smoothed = try HiResCAM().attribute(
             try linearModel(), layer: "features.0", input: signedInput, target: .classes([0]), options: options)
         expectClose(smoothed.scalars, firstPrincipalProjection(contributions).relu().scalars)
+    }
+
+    @Test func scoreCAM() throws {
+        // The layer is as large as the input, so the upsampling changes nothing. Masks are the
+        // channels min–max scaled: m₀ = [0, 1/3, 2/3, 1], m₁ = (A₁ + 1)/5 = [1, 0.2, 0, 0.4].
+        // The score of x·m is W·(x·m): for m₀, W₀·[0, 2/3, 2, 4] + W₁·[0, 0, −2/3, 1] = 28/3 − 2/3 = 26/3;
+        // for m₁, W₀·[1, 0.4, 0, 1.6] + W₁·[4, 0, 0, 0.4] = 3.8 − 4 = −0.2. Weights: their softmax.
+        let scores: [Float] = [26 / 3, -0.2]
+        let exponentials = scores.map { Foundation.exp($0 - scores[0]) }
+        let weights = exponentials.map { $0 / exponentials.reduce(0, +) }
+        let (a0, a1): ([Float], [Float]) = ([1, 2, 3, 4], [4, 0, -1, 1])
+        expectClose(try map(ScoreCAM()), (0..<4).map { Swift.max(weights[0] * a0[$0] + weights[1] * a1[$0], 0) })
+        // In passes of one copy, with progress over every copy: the same map.
+        var options = AttributionMethod.Options()
+        options.copiesPerPass = 1
+        var reports: [Int] = []
+        let passes = try ScoreCAM().attribute(
+            try linearModel(), layer: "features.0", input: signedInput, target: .classes([0]), options: options,
+            progress: { done, all in reports.append(done * 10 + all) })
+        expectClose(passes.scalars, try map(ScoreCAM()))
+        #expect(reports == [12, 22])
     }
 
     @Test func eigenCAMNeedsNoGradients() throws {

@@ -235,6 +235,11 @@ let gradientCases: [GradientCase] = [
     GradientCase(name: "resize bilinear down", derivative: "g spread back with the interpolation weights", inputs: [image]) {
         $0[0].resizedBilinear(to: Size2D(3, 2))
     },
+    GradientCase(
+        name: "resize bilinear, corners aligned", derivative: "g spread back with the interpolation weights", inputs: [image]
+    ) {
+        $0[0].resizedBilinear(to: Size2D(9, 5), alignCorners: true)
+    },
     GradientCase(name: "resize nearest", derivative: "g added to the copied pixel", inputs: [image]) {
         $0[0].resizedNearest(to: Size2D(7, 4))
     },

@@ -90,6 +90,9 @@ struct PyTorchReferenceTests {
         expectClose(input.resizedBilinear(to: Size2D(15, 20)), try fixture.array("up"), "up")
         expectClose(input.resizedBilinear(to: Size2D(4, 5)), try fixture.array("down"), "down")
         expectClose(input.resizedBilinear(to: Size2D(3, 17)), try fixture.array("mixed"), "mixed")
+        for (name, size) in [("aligned_up", Size2D(15, 20)), ("aligned_down", Size2D(4, 5)), ("aligned_mixed", Size2D(1, 17))] {
+            expectClose(input.resizedBilinear(to: size, alignCorners: true), try fixture.array(name), Comment(rawValue: name))
+        }
         expectClose(input.resizedNearest(to: Size2D(15, 20)), try fixture.array("nearest_up"), "nearest up")
         expectClose(input.resizedNearest(to: Size2D(4, 5)), try fixture.array("nearest_down"), "nearest down")
     }
