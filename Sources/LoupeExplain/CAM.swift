@@ -87,19 +87,27 @@ extension CAMMethod {
 extension CAMContext {
     /// The target score of each of `count` perturbed copies of sample `sample` of the input, for
     /// methods that score masked inputs or ablated channels: `copies(range)` makes the copies in
-    /// `range` (`[range.count, ...]`, the model's input), and they run without gradients at most
-    /// ``AttributionMethod/Options/copiesPerPass`` at a time, so memory stays bounded; a last,
-    /// shorter pass runs as a shape-varying one (no per-shape kernels made for it). Progress
-    /// counts the copies of every sample of the batch.
-    public func perturbedScores(ofSample sample: Int, count: Int, copies: (Range<Int>) -> Tensor) -> [Float] {
+    /// `range` (`[range.count, ...]`), `forward` takes them to the model's output (the model
+    /// itself unless given: the layers after an ablated one, say), and they run without gradients
+    /// at most ``AttributionMethod/Options/copiesPerPass`` at a time, so memory stays bounded; a
+    /// last, shorter pass runs as a shape-varying one (no per-shape kernels made for it).
+    /// Progress counts the copies of every sample of the batch.
+    public func perturbedScores(
+        ofSample sample: Int, count: Int, through forward: ((Tensor) throws -> Tensor)? = nil,
+        copies: (Range<Int>) -> Tensor
+    ) throws -> [Float] {
         let perPass = Swift.max(1, options.copiesPerPass), samples = input.shape[0]
         var scores: [Float] = []
         scores.reserveCapacity(count)
         for start in stride(from: 0, to: count, by: perPass) {
             let range = start..<Swift.min(start + perPass, count)
             let batch = copies(range)
-            let run = { withoutGradients { target.copiesOf(sample: sample, count: range.count).scores(model(batch)) } }
-            scores += (range.count == perPass ? run() : withShapeVaryingConvolutions(run)).scalars
+            let run = {
+                try withoutGradients {
+                    target.copiesOf(sample: sample, count: range.count).scores(try forward?(batch) ?? model(batch))
+                }
+            }
+            scores += (range.count == perPass ? try run() : try withShapeVaryingConvolutions(run)).scalars
             progress(sample * count + range.upperBound, samples * count)
         }
         return scores

@@ -65,9 +65,70 @@ private func projected(_ x: [Double], rows: Int, columns: Int) -> [Double] {
     return u.map { $0 * max(value, 0).squareRoot() }
 }
 
+/// The largest eigenvalue of a symmetric positive semi-definite matrix (`size × size`,
+/// row-major) and a unit eigenvector for it. Small matrices go to ``jacobiTopEigenvector``;
+/// larger ones to subspace iteration on 16 vectors with a Rayleigh–Ritz step each round, which
+/// stops once the top Ritz pair's residual `‖G·v − θ·v‖` is below 10⁻¹³·θ (so the vector is
+/// within that over the eigenvalue gap), and falls back to Jacobi if it has not after 300 rounds.
+func topEigenvector(_ matrix: [Double], size n: Int) -> (value: Double, vector: [Double]) {
+    let width = 16
+    guard n > 2 * width else { return jacobiTopEigenvector(matrix, size: n) }
+    func multiply(_ vector: [Double]) -> [Double] {
+        (0..<n).map { row in (0..<n).reduce(0.0) { $0 + matrix[row * n + $1] * vector[$1] } }
+    }
+    // A fixed pseudo-random start, so that the result does not vary from run to run.
+    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+    var basis = (0..<width).map { _ in
+        (0..<n).map { _ in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Double(state >> 11) / Double(1 << 53) - 0.5
+        }
+    }
+    let scale = max((0..<n).map { matrix[$0 * n + $0] }.max() ?? 0, .leastNormalMagnitude)
+    for _ in 0..<300 {
+        basis = orthonormalized(basis.map(multiply))
+        guard basis.count == width else { break }  // the matrix has rank below 16: Jacobi
+        let images = basis.map(multiply)
+        var small = [Double](repeating: 0, count: width * width)
+        for i in 0..<width {
+            for j in i..<width {
+                let value = zip(basis[i], images[j]).reduce(0.0) { $0 + $1.0 * $1.1 }
+                (small[i * width + j], small[j * width + i]) = (value, value)
+            }
+        }
+        let (theta, coefficients) = jacobiTopEigenvector(small, size: width)
+        var vector = [Double](repeating: 0, count: n), image = [Double](repeating: 0, count: n)
+        for (j, coefficient) in coefficients.enumerated() {
+            for row in 0..<n {
+                vector[row] += coefficient * basis[j][row]
+                image[row] += coefficient * images[j][row]
+            }
+        }
+        let residual = zip(image, vector).reduce(0.0) { $0 + ($1.0 - theta * $1.1) * ($1.0 - theta * $1.1) }.squareRoot()
+        if residual <= 1e-13 * max(theta, scale * 1e-300) { return (theta, vector) }
+    }
+    return jacobiTopEigenvector(matrix, size: n)
+}
+
+/// The vectors made orthonormal by modified Gram–Schmidt, dropping any that depend on the others.
+private func orthonormalized(_ vectors: [[Double]]) -> [[Double]] {
+    var result: [[Double]] = []
+    for var vector in vectors {
+        let original = vector.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
+        for other in result {
+            let projection = zip(vector, other).reduce(0.0) { $0 + $1.0 * $1.1 }
+            for index in vector.indices { vector[index] -= projection * other[index] }
+        }
+        let norm = vector.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
+        guard norm > 1e-10 * original, norm > 0 else { continue }
+        result.append(vector.map { $0 / norm })
+    }
+    return result
+}
+
 /// The largest eigenvalue of a symmetric matrix (`size × size`, row-major) and a unit eigenvector
 /// for it, by cyclic Jacobi rotations until the off-diagonal part is negligible.
-func topEigenvector(_ matrix: [Double], size n: Int) -> (value: Double, vector: [Double]) {
+func jacobiTopEigenvector(_ matrix: [Double], size n: Int) -> (value: Double, vector: [Double]) {
     var a = matrix
     var v = [Double](repeating: 0, count: n * n)
     for i in 0..<n { v[i * n + i] = 1 }

@@ -9,7 +9,7 @@ public struct ScoreCAM: CAMMethod {
     public init() {}
     public var needsGradients: Bool { false }
 
-    public func explain(_ context: CAMContext) -> CAMOutput {
+    public func explain(_ context: CAMContext) throws -> CAMOutput {
         let (input, activations) = (context.input, context.activations)
         let (count, channels) = (activations.shape[0], activations.shape[1])
         let size = Size2D(input.shape[2], input.shape[3])
@@ -22,7 +22,7 @@ public struct ScoreCAM: CAMMethod {
         for sample in 0..<count {
             let image = input.slice(along: 0, from: sample, to: sample + 1)
             let sampleMasks = masks[sample].unsqueezed(at: 1)  // [C, 1, H, W]
-            scores += context.perturbedScores(ofSample: sample, count: channels) { range in
+            scores += try context.perturbedScores(ofSample: sample, count: channels) { range in
                 image * sampleMasks.slice(along: 0, from: range.lowerBound, to: range.upperBound)
             }
         }

@@ -60,4 +60,14 @@ extension Module {
         guard let stages else { return [self] }
         return stages.flatMap(\.flattenedStages)
     }
+
+    /// The stages that follow the module at `path`, when this module is a chain of stages and
+    /// that module's output is one stage's output: run in order on that output, they give this
+    /// module's output. `nil` when the module at `path` ends inside a stage (or is not there).
+    public func stages(after path: String) -> [Module]? {
+        guard let module = module(at: path), let last = module.flattenedStages.last else { return nil }
+        let chain = flattenedStages
+        guard let index = chain.firstIndex(where: { $0 === last }) else { return nil }
+        return Array(chain[(index + 1)...])
+    }
 }

@@ -13,6 +13,8 @@ final class TapSession: @unchecked Sendable {
     let tracksGradients: Bool
     /// Whether outputs are kept, or only their shapes.
     let keepsOutputs: Bool
+    /// Outputs given in place of what the module at a path computes.
+    let replacements: [String: Tensor]
     /// The latest output of each tapped module (a module called twice keeps its last output).
     private(set) var activations: [String: Tensor] = [:]
     /// The shape of each tapped module's latest output.
@@ -20,14 +22,16 @@ final class TapSession: @unchecked Sendable {
     /// Tapped paths in the order their modules finished (repeats kept).
     private(set) var order: [String] = []
 
-    init(paths: Set<String>, tracksGradients: Bool, keepsOutputs: Bool = true) {
+    init(paths: Set<String>, tracksGradients: Bool, keepsOutputs: Bool = true, replacements: [String: Tensor] = [:]) {
         self.paths = paths
         self.tracksGradients = tracksGradients
         self.keepsOutputs = keepsOutputs
+        self.replacements = replacements
     }
 
     func offer(_ output: Tensor, at path: String) -> Tensor {
         guard paths.contains(path) else { return output }
+        if let replacement = replacements[path] { return replacement }
         let tapped = tracksGradients ? output.tapped() : output
         if keepsOutputs { activations[path] = tapped }
         shapes[path] = output.shape
@@ -134,8 +138,18 @@ extension Module {
         return (session.result, session.tapped.shapes, session.tapped.order)
     }
 
+    /// Runs `body` with the module (or inner tap) at `path` giving `replacement` instead of what
+    /// it computes, so that the rest of the model runs on it: how a method changes a layer's
+    /// activations (Ablation-CAM's ablated channels) in a model that is not a chain of stages.
+    @_spi(Engine) public func withOutput<Result>(
+        at path: String, replacedBy replacement: Tensor, _ body: () throws -> Result
+    ) throws -> Result {
+        try tapSession([path], gradients: false, keepsOutputs: false, replacements: [path: replacement], body).result
+    }
+
     private func tapSession<Result>(
-        _ paths: [String], gradients: Bool, keepsOutputs: Bool, _ body: () throws -> Result
+        _ paths: [String], gradients: Bool, keepsOutputs: Bool, replacements: [String: Tensor] = [:],
+        _ body: () throws -> Result
     ) throws
         -> (result: Result, tapped: TapSession)
     {
@@ -144,7 +158,8 @@ extension Module {
         for path in paths where !known.contains(path) {
             throw UnknownLayerError(name: path, suggestions: nearest(path, among: tapNames))
         }
-        let session = TapSession(paths: Set(paths), tracksGradients: gradients, keepsOutputs: keepsOutputs)
+        let session = TapSession(
+            paths: Set(paths), tracksGradients: gradients, keepsOutputs: keepsOutputs, replacements: replacements)
         let result = try TapSession.$current.withValue(session) { try body() }
         return (result, session)
     }

@@ -153,6 +153,31 @@ struct CAMTests {
         #expect(reports == [12, 22])
     }
 
+    @Test func ablationCAM() throws {
+        // On the first toy: the score is Σ_c w_c · mean(A_c) = 2·2.5 − 1·1.5 = 3.5; the sample's
+        // minimum is 0, so a channel is ablated to 0. Without A₀ the score is −1.5, without A₁ 5:
+        // weights (3.5 + 1.5)/3.5 = 10/7 and (3.5 − 5)/3.5 = −3/7; map ReLU(10/7·A₀ − 3/7·A₁).
+        let expected: [Float] = [0, 20.0 / 7, 27.0 / 7, 37.0 / 7]
+        // A layer stack is no chain of stages: the whole model runs with the layer's output replaced.
+        let stack = try model()
+        #expect(stack.stages(after: "features.1") == nil)
+        expectClose(
+            try AblationCAM().attribute(stack, layer: "features.1", input: input, target: .classes([0])).scalars, expected)
+        // A chain: only the stages after the layer run on the ablated activations.
+        var generator = RandomGenerator(seed: 0)
+        let chain = Sequential([
+            Conv2d(inputChannels: 2, outputChannels: 2, kernelSize: 1, generator: &generator), ReLU(),
+            AdaptiveAvgPool2d(outputSize: 1), Flatten(), Linear(inputFeatures: 2, outputFeatures: 1, generator: &generator),
+        ])
+        chain.assignPaths()
+        try chain.load([
+            "0.weight": Tensor(shape: [2, 2, 1, 1], scalars: [1, 0, 0, 1]), "0.bias": Tensor.zeros([2]),
+            "4.weight": Tensor(shape: [1, 2], scalars: [2, -1]), "4.bias": Tensor.zeros([1]),
+        ])
+        #expect(chain.stages(after: "1")?.count == 3)
+        expectClose(try AblationCAM().attribute(chain, layer: "1", input: input, target: .classes([0])).scalars, expected)
+    }
+
     @Test func eigenCAMNeedsNoGradients() throws {
         let without = try withoutGradients {
             try EigenCAM().attribute(try linearModel(), layer: "features.0", input: signedInput, target: .classes([0]))

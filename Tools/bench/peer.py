@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""One benchmark workload in PyTorch + Captum (or onnxruntime for `predict --runtime ort`).
+"""One benchmark workload in PyTorch + Captum (or onnxruntime for `predict --runtime ort`, or
+pytorch-grad-cam for `--runtime grad-cam`: the CAM family by Loupe's method names).
 
 The peer side of `loupe bench`: the same model file, input, workload, batching and timing, and
 the same one-line JSON ({"median_s", "min_s", "peak_rss_mb"}). Runs with 2 threads. Called by
@@ -25,7 +26,7 @@ def main():
     parser.add_argument("--onnx")
     parser.add_argument("--input", required=True)
     parser.add_argument("--method", default="predict")
-    parser.add_argument("--runtime", default="torch", choices=["torch", "ort"])
+    parser.add_argument("--runtime", default="torch", choices=["torch", "ort", "grad-cam"])
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
@@ -44,6 +45,8 @@ def main():
 
     if args.runtime == "ort":
         workload = onnxruntime_forward(args, batch)
+    elif args.runtime == "grad-cam":
+        workload = grad_cam_workload(args, batch)
     else:
         workload = torch_workload(args, batch)
 
@@ -78,6 +81,29 @@ def onnxruntime_forward(args, batch):
     session = ort.InferenceSession(args.onnx, options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return lambda: session.run(None, {name: batch})
+
+
+def grad_cam_workload(args, batch):
+    """A pytorch-grad-cam method with its defaults (Score-CAM's 16 and Ablation-CAM's 32 copies per
+    pass) on the model, the whole call a user makes: the map for the top class, scaled to the input."""
+    import torch
+    import torchvision
+    import pytorch_grad_cam as cams
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+    from safetensors.torch import load_file
+    torch.set_num_threads(args.threads)
+    model = getattr(torchvision.models, args.arch)(weights=None)
+    model.load_state_dict(load_file(args.weights))
+    model.eval()
+    x = torch.from_numpy(batch)
+    with torch.no_grad():
+        targets = [ClassifierOutputTarget(int(t)) for t in model(x).argmax(dim=1)]
+    classes = {"grad-cam": cams.GradCAM, "grad-cam++": cams.GradCAMPlusPlus, "hires-cam": cams.HiResCAM,
+               "xgrad-cam": cams.XGradCAM, "layer-cam": cams.LayerCAM, "grad-cam-element-wise": cams.GradCAMElementWise,
+               "eigen-cam": cams.EigenCAM, "eigen-grad-cam": cams.EigenGradCAM, "score-cam": cams.ScoreCAM,
+               "ablation-cam": cams.AblationCAM}
+    cam = classes[args.method](model=model, target_layers=[model.get_submodule(args.layer)])
+    return lambda: cam(input_tensor=x, targets=targets)
 
 
 def torch_workload(args, batch):
