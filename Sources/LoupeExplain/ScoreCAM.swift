@@ -4,7 +4,8 @@ import LoupeTensor
 /// upsampled bilinearly to the input with corners aligned (`nn.UpsamplingBilinear2d`) and scaled
 /// to `(a − min) / (max − min + 1e-8)`, masks the input (`x · mask`, in the model's input space);
 /// the channel's weight is the softmax over channels of the masked inputs' target scores. No
-/// gradients: one forward pass per channel, run in passes.
+/// gradients: one forward pass per channel, run in passes — except that every channel whose
+/// activation is constant masks the input to zeros, so those channels share one pass.
 public struct ScoreCAM: CAMMethod {
     public init() {}
     public var needsGradients: Bool { false }
@@ -18,13 +19,22 @@ public struct ScoreCAM: CAMMethod {
         let low = flat.min(along: 2, keepingDimensions: true).reshaped([count, channels, 1, 1])
         let high = flat.max(along: 2, keepingDimensions: true).reshaped([count, channels, 1, 1])
         let masks = (upsampled - low) / (high - low + 1e-8)
+        let (lows, highs) = (low.scalars, high.scalars)
         var scores: [Float] = []
         for sample in 0..<count {
             let image = input.slice(along: 0, from: sample, to: sample + 1)
-            let sampleMasks = masks[sample].unsqueezed(at: 1)  // [C, 1, H, W]
-            scores += try context.perturbedScores(ofSample: sample, count: channels) { range in
+            let channelsOfSample = (sample * channels)..<((sample + 1) * channels)
+            // The channels whose mask is not all zeros, and one for the zero mask if any has it.
+            let varying = channelsOfSample.filter { highs[$0] > lows[$0] }.map { $0 - sample * channels }
+            let constant = channelsOfSample.first { !(highs[$0] > lows[$0]) }.map { $0 - sample * channels }
+            let scored = varying + (constant.map { [$0] } ?? [])
+            let sampleMasks = masks[sample].unsqueezed(at: 1).gathered(scored)  // [scored, 1, H, W]
+            let values = try context.perturbedScores(ofSample: sample, count: scored.count) { range in
                 image * sampleMasks.slice(along: 0, from: range.lowerBound, to: range.upperBound)
             }
+            var byChannel = [Float](repeating: constant.map { _ in values[values.count - 1] } ?? 0, count: channels)
+            for (index, channel) in varying.enumerated() { byChannel[channel] = values[index] }
+            scores += byChannel
         }
         return .channelWeights(Tensor(shape: [count, channels], scalars: scores).softmax(along: 1))
     }

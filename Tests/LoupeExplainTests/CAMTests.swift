@@ -153,6 +153,15 @@ struct CAMTests {
         #expect(reports == [12, 22])
     }
 
+    @Test func scoreCAMScoresAConstantChannelOnce() throws {
+        // Channel 1 is all zeros, so its mask is zeros and the masked input scores 0; channel 0's
+        // mask [0, 1/3, 2/3, 1] leaves [0, 2/3, 2, 4], scoring 2 · mean = 10/3. Weights: softmax.
+        let image = Tensor(shape: [1, 2, 2, 2], scalars: [1, 2, 3, 4, 0, 0, 0, 0])
+        let w0 = 1 / (1 + Foundation.exp(-Float(10) / 3))
+        let map = try ScoreCAM().attribute(try model(), layer: "features.1", input: image, target: .classes([0]))
+        expectClose(map.scalars, [1, 2, 3, 4].map { $0 * w0 })
+    }
+
     @Test func ablationCAM() throws {
         // On the first toy: the score is Σ_c w_c · mean(A_c) = 2·2.5 − 1·1.5 = 3.5; the sample's
         // minimum is 0, so a channel is ablated to 0. Without A₀ the score is −1.5, without A₁ 5:

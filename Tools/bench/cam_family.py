@@ -30,6 +30,8 @@ def main():
     parser.add_argument("--workdir", default=os.path.join(ROOT, ".build", "bench-models"))
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--print-only", action="store_true")
+    parser.add_argument("--merge", action="store_true",
+                        help="replace only the rows measured now, keep the table's others (noted as from an earlier run)")
     args = parser.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
     lines, started = [], time.time()
@@ -45,9 +47,25 @@ def main():
                     f"{loupe['median_s'] / peer['median_s']:.2f} | {loupe['peak_rss_mb']:.0f} | {peer['peak_rss_mb']:.0f} |")
             print(line, flush=True)
             lines.append(line)
-    table = "\n".join([
-        f"Measured {datetime.date.today().isoformat()} on {cpu_name()}, 2 threads, in {time.time() - started:.0f} s, with",
-        "`swift build -c release --product loupe && python3 Tools/bench/cam_family.py`.",
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    notes = []
+    if args.merge:
+        text = open(path).read()
+        block = text.split(BEGIN, 1)[1].split(END, 1)[0].splitlines() if BEGIN in text else []
+        measured = {tuple(line.split(" | ")[:3]) for line in lines}
+        kept = [line for line in block if line.startswith("| ") and not line.startswith("| model")
+                and tuple(line.split(" | ")[:3]) not in measured]
+        order = {(arch, layer, method): index for index, (arch, layer, method) in
+                 enumerate((a, l, m) for a, l in ROWS for m in METHODS)}
+        lines = sorted(kept + lines, key=lambda line: order.get(tuple(c.strip("| ") for c in line.split(" | ")[:3]), 99))
+        notes = [line for line in block if line.startswith("Rows measured") or line.startswith("Measured")]
+        notes = notes[:1] + [f"Rows measured again {datetime.date.today().isoformat()} with `--merge`: "
+                             + ", ".join(sorted({m for _, _, m in (tuple(c.strip('| ') for c in key) for key in measured)}))
+                             + "."]
+    header = notes or [
+        f"Measured {datetime.date.today().isoformat()} on {cpu_name()}, 2 threads, in {time.time() - started:.0f} s, with"
+        + " `swift build -c release --product loupe && python3 Tools/bench/cam_family.py`."]
+    table = "\n".join(header + [
         "",
         "| model | layer | method | Loupe | pytorch-grad-cam | ratio | Loupe MB | pytorch-grad-cam MB |",
         "|---|---|---|---|---|---|---|---|",
@@ -55,7 +73,7 @@ def main():
     if args.print_only:
         print(table)
         return
-    write_between(os.path.join(ROOT, "BENCHMARKS.md"), BEGIN, END, table)
+    write_between(path, BEGIN, END, table)
 
 
 if __name__ == "__main__":
