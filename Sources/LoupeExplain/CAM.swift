@@ -134,26 +134,43 @@ extension AttributionMethod {
 }
 
 extension Module {
-    /// The default layer for class activation maps: the last module, in execution order, whose
-    /// output is `[N, C, h, w]` with more than one spatial position (the last convolutional
-    /// activation before global pooling); in an ONNX graph, the last such tensor that is not a
-    /// mere transpose or reshape. Found by running one sample of zeros shaped like `inputShape`
-    /// `[N, C, H, W]` (the choice does not depend on the batch size).
+    /// The default layer for class activation maps: the layer the architecture declares
+    /// (``LoupeNN/Module/camLayer``); elsewhere (ONNX graphs, layer stacks) the last module or
+    /// tensor, in execution order, whose output is `[N, C, h, w]` with more than one spatial
+    /// position and that is not a pooling's output or a mere transpose or reshape — the last
+    /// convolutional activation before global pooling or flatten. Found by running one sample of
+    /// zeros shaped like `inputShape` `[N, C, H, W]` (the choice does not depend on the batch size).
     public func defaultCAMLayer(inputShape: [Int]) throws -> String {
-        let rearranged = Set(
-            namedModules().flatMap { $0.module.innerTaps.filter(\.rearranges).flatMap { [$0.name] + $0.aliases } })
-        let probe = [1] + inputShape.dropFirst()
-        let (_, shapes, order) = try withTapShapesInOrder(tapNames.filter { !rearranged.contains($0) }) {
-            withoutGradients { self(Tensor.zeros(probe)) }
-        }
-        guard
-            let layer = order.last(where: { path in
-                guard let shape = shapes[path] else { return false }
-                return shape.count == 4 && shape[2] * shape[3] > 1
-            })
-        else {
+        if let camLayer, module(at: camLayer) != nil { return camLayer }
+        guard let layer = try camLayerCandidates(inputShape: inputShape).last else {
             throw ExplanationError("the model has no layer with a spatial output; give --layer")
         }
         return layer
+    }
+
+    /// The layers a class activation map can use, in execution order: every module or tensor
+    /// whose output is `[N, C, h, w]` with more than one spatial position, except pooling outputs
+    /// and mere transposes or reshapes.
+    public func camLayerCandidates(inputShape: [Int]) throws -> [String] {
+        let poolingTypes: Set = ["MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LpPool"]
+        let skippedInner = namedModules().flatMap { entry in
+            entry.module.innerTaps.filter { $0.rearranges || poolingTypes.contains($0.type) }.flatMap { [$0.name] + $0.aliases }
+        }
+        // A pooling module, or a container whose output is its last stage's, a pooling's.
+        let skippedModules = namedModules().filter { entry in
+            let last = entry.module.flattenedStages.last ?? entry.module
+            return last is MaxPool2d || last is AvgPool2d || last is AdaptiveAvgPool2d
+        }.map(\.path)
+        let skipped = Set(skippedInner + skippedModules)
+        let probe = [1] + inputShape.dropFirst()
+        let (_, shapes, order) = try withTapShapesInOrder(tapNames.filter { !skipped.contains($0) }) {
+            withoutGradients { self(Tensor.zeros(probe)) }
+        }
+        // A module run twice counts where it last finished.
+        var seen = Set<String>()
+        return order.reversed().filter { path in
+            guard let shape = shapes[path], shape.count == 4, shape[2] * shape[3] > 1 else { return false }
+            return seen.insert(path).inserted
+        }.reversed()
     }
 }

@@ -5,7 +5,8 @@ import LoupeTensor
 /// to `(a − min) / (max − min + 1e-8)`, masks the input (`x · mask`, in the model's input space);
 /// the channel's weight is the softmax over channels of the masked inputs' target scores. No
 /// gradients: one forward pass per channel, run in passes — except that every channel whose
-/// activation is constant masks the input to zeros, so those channels share one pass.
+/// upsampled activation is constant masks the input to zeros, so those channels share one pass.
+/// Masks are made a pass at a time, so memory holds one pass's, not every channel's.
 public struct ScoreCAM: CAMMethod {
     public init() {}
     public var needsGradients: Bool { false }
@@ -14,25 +15,31 @@ public struct ScoreCAM: CAMMethod {
         let (input, activations) = (context.input, context.activations)
         let (count, channels) = (activations.shape[0], activations.shape[1])
         let size = Size2D(input.shape[2], input.shape[3])
-        let upsampled = activations.resizedBilinear(to: size, alignCorners: true)
-        let flat = upsampled.flattened(from: 2)
-        let low = flat.min(along: 2, keepingDimensions: true).reshaped([count, channels, 1, 1])
-        let high = flat.max(along: 2, keepingDimensions: true).reshaped([count, channels, 1, 1])
-        let masks = (upsampled - low) / (high - low + 1e-8)
-        let (lows, highs) = (low.scalars, high.scalars)
         var scores: [Float] = []
         for sample in 0..<count {
+            let planes = activations[sample]  // [C, h, w]
             let image = input.slice(along: 0, from: sample, to: sample + 1)
-            let channelsOfSample = (sample * channels)..<((sample + 1) * channels)
-            // The channels whose mask is not all zeros, and one for the zero mask if any has it.
-            let varying = channelsOfSample.filter { highs[$0] > lows[$0] }.map { $0 - sample * channels }
-            let constant = channelsOfSample.first { !(highs[$0] > lows[$0]) }.map { $0 - sample * channels }
-            let scored = varying + (constant.map { [$0] } ?? [])
-            let sampleMasks = masks[sample].unsqueezed(at: 1).gathered(scored)  // [scored, 1, H, W]
-            let values = try context.perturbedScores(ofSample: sample, count: scored.count) { range in
-                image * sampleMasks.slice(along: 0, from: range.lowerBound, to: range.upperBound)
+            /// The channels' activations at the input's size, `[k, 1, H, W]`.
+            func upsampled(_ chosen: ArraySlice<Int>) -> Tensor {
+                planes.gathered(Array(chosen)).unsqueezed(at: 1).resizedBilinear(to: size, alignCorners: true)
             }
-            var byChannel = [Float](repeating: constant.map { _ in values[values.count - 1] } ?? 0, count: channels)
+            var lows: [Float] = [], highs: [Float] = []
+            for start in stride(from: 0, to: channels, by: 64) {
+                let flat = upsampled(Array(0..<channels)[start..<min(start + 64, channels)]).flattened(from: 1)
+                lows += flat.min(along: 1).scalars
+                highs += flat.max(along: 1).scalars
+            }
+            // The channels whose mask is not all zeros, then one whose mask is, if any.
+            let varying = (0..<channels).filter { highs[$0] > lows[$0] }
+            let constant = (0..<channels).first { !(highs[$0] > lows[$0]) }
+            let scored = varying + (constant.map { [$0] } ?? [])
+            let values = try context.perturbedScores(ofSample: sample, count: scored.count) { range in
+                let chosen = scored[range]
+                let low = Tensor(shape: [chosen.count, 1, 1, 1], scalars: chosen.map { lows[$0] })
+                let high = Tensor(shape: [chosen.count, 1, 1, 1], scalars: chosen.map { highs[$0] })
+                return image * ((upsampled(chosen) - low) / (high - low + 1e-8))
+            }
+            var byChannel = [Float](repeating: constant == nil ? 0 : values[values.count - 1], count: channels)
             for (index, channel) in varying.enumerated() { byChannel[channel] = values[index] }
             scores += byChannel
         }

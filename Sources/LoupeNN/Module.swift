@@ -63,6 +63,11 @@ open class Module {
     /// architecture declares none.
     open var head: Module? { nil }
 
+    /// The layer class activation maps use unless told otherwise, a path below this module:
+    /// the activation of the last convolutional block (VGG's last ReLU in `features`, ResNet's
+    /// `layer4`), as pytorch-grad-cam's users choose; `nil` when the architecture declares none.
+    open var camLayer: String? { nil }
+
     /// The modules whose composition is ``forward(_:)``, when the module is such a chain
     /// (a `Sequential`, a torchvision network); `nil` otherwise.
     open var stages: [Module]? { nil }

@@ -89,7 +89,9 @@ public struct Report {
             seconds[method, default: 0] += elapsed
             let picture = try Render.attributionPicture(
                 result.attribution[0], attributesToLayer: method.attributesToLayer, on: photo)
-            let layerNote = result.layer.map { " at \($0)" } ?? ""
+            let layerNote =
+                (result.layer.map { " at \($0)" } ?? "")
+                + (method.attributesToLayer && result.attribution.abs().max().scalar == 0 ? " (zero everywhere)" : "")
             overlays.append(
                 try HTML.image(picture, displayWidth: width, alt: method.name)
                     .figure(caption: "\(method.name)\(layerNote) · \(Report.milliseconds(elapsed))", width: width))

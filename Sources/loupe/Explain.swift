@@ -121,6 +121,15 @@ struct Explain: ParsableCommand {
         if layer == nil, let chosenLayer = result.layer {
             FileHandle.standardError.write(Data("\(method.name) layer: \(chosenLayer)\n".utf8))
         }
+        if method.attributesToLayer, let used = result.layer, result.attribution.abs().max().scalar == 0 {
+            let earlier = try network.camLayerCandidates(inputShape: x.shape).prefix { $0 != used }.last
+            FileHandle.standardError.write(
+                Data(
+                    ("\(method.name): the map is zero everywhere at \(used); "
+                        + (earlier.map { "try an earlier layer, --layer \($0)" }
+                            ?? "try another --layer (loupe summary lists them)")
+                        + "\n").utf8))
+        }
         if let delta = result.convergenceDelta { FileHandle.standardError.write(Data("convergence delta: \(delta[0])\n".utf8)) }
         let attribution = result.attribution
         if let out {

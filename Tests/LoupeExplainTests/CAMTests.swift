@@ -1,6 +1,6 @@
 import Foundation
 import LoupeExplain
-import LoupeNN
+@_spi(Engine) import LoupeNN
 import LoupeTensor
 import Testing
 
@@ -58,6 +58,36 @@ struct CAMTests {
     @Test func defaultLayerIsTheLastSpatialActivation() throws {
         // features.2 pools to 1×1, so the last output with more than one position is features.1.
         #expect(try model().defaultCAMLayer(inputShape: [1, 2, 2, 2]) == "features.1")
+    }
+
+    @Test func zooArchitecturesDeclareTheirCAMLayer() throws {
+        // The last convolutional block's activation, by torchvision's module paths.
+        let expected = [
+            "alexnet": "features.11", "vgg11": "features.19", "vgg11_bn": "features.27", "vgg13": "features.23",
+            "vgg13_bn": "features.33", "vgg16": "features.29", "vgg16_bn": "features.42", "vgg19": "features.35",
+            "vgg19_bn": "features.51", "squeezenet1_0": "features.12", "squeezenet1_1": "features.12",
+        ]
+        for name in ModelZoo.architectures {
+            let model = try ModelZoo.makeForLoading(name, classes: 10)
+            let layer = try model.defaultCAMLayer(inputShape: [1, 3, 224, 224])
+            #expect(layer == expected[name] ?? (name.hasPrefix("resnet") ? "layer4" : "?"), "\(name)")
+            #expect(model.module(at: layer) is ReLU || name.hasPrefix("resnet") || name.hasPrefix("squeezenet"), "\(name)")
+        }
+    }
+
+    @Test func undeclaredDefaultSkipsPoolingOutputs() throws {
+        // conv, ReLU, max pool, conv, ReLU, max pool, then the classifier: the default is the
+        // second ReLU, not the pool after it (nor `features`, whose output is that pool's).
+        var generator = RandomGenerator(seed: 0)
+        let model = try LayerStack(
+            features: [
+                LayerSpec("conv2d", outputs: 4, kernel: 3, padding: 1), LayerSpec("relu"), LayerSpec("maxpool2d", kernel: 2),
+                LayerSpec("conv2d", outputs: 4, kernel: 3, padding: 1), LayerSpec("relu"), LayerSpec("maxpool2d", kernel: 2),
+            ],
+            classifier: [LayerSpec("linear", outputs: 3)], inputShape: [1, 8, 8], generator: &generator)
+        #expect(try model.defaultCAMLayer(inputShape: [1, 1, 8, 8]) == "features.4")
+        #expect(
+            try model.camLayerCandidates(inputShape: [1, 1, 8, 8]) == ["features.0", "features.1", "features.3", "features.4"])
     }
 
     @Test func occlusionWithTheMeanBaseline() {

@@ -157,6 +157,8 @@ public final class ResNet: Module, ReplaceableHead {
         [conv1, bn1, relu, maxpool] + layers + [avgpool, Flatten(), fc]
     }
 
+    public override var camLayer: String? { "layer4" }
+
     public override func forward(_ input: Tensor) -> Tensor {
         let stem = maxpool(conv1.fused(input, norm: bn1, relu: relu))
         let body = layers.reduce(stem) { $1($0) }

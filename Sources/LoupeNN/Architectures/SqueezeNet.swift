@@ -95,5 +95,8 @@ public final class SqueezeNet: Module {
 
     public override var stages: [Module]? { [features, classifier, Flatten()] }
 
+    /// The last Fire module's output.
+    public override var camLayer: String? { "features.12" }
+
     public override var head: Module? { classifier }
 }

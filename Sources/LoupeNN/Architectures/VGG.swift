@@ -81,6 +81,11 @@ public class PooledClassifier: Module, ReplaceableHead {
 
     public override var head: Module? { classifier }
 
+    /// The last ReLU of `features` (vgg16's `features.29`, alexnet's `features.11`).
+    public override var camLayer: String? {
+        features.layers.lastIndex { $0 is ReLU }.map { "features.\($0)" }
+    }
+
     public func replaceHead(with head: Module) {
         classifier = head
         assignPaths(path)
