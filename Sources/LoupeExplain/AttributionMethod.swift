@@ -105,7 +105,7 @@ public struct AttributionMethod: Sendable, Hashable {
         public var samplesPerPass = 4
         /// The most perturbed copies of one sample (Score-CAM's masked inputs) run through the
         /// model together; like ``samplesPerPass`` it bounds memory and leaves the result unchanged.
-        public var copiesPerPass = 16
+        public var copiesPerPass = 8
 
         public init() {}
     }
