@@ -31,7 +31,7 @@ public struct AttributionMethod: Sendable, Hashable {
         /// The layer, for a method that reads ``Setting/layer``: the options' or the model's
         /// default CAM layer, chosen once for the whole batch.
         public var layer: String?
-        /// Told the units of work done and in all (occlusion's windows).
+        /// Told the units of work done and in all (occlusion's windows, a CAM's perturbed copies).
         public var progress: (Int, Int) -> Void
     }
 
