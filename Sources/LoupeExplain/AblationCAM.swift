@@ -27,7 +27,7 @@ public struct AblationCAM: CAMMethod {
                 let copies = image.broadcast(to: [ablated.shape[0]] + Array(image.shape.dropFirst()))
                 return try context.model.withOutput(at: context.layer, replacedBy: ablated) { context.model(copies) }
             }
-            let original = try withoutGradients { try context.target.copiesOf(sample: sample, count: 1).scores(forward(kept)) }
+            let original = try withoutGradients { try context.target.subset(sample..<sample + 1).scores(forward(kept)) }
                 .scalar
             let low = kept.min().scalar
             let fill: Float = low == 0 ? 0 : low - 1e7

@@ -104,7 +104,7 @@ extension CAMContext {
             let batch = copies(range)
             let run = {
                 try withoutGradients {
-                    target.copiesOf(sample: sample, count: range.count).scores(try forward?(batch) ?? model(batch))
+                    target.subset(sample..<sample + 1).repeated(range.count).scores(try forward?(batch) ?? model(batch))
                 }
             }
             scores += (range.count == perPass ? try run() : try withShapeVaryingConvolutions(run)).scalars

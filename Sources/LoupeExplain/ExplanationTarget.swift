@@ -28,13 +28,6 @@ public enum ExplanationTarget {
         return .classes(Array(targets[range]))
     }
 
-    /// The target of sample `sample` for `count` copies of it (`.custom` applies to every copy
-    /// unchanged).
-    func copiesOf(sample: Int, count: Int) -> ExplanationTarget {
-        guard case .classes(let targets) = self else { return self }
-        return .classes(Array(repeating: targets[sample], count: count))
-    }
-
     /// The targets for `times` copies of the batch stacked along the first axis (`.custom`
     /// applies to every sample unchanged).
     func repeated(_ times: Int) -> ExplanationTarget {

@@ -135,7 +135,7 @@ func jacobiTopEigenvector(_ matrix: [Double], size n: Int) -> (value: Double, ve
     let total = a.reduce(0) { $0 + $1 * $1 }
     for _ in 0..<60 {
         var off = 0.0
-        for p in 0..<n { for q in (p + 1)..<max(p + 1, n) { off += a[p * n + q] * a[p * n + q] } }
+        for p in 0..<n { for q in (p + 1)..<n { off += a[p * n + q] * a[p * n + q] } }
         if off <= 1e-26 * total || total == 0 { break }
         for p in 0..<(n - 1) {
             for q in (p + 1)..<n {

@@ -20,12 +20,12 @@ public struct ScoreCAM: CAMMethod {
             let planes = activations[sample]  // [C, h, w]
             let image = input.slice(along: 0, from: sample, to: sample + 1)
             /// The channels' activations at the input's size, `[k, 1, H, W]`.
-            func upsampled(_ chosen: ArraySlice<Int>) -> Tensor {
-                planes.gathered(Array(chosen)).unsqueezed(at: 1).resizedBilinear(to: size, alignCorners: true)
+            func upsampled(_ chosen: [Int]) -> Tensor {
+                planes.gathered(chosen).unsqueezed(at: 1).resizedBilinear(to: size, alignCorners: true)
             }
             var lows: [Float] = [], highs: [Float] = []
             for start in stride(from: 0, to: channels, by: 64) {
-                let flat = upsampled(Array(0..<channels)[start..<min(start + 64, channels)]).flattened(from: 1)
+                let flat = upsampled(Array(start..<min(start + 64, channels))).flattened(from: 1)
                 lows += flat.min(along: 1).scalars
                 highs += flat.max(along: 1).scalars
             }
@@ -34,7 +34,7 @@ public struct ScoreCAM: CAMMethod {
             let constant = (0..<channels).first { !(highs[$0] > lows[$0]) }
             let scored = varying + (constant.map { [$0] } ?? [])
             let values = try context.perturbedScores(ofSample: sample, count: scored.count) { range in
-                let chosen = scored[range]
+                let chosen = Array(scored[range])
                 let low = Tensor(shape: [chosen.count, 1, 1, 1], scalars: chosen.map { lows[$0] })
                 let high = Tensor(shape: [chosen.count, 1, 1, 1], scalars: chosen.map { highs[$0] })
                 return image * ((upsampled(chosen) - low) / (high - low + 1e-8))

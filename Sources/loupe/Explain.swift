@@ -24,7 +24,7 @@ struct Explain: ParsableCommand {
     @Option(help: "Class index to explain (default: the model's top class).")
     var target: Int?
 
-    @Option(help: "Layer for CAM methods (default: the last spatial activation, printed).")
+    @Option(help: "Layer for CAM methods (default: the architecture's CAM layer, else the last spatial activation; printed).")
     var layer: String?
 
     @Flag(help: "CAM methods: project the channels' contributions on their first principal component instead of summing them.")
