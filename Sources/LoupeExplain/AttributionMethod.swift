@@ -11,7 +11,9 @@ public struct AttributionMethod: Sendable, Hashable {
     public enum Output: Sendable {
         /// The input pixels: an attribution shaped like the input, `[N, C, H, W]`.
         case input
-        /// A layer's positions: a map `[N, h, w]` at the layer's resolution (the CAM family).
+        /// A map `[N, h, w]` (the CAM family): at the layer's resolution; at the input's, min–max
+        /// scaled as pytorch-grad-cam scales it, for FullGrad and for a CAM at several layers or
+        /// with ``Options/augSmooth``.
         case layer
     }
 
@@ -19,6 +21,7 @@ public struct AttributionMethod: Sendable, Hashable {
     public enum Setting: String, CaseIterable, Sendable {
         case samples, noise, seed, sigmas, steps, rule, window, stride, baseline, layer
         case eigenSmooth = "eigen-smooth"
+        case augSmooth = "aug-smooth"
     }
 
     /// What a method is run on.
@@ -28,9 +31,9 @@ public struct AttributionMethod: Sendable, Hashable {
         public var input: Tensor
         public var target: ExplanationTarget
         public var options: Options
-        /// The layer, for a method that reads ``Setting/layer``: the options' or the model's
-        /// default CAM layer, chosen once for the whole batch.
-        public var layer: String?
+        /// The layers, for a method that reads ``Setting/layer``: the options' or the model's
+        /// default CAM layer, chosen once for the whole batch; empty for other methods.
+        public var layers: [String]
         /// Told the units of work done and in all (occlusion's windows, a CAM's perturbed copies).
         public var progress: (Int, Int) -> Void
     }
@@ -69,7 +72,8 @@ public struct AttributionMethod: Sendable, Hashable {
         self.run = run
     }
 
-    /// Whether the method attributes to a layer (`[N, h, w]`) rather than to the input pixels.
+    /// Whether the method gives a map `[N, h, w]` (the CAM family, FullGrad) rather than an
+    /// attribution to each input pixel.
     public var attributesToLayer: Bool { output == .layer }
 
     /// Whether the method needs a layer (the CAM family, guided Grad-CAM included).
@@ -93,11 +97,17 @@ public struct AttributionMethod: Sendable, Hashable {
         public var window = 16
         public var stride = 8
         public var baseline: Occlusion.Baseline = .value(0)
-        /// The CAM layer; `nil` picks ``LoupeNN/Module/defaultCAMLayer(inputShape:)``.
-        public var layer: String?
+        /// The CAM layers; none picks ``LoupeNN/Module/defaultCAMLayer(inputShape:)``. With more
+        /// than one, the map is pytorch-grad-cam's for several layers: each layer's map min–max
+        /// scaled and resized (bilinear) to the input, their mean scaled again.
+        public var layers: [String] = []
         /// Whether a CAM method projects its channels' contributions on their first principal
         /// component instead of summing them (pytorch-grad-cam's `eigen_smooth`).
         public var eigenSmooth = false
+        /// Whether a CAM is averaged over six augmented copies of the input, as pytorch-grad-cam's
+        /// `aug_smooth`: mirrored or not, times 0.9, 1 or 1.1, each map (scaled at the input's
+        /// resolution, as for several layers) mirrored back.
+        public var augSmooth = false
         /// The most samples of a batch explained together: a larger batch is explained this many
         /// at a time, which bounds memory and does not change the result (a model in evaluation
         /// mode treats samples independently). The noise methods split their own passes instead,
@@ -114,14 +124,14 @@ public struct AttributionMethod: Sendable, Hashable {
     public struct Result {
         /// `[N, C, H, W]` like the input for pixel methods; `[N, h, w]` for layer methods.
         public var attribution: Tensor
-        /// The layer a layer method used (chosen automatically when the options named none).
-        public var layer: String?
+        /// The layers a CAM method used (chosen automatically when the options named none).
+        public var layers: [String]
         /// Integrated gradients' convergence delta per image.
         public var convergenceDelta: [Float]?
 
-        public init(attribution: Tensor, layer: String? = nil, convergenceDelta: [Float]? = nil) {
+        public init(attribution: Tensor, layers: [String] = [], convergenceDelta: [Float]? = nil) {
             self.attribution = attribution
-            self.layer = layer
+            self.layers = layers
             self.convergenceDelta = convergenceDelta
         }
     }
@@ -137,15 +147,15 @@ public struct AttributionMethod: Sendable, Hashable {
         progress: ((Int, Int) -> Void)? = nil
     ) throws -> Result {
         precondition(input.rank == 4, "attribute: input must be [N, C, H, W]; got \(input.shape)")
-        var layer: String?
+        var layers: [String] = []
         if usesLayer {  // chosen once, not once per pass
-            layer = try options.layer ?? model.defaultCAMLayer(inputShape: input.shape)
+            layers = options.layers.isEmpty ? [try model.defaultCAMLayer(inputShape: input.shape)] : options.layers
         }
         let report = progress ?? { _, _ in }
         let count = input.shape[0], perPass = Swift.max(1, options.samplesPerPass)
         guard count > perPass, case .classes = target, !model.isTraining, samplesAreIndependent else {
             return try run(
-                Context(model: model, input: input, target: target, options: options, layer: layer, progress: report))
+                Context(model: model, input: input, target: target, options: options, layers: layers, progress: report))
         }
         // The batch in passes of `perPass` samples: peak memory is that of one pass, at about the
         // same speed per sample.
@@ -154,13 +164,13 @@ public struct AttributionMethod: Sendable, Hashable {
             let end = Swift.min(start + perPass, count)
             let context = Context(
                 model: model, input: input.slice(along: 0, from: start, to: end), target: target.subset(start..<end),
-                options: options, layer: layer,
+                options: options, layers: layers,
                 // Occlusion counts windows per pass; each sample has as many.
                 progress: { done, all in report(done + all / (end - start) * start, all / (end - start) * count) })
             parts.append(try run(context))
         }
         return Result(
-            attribution: Tensor.concatenate(parts.map(\.attribution), along: 0), layer: parts[0].layer,
+            attribution: Tensor.concatenate(parts.map(\.attribution), along: 0), layers: parts[0].layers,
             convergenceDelta: parts[0].convergenceDelta.map { _ in parts.flatMap { $0.convergenceDelta! } })
     }
 }

@@ -57,25 +57,58 @@ extension CAMMethod {
         _ model: Module, layer: String, input: Tensor, target: ExplanationTarget,
         options: AttributionMethod.Options = AttributionMethod.Options(), progress: @escaping (Int, Int) -> Void = { _, _ in }
     ) throws -> Tensor {
-        let (output, activations) = try model.withTaps([layer], gradients: needsGradients) {
+        try attribute(model, layers: [layer], input: input, target: target, options: options, progress: progress)[0]
+    }
+
+    /// The map `[N, h, w]` (after ReLU) at each of `layers`, at that layer's resolution, from one
+    /// pass through the model (and one backward pass, for a method that needs gradients).
+    public func attribute(
+        _ model: Module, layers: [String], input: Tensor, target: ExplanationTarget,
+        options: AttributionMethod.Options = AttributionMethod.Options(), progress: @escaping (Int, Int) -> Void = { _, _ in }
+    ) throws -> [Tensor] {
+        let (output, activations) = try model.withTaps(layers, gradients: needsGradients) {
             needsGradients ? model(input) : withoutGradients { model(input) }
         }
-        guard let activation = activations[layer], activation.rank == 4 else {
-            throw ExplanationError("layer '\(layer)' has no [N, C, h, w] output for a class activation map")
+        let tapped = try layers.map { layer in
+            guard let activation = activations[layer], activation.rank == 4 else {
+                throw ExplanationError("layer '\(layer)' has no [N, C, h, w] output for a class activation map")
+            }
+            return activation
         }
-        let gradient = needsGradients ? gradients(of: target.scores(output).sum(), at: [activation])[0] : nil
-        let values = activation.detached()
-        let context = CAMContext(
-            model: model, input: input, target: target, layer: layer, activations: values, gradients: gradient,
-            options: options, progress: progress)
-        let map: Tensor
-        switch try explain(context) {
-        case .channelWeights(let weights):
-            map = Self.combined(values * weights.reshaped([weights.shape[0], weights.shape[1], 1, 1]), options: options)
-        case .contributions(let contributions): map = Self.combined(contributions, options: options)
-        case .map(let given): map = given
+        let gradients = needsGradients ? LoupeTensor.gradients(of: target.scores(output).sum(), at: tapped) : nil
+        return try layers.indices.map { index in
+            let values = tapped[index].detached()
+            let context = CAMContext(
+                model: model, input: input, target: target, layer: layers[index], activations: values,
+                gradients: gradients?[index], options: options,
+                // Each layer's perturbations count as an equal share of the whole.
+                progress: { done, all in progress(index * all + done, layers.count * all) })
+            let map: Tensor
+            switch try explain(context) {
+            case .channelWeights(let weights):
+                map = Self.combined(values * weights.reshaped([weights.shape[0], weights.shape[1], 1, 1]), options: options)
+            case .contributions(let contributions): map = Self.combined(contributions, options: options)
+            case .map(let given): map = given
+            }
+            return map.relu()
         }
-        return map.relu()
+    }
+
+    /// The map `[N, H, W]` at the input's resolution, as pytorch-grad-cam returns it: each
+    /// layer's map min–max scaled and resized to the input (``scaledToInput(_:size:)``), and
+    /// with ``AttributionMethod/Options/augSmooth`` averaged over the augmented inputs
+    /// (``augmentationSmoothed(_:enabled:map:)``).
+    public func scaledMap(
+        _ model: Module, layers: [String], input: Tensor, target: ExplanationTarget,
+        options: AttributionMethod.Options = AttributionMethod.Options(), progress: @escaping (Int, Int) -> Void = { _, _ in }
+    ) throws -> Tensor {
+        let size = Size2D(input.shape[2], input.shape[3])
+        return try augmentationSmoothed(input, enabled: options.augSmooth) { augmented, index, count in
+            let maps = try attribute(
+                model, layers: layers, input: augmented, target: target, options: options,
+                progress: { done, all in progress(index * all + done, count * all) })
+            return scaledToInput(maps, size: size)
+        }
     }
 
     /// The channels' contributions summed, or projected on their first principal component.
@@ -115,20 +148,26 @@ extension CAMContext {
 }
 
 extension AttributionMethod {
-    /// A CAM method as a registered method: a map `[N, h, w]` at the chosen layer. It reads
-    /// `--eigen-smooth` unless it makes the map itself (`smooths: false`).
+    /// A CAM method as a registered method: a map `[N, h, w]` at the chosen layer, or at the
+    /// input's resolution for several layers or `--aug-smooth` (``CAMMethod/scaledMap(_:layers:input:target:options:progress:)``).
+    /// It reads `--eigen-smooth` unless it makes the map itself (`smooths: false`).
     static func camMethod(
         _ method: some CAMMethod, name: String, summary: String, smooths: Bool = true, isInDefaultReport: Bool = true
     ) -> AttributionMethod {
         AttributionMethod(
             name: name, summary: summary, output: .layer, needsGradients: method.needsGradients,
-            settings: smooths ? [.layer, .eigenSmooth] : [.layer], isInDefaultReport: isInDefaultReport
+            settings: smooths ? [.layer, .eigenSmooth, .augSmooth] : [.layer, .augSmooth], isInDefaultReport: isInDefaultReport
         ) { context in
-            let layer = context.layer!
-            let map = try method.attribute(
-                context.model, layer: layer, input: context.input, target: context.target, options: context.options,
-                progress: context.progress)
-            return Result(attribution: map, layer: layer)
+            let (layers, options) = (context.layers, context.options)
+            let map =
+                layers.count == 1 && !options.augSmooth
+                ? try method.attribute(
+                    context.model, layer: layers[0], input: context.input, target: context.target, options: options,
+                    progress: context.progress)
+                : try method.scaledMap(
+                    context.model, layers: layers, input: context.input, target: context.target, options: options,
+                    progress: context.progress)
+            return Result(attribution: map, layers: layers)
         }
     }
 }

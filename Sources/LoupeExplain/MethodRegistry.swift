@@ -7,7 +7,7 @@ public enum MethodRegistry {
     public static let builtIn: [AttributionMethod] = [
         .saliency, .inputXGradient, .guidedBackprop, .deconvnet, .smoothgrad, .smoothgradSquared, .vargrad, .blurSaliency,
         .integratedGradients, .occlusion, .gradCAM, .gradCAMPlusPlus, .hiResCAM, .xGradCAM, .layerCAM, .gradCAMElementWise,
-        .eigenCAM, .eigenGradCAM, .scoreCAM, .ablationCAM, .guidedGradCAM,
+        .eigenCAM, .eigenGradCAM, .scoreCAM, .ablationCAM, .fullGrad, .guidedGradCAM,
     ]
 
     /// The built-in methods, then the registered ones.

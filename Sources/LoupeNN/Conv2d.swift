@@ -49,6 +49,8 @@ public final class Conv2d: Module {
             dilation: dilation)
     }
 
+    public override var localChannelBiases: [(tap: String, bias: Tensor)] { bias.map { [(path, $0.value)] } ?? [] }
+
     public override var configuration: String {
         let shape = weight.shape
         return "\(shape[1] * groups), \(shape[0]), kernel_size=(\(shape[2]), \(shape[3])), stride=\(stride)"
@@ -128,6 +130,8 @@ public final class BatchNorm2d: Module {
     }
 
     public override var spatialFootprint: SpatialFootprint? { isTraining ? nil : .pointwise }
+
+    public override var localChannelBiases: [(tap: String, bias: Tensor)] { [(path, inferenceAffine.shift.detached())] }
 
     public override var configuration: String { "\(weight.shape[0]), eps=\(epsilon), momentum=\(momentum)" }
 }

@@ -68,6 +68,16 @@ open class Module {
     /// `layer4`), as pytorch-grad-cam's users choose; `nil` when the architecture declares none.
     open var camLayer: String? { nil }
 
+    /// The per-channel constants this module itself adds to a `[N, C, h, w]` tensor in evaluation
+    /// mode, each with the tap name of the tensor it ends up in: a convolution's bias, a batch
+    /// norm's shift `β − μ·γ/√(σ² + ε)` (an ONNX graph's, by tensor name). See ``channelBiases``.
+    open var localChannelBiases: [(tap: String, bias: Tensor)] { [] }
+
+    /// Every per-channel constant the network adds (``localChannelBiases`` of this module and its
+    /// descendants, depth first): FullGrad's bias layers, whose bias times gradient is part of
+    /// its map.
+    public var channelBiases: [(tap: String, bias: Tensor)] { namedModules().flatMap { $0.module.localChannelBiases } }
+
     /// The modules whose composition is ``forward(_:)``, when the module is such a chain
     /// (a `Sequential`, a torchvision network); `nil` otherwise.
     open var stages: [Module]? { nil }

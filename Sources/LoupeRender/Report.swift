@@ -90,7 +90,7 @@ public struct Report {
             let picture = try Render.attributionPicture(
                 result.attribution[0], attributesToLayer: method.attributesToLayer, on: photo)
             let layerNote =
-                (result.layer.map { " at \($0)" } ?? "")
+                (result.layers.isEmpty ? "" : " at \(result.layers.joined(separator: ", "))")
                 + (method.attributesToLayer && result.attribution.abs().max().scalar == 0 ? " (zero everywhere)" : "")
             overlays.append(
                 try HTML.image(picture, displayWidth: width, alt: method.name)

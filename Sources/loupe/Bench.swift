@@ -39,8 +39,13 @@ struct Bench: ParsableCommand {
     @Option(help: "Untimed runs before the timed ones.")
     var warmup = 1
 
-    @Option(help: "Layer for CAM methods (default: the last spatial activation).")
+    @Option(
+        help:
+            "Layer for CAM methods, or several, comma-separated (default: the architecture's CAM layer, else the last spatial activation)."
+    )
     var layer: String?
+
+    @OptionGroup var cam: CAMOptions
 
     func validate() throws {
         if method != "predict" { _ = try attributionMethod(named: method) }
@@ -59,7 +64,7 @@ struct Bench: ParsableCommand {
 
         var options = AttributionMethod.Options()
         sizes.apply(to: &options)
-        options.layer = layer
+        try cam.apply(to: &options, layers: layer, option: "--layer")
         let attribution = method == "predict" ? nil : try attributionMethod(named: method)
         let workload = {
             if let attribution {

@@ -10,7 +10,8 @@ struct Explain: ParsableCommand {
                 Methods (--method):
                 \(methodHelp)
                 --raw writes float32 before any normalization: the input's shape without the batch dimension for
-                pixel methods, (h, w) at the layer for CAM methods.
+                pixel methods, (h, w) at the layer for CAM methods; (H, W) at the input's size, scaled to 0...1, for
+                full-grad and for CAM methods at several layers or with --aug-smooth.
                 """)
     }
 
@@ -24,11 +25,13 @@ struct Explain: ParsableCommand {
     @Option(help: "Class index to explain (default: the model's top class).")
     var target: Int?
 
-    @Option(help: "Layer for CAM methods (default: the architecture's CAM layer, else the last spatial activation; printed).")
+    @Option(
+        help:
+            "Layer for CAM methods, or several, comma-separated (default: the architecture's CAM layer, else the last spatial activation; printed)."
+    )
     var layer: String?
 
-    @Flag(help: "CAM methods: project the channels' contributions on their first principal component instead of summing them.")
-    var eigenSmooth = false
+    @OptionGroup var cam: CAMOptions
 
     @Option(help: "Heat map PNG over the input image.")
     var out: String?
@@ -78,6 +81,7 @@ struct Explain: ParsableCommand {
         _ = try attributionMethod(named: method)
         guard (0...1).contains(alpha) else { throw ValidationError("--alpha is between 0 and 1; got \(alpha)") }
         _ = try CommaList.numbers(sigmas, option: "--sigmas")
+        if let layer { _ = try CommaList.names(layer, option: "--layer") }
     }
 
     /// The method settings from the command line.
@@ -97,8 +101,7 @@ struct Explain: ParsableCommand {
             options.baseline = .value(value)
         }
         options.sigmas = try CommaList.numbers(sigmas, option: "--sigmas")
-        options.layer = layer
-        options.eigenSmooth = eigenSmooth
+        try cam.apply(to: &options, layers: layer, option: "--layer")
         return options
     }
 
@@ -118,10 +121,12 @@ struct Explain: ParsableCommand {
             Progress.line("occlusion: \(done)/\(total) windows")
         }
         Progress.finish()
-        if layer == nil, let chosenLayer = result.layer {
+        if layer == nil, let chosenLayer = result.layers.first {
             FileHandle.standardError.write(Data("\(method.name) layer: \(chosenLayer)\n".utf8))
         }
-        if method.attributesToLayer, let used = result.layer, result.attribution.abs().max().scalar == 0 {
+        if method.attributesToLayer, result.layers.count == 1, let used = result.layers.first,
+            result.attribution.abs().max().scalar == 0
+        {
             let earlier = try network.camLayerCandidates(inputShape: x.shape).prefix { $0 != used }.last
             FileHandle.standardError.write(
                 Data(

@@ -108,6 +108,26 @@ struct MethodSizeOptions: ParsableArguments {
     }
 }
 
+/// How CAM methods combine and smooth their maps: `--eigen-smooth` and `--aug-smooth`, shared by
+/// explain, report and bench.
+struct CAMOptions: ParsableArguments {
+    @Flag(help: "CAM methods: project the channels' contributions on their first principal component instead of summing them.")
+    var eigenSmooth = false
+
+    @Flag(
+        help:
+            "CAM methods and full-grad: average the maps of the input mirrored or not, times 0.9, 1 and 1.1 (six passes), each scaled at the input's size."
+    )
+    var augSmooth = false
+
+    /// `options` with these settings and the CAM layers `layers` (comma-separated, from `option`).
+    func apply(to options: inout AttributionMethod.Options, layers: String?, option: String) throws {
+        options.eigenSmooth = eigenSmooth
+        options.augSmooth = augSmooth
+        options.layers = try layers.map { try CommaList.names($0, option: option) } ?? []
+    }
+}
+
 /// The attribution method called `name` on the command line, or a usage error listing them all.
 func attributionMethod(named name: String) throws -> AttributionMethod {
     guard let method = MethodRegistry.method(named: name) else {

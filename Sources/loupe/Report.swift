@@ -26,8 +26,16 @@ struct ReportCommand: ParsableCommand {
         help: "Methods, comma-separated, or all (default: \(MethodRegistry.defaultReport.map(\.name).joined(separator: ","))).")
     var methods: String?
 
-    @Option(help: "Layers whose activations to show, comma-separated (default: the Grad-CAM layer).")
+    @Option(help: "Layers whose activations to show, comma-separated (default: the CAM layer).")
     var layers: String?
+
+    @Option(
+        help:
+            "Layer for CAM methods, or several, comma-separated (default: the architecture's CAM layer, else the last spatial activation)."
+    )
+    var camLayer: String?
+
+    @OptionGroup var cam: CAMOptions
 
     @Option(help: "The folder to write index.html into.")
     var out: String
@@ -35,6 +43,7 @@ struct ReportCommand: ParsableCommand {
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("give at least one image: --images A.jpg B.png ...") }
         _ = try chosenMethods()
+        if let camLayer { _ = try CommaList.names(camLayer, option: "--cam-layer") }
     }
 
     func chosenMethods() throws -> [AttributionMethod] {
@@ -51,9 +60,10 @@ struct ReportCommand: ParsableCommand {
         var settings = Report.Settings()
         settings.methods = try chosenMethods()
         sizes.apply(to: &settings.options)
+        try cam.apply(to: &settings.options, layers: camLayer, option: "--cam-layer")
         settings.layers =
             try layers.map { try CommaList.names($0, option: "--layers") }
-            ?? [loaded.module.defaultCAMLayer(inputShape: inputs[0].shape)]
+            ?? [settings.options.layers.first ?? loaded.module.defaultCAMLayer(inputShape: inputs[0].shape)]
         var report = Report(
             title: "Loupe report: \(URL(fileURLWithPath: model.model ?? "").lastPathComponent)", model: loaded,
             modelName: model.model ?? "", settings: settings)

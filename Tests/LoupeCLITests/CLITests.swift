@@ -282,22 +282,19 @@ struct CLITests {
         #expect(metadata.architecture == "resnet18" && metadata.classes == ["cat", "dog"])
     }
 
-    @Test(
-        "explain writes the raw attribution and a picture",
-        arguments: [
-            ("saliency", [1, 28, 28]), ("input-x-gradient", [1, 28, 28]), ("guided-backprop", [1, 28, 28]),
-            ("deconvnet", [1, 28, 28]), ("smoothgrad", [1, 28, 28]), ("integrated-gradients", [1, 28, 28]),
-            ("occlusion", [1, 28, 28]), ("grad-cam", [14, 14]), ("grad-cam++", [14, 14]), ("smoothgrad-squared", [1, 28, 28]),
-            ("vargrad", [1, 28, 28]), ("blur-saliency", [1, 28, 28]), ("guided-grad-cam", [1, 28, 28]),
-        ])
-    func explainWritesRawAndPicture(_ method: String, _ shape: [Int]) throws {
+    /// Every method of the registry (the executable's own), with `--raw` and `--out`: a pixel
+    /// method's raw attribution is the input's shape, a CAM's is at its layer (the fashion CNN's
+    /// last spatial activation, 14×14), FullGrad's at the input's 28×28.
+    @Test("explain writes the raw attribution and a picture", arguments: MethodRegistry.builtIn)
+    func explainWritesRawAndPicture(_ method: AttributionMethod) throws {
+        let shape = !method.attributesToLayer ? [1, 28, 28] : method.usesLayer ? [14, 14] : [28, 28]
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-explain-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let raw = directory.appendingPathComponent("a.npy").path, picture = directory.appendingPathComponent("a.png").path
         let result = try run([
             "explain", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0000-ankle-boot.png",
-            "--method", method, "--samples", "4", "--steps", "8", "--window", "7", "--stride", "7",
+            "--method", method.name, "--samples", "4", "--steps", "8", "--window", "7", "--stride", "7",
             "--raw", raw, "--out", picture,
         ])
         #expect(result.status == 0, "\(result.error)")

@@ -223,4 +223,39 @@ struct CAMTests {
         }
         expectClose(without.scalars, try map(EigenCAM()))
     }
+
+    @Test func severalLayersAndAugmentationScaleAtTheInputsResolution() throws {
+        // Grad-CAM's map [0, 1, 1.25, 1.75] min–max scaled: [0, 1, 1.25, 1.75] / 1.75. The same layer
+        // twice averages two equal maps; the input is already the layer's 2×2 size.
+        let scaled: [Float] = [0, 1, 1.25, 1.75].map { $0 / 1.75 }
+        var options = AttributionMethod.Options()
+        options.layers = ["features.1", "features.1"]
+        let twice = try AttributionMethod.gradCAM.attribute(try model(), input: input, target: .classes([0]), options: options)
+        #expect(twice.layers == ["features.1", "features.1"])
+        expectClose(twice.attribution.scalars, scaled)
+        // The toy's score is the mean over positions, so a mirrored input gives the mirrored map, and
+        // ReLU with no biases makes 0.9·x give 0.9 times the map: after scaling, and mirrored back, each
+        // of the six copies gives the same map. (Left mirrored, the three would average to another.)
+        options.layers = ["features.1"]
+        options.augSmooth = true
+        let smoothed = try AttributionMethod.gradCAM.attribute(try model(), input: input, target: .classes([0]), options: options)
+        expectClose(smoothed.attribution.scalars, scaled)
+    }
+
+    @Test func fullGrad() throws {
+        // The toy with biases [−1.5, 0.5]: z₀ = x₀ − 1.5 = [−0.5, 0.5, 1.5, 2.5] (the ReLU stops the
+        // first position), z₁ = x₁ + 0.5 > 0. ∂s/∂z₀ = 0.5·[0, 1, 1, 1], ∂s/∂z₁ = −0.25, and the same
+        // at the input (the convolution is the identity).
+        //   |x·∂s/∂x|: channel 0 [0, 1, 1.5, 2] scaled [0, 0.5, 0.75, 1]; channel 1 [1, 0, 0.25, 0.25],
+        //   already in [0, 1].
+        //   |b·∂s/∂z| at features.0: channel 0 [0, 0.75, 0.75, 0.75] scaled [0, 1, 1, 1]; channel 1 the
+        //   constant 0.125, scaled to 0.
+        //   Sum [1, 1.5, 2, 2.25], scaled: [0, 0.4, 0.8, 1].
+        let toy = try model()
+        try toy.load(["features.0.bias": Tensor(shape: [2], scalars: [-1.5, 0.5])], strict: false)
+        #expect(toy.channelBiases.map(\.tap) == ["features.0"])
+        let map = try FullGrad().attribute(toy, input: input, target: .classes([0]))
+        #expect(map.shape == [1, 2, 2])
+        expectClose(map.scalars, [0, 0.4, 0.8, 1])
+    }
 }

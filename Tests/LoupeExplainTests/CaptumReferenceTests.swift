@@ -177,11 +177,11 @@ struct CaptumReferenceTests {
     func camFamily(_ architecture: String) throws {
         let c = try Case(architecture)
         let x = formulaInput()
-        for method in MethodRegistry.builtIn where method.attributesToLayer {
+        for method in MethodRegistry.builtIn where method.attributesToLayer && method.usesLayer {
             for (layer, prefix) in [(c.layer, "cam_"), (c.innerLayer, "inner_cam_")] {
                 for smooth in method.settings.contains(.eigenSmooth) ? [false, true] : [false] {
                     var options = AttributionMethod.Options()
-                    (options.layer, options.eigenSmooth) = (layer, smooth)
+                    (options.layers, options.eigenSmooth) = ([layer], smooth)
                     let name = prefix + method.name + (smooth ? "_eigen_smooth" : "")
                     let reference = try c.reference(name)
                     let largest = reference.scalars.max { abs($0) < abs($1) } ?? 0
@@ -191,6 +191,81 @@ struct CaptumReferenceTests {
                         floor: try Self.scoreRoundingFloor(method, c.model, layer: layer, input: x), architecture: architecture)
                 }
             }
+        }
+    }
+
+    /// pytorch-grad-cam's final maps, scaled at the input's resolution: every method of the
+    /// registry that reads layers at the CAM layer and the inner layer together
+    /// (`multi_cam_<name>.npy`); the methods the fixture script smooths, with `--aug-smooth` at the
+    /// CAM layer (`aug_cam_<name>.npy`); Grad-CAM at both layers with `--aug-smooth` and
+    /// `--eigen-smooth`; FullGrad plain and with `--aug-smooth`. Score-CAM and Ablation-CAM within
+    /// 1e-3 (their weights carry the rounding of score differences), the others within 1e-4.
+    @Test(arguments: [
+        "squeezenet1_1", "resnet18", "squeezenet1_1.safetensors", "resnet18.safetensors", "squeezenet1_1.onnx", "resnet18.onnx",
+    ])
+    func scaledMaps(_ architecture: String) throws {
+        let c = try Case(architecture)
+        let x = formulaInput()
+        func check(
+            _ method: AttributionMethod, _ reference: String, layers: [String] = [], eigen: Bool = false, aug: Bool = false,
+            floor: Float = 0
+        ) throws {
+            var options = AttributionMethod.Options()
+            (options.layers, options.eigenSmooth, options.augSmooth) = (layers, eigen, aug)
+            let map = try method.attribute(c.model, input: x, target: c.target, options: options).attribution[0]
+            let perturbs = method == .scoreCAM || method == .ablationCAM
+            expectMatch(
+                map, try c.reference(reference), reference, floor: Swift.max(floor, perturbs ? 1e-3 : 0),
+                architecture: architecture)
+        }
+        let both = [c.layer, c.innerLayer]
+        for method in MethodRegistry.builtIn where method.usesLayer {
+            try check(method, "multi_cam_\(method.name)", layers: both)
+        }
+        for method in [AttributionMethod.gradCAM, .eigenCAM, .layerCAM] {
+            try check(method, "aug_cam_\(method.name)", layers: [c.layer], aug: true)
+        }
+        try check(.gradCAM, "multi_aug_cam_grad-cam_eigen_smooth", layers: both, eigen: true, aug: true)
+        try check(.fullGrad, "full_grad")
+        // FullGrad scales each channel of each bias layer to [0, 1] on its own, so one ReLU input
+        // that float32 rounding puts on the other side of zero (a gradient passed or stopped)
+        // moves that channel's scaled map, and the sum, by about 1e-3.
+        let augmented = [false, true].flatMap { mirror in
+            [Float(0.9), 1, 1.1].map { (mirror ? x.gathered(Array((0..<x.shape[3]).reversed()), along: 3) : x) * $0 }
+        }
+        let tied = try augmented.contains { try Self.hasReLUInputNearZero(c.model, input: $0) }
+        try check(.fullGrad, "aug_full_grad", aug: true, floor: tied ? 1e-3 : 0)
+    }
+
+    /// Whether a bias layer's output (each feeds a ReLU, or an addition before one, in these
+    /// networks) has a nonzero value within 1e-6 of its largest magnitude of zero: where float32
+    /// rounding, which differs between any two implementations, can decide the ReLU.
+    static func hasReLUInputNearZero(_ model: Module, input: Tensor) throws -> Bool {
+        let taps = model.channelBiases.map(\.tap)
+        let (_, activations) = try model.withTaps(taps) { withoutGradients { model(input) } }
+        return activations.values.contains { values in
+            let scale = values.abs().max().scalar
+            return values.scalars.contains { $0 != 0 && abs($0) <= 1e-6 * scale }
+        }
+    }
+
+    /// FullGrad on a network of convolutions and batch norms, exported to ONNX as it is and with
+    /// the norms folded into the convolutions (Fixtures/batch-norm-cnn): both give
+    /// pytorch-grad-cam's map.
+    @Test func fullGradIsTheSameWithBatchNormsFolded() throws {
+        let folder = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent(
+            "batch-norm-cnn")
+        let parameters = try #require(
+            JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("params.json"))) as? [String: Any])
+        let target = ExplanationTarget.classes([try #require(parameters["target"] as? Int)])
+        let input = try NPY.read(folder.appendingPathComponent("input.npy").path).unsqueezed(at: 0)
+        let reference = try NPY.read(folder.appendingPathComponent("full_grad.npy").path)
+        for (file, norms) in [("unfolded", 3), ("folded", 0)] {
+            let loaded = try LoadedModel.load(folder.appendingPathComponent("\(file).onnx").path, architecture: nil)
+            let graph = try #require(loaded.onnxModule?.graph)
+            #expect(graph.operations.filter { $0 == "BatchNormalization" }.count == norms, "\(file)")
+            let map = try FullGrad().attribute(loaded.module, input: input, target: target)[0]
+            expectMatch(map, reference, "full-grad", architecture: "batch-norm-cnn-\(file)")
         }
     }
 

@@ -25,7 +25,7 @@ struct MethodRegistryTests {
         input = Tensor.normal([2, 3, 12, 12], generator: &generator)
         var options = AttributionMethod.Options()
         (options.samples, options.steps, options.sigmas) = (3, 4, [1, 2])
-        (options.window, options.stride, options.layer) = (4, 4, "features.3")
+        (options.window, options.stride, options.layers) = (4, 4, ["features.3"])
         self.options = options
     }
 
@@ -42,8 +42,9 @@ struct MethodRegistryTests {
         case .window: changed.window = 6
         case .stride: changed.stride = 2
         case .baseline: changed.baseline = .value(0.7)
-        case .layer: changed.layer = "features.1"
+        case .layer: changed.layers = ["features.1"]
         case .eigenSmooth: changed.eigenSmooth = true
+        case .augSmooth: changed.augSmooth = true
         }
         return changed
     }

@@ -36,7 +36,7 @@ struct ONNXModelTests {
         options.steps = try #require(settings["steps"] as? Int)
         options.window = 4
         options.stride = 2
-        options.layer = try #require(settings["camTensor"] as? String)
+        options.layers = [try #require(settings["camTensor"] as? String)]
         for (method, reference) in [
             (AttributionMethod.saliency, "saliency"), (.inputXGradient, "input_x_gradient"),
             (.guidedBackprop, "guided_backprop"), (.deconvnet, "deconvnet"), (.integratedGradients, "ig_gausslegendre"),

@@ -33,7 +33,7 @@ struct PassSplittingTests {
     @Test func everyMethodInPassesEqualsOnePass() throws {
         var options = AttributionMethod.Options()
         (options.samples, options.steps, options.sigmas) = (3, 4, [1, 2])
-        (options.window, options.stride, options.layer) = (16, 16, "layer3")
+        (options.window, options.stride, options.layers) = (16, 16, ["layer3"])
         for method in MethodRegistry.all {
             options.samplesPerPass = 100
             let whole = try method.attribute(model, input: input, target: target, options: options)
@@ -43,7 +43,7 @@ struct PassSplittingTests {
                 model, input: input, target: target, options: options,
                 progress: { reports.append(($0, $1)) })
             #expect(relativeDifference(split.attribution, whole.attribution) < 1e-4, "\(method)")
-            #expect(split.layer == whole.layer)
+            #expect(split.layers == whole.layers)
             if let delta = whole.convergenceDelta {
                 #expect(zip(split.convergenceDelta ?? [], delta).allSatisfy { abs($0 - $1) <= 1e-3 * Swift.max(abs($1), 1) })
                 #expect(split.convergenceDelta?.count == delta.count)

@@ -76,6 +76,8 @@ public final class ONNXModule: Module {
 
     @_spi(Engine) public override var innerTaps: [InnerTap] { taps }
 
+    public override var localChannelBiases: [(tap: String, bias: Tensor)] { graph.channelBiases }
+
     public override var localParameters: [(name: String, parameter: Parameter)] { graph.parameters }
 
     public override func forward(_ input: Tensor) -> Tensor {
@@ -151,6 +153,34 @@ extension ONNXGraph {
             return NodeSummary(
                 name: node.name, operation: node.operation, outputs: node.outputs.filter { !$0.isEmpty },
                 multiplyAdds: multiplyAdds)
+        }
+    }
+
+    /// The per-channel constants the graph adds, by the tensor they end up in: every Conv's bias
+    /// input and every BatchNormalization's shift `B − mean · scale / √(var + ε)`, where they are
+    /// initializers, or Identity nodes of initializers (as exporters share equal tensors)
+    /// (FullGrad's bias layers; see ``LoupeNN/Module/channelBiases``).
+    var channelBiases: [(tap: String, bias: Tensor)] {
+        var values = Dictionary(parameters.map { ($0.name, $0.parameter.value) }, uniquingKeysWith: { first, _ in first })
+        for node in nodes where node.operation == "Identity" && node.inputs.count == 1 && node.outputs.count == 1 {
+            values[node.outputs[0]] = values[node.inputs[0]]
+        }
+        let stored = values
+        return nodes.compactMap { node in
+            guard let output = node.outputs.first, !output.isEmpty else { return nil }
+            switch node.operation {
+            case "Conv":
+                guard node.inputs.count > 2, let bias = stored[node.inputs[2]] else { return nil }
+                return (output, bias)
+            case "BatchNormalization":
+                let values = node.inputs.dropFirst().prefix(4).compactMap { stored[$0] }
+                guard values.count == 4 else { return nil }
+                let affine = Tensor.batchNormalizationAffine(
+                    scale: values[0], offset: values[1], runningMean: values[2], runningVariance: values[3],
+                    epsilon: node.attributes.float("epsilon", 1e-5))
+                return (output, affine.shift)
+            default: return nil
+            }
         }
     }
 
