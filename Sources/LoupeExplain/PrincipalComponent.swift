@@ -17,114 +17,195 @@ public func firstPrincipalProjection(_ values: Tensor) -> Tensor {
     var projections: [Float] = []
     projections.reserveCapacity(count * positions)
     for sample in 0..<count {
-        // Centred, in Double: x[p * channels + c].
-        var x = [Double](repeating: 0, count: positions * channels)
+        // Each channel's plane, centred on its mean, in Double: planes[c * positions + p].
+        var planes = [Double](repeating: 0, count: channels * positions)
         for channel in 0..<channels {
             let start = (sample * channels + channel) * positions
             var mean = 0.0
             for position in 0..<positions {
                 let value = Double(scalars[start + position])
-                x[position * channels + channel] = value.isNaN ? 0 : value
-                mean += x[position * channels + channel]
+                planes[channel * positions + position] = value.isNaN ? 0 : value
+                mean += planes[channel * positions + position]
             }
             mean /= Double(positions)
-            for position in 0..<positions { x[position * channels + channel] -= mean }
+            for position in 0..<positions { planes[channel * positions + position] -= mean }
         }
-        var projection = projected(x, rows: positions, columns: channels)
+        var projection = projected(planes, channels: channels, positions: positions)
         if let largest = projection.max(by: { abs($0) < abs($1) }), largest < 0 { projection = projection.map { -$0 } }
         projections += projection.map(Float.init)
     }
     return Tensor(shape: [count, values.shape[2], values.shape[3]], scalars: projections)
 }
 
-/// `X·v` for the first right singular vector `v` of `X` (`rows × columns`, row-major), from the
-/// eigenvectors of the smaller Gram matrix: `XᵀX` gives `v`; `XXᵀ` gives `u` with `X·v = σ·u`.
-private func projected(_ x: [Double], rows: Int, columns: Int) -> [Double] {
-    if columns < rows {
-        var gram = [Double](repeating: 0, count: columns * columns)
-        for row in 0..<rows {
-            let base = row * columns
-            for i in 0..<columns where x[base + i] != 0 {
-                let xi = x[base + i]
-                for j in i..<columns { gram[i * columns + j] += xi * x[base + j] }
+/// `X·v` for the first right singular vector `v` of `X` (positions × channels, given as the
+/// channels' columns `planes[c * positions + p]`), from the eigenvectors of the smaller Gram
+/// matrix: `XᵀX` gives `v`; `XXᵀ` gives `u` with `X·v = σ·u`.
+private func projected(_ planes: [Double], channels: Int, positions: Int) -> [Double] {
+    if channels < positions {
+        let gram = gramMatrix(planes, vectors: channels, length: positions)
+        let (_, v) = topEigenvector(gram, size: channels)
+        var projection = [Double](repeating: 0, count: positions)
+        for channel in 0..<channels where v[channel] != 0 {
+            for position in 0..<positions { projection[position] += v[channel] * planes[channel * positions + position] }
+        }
+        return projection
+    }
+    var rows = [Double](repeating: 0, count: positions * channels)
+    for channel in 0..<channels {
+        for position in 0..<positions { rows[position * channels + channel] = planes[channel * positions + position] }
+    }
+    let (value, u) = topEigenvector(gramMatrix(rows, vectors: positions, length: channels), size: positions)
+    return u.map { $0 * max(value, 0).squareRoot() }
+}
+
+/// The Gram matrix `G[i, j] = vᵢ · vⱼ` of `vectors` vectors of `length`, stored one after another.
+private func gramMatrix(_ stored: [Double], vectors: Int, length: Int) -> [Double] {
+    var gram = [Double](repeating: 0, count: vectors * vectors)
+    stored.withUnsafeBufferPointer { base in
+        for i in 0..<vectors {
+            for j in i..<vectors {
+                let value = dot(base.baseAddress! + i * length, base.baseAddress! + j * length, length)
+                (gram[i * vectors + j], gram[j * vectors + i]) = (value, value)
             }
         }
-        for i in 0..<columns { for j in 0..<i { gram[i * columns + j] = gram[j * columns + i] } }
-        let (_, v) = topEigenvector(gram, size: columns)
-        return (0..<rows).map { row in (0..<columns).reduce(0.0) { $0 + x[row * columns + $1] * v[$1] } }
     }
-    var gram = [Double](repeating: 0, count: rows * rows)
-    for i in 0..<rows {
-        for j in i..<rows {
-            var sum = 0.0
-            for k in 0..<columns { sum += x[i * columns + k] * x[j * columns + k] }
-            (gram[i * rows + j], gram[j * rows + i]) = (sum, sum)
-        }
+    return gram
+}
+
+/// `Σₖ a[k]·b[k]` over `count` values, four lanes at a time.
+@inline(__always)
+private func dot(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ count: Int) -> Double {
+    let (left, right) = (UnsafeRawPointer(a), UnsafeRawPointer(b))
+    var lanes = SIMD4<Double>()
+    var k = 0
+    while k + 4 <= count {
+        lanes +=
+            left.loadUnaligned(fromByteOffset: k * 8, as: SIMD4<Double>.self)
+            * right.loadUnaligned(fromByteOffset: k * 8, as: SIMD4<Double>.self)
+        k += 4
     }
-    let (value, u) = topEigenvector(gram, size: rows)
-    return u.map { $0 * max(value, 0).squareRoot() }
+    var sum = lanes.sum()
+    while k < count {
+        sum += a[k] * b[k]
+        k += 1
+    }
+    return sum
 }
 
 /// The largest eigenvalue of a symmetric positive semi-definite matrix (`size × size`,
 /// row-major) and a unit eigenvector for it. Small matrices go to ``jacobiTopEigenvector``;
-/// larger ones to subspace iteration on 16 vectors with a Rayleigh–Ritz step each round, which
-/// stops once the top Ritz pair's residual `‖G·v − θ·v‖` is below 10⁻¹³·θ (so the vector is
-/// within that over the eigenvalue gap), and falls back to Jacobi if it has not after 300 rounds.
+/// larger ones to Lanczos iteration with full reorthogonalization, whose cost does not depend on
+/// how far the largest eigenvalue stands from the next as subspace iteration's does: each step
+/// adds `G·q` to an orthonormal basis of the Krylov space, the top eigenpair of the small
+/// tridiagonal matrix so built is found by bisection and inverse iteration, and it stops once
+/// that pair's residual `‖G·v − θ·v‖` (the next off-diagonal times the pair's last component)
+/// is below 10⁻¹²·θ, or the space is the whole space or invariant (then the pair is exact).
 func topEigenvector(_ matrix: [Double], size n: Int) -> (value: Double, vector: [Double]) {
-    let width = 16
-    guard n > 2 * width else { return jacobiTopEigenvector(matrix, size: n) }
-    func multiply(_ vector: [Double]) -> [Double] {
-        (0..<n).map { row in (0..<n).reduce(0.0) { $0 + matrix[row * n + $1] * vector[$1] } }
-    }
+    guard n > 32 else { return jacobiTopEigenvector(matrix, size: n) }
+    let scale = max((0..<n).map { matrix[$0 * n + $0] }.max() ?? 0, .leastNormalMagnitude)
     // A fixed pseudo-random start, so that the result does not vary from run to run.
     var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-    var basis = (0..<width).map { _ in
-        (0..<n).map { _ in
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Double(state >> 11) / Double(1 << 53) - 0.5
-        }
+    var start = (0..<n).map { _ in
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Double(state >> 11) / Double(1 << 53) - 0.5
     }
-    let scale = max((0..<n).map { matrix[$0 * n + $0] }.max() ?? 0, .leastNormalMagnitude)
-    for _ in 0..<300 {
-        basis = orthonormalized(basis.map(multiply))
-        guard basis.count == width else { break }  // the matrix has rank below 16: Jacobi
-        let images = basis.map(multiply)
-        var small = [Double](repeating: 0, count: width * width)
-        for i in 0..<width {
-            for j in i..<width {
-                let value = zip(basis[i], images[j]).reduce(0.0) { $0 + $1.0 * $1.1 }
-                (small[i * width + j], small[j * width + i]) = (value, value)
+    let startNorm = norm(start)
+    start = start.map { $0 / startNorm }
+    var basis = [start], diagonal: [Double] = [], offDiagonal: [Double] = []
+    while true {
+        let q = basis[basis.count - 1]
+        var w = matrix.withUnsafeBufferPointer { rows in
+            q.withUnsafeBufferPointer { x in (0..<n).map { dot(rows.baseAddress! + $0 * n, x.baseAddress!, n) } }
+        }
+        diagonal.append(inner(q, w))
+        // Against every basis vector, twice ("twice is enough" for orthogonality to rounding).
+        for _ in 0..<2 {
+            for other in basis {
+                let projection = inner(other, w)
+                for index in 0..<n { w[index] -= projection * other[index] }
             }
         }
-        let (theta, coefficients) = jacobiTopEigenvector(small, size: width)
-        var vector = [Double](repeating: 0, count: n), image = [Double](repeating: 0, count: n)
-        for (j, coefficient) in coefficients.enumerated() {
-            for row in 0..<n {
-                vector[row] += coefficient * basis[j][row]
-                image[row] += coefficient * images[j][row]
+        let next = norm(w)
+        let size = diagonal.count
+        let done = size == n || next <= 1e-14 * scale
+        if done || size % 4 == 0 {
+            let (theta, y) = tridiagonalTopEigenpair(diagonal, offDiagonal)
+            if done || next * abs(y[size - 1]) <= 1e-12 * max(theta, scale * 1e-300) {
+                var vector = [Double](repeating: 0, count: n)
+                for (coefficient, q) in zip(y, basis) {
+                    for index in 0..<n { vector[index] += coefficient * q[index] }
+                }
+                let length = norm(vector)
+                return (theta, length > 0 ? vector.map { $0 / length } : vector)
             }
         }
-        let residual = zip(image, vector).reduce(0.0) { $0 + ($1.0 - theta * $1.1) * ($1.0 - theta * $1.1) }.squareRoot()
-        if residual <= 1e-13 * max(theta, scale * 1e-300) { return (theta, vector) }
+        offDiagonal.append(next)
+        basis.append(w.map { $0 / next })
     }
-    return jacobiTopEigenvector(matrix, size: n)
 }
 
-/// The vectors made orthonormal by modified Gram–Schmidt, dropping any that depend on the others.
-private func orthonormalized(_ vectors: [[Double]]) -> [[Double]] {
-    var result: [[Double]] = []
-    for var vector in vectors {
-        let original = vector.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
-        for other in result {
-            let projection = zip(vector, other).reduce(0.0) { $0 + $1.0 * $1.1 }
-            for index in vector.indices { vector[index] -= projection * other[index] }
-        }
-        let norm = vector.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
-        guard norm > 1e-10 * original, norm > 0 else { continue }
-        result.append(vector.map { $0 / norm })
+/// The largest eigenvalue of the symmetric tridiagonal matrix with `diagonal` and `offDiagonal`
+/// (one shorter), by bisection on Sturm counts, and a unit eigenvector for it by inverse iteration.
+private func tridiagonalTopEigenpair(_ diagonal: [Double], _ offDiagonal: [Double]) -> (Double, [Double]) {
+    let m = diagonal.count
+    var low = Double.infinity, high = -Double.infinity
+    for i in 0..<m {
+        let radius = (i > 0 ? abs(offDiagonal[i - 1]) : 0) + (i < m - 1 ? abs(offDiagonal[i]) : 0)
+        (low, high) = (min(low, diagonal[i] - radius), max(high, diagonal[i] + radius))
     }
-    return result
+    /// How many eigenvalues are below `x`.
+    func below(_ x: Double) -> Int {
+        var count = 0, d = 1.0
+        for i in 0..<m {
+            d = diagonal[i] - x - (i > 0 ? offDiagonal[i - 1] * offDiagonal[i - 1] / d : 0)
+            if d == 0 { d = -Double.ulpOfOne * (abs(x) + Double.leastNormalMagnitude) }
+            if d < 0 { count += 1 }
+        }
+        return count
+    }
+    for _ in 0..<200 {
+        let middle = (low + high) / 2
+        guard middle > low, middle < high else { break }
+        if below(middle) == m { high = middle } else { low = middle }
+    }
+    let theta = high
+    // Inverse iteration: solve (T − θ·I)·y = previous y, by Gaussian elimination with partial
+    // pivoting on the tridiagonal (a pivot that vanishes is replaced by rounding's size).
+    let tiny = Double.ulpOfOne * max(abs(low), abs(high), Double.leastNormalMagnitude)
+    var y = [Double](repeating: 1, count: m)
+    for _ in 0..<3 {
+        // Rows as (sub, main, super, super²) after pivoting; the right-hand side goes with them.
+        var main = diagonal.map { $0 - theta }, upper = offDiagonal + [0], upper2 = [Double](repeating: 0, count: m)
+        var lower = [0] + offDiagonal, rhs = y
+        for i in 0..<(m - 1) {
+            if abs(lower[i + 1]) > abs(main[i]) {  // swap rows i and i + 1
+                (main[i], lower[i + 1]) = (lower[i + 1], main[i])
+                (upper[i], main[i + 1]) = (main[i + 1], upper[i])
+                (upper2[i], upper[i + 1]) = (upper[i + 1], 0)
+                rhs.swapAt(i, i + 1)
+            }
+            if main[i] == 0 { main[i] = tiny }
+            let factor = lower[i + 1] / main[i]
+            main[i + 1] -= factor * upper[i]
+            upper[i + 1] -= factor * upper2[i]
+            rhs[i + 1] -= factor * rhs[i]
+        }
+        if main[m - 1] == 0 { main[m - 1] = tiny }
+        for i in stride(from: m - 1, through: 0, by: -1) {
+            let known = (i + 1 < m ? upper[i] * y[i + 1] : 0) + (i + 2 < m ? upper2[i] * y[i + 2] : 0)
+            y[i] = (rhs[i] - known) / main[i]
+        }
+        let length = norm(y)
+        y = y.map { $0 / length }
+    }
+    return (theta, y)
 }
+
+private func inner(_ a: [Double], _ b: [Double]) -> Double {
+    a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in dot(x.baseAddress!, y.baseAddress!, a.count) } }
+}
+
+private func norm(_ a: [Double]) -> Double { inner(a, a).squareRoot() }
 
 /// The largest eigenvalue of a symmetric matrix (`size × size`, row-major) and a unit eigenvector
 /// for it, by cyclic Jacobi rotations until the off-diagonal part is negligible.

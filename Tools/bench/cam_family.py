@@ -19,7 +19,7 @@ from compare import LOUPE, PEER, ROOT, cpu_name, prepare, run_json, seconds, wri
 
 ROWS = [("vgg16", "features.29"), ("resnet50", "layer4")]
 METHODS = ["grad-cam", "grad-cam++", "hires-cam", "xgrad-cam", "layer-cam", "grad-cam-element-wise", "eigen-cam",
-           "eigen-grad-cam", "score-cam", "ablation-cam"]
+           "eigen-grad-cam", "score-cam", "ablation-cam", "full-grad"]
 # Timed runs at batch 1 (after one warm-up run); the perturbation methods run once, without one.
 RUNS = {"score-cam": 1, "ablation-cam": 1}
 BEGIN, END = "<!-- cam-family:begin -->", "<!-- cam-family:end -->"

@@ -101,8 +101,10 @@ def grad_cam_workload(args, batch):
     classes = {"grad-cam": cams.GradCAM, "grad-cam++": cams.GradCAMPlusPlus, "hires-cam": cams.HiResCAM,
                "xgrad-cam": cams.XGradCAM, "layer-cam": cams.LayerCAM, "grad-cam-element-wise": cams.GradCAMElementWise,
                "eigen-cam": cams.EigenCAM, "eigen-grad-cam": cams.EigenGradCAM, "score-cam": cams.ScoreCAM,
-               "ablation-cam": cams.AblationCAM}
-    cam = classes[args.method](model=model, target_layers=[model.get_submodule(args.layer)])
+               "ablation-cam": cams.AblationCAM, "full-grad": cams.FullGrad}
+    # FullGrad finds its own layers (every bias); it warns when given any.
+    layers = [] if args.method == "full-grad" else [model.get_submodule(args.layer)]
+    cam = classes[args.method](model=model, target_layers=layers)
     return lambda: cam(input_tensor=x, targets=targets)
 
 
