@@ -70,7 +70,8 @@ PY
 echo "changed:"; { git diff --name-only; git ls-files --others --exclude-standard; } | sort
 swift build -c release --build-tests
 .build/release/LoupePackageTests.xctest --testing-library swift-testing \
-    --filter "AbsoluteSaliencyTests|MethodRegistryTests|PassSplittingTests|HelpTests" 2>&1 | grep -E "✘|Test run with"
+    --filter "AbsoluteSaliencyTests|MethodRegistryTests|PassSplittingTests|HelpTests|RegistryIsTheOnlyList|explainWritesRawAndPicture" \
+    2>&1 | grep -E "✘|Test run with"
 .build/release/loupe explain --model Models/fashion-cnn.safetensors --image Samples/fashion/0001-pullover.png \
     --method absolute-saliency --raw /tmp/loupe-dry-run-absolute-saliency.npy
 COLUMNS=1000 .build/release/loupe explain --help | grep "absolute-saliency:"
