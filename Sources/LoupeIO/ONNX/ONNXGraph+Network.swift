@@ -197,12 +197,15 @@ extension ONNXGraph {
         }
         let x = try arguments.float(0)
         let parameters = try (1...4).map { try arguments.float($0) }
-        guard x.rank >= 2, parameters.allSatisfy({ $0.shape == [x.shape[1]] }) else {
-            throw LoupeIOError(
-                "BatchNormalization parameters \(parameters.map(\.shape)) must all be [\(x.rank >= 2 ? x.shape[1] : 0)]")
+        // Before opset 9, spatial = 0 gives each position of each channel its own statistics:
+        // parameters shaped like one sample, [C, D1, ...].
+        let perPosition = arguments.opset < 9 && arguments.attributes.int("spatial", 1) == 0
+        let expected = x.rank >= 2 ? (perPosition ? Array(x.shape.dropFirst()) : [x.shape[1]]) : [0]
+        guard x.rank >= 2, parameters.allSatisfy({ $0.shape == expected }) else {
+            throw LoupeIOError("BatchNormalization parameters \(parameters.map(\.shape)) must all be \(expected)")
         }
         let epsilon = arguments.attributes.float("epsilon", 1e-5)
-        let shape = [1, x.shape[1]] + Array(repeating: 1, count: x.rank - 2)
+        let shape = perPosition ? [1] + expected : [1, x.shape[1]] + Array(repeating: 1, count: x.rank - 2)
         let (scale, bias, mean, variance) = (
             parameters[0].reshaped(shape), parameters[1].reshaped(shape),
             parameters[2].reshaped(shape), parameters[3].reshaped(shape)

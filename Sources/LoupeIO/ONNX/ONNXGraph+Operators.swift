@@ -92,6 +92,14 @@ extension ONNXGraph {
             ONNXOperator("Identity") { [try $0.value(0)] },
             ONNXOperator("Dropout") { try dropout($0) },
             ONNXOperator("Clip") { [try clip($0)] },
+            ONNXOperator("PRelu") { arguments in
+                // max(0, x) + slope · min(0, x), the slope broadcast to x's shape.
+                let (x, slope) = (try arguments.float(0), try arguments.float(1))
+                guard try broadcast(x.shape, slope.shape) == x.shape else {
+                    throw LoupeIOError("PRelu: the slope \(slope.shape) does not broadcast to the input \(x.shape)")
+                }
+                return [.float(x.relu() - (x * -1).relu() * slope)]
+            },
             ONNXOperator("Where", since: 9) { [try select($0)] },
             ONNXOperator(
                 "Conv",
@@ -116,6 +124,7 @@ extension ONNXGraph {
             ONNXOperator("LogSoftmax") { [try softmax($0, logarithm: true)] },
             ONNXOperator("LRN") { [try localResponseNormalization($0)] },
             ONNXOperator("Resize", since: 10) { [try resize($0)] },
+            ONNXOperator("Upsample") { [try upsample($0)] },
             ONNXOperator("Flatten", rearranges: true) { [try flatten($0)] },
             ONNXOperator("Reshape", rearranges: true) { [try reshape($0)] },
             ONNXOperator("Transpose", rearranges: true) { [try transpose($0)] },

@@ -47,6 +47,36 @@ extension ONNXGraph {
         } else {
             throw LoupeIOError("Resize needs scales or sizes")
         }
+        return .float(try resampled(x, sizes: sizes, scales: scales, mode: mode, transform: transform, nearestMode: nearestMode))
+    }
+
+    /// Upsample (opsets 7 to 9, Resize's predecessor): scales from the attribute (7, 8) or input 1
+    /// (9), every axis's size `⌊size · scale⌋`, sampled at `output / scale` (asymmetric) — the
+    /// nearest input below it, or linearly between the two around it.
+    static func upsample(_ arguments: ONNXArguments) throws -> ONNXValue {
+        let x = try arguments.float(0)
+        var mode = arguments.attributes.string("mode", "nearest")
+        if mode == "bilinear" { mode = "linear" }
+        guard mode == "nearest" || mode == "linear" else {
+            throw LoupeIOError("Upsample mode '\(mode)' is not supported (nearest, linear)")
+        }
+        let scales = arguments.opset >= 9 ? try arguments.float(1).scalars : arguments.attributes.floats("scales") ?? []
+        guard scales.count == x.rank, scales.allSatisfy({ $0 >= 1 && $0.isFinite }) else {
+            throw LoupeIOError("Upsample scales \(scales) do not fit the input \(x.shape) (one per axis, each at least 1)")
+        }
+        let sizes = try zip(x.shape, scales).map { size, scale in
+            let resized = (Float(size) * scale).rounded(.down)
+            guard resized <= Float(1 << 20) else { throw LoupeIOError("Upsample scale \(scale) gives a huge axis") }
+            return Int(resized)
+        }
+        return .float(try resampled(x, sizes: sizes, scales: scales, mode: mode, transform: "asymmetric", nearestMode: "floor"))
+    }
+
+    /// `x` resized to `sizes`, each output coordinate mapped back by `transform` with its axis's scale.
+    private static func resampled(
+        _ input: Tensor, sizes: [Int], scales: [Float], mode: String, transform: String, nearestMode: String
+    ) throws -> Tensor {
+        var x = input
         _ = try checkedCount(sizes)
         for axis in 0..<x.rank where sizes[axis] != x.shape[axis] || scales[axis] != 1 {
             let (input, output, scale) = (x.shape[axis], sizes[axis], scales[axis])
@@ -65,7 +95,7 @@ extension ONNXGraph {
                 x = x.gathered(lower, along: axis) * (1 - weights) + x.gathered(upper, along: axis) * weights
             }
         }
-        return .float(x)
+        return x
     }
 
     private static func sourceCoordinate(_ x: Float, input: Int, output: Int, scale: Float, transform: String) throws -> Float {

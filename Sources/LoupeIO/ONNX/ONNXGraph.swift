@@ -23,7 +23,8 @@ public final class ONNXGraph {
 
     /// The graph's nodes in execution order.
     let nodes: [Node]
-    /// Float initializers, as parameters (so summaries count them and training could update them).
+    /// Float initializers and float Constant nodes' values, as parameters (so summaries count them
+    /// and training could update them).
     let parameters: [(name: String, parameter: Parameter)]
     /// Integer initializers.
     let integerConstants: [String: IntegerTensor]
@@ -81,14 +82,29 @@ public final class ONNXGraph {
             case .integer(let values): integers[initializer.name] = values
             }
         }
+        // Float Constant nodes are weights as converters write them (PaddlePaddle's, say):
+        // lifted to initializers, they count as parameters and serve as initializers do everywhere.
+        let graphOutputs = Set(graph.output.map(\.name))
+        var lifted = Set<Int>()
+        for (index, node) in graph.node.enumerated()
+        where node.opType == "Constant" && node.output.count == 1 && !graphOutputs.contains(node.output[0])
+            && (node.domain.isEmpty || node.domain == "ai.onnx")
+        {
+            let attributes = ONNXAttributes(node.attribute)
+            guard let tensor = attributes.tensor("value"),
+                case .float(let value) = try ONNXValue(tensor, directory: directory, budget: ONNXGraph.elementBudget)
+            else { continue }
+            parameters.append((node.output[0], Parameter(value)))
+            lifted.insert(index)
+        }
         self.parameters = parameters
         integerConstants = integers
-        let initialized = Set(graph.initializer.map(\.name))
+        let initialized = Set(graph.initializer.map(\.name)).union(lifted.map { graph.node[$0].output[0] })
         inputs = graph.input.filter { !initialized.contains($0.name) }.map { input in
             (input.name, input.type.tensorType.shape.dim.map { $0.dimValue > 0 ? Int($0.dimValue) : nil })
         }
         outputs = graph.output.map(\.name)
-        nodes = graph.node.enumerated().map { index, node in
+        nodes = graph.node.enumerated().filter { !lifted.contains($0.offset) }.map { index, node in
             Node(
                 name: node.name.isEmpty ? "\(node.opType)_\(index)" : node.name, operation: node.opType, inputs: node.input,
                 outputs: node.output, attributes: ONNXAttributes(node.attribute), domain: node.domain)
