@@ -100,10 +100,19 @@ public struct LoadedModel {
     /// Loads weights and builds the model they belong to.
     ///
     /// - Parameters:
-    ///   - path: a `.safetensors`, `.pth` or `.pt` file.
+    ///   - path: a `.safetensors`, `.pth` or `.pt` file, or an `.onnx` graph.
     ///   - architecture: a torchvision name; may be `nil` when metadata sits beside the weights.
-    public static func load(_ path: String, architecture: String?) throws -> LoadedModel {
-        if path.lowercased().hasSuffix(".onnx") { return try loadONNX(path) }
+    ///   - output: an ONNX graph's output to classify (see ``ONNXModule``).
+    ///   - explainProbabilities: keep the softmax an ONNX graph's output comes out of.
+    public static func load(
+        _ path: String, architecture: String?, output: String? = nil, explainProbabilities: Bool = false
+    ) throws -> LoadedModel {
+        if path.lowercased().hasSuffix(".onnx") {
+            return try loadONNX(path, output: output, explainProbabilities: explainProbabilities)
+        }
+        if let output {
+            throw LoupeIOError("--output \(output) picks an ONNX graph's output; '\(path)' is not an .onnx file")
+        }
         let metadataPath = ModelMetadata.path(besideWeights: path)
         var metadata: ModelMetadata
         if let architecture {
@@ -134,8 +143,9 @@ public struct LoadedModel {
     /// An ONNX classifier: its graph, and metadata from a `.json` beside it (class names,
     /// normalization) or, without one, from the graph: the input's size and ImageNet's
     /// normalization for three channels (none for one).
-    private static func loadONNX(_ path: String) throws -> LoadedModel {
-        let module = try ONNXModule(try ONNXGraph.load(path), name: path)
+    private static func loadONNX(_ path: String, output: String?, explainProbabilities: Bool) throws -> LoadedModel {
+        let module = try ONNXModule(
+            try ONNXGraph.load(path), name: path, output: output, explainProbabilities: explainProbabilities)
         let metadataPath = ModelMetadata.path(besideWeights: path)
         var metadata: ModelMetadata
         if FileManager.default.fileExists(atPath: metadataPath) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Loupe
 
 /// `--model` and `--arch`, shared by every command that runs a model.
@@ -12,9 +13,29 @@ struct ModelOptions: ParsableArguments {
     )
     var arch: String?
 
+    @Option(help: "The ONNX graph output to classify and explain (default: the first [N, K] output; summary lists them).")
+    var output: String?
+
+    @Flag(
+        help:
+            "When that output comes out of Softmax or LogSoftmax, explain the probabilities instead of the logits before it."
+    )
+    var explainProbabilities = false
+
     /// The model from `--model` (and `--arch`), or an untrained architecture when `allowUntrained`.
+    /// Says in one line on standard error when an ONNX output's softmax is set aside.
     func load(allowUntrained: Bool = false) throws -> LoadedModel {
-        if let model { return try LoadedModel.load(model, architecture: arch) }
+        if let model {
+            let loaded = try LoadedModel.load(
+                model, architecture: arch, output: output, explainProbabilities: explainProbabilities)
+            if let onnx = loaded.onnxModule, let head = onnx.probabilityHead, !onnx.returnsProbabilities {
+                FileHandle.standardError.write(
+                    Data(
+                        ("the output '\(onnx.outputName)' comes out of \(head.rawValue): Loupe scores its input, the logits "
+                            + "'\(onnx.scoreTensor)' (--explain-probabilities keeps the \(head.rawValue))\n").utf8))
+            }
+            return loaded
+        }
         if allowUntrained, let arch { return try LoadedModel.untrained(arch) }
         throw ValidationError("give --model WEIGHTS" + (allowUntrained ? " or --arch NAME" : ""))
     }

@@ -25,5 +25,19 @@ struct Summary: ParsableCommand {
             throw ValidationError("--input-size \(shape.map(String.init).joined(separator: ",")): \(error)")
         }
         print(try ModelSummary(model: loaded.module, inputShape: [1] + shape).rendered())
+        if let onnx = loaded.onnxModule {
+            // Every graph output, the classified one marked (shapes for one image at the loaded size).
+            print("Outputs:")
+            for output in onnx.outputs {
+                let role =
+                    output.name == onnx.outputName
+                    ? "  (classified"
+                        + (onnx.probabilityHead.map { head in
+                            onnx.returnsProbabilities
+                                ? ", from \(head.rawValue)" : "; Loupe scores the logits before its \(head.rawValue)"
+                        } ?? "") + ")" : ""
+                print("  \(output.name)  [\(output.shape.map(String.init).joined(separator: ", "))]\(role)")
+            }
+        }
     }
 }

@@ -207,6 +207,44 @@ struct CLITests {
         #expect(top[0]["index"] as? Int == expected.argmax())
     }
 
+    /// A graph ending in Softmax: predict shows the graph's own probabilities (no second softmax),
+    /// whether Loupe scores the logits (the default, said in one line) or keeps the softmax;
+    /// summary lists every output; --output names one, and only on ONNX models.
+    @Test func predictShowsASoftmaxGraphsOwnProbabilities() throws {
+        let folder = root.appendingPathComponent("Tests/LoupeIOTests/Fixtures/onnx-converters")
+        let (model, input) = (
+            folder.appendingPathComponent("head-softmax/model.onnx").path,
+            folder.appendingPathComponent("head-softmax/input.npy").path
+        )
+        let given = try NPY.read(folder.appendingPathComponent("head-softmax/prob.npy").path)[0].scalars
+        for extra in [[], ["--explain-probabilities"]] {
+            let result = try run(["predict", "--model", model, "--input", input, "--json", "--top", "5"] + extra)
+            #expect(result.status == 0, "\(result.error)")
+            #expect(result.error.contains("comes out of Softmax") == extra.isEmpty, "\(result.error)")
+            let parsed = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+            let top = try #require(parsed?["top"] as? [[String: Any]])
+            for row in top {
+                let (index, probability) = (try #require(row["index"] as? Int), try #require(row["probability"] as? Double))
+                #expect(abs(Float(probability) - given[index]) < 1e-5, "\(extra): class \(index)")
+            }
+        }
+        let summary = try run(["summary", "--model", folder.appendingPathComponent("head-three/model.onnx").path])
+        #expect(summary.status == 0, "\(summary.error)")
+        #expect(summary.output.contains("Outputs:\n  features  [1, 6, 8, 8]\n  logits  [1, 5]  (classified)\n  aux  [1, 3]"))
+        let aux = try run([
+            "predict", "--model", folder.appendingPathComponent("head-three/model.onnx").path, "--input",
+            folder.appendingPathComponent("head-three/input.npy").path, "--output", "aux", "--json",
+        ])
+        #expect(aux.status == 0, "\(aux.error)")
+        let auxTop = try JSONSerialization.jsonObject(with: Data(aux.output.utf8)) as? [String: Any]
+        #expect((auxTop?["top"] as? [[String: Any]])?.count == 3, "aux has three classes")
+        let notONNX = try run([
+            "predict", "--model", "Models/fashion-cnn.safetensors", "--image", "Samples/fashion/0000-ankle-boot.png",
+            "--output", "logits",
+        ])
+        #expect(notONNX.status != 0 && notONNX.error.contains("is not an .onnx file"))
+    }
+
     @Test func predictWithoutArchitectureOrMetadataIsAClearError() throws {
         let result = try run([
             "predict", "--model", squeezeNetFixtures.appendingPathComponent("squeezenet1_1-10.pth").path,
@@ -403,8 +441,20 @@ struct CLITests {
         #expect(explained.status == 0, "\(explained.error)")
         let saliency = try NPY.read(raw)
         #expect(saliency.shape == [16, 16, 3])  // the model's own H, W, C layout
-        let reference = try NPY.read("\(root.path)/\(fixtures)/saliency.npy")
+        // The graph ends in Softmax: the logit before it is explained, and the probability with
+        // --explain-probabilities.
+        #expect(explained.error.contains("comes out of Softmax"), "\(explained.error)")
+        let reference = try NPY.read("\(root.path)/\(fixtures)/logit_saliency.npy")
         #expect((saliency - reference.reshaped([16, 16, 3])).abs().max().scalar <= 1e-4 * reference.abs().max().scalar)
+        let kept = try run([
+            "explain", "--model", model, "--input", input, "--method", "saliency", "--raw", raw, "--explain-probabilities",
+        ])
+        #expect(kept.status == 0, "\(kept.error)")
+        let probabilitySaliency = try NPY.read(raw)
+        let probabilityReference = try NPY.read("\(root.path)/\(fixtures)/saliency.npy")
+        #expect(
+            (probabilitySaliency - probabilityReference.reshaped([16, 16, 3])).abs().max().scalar
+                <= 1e-4 * probabilityReference.abs().max().scalar)
         #expect(try Image.read(picture).width == 16)
 
         let cam = try run(["explain", "--model", model, "--input", input, "--method", "grad-cam", "--raw", raw])

@@ -57,12 +57,24 @@ struct ONNXModelTests {
         // `--input` arrays are in the model's layout, [1, 16, 16, 3]; Loupe works in NCHW inside.
         let x = try loaded.input(image: nil, array: fixture("keras-style", "input.npy").path)
         #expect(x.shape == [1, 3, 16, 16])
-        expectMatch(
-            withoutGradients { loaded.module(x) }, try NPY.read(fixture("keras-style", "probabilities.npy").path), "probabilities"
-        )
+        // The graph ends in Softmax: Loupe scores the logits before it, whose softmax is the graph's
+        // output, and explains the logit; kept, the softmax gives the probability's saliency.
+        let probabilities = try NPY.read(fixture("keras-style", "probabilities.npy").path)
+        #expect(onnx.probabilityHead == .softmax && onnx.scoreTensor == "logits")
+        expectMatch(withoutGradients { loaded.module(x) }.softmax(along: 1), probabilities, "probabilities")
         let target = try #require(try parameters("keras-style")["target"] as? Int)
         let saliency = try AttributionMethod.saliency.attribute(loaded.module, input: x, target: .classes([target])).attribution
-        expectMatch(onnx.toModelLayout(saliency), try NPY.read(fixture("keras-style", "saliency.npy").path), "saliency (H, W, C)")
+        expectMatch(
+            onnx.toModelLayout(saliency), try NPY.read(fixture("keras-style", "logit_saliency.npy").path),
+            "saliency of the logit (H, W, C)")
+        let kept = try LoadedModel.load(
+            fixture("keras-style", "keras-style.onnx").path, architecture: nil, explainProbabilities: true)
+        expectMatch(withoutGradients { kept.module(x) }, probabilities, "probabilities kept")
+        let probabilitySaliency = try AttributionMethod.saliency.attribute(kept.module, input: x, target: .classes([target]))
+            .attribution
+        expectMatch(
+            onnx.toModelLayout(probabilitySaliency), try NPY.read(fixture("keras-style", "saliency.npy").path),
+            "saliency of the probability (H, W, C)")
         // Every tensor is a tap, by its ONNX name or its node's name.
         let (_, taps) = try loaded.module.withTaps(["relu", "sequential/dense/MatMul"]) { withoutGradients { loaded.module(x) } }
         #expect(taps["relu"]?.shape == [1, 4, 16, 16] && taps["sequential/dense/MatMul"]?.shape == [1, 5])

@@ -40,4 +40,61 @@ struct ONNXConverterFormsTests {
         let graph = try #require(try Self.load("constant-weights").onnxModule?.graph)
         #expect(!graph.operations.contains("Constant"), "the Constant nodes became initializers")
     }
+
+    private static func array(_ name: String, _ file: String) throws -> Tensor {
+        try NPY.read(try folder(name).appendingPathComponent("\(file).npy").path)
+    }
+
+    private static func expectClose(_ actual: Tensor, _ expected: Tensor, _ what: String) {
+        #expect(actual.shape == expected.shape, "\(what) shape")
+        guard actual.shape == expected.shape else { return }
+        let worst = (actual - expected).abs().max().scalar, scale = expected.abs().max().scalar
+        #expect(worst <= 1e-4 * scale, "\(what): max |Δ| \(worst) against max |expected| \(scale)")
+    }
+
+    /// Three outputs (a feature map, the logits, an auxiliary head): the first shaped [N, K] is the
+    /// default, `output` picks another, an unknown name is refused listing them all.
+    @Test func theOutputToClassifyIsChosen() throws {
+        let path = try Self.folder("head-three").appendingPathComponent("model.onnx").path
+        let input = try Self.array("head-three", "input")
+        let model = try LoadedModel.load(path, architecture: nil)
+        let onnx = try #require(model.onnxModule)
+        #expect(onnx.outputs.map(\.name) == ["features", "logits", "aux"])
+        #expect(onnx.outputs.map(\.shape) == [[1, 6, 8, 8], [1, 5], [1, 3]])
+        #expect(onnx.outputName == "logits" && model.classNames.count == 5)
+        Self.expectClose(withoutGradients { model.module(input) }, try Self.array("head-three", "logits"), "logits")
+        let aux = try LoadedModel.load(path, architecture: nil, output: "aux")
+        Self.expectClose(withoutGradients { aux.module(input) }, try Self.array("head-three", "aux"), "aux")
+        #expect(throws: LoupeIOError.self) { try LoadedModel.load(path, architecture: nil, output: "features") }
+        do {
+            _ = try LoadedModel.load(path, architecture: nil, output: "nope")
+            Issue.record("an unknown output was accepted")
+        } catch {
+            #expect("\(error)".contains("'features' [1, 6, 8, 8], 'logits' [1, 5], 'aux' [1, 3]"), "\(error)")
+        }
+    }
+
+    /// An output that comes out of Softmax (or LogSoftmax behind a Flatten): the model returns the
+    /// logits before it, whose softmax is the graph's output and whose gradient is PyTorch's
+    /// saliency of the logit; asked to keep the probabilities, it returns the graph's own output.
+    @Test(arguments: [("head-softmax", "prob"), ("head-log-softmax", "log_prob")])
+    func aSoftmaxHeadIsSetAside(_ name: String, _ output: String) throws {
+        let path = try Self.folder(name).appendingPathComponent("model.onnx").path
+        let input = try Self.array(name, "input")
+        let model = try LoadedModel.load(path, architecture: nil)
+        let onnx = try #require(model.onnxModule)
+        #expect(onnx.probabilityHead == (name == "head-softmax" ? .softmax : .logSoftmax))
+        #expect(onnx.scoreTensor != output && !onnx.returnsProbabilities)
+        let logits = withoutGradients { model.module(input) }
+        Self.expectClose(logits, try Self.array(name, "logits_reference"), "logits")
+        let given = try Self.array(name, output)
+        Self.expectClose(
+            logits.softmax(along: 1), name == "head-softmax" ? given : given.exp(), "softmax of the logits")
+        let target = logits[0].argmax()
+        let saliency = gradient(at: input) { (model.module($0) * Tensor.oneHot([target], classes: 5)).sum() }
+        Self.expectClose(saliency, try Self.array(name, "logit_saliency"), "saliency of the logit")
+        let kept = try LoadedModel.load(path, architecture: nil, explainProbabilities: true)
+        #expect(try #require(kept.onnxModule).returnsProbabilities)
+        Self.expectClose(withoutGradients { kept.module(input) }, given, "the graph's output")
+    }
 }

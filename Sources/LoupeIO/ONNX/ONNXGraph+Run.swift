@@ -11,16 +11,17 @@ extension ONNXGraph {
     ///   - observes: whether `offer` wants the tensor of a name. Conv → (Add →) Relu chains run as
     ///     one fused convolution (see ``ConvolutionFusion``), skipping the tensors inside, unless
     ///     `offer` is given and `observes` is not, or it says one of those tensors is wanted.
-    /// - Returns: the values of every graph output.
+    ///   - also: tensors inside the graph to return as well.
+    /// - Returns: the values of every graph output, and of the tensors in `also`.
     public func run(
         _ feeds: [String: ONNXValue], offer: ((String, Tensor) -> Tensor)? = nil,
-        observes: ((String) -> Bool)? = nil
+        observes: ((String) -> Bool)? = nil, also: [String] = []
     ) throws -> [String: ONNXValue] {
         var execution = try Execution(graph: self, feeds: feeds, offer: offer, observes: observes)
         for index in nodes.indices { try execution.step(index) }
         if execution.isNewSignature { keepFolded(execution.staticValues, for: execution.signature) }
         var results: [String: ONNXValue] = [:]
-        for output in outputs { results[output] = execution.values[output] }
+        for output in outputs + also { results[output] = execution.values[output] }
         return results
     }
 

@@ -13,22 +13,49 @@ public final class ONNXModule: Module {
         case nchw = "NCHW", nhwc = "NHWC"
     }
 
+    /// The Softmax-like node a graph output comes out of.
+    public enum ProbabilityHead: String, Sendable {
+        case softmax = "Softmax", logSoftmax = "LogSoftmax"
+    }
+
     public let graph: ONNXGraph
     public let layout: Layout
     /// The image input as `[C, H, W]` (whatever the layout), with unknown sizes filled in.
     public let inputShape: [Int]
-    /// The first output's shape for one image (from the checked run at load): `[1, classes]`.
+    /// The chosen output's shape for one image (from the checked run at load): `[1, classes]`.
     public let outputShape: [Int]
+    /// The graph output classified and explained.
+    public let outputName: String
+    /// Every graph output with its shape for one image, in the graph's order (for summaries).
+    public let outputs: [(name: String, shape: [Int])]
+    /// The Softmax or LogSoftmax the chosen output comes out of (looking through Identity,
+    /// Reshape and Flatten), if any.
+    public let probabilityHead: ProbabilityHead?
+    /// The tensor the module returns: the chosen output, or, when that comes out of a
+    /// ``probabilityHead`` and the probabilities were not asked for, the head's input (the
+    /// logits, reshaped to the output's shape), so that methods explain the scores before the
+    /// softmax.
+    public let scoreTensor: String
     private let inputName: String
-    private let outputName: String
     private var taps: [InnerTap] = []
 
-    /// Wraps a loaded graph with one input and at least one output (the first is the scores),
-    /// and runs it once on zeros to check it and to learn its float tensors.
+    /// Whether the module returns probabilities as the graph gives them (a ``probabilityHead``
+    /// kept with `explainProbabilities`), which `predict` shows without a softmax of its own.
+    public var returnsProbabilities: Bool { probabilityHead != nil && scoreTensor == outputName }
+
+    /// Wraps a loaded graph with one input and at least one output, and runs it once on zeros to
+    /// check it and to learn its float tensors.
     ///
-    /// - Parameter defaultSize: the spatial size to assume where the input's is not fixed.
-    public init(_ graph: ONNXGraph, name: String, defaultSize: Int = 224) throws {
-        guard graph.inputs.count == 1, let input = graph.inputs.first, let output = graph.outputs.first else {
+    /// - Parameters:
+    ///   - defaultSize: the spatial size to assume where the input's is not fixed.
+    ///   - output: the graph output to classify; by default the first shaped `[N, K]`.
+    ///   - explainProbabilities: keep a softmax the output comes out of, instead of returning the
+    ///     logits before it.
+    public init(
+        _ graph: ONNXGraph, name: String, defaultSize: Int = 224, output chosen: String? = nil,
+        explainProbabilities: Bool = false
+    ) throws {
+        guard graph.inputs.count == 1, let input = graph.inputs.first, !graph.outputs.isEmpty else {
             throw LoupeIOError(
                 "\(name) has \(graph.inputs.count) inputs and \(graph.outputs.count) outputs; Loupe explains models with one image input"
             )
@@ -45,20 +72,43 @@ public final class ONNXModule: Module {
         inputShape = [channels ?? 3, height ?? defaultSize, width ?? defaultSize]
         self.graph = graph
         inputName = input.name
-        outputName = output
         // A checked run on zeros: errors surface here as one clear line, not later mid-explanation.
         var produced: [(name: String, shape: [Int])] = []
-        let (modelLayout, zeros) = (layout, Tensor.zeros([1] + inputShape))
-        let scores = try ONNXModule.run(
-            graph, input: input.name, output: output, layout: modelLayout, images: zeros,
+        let zeros = Tensor.zeros([1] + inputShape)
+        let results = try graph.run(
+            [input.name: .float(channelsLast ? zeros.permuted([0, 2, 3, 1]) : zeros)],
             offer: { name, tensor in
                 produced.append((name, tensor.shape))
                 return tensor
-            }, observes: nil)
-        guard scores.rank >= 1, scores.shape[0] == 1 else {
-            throw LoupeIOError("\(name): the output '\(output)' has shape \(scores.shape); expected [1, classes]")
+            })
+        let found = graph.outputs.map { ($0, results[$0]?.shape ?? []) }
+        outputs = found
+        let listed = found.map { "'\($0.0)' \($0.1)" }.joined(separator: ", ")
+        let picked: String
+        if let chosen {
+            guard graph.outputs.contains(chosen) else {
+                throw LoupeIOError("\(name) has no output '\(chosen)'; its outputs are \(listed)")
+            }
+            picked = chosen
+        } else {
+            picked = found.first { $0.1.count == 2 }?.0 ?? graph.outputs[0]
         }
-        outputShape = scores.shape
+        outputName = picked
+        let scores = found.first { $0.0 == picked }?.1 ?? []
+        guard scores.count == 2, scores[0] == 1, case .float = results[picked] else {
+            throw LoupeIOError(
+                "\(name): the output '\(picked)' has shape \(scores); expected [1, classes] (outputs: \(listed); choose one with --output)"
+            )
+        }
+        outputShape = scores
+        let head = graph.probabilityHead(of: picked)
+        probabilityHead = head.map(\.head)
+        let shapes = Dictionary(produced.map { ($0.name, $0.shape) }, uniquingKeysWith: { first, _ in first })
+        if let head, !explainProbabilities, shapes[head.logits]?.reduce(1, *) == scores.reduce(1, *) {
+            scoreTensor = head.logits
+        } else {
+            scoreTensor = picked
+        }
         super.init()
 
         let floatNames = Set(produced.map(\.name))
@@ -99,8 +149,8 @@ public final class ONNXModule: Module {
         return [shape[0]] + scores.shape.dropFirst()
     }
 
-    /// Runs the graph on `[N, C, H, W]` images and returns the first output as floats.
-    /// `offer` and `observes` are ``ONNXGraph/run(_:offer:observes:)``'s.
+    /// Runs the graph on `[N, C, H, W]` images and returns the scores: the ``scoreTensor``, shaped
+    /// as the chosen output. `offer` and `observes` are ``ONNXGraph/run(_:offer:observes:also:)``'s.
     public func run(
         _ images: Tensor, offer: @escaping (String, Tensor) -> Tensor,
         observes: ((String) -> Bool)? = nil
@@ -109,20 +159,12 @@ public final class ONNXModule: Module {
             throw LoupeIOError(
                 "the model takes [N, \(inputShape.map(String.init).joined(separator: ", "))] images; got \(images.shape)")
         }
-        return try ONNXModule.run(
-            graph, input: inputName, output: outputName, layout: layout, images: images, offer: offer,
-            observes: observes)
-    }
-
-    private static func run(
-        _ graph: ONNXGraph, input: String, output: String, layout: Layout, images: Tensor,
-        offer: @escaping (String, Tensor) -> Tensor, observes: ((String) -> Bool)?
-    ) throws -> Tensor {
         let fed = layout == .nhwc ? images.permuted([0, 2, 3, 1]) : images
-        guard let scores = try graph.run([input: .float(fed)], offer: offer, observes: observes)[output] else {
-            throw LoupeIOError("the output '\(output)' was not produced")
+        let results = try graph.run([inputName: .float(fed)], offer: offer, observes: observes, also: [scoreTensor])
+        guard let output = results[outputName], let scores = results[scoreTensor] else {
+            throw LoupeIOError("the output '\(outputName)' was not produced")
         }
-        return scores.tensor
+        return scoreTensor == outputName ? scores.tensor : scores.tensor.reshaped(output.shape)
     }
 
     /// Images `[N, C, H, W]` in the model's own layout (for `--raw`).
@@ -154,6 +196,24 @@ extension ONNXGraph {
                 name: node.name, operation: node.operation, outputs: node.outputs.filter { !$0.isEmpty },
                 multiplyAdds: multiplyAdds)
         }
+    }
+
+    /// The Softmax or LogSoftmax that `output` comes out of, looking back through Identity,
+    /// Reshape and Flatten (which keep the values in order), with the tensor it normalizes.
+    func probabilityHead(of output: String) -> (head: ONNXModule.ProbabilityHead, logits: String)? {
+        var producer: [String: Node] = [:]
+        for node in nodes { for name in node.outputs where !name.isEmpty { producer[name] = node } }
+        var tensor = output
+        for _ in nodes.indices {
+            guard let node = producer[tensor], let first = node.inputs.first, !first.isEmpty else { return nil }
+            switch node.operation {
+            case "Identity", "Reshape", "Flatten": tensor = first
+            case "Softmax": return (.softmax, first)
+            case "LogSoftmax": return (.logSoftmax, first)
+            default: return nil
+            }
+        }
+        return nil
     }
 
     /// The per-channel constants the graph adds, by the tensor they end up in: every Conv's bias
