@@ -96,6 +96,10 @@ public struct LoadedModel {
     public let metadata: ModelMetadata
     /// One name per output class ("class 7" when none are known).
     public let classNames: [String]
+    /// Whether the input's height and width are known without an input: `false` for an ONNX
+    /// graph whose sizes are symbolic and which has no metadata declaring them, so a photo needs
+    /// an exact `--resize HxW`.
+    public internal(set) var inputSizeIsKnown = true
 
     /// Loads weights and builds the model they belong to.
     ///
@@ -144,23 +148,28 @@ public struct LoadedModel {
     /// normalization) or, without one, from the graph: the input's size and ImageNet's
     /// normalization for three channels (none for one).
     private static func loadONNX(_ path: String, output: String?, explainProbabilities: Bool) throws -> LoadedModel {
-        let module = try ONNXModule(
-            try ONNXGraph.load(path), name: path, output: output, explainProbabilities: explainProbabilities)
         let metadataPath = ModelMetadata.path(besideWeights: path)
+        let declared = FileManager.default.fileExists(atPath: metadataPath) ? try ModelMetadata.read(metadataPath) : nil
+        // A graph whose height and width are symbolic loads at the size its metadata declares.
+        let declaredSize = declared.flatMap { $0.inputShape.count == 3 ? Size2D($0.inputShape[1], $0.inputShape[2]) : nil }
+        let module = try ONNXModule(
+            try ONNXGraph.load(path), name: path, spatialSize: declaredSize, output: output,
+            explainProbabilities: explainProbabilities)
         var metadata: ModelMetadata
-        if FileManager.default.fileExists(atPath: metadataPath) {
-            metadata = try ModelMetadata.read(metadataPath)
-            metadata.inputShape = module.inputShape
+        if let declared {
+            metadata = declared
         } else if module.inputShape[0] == 3 {
             metadata = .imageNet(architecture: "onnx")
-            metadata.inputShape = module.inputShape
         } else {
             metadata = ModelMetadata(inputShape: module.inputShape, mean: [0], std: [1])
         }
+        metadata.inputShape = module.inputShape
         metadata.architecture = "onnx"
         let outputs = module.outputShape.last ?? 0
         let classes = try metadata.classes ?? (outputs == 1000 ? imageNetClassNames() : (0..<outputs).map { "class \($0)" })
-        return LoadedModel(module: module, metadata: metadata, classNames: classes)
+        var loaded = LoadedModel(module: module, metadata: metadata, classNames: classes)
+        loaded.inputSizeIsKnown = !module.hasSymbolicSize || declaredSize != nil
+        return loaded
     }
 
     /// The model's input layout, for `--input` files and `--raw` pixel attributions: NCHW
@@ -211,15 +220,21 @@ public struct LoadedModel {
             return try accepted(tensor, from: array)
         }
         guard let image else { throw LoupeIOError("give an input: --image IMG or --input X.npy") }
-        let decoded = try Image.read(image)
         let preparation = preprocessing ?? ImagePreprocessing(metadata: metadata)
+        guard inputSizeIsKnown || preparation.exactSize != nil else {
+            throw LoupeIOError(
+                "the model's input height and width are symbolic; give the size: --input X.npy, --resize HxW, or a metadata .json beside the model with inputShape"
+            )
+        }
+        let decoded = try Image.read(image)
         let size = preparation.resizedSize(height: decoded.height, width: decoded.width)
         // A resize below 1 gives a size below 1; a crop below 1 would slice backwards.
         guard preparation.crop.map({ $0 >= 1 }) ?? true, size.height >= 1, size.width >= 1,
+            size.height <= Self.maximumInputPixels, size.width <= Self.maximumInputPixels,
             size.height * size.width <= Self.maximumInputPixels
         else {
             throw LoupeIOError(
-                "\(image): resizing to \(preparation.resize.map(String.init) ?? "-") and cropping to \(preparation.crop.map(String.init) ?? "-") gives \(size.height)×\(size.width) pixels; choose sizes from 1 to a total of \(Self.maximumInputPixels) pixels"
+                "\(image): resizing to \(preparation.exactSize.map { "\($0.height)x\($0.width)" } ?? preparation.resize.map(String.init) ?? "-") and cropping to \(preparation.crop.map(String.init) ?? "-") gives \(size.height)×\(size.width) pixels; choose sizes from 1 to a total of \(Self.maximumInputPixels) pixels"
             )
         }
         return try accepted(preparation.apply(to: decoded), from: image)

@@ -62,8 +62,11 @@ struct InputOptions: ParsableArguments {
 
 /// How photos are turned into model inputs: `--resize`, `--crop`, `--mean`, `--std`.
 struct PreprocessingOptions: ParsableArguments {
-    @Option(help: "Resize the photo's shorter side to this many pixels (default: the model's).")
-    var resize: Int?
+    @Option(
+        help:
+            "Resize the photo's shorter side to N pixels, or to exactly HxW (height first; no default crop then) (default: the model's)."
+    )
+    var resize: String?
 
     @Option(help: "Centre-crop the photo to this size (default: the model's input size).")
     var crop: Int?
@@ -77,17 +80,37 @@ struct PreprocessingOptions: ParsableArguments {
     /// The model's preprocessing with the options given applied over it.
     func resolved(for model: LoadedModel) throws -> ImagePreprocessing {
         var preprocessing = ImagePreprocessing(metadata: model.metadata)
-        if let resize { preprocessing.resize = resize }
+        switch try resizing() {
+        case .shorterSide(let side)?: preprocessing.resize = side
+        case .exactly(let size)?:
+            (preprocessing.resize, preprocessing.exactSize, preprocessing.crop) = (nil, size, nil)
+        case nil: break
+        }
         if let crop { preprocessing.crop = crop }
         if let mean { preprocessing.mean = try numbers(mean, option: "--mean", count: preprocessing.channels) }
         if let std { preprocessing.std = try numbers(std, option: "--std", count: preprocessing.channels) }
         return preprocessing
     }
 
-    func validate() throws {
-        for (name, value) in [("--resize", resize), ("--crop", crop)] {
-            if let value, value < 1 { throw ValidationError("\(name) must be at least 1; got \(value)") }
+    /// `--resize N` or `--resize HxW`.
+    enum Resizing {
+        case shorterSide(Int), exactly(Size2D)
+    }
+
+    func resizing() throws -> Resizing? {
+        guard let resize else { return nil }
+        let parts = resize.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
+        switch parts.count {
+        case 1: if let side = parts[0], side >= 1 { return .shorterSide(side) }
+        case 2: if let height = parts[0], let width = parts[1], height >= 1, width >= 1 { return .exactly(Size2D(height, width)) }
+        default: break
         }
+        throw ValidationError("--resize is a size N or HxW (height first, ASCII x), each at least 1; got '\(resize)'")
+    }
+
+    func validate() throws {
+        _ = try resizing()
+        if let crop, crop < 1 { throw ValidationError("--crop must be at least 1; got \(crop)") }
         if let mean { _ = try CommaList.numbers(mean, option: "--mean") }
         if let std { _ = try CommaList.numbers(std, option: "--std") }
     }

@@ -245,6 +245,20 @@ struct CLITests {
         #expect(notONNX.status != 0 && notONNX.error.contains("is not an .onnx file"))
     }
 
+    /// A graph with symbolic height and width takes a photo only at an exact size.
+    @Test func symbolicSizesNeedAnExactResize() throws {
+        let model = "Tests/LoupeIOTests/Fixtures/onnx-converters/symbolic-size/model.onnx"
+        let unsized = try run(["predict", "--model", model, "--image", "Samples/dog.jpg"])
+        #expect(unsized.status != 0 && unsized.error.split(separator: "\n").count == 1)
+        #expect(unsized.error.contains("--input X.npy, --resize HxW, or a metadata .json"), "\(unsized.error)")
+        let sized = try run(["predict", "--model", model, "--image", "Samples/dog.jpg", "--resize", "10x14", "--json"])
+        #expect(sized.status == 0, "\(sized.error)")
+        for bad in ["3x", "x4", "0x4", "4x4x4", "4X4", "big"] {
+            let refused = try run(["predict", "--model", model, "--image", "Samples/dog.jpg", "--resize", bad])
+            #expect(refused.status != 0 && refused.error.contains("--resize is a size N or HxW"), "\(bad): \(refused.error)")
+        }
+    }
+
     @Test func predictWithoutArchitectureOrMetadataIsAClearError() throws {
         let result = try run([
             "predict", "--model", squeezeNetFixtures.appendingPathComponent("squeezenet1_1-10.pth").path,

@@ -8,7 +8,8 @@ import Testing
 @Suite("ONNX as converters write it")
 struct ONNXConverterFormsTests {
     static let names = [
-        "prelu", "constant-weights", "same-upper", "upsample-opset9", "upsample-linear-opset7", "batchnorm-spatial0-opset8",
+        "prelu", "constant-weights", "symbolic-size", "same-upper", "upsample-opset9", "upsample-linear-opset7",
+        "batchnorm-spatial0-opset8",
     ]
 
     private static func folder(_ name: String) throws -> URL {
@@ -96,5 +97,41 @@ struct ONNXConverterFormsTests {
         let kept = try LoadedModel.load(path, architecture: nil, explainProbabilities: true)
         #expect(try #require(kept.onnxModule).returnsProbabilities)
         Self.expectClose(withoutGradients { kept.module(input) }, given, "the graph's output")
+    }
+
+    /// Symbolic batch, height and width: the size comes from the input given. An array runs at its
+    /// own size; a photo needs `--resize HxW` (an exact size), or a metadata file declaring the
+    /// input shape, and without either is refused in one line naming the three.
+    @Test func symbolicSizesComeFromTheInput() throws {
+        let path = try Self.folder("symbolic-size").appendingPathComponent("model.onnx").path
+        let model = try Self.load("symbolic-size")
+        let onnx = try #require(model.onnxModule)
+        #expect(onnx.hasSymbolicSize && !model.inputSizeIsKnown)
+        let array = try Self.folder("symbolic-size").appendingPathComponent("input.npy").path
+        let input = try model.input(image: nil, array: array)
+        #expect(input.shape == [1, 3, 10, 14])
+        Self.expectClose(withoutGradients { model.module(input) }, try Self.array("symbolic-size", "output"), "logits at 10×14")
+        let photo = try #require(Bundle.module.url(forResource: "Fixtures/orange-rgba", withExtension: "png")).path
+        do {
+            _ = try model.input(image: photo, array: nil)
+            Issue.record("a photo was sized without a size")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains("--input X.npy") && text.contains("--resize HxW") && text.contains("metadata"), "\(text)")
+        }
+        var exact = ImagePreprocessing(metadata: model.metadata)
+        (exact.resize, exact.exactSize, exact.crop) = (nil, Size2D(10, 14), nil)
+        #expect(try model.input(image: photo, array: nil, preprocessing: exact).shape == [1, 3, 10, 14])
+        // A metadata file beside the graph declares the size.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-symbolic-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let copy = directory.appendingPathComponent("model.onnx")
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: path), to: copy)
+        try Data(#"{"inputShape": [3, 16, 20], "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}"#.utf8).write(
+            to: directory.appendingPathComponent("model.json"))
+        let declared = try LoadedModel.load(copy.path, architecture: nil)
+        #expect(declared.inputSizeIsKnown && declared.metadata.inputShape == [3, 16, 20])
+        #expect(try declared.input(image: photo, array: nil).shape == [1, 3, 16, 20])
     }
 }

@@ -22,6 +22,9 @@ public final class ONNXModule: Module {
     public let layout: Layout
     /// The image input as `[C, H, W]` (whatever the layout), with unknown sizes filled in.
     public let inputShape: [Int]
+    /// Whether the graph leaves the input's height or width open (a symbolic dimension), so the
+    /// size comes from the input given, not from the graph.
+    public let hasSymbolicSize: Bool
     /// The chosen output's shape for one image (from the checked run at load): `[1, classes]`.
     public let outputShape: [Int]
     /// The graph output classified and explained.
@@ -47,12 +50,13 @@ public final class ONNXModule: Module {
     /// check it and to learn its float tensors.
     ///
     /// - Parameters:
-    ///   - defaultSize: the spatial size to assume where the input's is not fixed.
+    ///   - spatialSize: the height and width to load at where the graph's are not fixed
+    ///     (224 × 224 unless given).
     ///   - output: the graph output to classify; by default the first shaped `[N, K]`.
     ///   - explainProbabilities: keep a softmax the output comes out of, instead of returning the
     ///     logits before it.
     public init(
-        _ graph: ONNXGraph, name: String, defaultSize: Int = 224, output chosen: String? = nil,
+        _ graph: ONNXGraph, name: String, spatialSize: Size2D? = nil, output chosen: String? = nil,
         explainProbabilities: Bool = false
     ) throws {
         guard graph.inputs.count == 1, let input = graph.inputs.first, !graph.outputs.isEmpty else {
@@ -69,7 +73,8 @@ public final class ONNXModule: Module {
         let channelsLast = (dims[3] == 1 || dims[3] == 3) && !(dims[1] == 1 || dims[1] == 3)
         layout = channelsLast ? .nhwc : .nchw
         let (channels, height, width) = channelsLast ? (dims[3], dims[1], dims[2]) : (dims[1], dims[2], dims[3])
-        inputShape = [channels ?? 3, height ?? defaultSize, width ?? defaultSize]
+        inputShape = [channels ?? 3, height ?? spatialSize?.height ?? 224, width ?? spatialSize?.width ?? 224]
+        hasSymbolicSize = height == nil || width == nil
         self.graph = graph
         inputName = input.name
         // A checked run on zeros: errors surface here as one clear line, not later mid-explanation.
