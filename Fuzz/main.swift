@@ -2,7 +2,8 @@ import Foundation
 import LoupeIO
 
 // libFuzzer entry point for Loupe's file readers. One binary serves every reader; the
-// LOUPE_FUZZ_TARGET environment variable picks it (safetensors, pth, onnx, npy, idx, png, jpeg).
+// LOUPE_FUZZ_TARGET environment variable picks it (safetensors, pth, pth-legacy, onnx, npy, idx, png,
+// jpeg).
 // Built only by `make fuzz` (Package.swift adds this target when LOUPE_FUZZ is set), with
 // -sanitize=fuzzer,address. A reader may throw on any input; it must never crash, hang or
 // allocate beyond its budget.

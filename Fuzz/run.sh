@@ -11,7 +11,7 @@ export SWIFT_BACKTRACE=enable=no
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 [ $# -gt 0 ] && shift
-targets="${*:-safetensors pth onnx npy idx png jpeg}"
+targets="${*:-safetensors pth pth-legacy onnx npy idx png jpeg}"
 if [ -z "${LOUPE_FUZZ_SKIP_BUILD:-}" ]; then
     LOUPE_FUZZ=1 swift build -c release --scratch-path .build/fuzz --product loupe-fuzz \
         -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld

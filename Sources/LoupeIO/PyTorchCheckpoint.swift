@@ -1,25 +1,28 @@
 import Foundation
 import LoupeTensor
 
-/// PyTorch's `torch.save` zip format (`.pth`, `.pt`) holding a state_dict, read with Loupe's own
-/// strict ``ZipArchive``.
+/// PyTorch's `torch.save` files (`.pth`, `.pt`) holding a state_dict: the zip format, read with
+/// Loupe's own strict ``ZipArchive``, and the legacy format of PyTorch before 1.6 (and of
+/// `_use_new_zipfile_serialization=False`), a stream of pickles followed by the raw storages.
 ///
-/// The archive's `data.pkl` is read by the restricted ``Unpickler``; each tensor's bytes come
-/// from `data/<key>`, checked against the sizes the pickle declares before they are copied.
-/// A checkpoint that wraps its state_dict (`{"state_dict": ...}` or `{"model": ...}`) is unwrapped.
+/// The state_dict's pickle is read by the restricted ``Unpickler``, with the same allow-list in
+/// both formats; each tensor's bytes (the zip's `data/<key>`, or the legacy stream's storage of
+/// that key) are checked against the sizes the pickle declares before they are copied. A
+/// checkpoint that wraps its state_dict (`{"state_dict": ...}` or `{"model": ...}`) is unwrapped.
 public enum PyTorchCheckpoint {
     /// The most bytes one storage may declare (larger claims are refused before reading).
     static let maximumStorageBytes = 8 << 30
 
     /// Reads the tensors of a state_dict saved by `torch.save`.
     public static func read(_ path: String) throws -> [String: Tensor] {
+        let data = try readFile(path, what: "weights file")
+        if data.starts(with: legacyMagic) { return try readLegacy([UInt8](data), path: path) }
         let archive: ZipArchive
         do {
-            archive = try ZipArchive(try readFile(path, what: "weights file"), name: path)
+            archive = try ZipArchive(data, name: path)
         } catch let error as LoupeIOError where error.description.contains("is not a zip archive") {
             throw LoupeIOError(
-                "\(path) is not a PyTorch checkpoint (not a zip archive; legacy pre-1.6 .pth files are not supported, re-save with torch.save)"
-            )
+                "\(path) is not a PyTorch checkpoint (neither torch.save's zip format nor its legacy one)")
         }
         guard let pickleEntry = archive.entries.first(where: { $0.path.hasSuffix("/data.pkl") || $0.path == "data.pkl" }) else {
             throw LoupeIOError("\(path) is a zip archive without data.pkl, not a PyTorch checkpoint")
@@ -39,6 +42,63 @@ public enum PyTorchCheckpoint {
                 storages[storage.key] = try contents(of: entry, in: archive, path: path)
             }
             tensors[key] = try tensor(reference, bytes: storages[storage.key]!, key: key, path: path)
+        }
+        return tensors
+    }
+
+    /// The legacy format's first pickle, protocol 2: its magic number 0x1950a86a20f9469cfc6c
+    /// (LONG1 of ten bytes, little-endian), then STOP.
+    static let legacyMagic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E]
+
+    /// The legacy stream: the magic number, the protocol version 1001, the system's byte order
+    /// and type sizes, the state_dict, the list of storage keys, then for each key in that order
+    /// its element count (int64, little-endian) and its raw bytes.
+    private static func readLegacy(_ bytes: [UInt8], path: String) throws -> [String: Tensor] {
+        var position = legacyMagic.count
+        func nextPickle() throws -> (Unpickler.Value, Unpickler) {
+            var unpickler = Unpickler(bytes, name: path, position: position)
+            let value = try unpickler.load()
+            position = unpickler.position
+            return (value, unpickler)
+        }
+        guard case (.int(1001), _) = try nextPickle() else {
+            throw LoupeIOError("\(path): a legacy PyTorch checkpoint of an unknown protocol version (Loupe reads 1001)")
+        }
+        guard case (.dict(let info), _) = try nextPickle(),
+            info.entries.contains(where: { if case (.string("little_endian"), .bool(true)) = $0 { true } else { false } })
+        else {
+            throw LoupeIOError("\(path): a legacy PyTorch checkpoint saved big-endian, or without its system information")
+        }
+        let (root, objects) = try nextPickle()
+        guard case (.list(let keyList), _) = try nextPickle() else {
+            throw LoupeIOError("\(path): the legacy checkpoint's list of storages is missing")
+        }
+        var storages: [String: [UInt8]] = [:]
+        for item in keyList.items {
+            guard case .string(let key) = item, let storage = objects.storages[key], storages[key] == nil else {
+                throw LoupeIOError("\(path): the legacy checkpoint lists a storage its state_dict does not name, or one twice")
+            }
+            guard let type = ElementType(pytorchStorage: storage.dtype) else {
+                throw LoupeIOError("\(path): storage \(key) has type \(storage.dtype), which Loupe does not read")
+            }
+            guard bytes.count - position >= 8 else { throw LoupeIOError("\(path): the legacy checkpoint ends inside storage \(key)") }
+            let declared = bytes[position..<position + 8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+            position += 8
+            guard declared == UInt64(storage.count), let size = checkedProduct([storage.count, type.size]),
+                size <= maximumStorageBytes, size <= bytes.count - position
+            else {
+                throw LoupeIOError(
+                    "\(path): storage \(key) holds \(declared) values where the state_dict says \(storage.count), or runs past the file")
+            }
+            storages[key] = Array(bytes[position..<position + size])
+            position += size
+        }
+        var tensors: [String: Tensor] = [:]
+        for (key, reference) in try stateDictEntries(root, path: path) {
+            guard let stored = storages[reference.storage.key] else {
+                throw LoupeIOError("\(path): tensor '\(key)' refers to storage \(reference.storage.key), which the file lacks")
+            }
+            tensors[key] = try tensor(reference, bytes: stored, key: key, path: path)
         }
         return tensors
     }

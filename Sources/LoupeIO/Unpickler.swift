@@ -17,6 +17,9 @@ struct Unpickler {
     /// A value on the pickle machine's stack.
     indirect enum Value {
         case none, bool(Bool), int(Int), float(Double), string(String), bytes([UInt8])
+        /// An integer wider than 64 bits, as its little-endian two's-complement bytes (the legacy
+        /// format's magic number).
+        case wideInt([UInt8])
         case tuple([Value]), list(ListBox), dict(DictBox)
         case global(String)
         case storage(Storage)
@@ -44,13 +47,19 @@ struct Unpickler {
 
     private let bytes: [UInt8]
     private let name: String
-    private var position = 0
+    /// Where the next opcode is read: after ``load()``, just past the pickle's STOP, where a
+    /// stream of several pickles (the legacy `torch.save` format) continues.
+    private(set) var position: Int
     private var stack: [Value] = []
     private var memo: [Int: Value] = [:]
+    /// Every storage a persistent id named, by key.
+    private(set) var storages: [String: Storage] = [:]
 
-    init(_ bytes: [UInt8], name: String) {
+    /// A reader for the pickle that starts at `position` of `bytes`.
+    init(_ bytes: [UInt8], name: String, position: Int = 0) {
         self.bytes = bytes
         self.name = name
+        self.position = position
     }
 
     /// Runs the pickle and returns its result.
@@ -68,7 +77,9 @@ struct Unpickler {
             case 0x4A: stack.append(.int(Int(Int32(truncatingIfNeeded: try readInteger(4)))))  // BININT
             case 0x4B: stack.append(.int(try readInteger(1)))  // BININT1
             case 0x4D: stack.append(.int(try readInteger(2)))  // BININT2
-            case 0x8A: stack.append(.int(try readLong(try readInteger(1))))  // LONG1
+            case 0x8A:  // LONG1
+                let width = try readInteger(1)
+                stack.append(width <= 8 ? .int(try readLong(width)) : .wideInt(try readBytes(width)))
             case 0x47:  // BINFLOAT (big-endian)
                 let raw = try readBytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
                 stack.append(.float(Double(bitPattern: raw)))
@@ -133,14 +144,24 @@ struct Unpickler {
         return qualified
     }
 
-    private func persistentLoad(_ identifier: Value) throws -> Value {
-        guard case .tuple(let parts) = identifier, parts.count == 5, case .string("storage") = parts[0],
+    /// `('storage', type, key, location, numel)`, or the legacy format's with a sixth part, the
+    /// view metadata, which `torch.save` leaves `None` (views of a storage are refused).
+    private mutating func persistentLoad(_ identifier: Value) throws -> Value {
+        guard case .tuple(let parts) = identifier, parts.count == 5 || parts.count == 6, case .string("storage") = parts[0],
             case .global(let type) = parts[1], case .string(let key) = parts[2], case .int(let count) = parts[4],
             count >= 0
         else {
             throw malformed("an unexpected persistent id")
         }
-        return .storage(Storage(dtype: type, key: key, count: count))
+        if parts.count == 6, case .none = parts[5] {} else if parts.count == 6 {
+            throw malformed("a view of a storage, which torch.save never writes for a state_dict")
+        }
+        let storage = Storage(dtype: type, key: key, count: count)
+        if let seen = storages[key], seen.dtype != type || seen.count != count {
+            throw malformed("storage \(key) declared twice, differently")
+        }
+        storages[key] = storage
+        return .storage(storage)
     }
 
     private func call(_ callable: Value, _ arguments: Value) throws -> Value {
