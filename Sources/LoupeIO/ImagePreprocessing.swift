@@ -1,7 +1,19 @@
 import LoupeTensor
 
-/// Turns a photo into a model input, as torchvision's `Resize → CenterCrop → ToTensor → Normalize`.
+/// Turns a photo into a model input, as torchvision's `Resize → CenterCrop → ToTensor → Normalize`,
+/// or as other frameworks feed theirs: BGR channel order, pixel values in other units
+/// (``pixelScale``), an exact resize, letterboxing.
 public struct ImagePreprocessing: Sendable {
+    /// The order of the colour channels the model takes.
+    public enum ChannelOrder: String, Codable, Sendable, CaseIterable {
+        case rgb, bgr
+    }
+
+    /// Where a letterboxed photo sits in the padded input.
+    public enum Letterbox: String, Codable, Sendable, CaseIterable {
+        case center, topleft
+    }
+
     /// The shorter side is resized to this (bilinear, without antialiasing); `nil` keeps the size.
     public var resize: Int?
     /// The image is resized to exactly this height and width instead (torchvision's
@@ -9,11 +21,21 @@ public struct ImagePreprocessing: Sendable {
     public var exactSize: Size2D?
     /// A centred square crop of this size; `nil` keeps the whole image.
     public var crop: Int?
-    /// Per-channel mean and standard deviation for `(x − mean) / std`, on values in `[0, 1]`.
+    /// Per-channel mean and standard deviation for `(x − mean) / std`, in the units of
+    /// ``pixelScale`` and the model's ``channelOrder``.
     public var mean: [Float]
     public var std: [Float]
     /// 1 for grayscale models (colour images are averaged), 3 for RGB (gray images are repeated).
     public var channels: Int
+    public var channelOrder: ChannelOrder = .rgb
+    /// What a pixel value (0 to 255) is multiplied by before the normalization: 1/255 gives
+    /// torchvision's `[0, 1]`; 1 keeps 0 to 255, as caffe-style means expect.
+    public var pixelScale: Float = 1 / 255
+    /// Letterboxing: the photo resized, keeping its aspect ratio, to fit ``exactSize`` (or the
+    /// input size it is given), and padded to it with ``padValue``; `nil` resizes and crops instead.
+    public var letterbox: Letterbox?
+    /// The padding's value, in pixel units (0 to 255).
+    public var padValue: Float = 0
 
     public init(resize: Int?, crop: Int?, mean: [Float], std: [Float], channels: Int) {
         self.resize = resize
@@ -24,7 +46,8 @@ public struct ImagePreprocessing: Sendable {
     }
 
     /// The model's own settings: resize to 256/224 of the input size, crop to the input size; an
-    /// input that is not square is resized to exactly its height and width.
+    /// input that is not square is resized to exactly its height and width. The metadata's
+    /// `resize`, `channelOrder`, `pixelScale`, `letterbox` and `padValue` apply over that.
     public init(metadata: ModelMetadata) {
         let size = metadata.inputShape.count == 3 ? metadata.inputShape[1] : 224
         self.init(
@@ -33,10 +56,25 @@ public struct ImagePreprocessing: Sendable {
         if metadata.inputShape.count == 3, metadata.inputShape[1] != metadata.inputShape[2] {
             (resize, crop, exactSize) = (nil, nil, Size2D(metadata.inputShape[1], metadata.inputShape[2]))
         }
+        switch metadata.resize {
+        case .shorterSide(let side)?: resize = side
+        case .exactly(let height, let width)?: (resize, crop, exactSize) = (nil, nil, Size2D(height, width))
+        case nil: break
+        }
+        channelOrder = metadata.channelOrder ?? .rgb
+        pixelScale = metadata.pixelScale ?? pixelScale
+        padValue = metadata.padValue ?? padValue
+        if let box = metadata.letterbox {
+            letterbox = box
+            if exactSize == nil, metadata.inputShape.count == 3 {
+                exactSize = Size2D(metadata.inputShape[1], metadata.inputShape[2])
+            }
+            (resize, crop) = (nil, nil)
+        }
     }
 
     /// The `(height, width)` an image of `height` × `width` pixels is resized to (itself when
-    /// there is no resize).
+    /// there is no resize); a letterboxed image's is the size it is padded to.
     public func resizedSize(height: Int, width: Int) -> Size2D {
         if let exactSize { return exactSize }
         guard let resize else { return Size2D(height, width) }
@@ -44,11 +82,24 @@ public struct ImagePreprocessing: Sendable {
         return height <= width ? Size2D(resize, Int(Float(width) * scale)) : Size2D(Int(Float(height) * scale), resize)
     }
 
-    /// `[1, channels, H, W]`, normalized.
-    public func apply(to image: Image) -> Tensor {
+    /// The photo as the model sees it, before scaling and normalization: `[1, channels, H, W]`
+    /// in `[0, 1]`, RGB, resized and cropped or letterboxed (what `--out` draws over).
+    public func picture(of image: Image) -> Tensor {
         var tensor = image.tensor()
         if channels == 1 && tensor.shape[1] == 3 { tensor = tensor.mean(along: 1, keepingDimensions: true) }
         if channels == 3 && tensor.shape[1] == 1 { tensor = tensor.broadcast(to: [1, 3, tensor.shape[2], tensor.shape[3]]) }
+        if let letterbox, let target = exactSize {
+            let (height, width) = (tensor.shape[2], tensor.shape[3])
+            let scale = Swift.min(Float(target.height) / Float(height), Float(target.width) / Float(width))
+            let fitted = Size2D(
+                Swift.min(Swift.max(Int((Float(height) * scale).rounded()), 1), target.height),
+                Swift.min(Swift.max(Int((Float(width) * scale).rounded()), 1), target.width))
+            tensor = tensor.resizedBilinear(to: fitted)
+            let (extraRows, extraColumns) = (target.height - fitted.height, target.width - fitted.width)
+            let (top, left) = letterbox == .center ? (extraRows / 2, extraColumns / 2) : (0, 0)
+            return tensor.padded(
+                [(0, 0), (0, 0), (top, extraRows - top), (left, extraColumns - left)], mode: .constant(padValue / 255))
+        }
         if resize != nil || exactSize != nil {
             tensor = tensor.resizedBilinear(to: resizedSize(height: tensor.shape[2], width: tensor.shape[3]))
         }
@@ -58,6 +109,20 @@ public struct ImagePreprocessing: Sendable {
             tensor = tensor.slice(along: 2, from: top, to: Swift.min(top + crop, height))
                 .slice(along: 3, from: left, to: Swift.min(left + crop, width))
         }
+        return tensor
+    }
+
+    /// `[1, channels, H, W]`, normalized: the ``picture(of:)`` in the model's channel order, its
+    /// pixel values (0 to 255) times ``pixelScale``, then `(x − mean) / std`.
+    public func apply(to image: Image) -> Tensor {
+        modelInput(fromPicture: picture(of: image))
+    }
+
+    /// A ``picture(of:)`` made the model's input.
+    public func modelInput(fromPicture picture: Tensor) -> Tensor {
+        var tensor = picture
+        if channelOrder == .bgr && tensor.shape[1] == 3 { tensor = tensor.gathered([2, 1, 0], along: 1) }
+        if pixelScale != 1 / 255 { tensor = tensor * (255 * pixelScale) }
         return tensor.normalized(mean: mean, std: std)
     }
 }

@@ -16,9 +16,43 @@ public struct ModelMetadata: Codable, Equatable, Sendable {
     public var classes: [String]?
     /// The model input without its batch dimension, `[C, H, W]`.
     public var inputShape: [Int]
-    /// Per-channel normalization applied to images in `[0, 1]`: `(x − mean) / std`.
+    /// Per-channel normalization applied to images in `[0, 1]` (or in the units of
+    /// `pixelScale`): `(x − mean) / std`.
     public var mean: [Float]
     public var std: [Float]
+    /// How photos become inputs for models that are not torchvision's (see
+    /// ``ImagePreprocessing``): each absent by default.
+    public var channelOrder: ImagePreprocessing.ChannelOrder?
+    public var pixelScale: Float?
+    public var resize: Resize?
+    public var letterbox: ImagePreprocessing.Letterbox?
+    public var padValue: Float?
+
+    /// A metadata `resize`: a number (the shorter side) or `[height, width]` (exactly).
+    public enum Resize: Codable, Equatable, Sendable {
+        case shorterSide(Int), exactly(Int, Int)
+
+        public init(from decoder: Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let side = try? container.decode(Int.self), side >= 1 {
+                self = .shorterSide(side)
+            } else if let sizes = try? container.decode([Int].self), sizes.count == 2, sizes.allSatisfy({ $0 >= 1 && $0 <= 8192 })
+            {
+                self = .exactly(sizes[0], sizes[1])
+            } else {
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "resize is a size N or [height, width], each at least 1")
+            }
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .shorterSide(let side): try container.encode(side)
+            case .exactly(let height, let width): try container.encode([height, width])
+            }
+        }
+    }
 
     public init(
         architecture: String? = nil, features: [LayerSpec]? = nil, classifier: [LayerSpec]? = nil,
@@ -86,7 +120,14 @@ public struct ModelMetadata: Codable, Equatable, Sendable {
     }
 
     public static func read(_ path: String) throws -> ModelMetadata {
-        try readJSON(ModelMetadata.self, from: path, what: "Loupe model metadata")
+        let metadata = try readJSON(ModelMetadata.self, from: path, what: "Loupe model metadata")
+        if let scale = metadata.pixelScale, !(scale.isFinite && scale > 0) {
+            throw LoupeIOError("\(path): pixelScale must be a positive number; got \(scale)")
+        }
+        if let pad = metadata.padValue, !(0...255).contains(pad) {
+            throw LoupeIOError("\(path): padValue is a pixel value from 0 to 255; got \(pad)")
+        }
+        return metadata
     }
 }
 

@@ -81,14 +81,19 @@ public enum PyTorchCheckpoint {
             guard let type = ElementType(pytorchStorage: storage.dtype) else {
                 throw LoupeIOError("\(path): storage \(key) has type \(storage.dtype), which Loupe does not read")
             }
-            guard bytes.count - position >= 8 else { throw LoupeIOError("\(path): the legacy checkpoint ends inside storage \(key)") }
-            let declared = bytes[position..<position + 8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+            guard bytes.count - position >= 8 else {
+                throw LoupeIOError("\(path): the legacy checkpoint ends inside storage \(key)")
+            }
+            let declared = bytes[position..<position + 8].enumerated().reduce(UInt64(0)) {
+                $0 | UInt64($1.element) << (8 * UInt64($1.offset))
+            }
             position += 8
             guard declared == UInt64(storage.count), let size = checkedProduct([storage.count, type.size]),
                 size <= maximumStorageBytes, size <= bytes.count - position
             else {
                 throw LoupeIOError(
-                    "\(path): storage \(key) holds \(declared) values where the state_dict says \(storage.count), or runs past the file")
+                    "\(path): storage \(key) holds \(declared) values where the state_dict says \(storage.count), or runs past the file"
+                )
             }
             storages[key] = Array(bytes[position..<position + size])
             position += size

@@ -153,7 +153,8 @@ struct Unpickler {
         else {
             throw malformed("an unexpected persistent id")
         }
-        if parts.count == 6, case .none = parts[5] {} else if parts.count == 6 {
+        if parts.count == 6, case .none = parts[5] {
+        } else if parts.count == 6 {
             throw malformed("a view of a storage, which torch.save never writes for a state_dict")
         }
         let storage = Storage(dtype: type, key: key, count: count)

@@ -64,8 +64,13 @@ public struct Report {
 
     /// Runs every method on one model input `[1, C, H, W]` and adds its section.
     ///
-    /// - Parameter progress: told the step about to run ("grad-cam"), for a progress line.
-    public mutating func addImage(named name: String, input: Tensor, progress: (String) -> Void = { _ in }) throws {
+    /// - Parameters:
+    ///   - picture: the photo as the model saw it, in `[0, 1]` (``LoupeIO/ImagePreprocessing/picture(of:)``);
+    ///     by default the input with the metadata's normalization undone.
+    ///   - progress: told the step about to run ("grad-cam"), for a progress line.
+    public mutating func addImage(
+        named name: String, input: Tensor, picture: Tensor? = nil, progress: (String) -> Void = { _ in }
+    ) throws {
         precondition(input.rank == 4 && input.shape[0] == 1, "addImage: input must be [1, C, H, W]; got \(input.shape)")
         inputShape = input.shape
         let network = model.module
@@ -74,7 +79,7 @@ public struct Report {
         let probabilities = output.softmax(along: 1)[0].scalars
         let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(settings.topCount)
         let top = ranked.first!
-        let photo = model.metadata.denormalized(input).clamped(min: 0, max: 1)
+        let photo = (picture ?? model.metadata.denormalized(input)).clamped(min: 0, max: 1)
         let width = settings.displayWidth
 
         var overlays = [

@@ -138,9 +138,11 @@ struct Explain: ParsableCommand {
         if let delta = result.convergenceDelta { FileHandle.standardError.write(Data("convergence delta: \(delta[0])\n".utf8)) }
         let attribution = result.attribution
         if let out {
-            // The overlay draws over the photo; without a photo, over mid-gray.
+            // The overlay draws over the photo as the model saw it (resized and cropped, or
+            // letterboxed); without a photo, over mid-gray.
+            let preparation = try input.preprocessing.resolved(for: loaded)
             let photo =
-                try input.image.map { try Image.read($0).tensor().resizedBilinear(to: Size2D(x.shape[2], x.shape[3])) }
+                try input.image.map { try preparation.picture(of: Image.read($0)) }
                 ?? Tensor.full([1, 1, x.shape[2], x.shape[3]], value: 0.5)
             let picture: Image
             do {

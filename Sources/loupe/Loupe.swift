@@ -18,7 +18,10 @@ struct LoupeCommand: ParsableCommand {
     /// (bad or missing options) or 1 for bad data (unreadable files, wrong shapes).
     static func main() {
         do {
-            var command = try parseAsRoot()
+            // `--letterbox` alone means `--letterbox=center` (ArgumentParser has no options with
+            // an optional value).
+            let arguments = CommandLine.arguments.dropFirst().map { $0 == "--letterbox" ? "--letterbox=center" : $0 }
+            var command = try parseAsRoot(Array(arguments))
             try command.run()
         } catch {
             let code = exitCode(for: error)

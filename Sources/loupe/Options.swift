@@ -60,7 +60,8 @@ struct InputOptions: ParsableArguments {
     }
 }
 
-/// How photos are turned into model inputs: `--resize`, `--crop`, `--mean`, `--std`.
+/// How photos are turned into model inputs: `--resize`, `--crop`, `--mean`, `--std`,
+/// `--channel-order`, `--pixel-scale`, `--letterbox`, `--pad-value`.
 struct PreprocessingOptions: ParsableArguments {
     @Option(
         help:
@@ -77,6 +78,24 @@ struct PreprocessingOptions: ParsableArguments {
     @Option(help: "Per-channel standard deviation, comma-separated.")
     var std: String?
 
+    @Option(help: "The colour order the model takes: rgb or bgr (default: the model's, else rgb).")
+    var channelOrder: ImagePreprocessing.ChannelOrder?
+
+    @Option(
+        help:
+            "What pixel values (0-255) are multiplied by before --mean/--std: a number or a fraction a/b (default: 1/255; 1 for caffe-style means in 0-255)."
+    )
+    var pixelScale: String?
+
+    @Option(
+        help:
+            "Letterbox: resize keeping the aspect ratio to fit the input (or --resize HxW) and pad; --letterbox or --letterbox=topleft (default: center)."
+    )
+    var letterbox: ImagePreprocessing.Letterbox?
+
+    @Option(help: "The letterbox padding, a pixel value 0-255 (default: 0).")
+    var padValue: Float?
+
     /// The model's preprocessing with the options given applied over it.
     func resolved(for model: LoadedModel) throws -> ImagePreprocessing {
         var preprocessing = ImagePreprocessing(metadata: model.metadata)
@@ -87,6 +106,16 @@ struct PreprocessingOptions: ParsableArguments {
         case nil: break
         }
         if let crop { preprocessing.crop = crop }
+        if let channelOrder { preprocessing.channelOrder = channelOrder }
+        if let pixelScale { preprocessing.pixelScale = try Self.scale(pixelScale) }
+        if let padValue { preprocessing.padValue = padValue }
+        if let letterbox { preprocessing.letterbox = letterbox }
+        if preprocessing.letterbox != nil {
+            // The padded size: --resize HxW, else the model's input size.
+            let shape = model.metadata.inputShape
+            if preprocessing.exactSize == nil, shape.count == 3 { preprocessing.exactSize = Size2D(shape[1], shape[2]) }
+            (preprocessing.resize, preprocessing.crop) = (nil, nil)
+        }
         if let mean { preprocessing.mean = try numbers(mean, option: "--mean", count: preprocessing.channels) }
         if let std { preprocessing.std = try numbers(std, option: "--std", count: preprocessing.channels) }
         return preprocessing
@@ -108,8 +137,22 @@ struct PreprocessingOptions: ParsableArguments {
         throw ValidationError("--resize is a size N or HxW (height first, ASCII x), each at least 1; got '\(resize)'")
     }
 
+    /// `--pixel-scale`: a positive number or a fraction `a/b`.
+    static func scale(_ text: String) throws -> Float {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { Float($0) }
+        if parts.count == 1, let value = parts[0], value.isFinite, value > 0 { return value }
+        if parts.count == 2, let top = parts[0], let bottom = parts[1], top > 0, bottom > 0, (top / bottom).isFinite {
+            return top / bottom
+        }
+        throw ValidationError("--pixel-scale is a positive number or a fraction a/b (such as 1/255); got '\(text)'")
+    }
+
     func validate() throws {
         _ = try resizing()
+        if let pixelScale { _ = try Self.scale(pixelScale) }
+        if let padValue, !(0...255).contains(padValue) {
+            throw ValidationError("--pad-value is a pixel value from 0 to 255; got \(padValue)")
+        }
         if let crop, crop < 1 { throw ValidationError("--crop must be at least 1; got \(crop)") }
         if let mean { _ = try CommaList.numbers(mean, option: "--mean") }
         if let std { _ = try CommaList.numbers(std, option: "--std") }
@@ -227,3 +270,6 @@ struct GridOptions: ParsableArguments {
         guard columns > 0 else { throw ValidationError("--columns must be positive; got \(columns)") }
     }
 }
+
+extension ImagePreprocessing.ChannelOrder: ExpressibleByArgument {}
+extension ImagePreprocessing.Letterbox: ExpressibleByArgument {}

@@ -57,6 +57,7 @@ struct ReportCommand: ParsableCommand {
         let preparation = try preprocessing.resolved(for: loaded)
         // Decode every image first, so a bad file stops the run before any work or output.
         let inputs = try images.map { try loaded.input(image: $0, array: nil, preprocessing: preparation) }
+        let pictures = try images.map { try preparation.picture(of: Image.read($0)) }
         var settings = Report.Settings()
         settings.methods = try chosenMethods()
         sizes.apply(to: &settings.options)
@@ -69,7 +70,7 @@ struct ReportCommand: ParsableCommand {
             modelName: model.model ?? "", settings: settings)
         for (index, (path, input)) in zip(images, inputs).enumerated() {
             let name = URL(fileURLWithPath: path).lastPathComponent
-            try report.addImage(named: name, input: input) { step in
+            try report.addImage(named: name, input: input, picture: pictures[index]) { step in
                 Progress.line("report: image \(index + 1)/\(images.count) \(name): \(step)")
             }
         }

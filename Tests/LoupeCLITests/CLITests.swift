@@ -259,6 +259,38 @@ struct CLITests {
         }
     }
 
+    /// Preprocessing for models that are not torchvision's, on the command line.
+    @Test func preprocessingOptionsForOtherFrameworks() throws {
+        let model = ["--model", "Models/fashion-cnn.safetensors", "--image", "Samples/dog.jpg"]
+        for extra in [
+            ["--letterbox"], ["--letterbox=topleft", "--pad-value", "255"], ["--pixel-scale", "1/255"],
+            ["--pixel-scale", "1", "--mean", "128", "--std", "64"], ["--channel-order", "bgr"],
+        ] {
+            let result = try run(["predict"] + model + extra + ["--json"])
+            #expect(result.status == 0, "\(extra): \(result.error)")
+        }
+        for (extra, message) in [
+            (["--pixel-scale", "0"], "--pixel-scale is a positive number"), (["--pixel-scale", "1/0"], "--pixel-scale"),
+            (["--pad-value", "300"], "--pad-value is a pixel value"), (["--channel-order", "brg"], "--channel-order"),
+            (["--letterbox=middle"], "--letterbox"),
+        ] {
+            let result = try run(["predict"] + model + extra)
+            #expect(result.status == 2 && result.error.contains(message), "\(extra): \(result.error)")
+        }
+        // --out draws over the photo as the model saw it: letterboxed into the 28 × 28 input.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-letterbox-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let picture = directory.appendingPathComponent("a.png").path
+        let explained = try run(
+            ["explain"] + model + ["--letterbox", "--pad-value", "255", "--method", "saliency", "--out", picture, "--alpha", "0"])
+        #expect(explained.status == 0, "\(explained.error)")
+        let drawn = try Image.read(picture)
+        #expect(drawn.width == 28 && drawn.height == 28)
+        // The dog photo is wider than tall: the padded rows at the top are white (alpha 0 shows the photo).
+        #expect(drawn.pixels.prefix(28 * 3).allSatisfy { $0 == 255 })
+    }
+
     @Test func predictWithoutArchitectureOrMetadataIsAClearError() throws {
         let result = try run([
             "predict", "--model", squeezeNetFixtures.appendingPathComponent("squeezenet1_1-10.pth").path,

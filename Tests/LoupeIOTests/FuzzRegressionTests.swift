@@ -47,7 +47,8 @@ struct FuzzRegressionTests {
         #expect(small["bias"]?.scalars == [0.5, -1, 2])
         let shared = try PyTorchCheckpoint.read(corpus.appendingPathComponent("shared.pth").path)
         #expect(shared["first"]?.scalars == [0, 1, 2, 3, 4, 5] && shared["second"]?.scalars == [6, 7, 8, 9, 10, 11])
-        #expect(shared["transposed"]?.shape == [4, 3] && shared["transposed"]?.scalars == [0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11])
+        #expect(
+            shared["transposed"]?.shape == [4, 3] && shared["transposed"]?.scalars == [0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11])
         let half = try PyTorchCheckpoint.read(corpus.appendingPathComponent("half.pth").path)
         #expect(half["w"]?.scalars == [1.5, -2.25, 0.125, 4])
     }

@@ -7,7 +7,7 @@ import LoupeTensor
 // ops, so gradients flow through it.
 extension ONNXGraph {
     static func resize(_ arguments: ONNXArguments) throws -> ONNXValue {
-        var x = try arguments.float(0)
+        let x = try arguments.float(0)
         let attributes = arguments.attributes
         let mode = attributes.string("mode", "nearest")
         guard mode == "nearest" || mode == "linear" else {
