@@ -68,11 +68,15 @@ public struct ModelMetadata: Codable, Equatable, Sendable {
         self.std = std
     }
 
-    /// ImageNet's preprocessing for a torchvision architecture.
+    /// ImageNet's preprocessing for a torchvision architecture, as its `DEFAULT` weights declare
+    /// it (the resize before the 224 crop: ``LoupeNN/ModelZoo/defaultResize(_:)``).
     public static func imageNet(architecture: String) -> ModelMetadata {
-        ModelMetadata(
+        var metadata = ModelMetadata(
             architecture: architecture, inputShape: [3, 224, 224],
             mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+        let resize = ModelZoo.defaultResize(architecture)
+        if resize != 256 { metadata.resize = .shorterSide(resize) }
+        return metadata
     }
 
     /// The metadata file that belongs to a weights file.

@@ -9,6 +9,15 @@ public final class ReLU: Module {
     public override var spatialFootprint: SpatialFootprint? { .pointwise }
 }
 
+/// `nn.ReLU6`: `min(max(x, 0), 6)` (MobileNet's activation).
+public final class ReLU6: Module {
+    public override func forward(_ input: Tensor) -> Tensor { input.clamped(min: 0, max: 6) }
+
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] { shape }
+
+    public override var spatialFootprint: SpatialFootprint? { .pointwise }
+}
+
 /// `nn.MaxPool2d`.
 public final class MaxPool2d: Module {
     public let kernelSize: Size2D, stride: Size2D, padding: Size2D, dilation: Size2D

@@ -5,8 +5,14 @@ public enum ModelZoo {
     /// Every architecture name Loupe builds, as torchvision spells them.
     public static let architectures = [
         "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
-        "squeezenet1_0", "squeezenet1_1", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+        "squeezenet1_0", "squeezenet1_1", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "mobilenet_v2",
     ]
+
+    /// The shorter side torchvision's `DEFAULT` weights resize a photo to before the 224 × 224
+    /// centre crop (bilinear): 232 for the weights of its second training recipe, else 256.
+    public static func defaultResize(_ name: String) -> Int {
+        ["resnet50", "resnet101", "resnet152", "mobilenet_v2"].contains(name) ? 232 : 256
+    }
 
     /// The state_dict key of the classifier's final weight, whose first dimension is the
     /// number of classes.
@@ -14,6 +20,7 @@ public enum ModelZoo {
         if name == "alexnet" || name.hasPrefix("vgg") { return "classifier.6.weight" }
         if name.hasPrefix("squeezenet") { return "classifier.1.weight" }
         if name.hasPrefix("resnet") { return "fc.weight" }
+        if name == "mobilenet_v2" { return "classifier.1.weight" }
         return nil
     }
 
@@ -49,6 +56,8 @@ public enum ModelZoo {
                 throw UnknownArchitectureError(name: name)
             }
             model = ResNet(depth: depth, classes: classes, generator: &generator)
+        case "mobilenet_v2":
+            model = MobileNetV2(classes: classes, generator: &generator)
         default:
             throw UnknownArchitectureError(name: name)
         }

@@ -42,6 +42,7 @@ struct ArchitectureTests {
         #expect(try total("squeezenet1_1") == 1_235_496)
         #expect(try total("alexnet") == 61_100_840)
         #expect(try total("resnet50") == 25_557_032)
+        #expect(try total("mobilenet_v2") == 3_504_872)
     }
 
     @Test func aModelBuiltUninitializedForAStrictLoadEqualsTheLoadedOne() throws {
@@ -69,7 +70,7 @@ struct ArchitectureTests {
         #expect(try model.outputShape(forInput: [1, 3, 224, 224]) == [1, 1000])
         #expect(throws: ShapeError.self) { try model.outputShape(forInput: [1, 1, 64, 64]) }
         #expect(throws: ShapeError.self) { try model.outputShape(forInput: [1, 3, 224]) }
-        if !name.hasPrefix("resnet") {  // a resnet takes even 1×1 pixels
+        if !name.hasPrefix("resnet") && !name.hasPrefix("mobilenet") {  // these take even 1×1 pixels
             #expect(throws: ShapeError.self) { try model.outputShape(forInput: [1, 3, 8, 8]) }
         }
     }
@@ -81,6 +82,28 @@ struct ArchitectureTests {
             let model = try ModelZoo.makeForLoading(name)
             #expect(model.head != nil && model.head === model.children.last?.module, "\(name)")
         }
+    }
+
+    /// Transfer learning on the architectures added for users' models: the head replaced, the
+    /// features frozen, one SGD step at 64 × 64 changes the head's weights and no other weight
+    /// (batch norms' running statistics move in training mode, as PyTorch's do).
+    @Test(arguments: ["mobilenet_v2"])
+    func aReplacedHeadTrainsOneStep(_ name: String) throws {
+        let model = try ModelZoo.make(name)
+        let replaceable = try #require(model as? ReplaceableHead)
+        var generator = RandomGenerator(seed: 3)
+        try replaceable.replaceHead([LayerSpec("linear", outputs: 3)], generator: &generator)
+        model.setTrainable(false)
+        try #require(model.head).setTrainable(true)
+        let before = model.stateDict()
+        var trainer = Trainer(model: model, optimizer: SGD(learningRate: 0.1), batchSize: 2)
+        let images = Tensor.normal([2, 3, 64, 64], generator: &generator)
+        let history = trainer.fit(images: images, labels: [0, 2], epochs: 1)
+        #expect(history.count == 1 && history[0].trainingLoss.isFinite)
+        let after = model.stateDict()
+        let weights = model.namedParameters().filter { !$0.parameter.isBuffer }.map(\.key)
+        let changed = weights.filter { key in after[key]!.scalars != before[key]!.scalars }
+        #expect(!changed.isEmpty && changed.allSatisfy { $0.hasPrefix("classifier.0.") }, "\(changed.sorted())")
     }
 
     @Test func unknownArchitectureListsTheKnownOnes() {

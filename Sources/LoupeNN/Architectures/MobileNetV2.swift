@@ -1,0 +1,104 @@
+import LoupeTensor
+
+/// torchvision's `Conv2dNormActivation`: a bias-free convolution, a batch norm and ReLU6, as a
+/// `Sequential` (`.0`, `.1`, `.2`), padded to keep the size at stride 1.
+func convolutionNormReLU6(
+    _ inputChannels: Int, _ outputChannels: Int, kernel: Int = 3, stride: Int = 1, groups: Int = 1,
+    generator: inout RandomGenerator
+) -> Sequential {
+    Sequential([
+        Conv2d(
+            inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: Size2D(integerLiteral: kernel),
+            stride: Size2D(integerLiteral: stride), padding: Size2D(integerLiteral: (kernel - 1) / 2), groups: groups,
+            bias: false, generator: &generator),
+        BatchNorm2d(channels: outputChannels), ReLU6(),
+    ])
+}
+
+/// MobileNetV2's inverted residual block: a 1×1 expansion (unless the ratio is 1), a 3×3
+/// depthwise convolution, a linear 1×1 projection, all in `conv`, and the input added back where
+/// the block keeps the size and the channels.
+public final class InvertedResidual: Module {
+    public let conv: Sequential
+    public let addsInput: Bool
+
+    init(inputChannels: Int, outputChannels: Int, stride: Int, expansion: Int, generator: inout RandomGenerator) {
+        let hidden = inputChannels * expansion
+        var layers: [Module] = []
+        if expansion != 1 { layers.append(convolutionNormReLU6(inputChannels, hidden, kernel: 1, generator: &generator)) }
+        layers.append(convolutionNormReLU6(hidden, hidden, stride: stride, groups: hidden, generator: &generator))
+        layers.append(
+            Conv2d(inputChannels: hidden, outputChannels: outputChannels, kernelSize: 1, bias: false, generator: &generator))
+        layers.append(BatchNorm2d(channels: outputChannels))
+        conv = Sequential(layers)
+        addsInput = stride == 1 && inputChannels == outputChannels
+        super.init()
+    }
+
+    public override var children: [(name: String, module: Module)] { [("conv", conv)] }
+
+    public override func forward(_ input: Tensor) -> Tensor {
+        addsInput ? input + conv(input) : conv(input)
+    }
+
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] {
+        let output = try conv.outputShape(forInput: shape)
+        guard !addsInput || output == shape else {
+            throw ShapeError("an inverted residual block gives \(output) for input \(shape) and cannot add them")
+        }
+        return output
+    }
+
+    /// The convolutions'; the identity it adds reads inside them.
+    public override var spatialFootprint: SpatialFootprint? { conv.spatialFootprint }
+}
+
+/// MobileNetV2 (Sandler et al., 2018) with torchvision's structure and names: `features` (a
+/// strided 3×3 stem, 17 inverted residual blocks, a 1×1 convolution to 1280 channels), global
+/// average pooling, and a replaceable `classifier` (Dropout 0.2, Linear).
+public final class MobileNetV2: Module, ReplaceableHead {
+    public let features: Sequential
+    public private(set) var classifier: Module
+    public let headInputFeatures = 1280
+    public override var head: Module? { classifier }
+    public func replaceHead(with head: Module) {
+        classifier = head
+        assignPaths(path)
+    }
+
+    /// Expansion, output channels, blocks, first stride (torchvision's `inverted_residual_setting`).
+    static let settings = [
+        (1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1),
+    ]
+
+    public init(classes: Int = 1000, generator: inout RandomGenerator) {
+        var layers: [Module] = [convolutionNormReLU6(3, 32, stride: 2, generator: &generator)]
+        var channels = 32
+        for (expansion, outputs, count, stride) in MobileNetV2.settings {
+            for index in 0..<count {
+                layers.append(
+                    InvertedResidual(
+                        inputChannels: channels, outputChannels: outputs, stride: index == 0 ? stride : 1,
+                        expansion: expansion, generator: &generator))
+                channels = outputs
+            }
+        }
+        layers.append(convolutionNormReLU6(channels, 1280, kernel: 1, generator: &generator))
+        features = Sequential(layers)
+        classifier = Sequential([
+            Dropout(probability: 0.2), Linear(inputFeatures: 1280, outputFeatures: classes, generator: &generator),
+        ])
+        super.init()
+    }
+
+    public override var children: [(name: String, module: Module)] { [("features", features), ("classifier", classifier)] }
+
+    public override var stages: [Module]? { [features, AdaptiveAvgPool2d(outputSize: 1), Flatten(), classifier] }
+
+    /// The last block's activation, as pytorch-grad-cam's users choose (`model.features[-1]`).
+    public override var camLayer: String? { "features.18" }
+
+    public override func forward(_ input: Tensor) -> Tensor {
+        classifier(features(input).adaptiveAveragePooled2D(outputSize: 1).flattened(from: 1))
+    }
+}
