@@ -226,15 +226,20 @@ struct CaptumReferenceTests {
             try check(method, "aug_cam_\(method.name)", layers: [c.layer], aug: true)
         }
         try check(.gradCAM, "multi_aug_cam_grad-cam_eigen_smooth", layers: both, eigen: true, aug: true)
-        try check(.fullGrad, "full_grad")
         // FullGrad scales each channel of each bias layer to [0, 1] on its own, so one ReLU input
         // that float32 rounding puts on the other side of zero (a gradient passed or stopped)
-        // moves that channel's scaled map, and the sum, by about 1e-3.
+        // rescales that channel's map. Such inputs are common: at 64 × 64, resnet18's passes
+        // have bias-layer outputs from 6e-8 to 3e-6 of their layer's largest magnitude, and
+        // rounding differs between kernels (under ONEDNN_MAX_CPU_ISA=AVX2 resnet18's plain map
+        // moved by 9.4e-3, its aug-smoothed one by 1.6e-3; with AVX-512 kernels both are within
+        // 1e-4). Where a pass has one within 1e-6, the map is checked within 1e-2, else 1e-4.
         let augmented = [false, true].flatMap { mirror in
             [Float(0.9), 1, 1.1].map { (mirror ? x.gathered(Array((0..<x.shape[3]).reversed()), along: 3) : x) * $0 }
         }
-        let tied = try augmented.contains { try Self.hasReLUInputNearZero(c.model, input: $0) }
-        try check(.fullGrad, "aug_full_grad", aug: true, floor: tied ? 1e-3 : 0)
+        let plainTied = try Self.hasReLUInputNearZero(c.model, input: x)
+        try check(.fullGrad, "full_grad", floor: plainTied ? 1e-2 : 0)
+        let augTied = try augmented.contains { try Self.hasReLUInputNearZero(c.model, input: $0) }
+        try check(.fullGrad, "aug_full_grad", aug: true, floor: augTied ? 1e-2 : 0)
     }
 
     /// Whether a bias layer's output (each feeds a ReLU, or an addition before one, in these
