@@ -95,9 +95,9 @@ extension CAMMethod {
     }
 
     /// The map `[N, H, W]` at the input's resolution, as pytorch-grad-cam returns it: each
-    /// layer's map min–max scaled and resized to the input (``scaledToInput(_:size:)``), and
+    /// layer's map min–max scaled and resized to the input (`scaledToInput(_:size:)`), and
     /// with ``AttributionMethod/Options/augSmooth`` averaged over the augmented inputs
-    /// (``augmentationSmoothed(_:enabled:map:)``).
+    /// (`augmentationSmoothed(_:enabled:map:)`).
     public func scaledMap(
         _ model: Module, layers: [String], input: Tensor, target: ExplanationTarget,
         options: AttributionMethod.Options = AttributionMethod.Options(), progress: @escaping (Int, Int) -> Void = { _, _ in }

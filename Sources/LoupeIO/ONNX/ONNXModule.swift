@@ -1,8 +1,9 @@
 @_spi(Engine) import LoupeNN
 import LoupeTensor
 
-/// An ONNX classifier as a ``Module``: one image input, one score output, every float tensor
-/// of the graph a tap by its ONNX name (and by its node's name).
+/// An ONNX classifier as a ``Module``: one image input, the scores of one chosen graph output
+/// (``outputName``; before its softmax, if it has one: ``scoreTensor``), every float tensor of the
+/// graph a tap by its ONNX name (and by its node's name).
 ///
 /// Loupe always feeds images as `[N, C, H, W]`. A model whose input is `[N, H, W, C]` (a
 /// Keras/TensorFlow export) gets the transpose inside, so explanations and pictures work the
