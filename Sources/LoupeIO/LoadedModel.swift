@@ -265,6 +265,13 @@ public struct LoadedModel {
             return try accepted(tensor, from: array)
         }
         guard let image else { throw LoupeIOError("give an input: --image IMG or --input X.npy") }
+        return try photoInput(image, preprocessing: preprocessing).input
+    }
+
+    /// A photo made the model's input (decoded, resized and cropped or letterboxed, normalized),
+    /// with the picture it was made from: the photo as the model sees it, in `[0, 1]`
+    /// (``ImagePreprocessing/picture(of:)``), which overlays are drawn on. The file is decoded once.
+    public func photoInput(_ image: String, preprocessing: ImagePreprocessing? = nil) throws -> (input: Tensor, picture: Tensor) {
         let preparation = preprocessing ?? ImagePreprocessing(metadata: metadata)
         guard inputSizeIsKnown || preparation.exactSize != nil else {
             throw LoupeIOError(
@@ -282,7 +289,8 @@ public struct LoadedModel {
                 "\(image): resizing to \(preparation.exactSize.map { "\($0.height)x\($0.width)" } ?? preparation.resize.map(String.init) ?? "-") and cropping to \(preparation.crop.map(String.init) ?? "-") gives \(size.height)×\(size.width) pixels; choose sizes from 1 to a total of \(Self.maximumInputPixels) pixels"
             )
         }
-        return try accepted(preparation.apply(to: decoded), from: image)
+        let picture = preparation.picture(of: decoded)
+        return (try accepted(preparation.modelInput(fromPicture: picture), from: image), picture)
     }
 
     /// The most pixels a preprocessed photo may have: 8192 × 8192, far above any classifier's input,

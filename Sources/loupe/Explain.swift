@@ -107,7 +107,7 @@ struct Explain: ParsableCommand {
 
     func run() throws {
         let loaded = try model.load()
-        let x = try input.read(for: loaded)
+        let (x, picture) = try input.readWithPicture(for: loaded)
         let network = loaded.module
         let output = network.predictions(for: x)
         let classes = output.shape.last ?? 0
@@ -140,10 +140,7 @@ struct Explain: ParsableCommand {
         if let out {
             // The overlay draws over the photo as the model saw it (resized and cropped, or
             // letterboxed); without a photo, over mid-gray.
-            let preparation = try input.preprocessing.resolved(for: loaded)
-            let photo =
-                try input.image.map { try preparation.picture(of: Image.read($0)) }
-                ?? Tensor.full([1, 1, x.shape[2], x.shape[3]], value: 0.5)
+            let photo = picture ?? Tensor.full([1, 1, x.shape[2], x.shape[3]], value: 0.5)
             let picture: Image
             do {
                 picture = try Render.attributionPicture(

@@ -56,7 +56,14 @@ struct InputOptions: ParsableArguments {
     }
 
     func read(for model: LoadedModel) throws -> Tensor {
-        try model.input(image: image, array: input, preprocessing: preprocessing.resolved(for: model))
+        try readWithPicture(for: model).input
+    }
+
+    /// The input, and for `--image` the photo as the model sees it (what overlays are drawn on).
+    func readWithPicture(for model: LoadedModel) throws -> (input: Tensor, picture: Tensor?) {
+        guard let image else { return (try model.input(image: nil, array: input), nil) }
+        let (tensor, picture) = try model.photoInput(image, preprocessing: preprocessing.resolved(for: model))
+        return (tensor, picture)
     }
 }
 

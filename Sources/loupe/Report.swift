@@ -56,21 +56,20 @@ struct ReportCommand: ParsableCommand {
         let loaded = try model.load()
         let preparation = try preprocessing.resolved(for: loaded)
         // Decode every image first, so a bad file stops the run before any work or output.
-        let inputs = try images.map { try loaded.input(image: $0, array: nil, preprocessing: preparation) }
-        let pictures = try images.map { try preparation.picture(of: Image.read($0)) }
+        let prepared = try images.map { try loaded.photoInput($0, preprocessing: preparation) }
         var settings = Report.Settings()
         settings.methods = try chosenMethods()
         sizes.apply(to: &settings.options)
         try cam.apply(to: &settings.options, layers: camLayer, option: "--cam-layer")
         settings.layers =
             try layers.map { try CommaList.names($0, option: "--layers") }
-            ?? [settings.options.layers.first ?? loaded.module.defaultCAMLayer(inputShape: inputs[0].shape)]
+            ?? [settings.options.layers.first ?? loaded.module.defaultCAMLayer(inputShape: prepared[0].input.shape)]
         var report = Report(
             title: "Loupe report: \(URL(fileURLWithPath: model.model ?? "").lastPathComponent)", model: loaded,
             modelName: model.model ?? "", settings: settings)
-        for (index, (path, input)) in zip(images, inputs).enumerated() {
+        for (index, (path, photo)) in zip(images, prepared).enumerated() {
             let name = URL(fileURLWithPath: path).lastPathComponent
-            try report.addImage(named: name, input: input, picture: pictures[index]) { step in
+            try report.addImage(named: name, input: photo.input, picture: photo.picture) { step in
                 Progress.line("report: image \(index + 1)/\(images.count) \(name): \(step)")
             }
         }
