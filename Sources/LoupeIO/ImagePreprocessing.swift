@@ -64,13 +64,15 @@ public struct ImagePreprocessing: Sendable {
         channelOrder = metadata.channelOrder ?? .rgb
         pixelScale = metadata.pixelScale ?? pixelScale
         padValue = metadata.padValue ?? padValue
-        if let box = metadata.letterbox {
-            letterbox = box
-            if exactSize == nil, metadata.inputShape.count == 3 {
-                exactSize = Size2D(metadata.inputShape[1], metadata.inputShape[2])
-            }
-            (resize, crop) = (nil, nil)
-        }
+        if let box = metadata.letterbox { letterbox(box, fitting: metadata.inputShape) }
+    }
+
+    /// Letterboxes photos at `anchor` instead of resizing and cropping them: into ``exactSize``,
+    /// or where none is set, into `inputShape` `[C, H, W]`'s height and width.
+    public mutating func letterbox(_ anchor: Letterbox, fitting inputShape: [Int]) {
+        letterbox = anchor
+        if exactSize == nil, inputShape.count == 3 { exactSize = Size2D(inputShape[1], inputShape[2]) }
+        (resize, crop) = (nil, nil)
     }
 
     /// The `(height, width)` an image of `height` × `width` pixels is resized to (itself when

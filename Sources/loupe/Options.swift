@@ -116,12 +116,9 @@ struct PreprocessingOptions: ParsableArguments {
         if let channelOrder { preprocessing.channelOrder = channelOrder }
         if let pixelScale { preprocessing.pixelScale = try Self.scale(pixelScale) }
         if let padValue { preprocessing.padValue = padValue }
-        if let letterbox { preprocessing.letterbox = letterbox }
-        if preprocessing.letterbox != nil {
-            // The padded size: --resize HxW, else the model's input size.
-            let shape = model.metadata.inputShape
-            if preprocessing.exactSize == nil, shape.count == 3 { preprocessing.exactSize = Size2D(shape[1], shape[2]) }
-            (preprocessing.resize, preprocessing.crop) = (nil, nil)
+        // The padded size: --resize HxW, else the model's input size.
+        if let anchor = letterbox ?? preprocessing.letterbox {
+            preprocessing.letterbox(anchor, fitting: model.metadata.inputShape)
         }
         if let mean { preprocessing.mean = try numbers(mean, option: "--mean", count: preprocessing.channels) }
         if let std { preprocessing.std = try numbers(std, option: "--std", count: preprocessing.channels) }

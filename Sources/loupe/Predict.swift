@@ -28,15 +28,15 @@ struct Predict: ParsableCommand {
         guard logits.rank == 2, logits.shape[0] == 1 else {
             throw ValidationError("the model returned shape \(logits.shape), not [1, classes]")
         }
-        // The graph's own output: where Loupe scores the logits before a Softmax, the Softmax of them.
-        let scored = loaded.onnxModule.flatMap { $0.returnsProbabilities ? nil : $0.probabilityHead }
-        let output = scored == .softmax ? logits.softmax(along: 1) : scored == .logSoftmax ? logits.logSoftmax(along: 1) : logits
+        // The graph's own output, and the probabilities as it gives them: where Loupe scores the
+        // logits before a Softmax (or LogSoftmax), that head applied to them; kept, the output itself.
+        let head = loaded.onnxModule?.probabilityHead
+        let given = loaded.onnxModule?.returnsProbabilities == true
+        let output =
+            given || head == nil ? logits : head == .softmax ? logits.softmax(along: 1) : logits.logSoftmax(along: 1)
         if let raw { try NPY.write(output[0], to: raw) }
-        // An ONNX output kept as its Softmax (or LogSoftmax) gave is shown as given.
-        let head = loaded.onnxModule.flatMap { $0.returnsProbabilities ? $0.probabilityHead : nil }
         let probabilities =
-            head == .softmax
-            ? logits[0].scalars : head == .logSoftmax ? logits[0].exp().scalars : logits.softmax(along: 1)[0].scalars
+            !given ? logits.softmax(along: 1)[0].scalars : head == .softmax ? logits[0].scalars : logits[0].exp().scalars
         let scores = logits[0].scalars
         let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(top)
         let name = { (index: Int) in index < loaded.classNames.count ? loaded.classNames[index] : "class \(index)" }

@@ -165,8 +165,8 @@ public final class ONNXModule: Module {
             throw LoupeIOError(
                 "the model takes [N, \(inputShape.map(String.init).joined(separator: ", "))] images; got \(images.shape)")
         }
-        let fed = layout == .nhwc ? images.permuted([0, 2, 3, 1]) : images
-        let results = try graph.run([inputName: .float(fed)], offer: offer, observes: observes, also: [scoreTensor])
+        let results = try graph.run(
+            [inputName: .float(toModelLayout(images))], offer: offer, observes: observes, also: [scoreTensor])
         guard let output = results[outputName], let scores = results[scoreTensor] else {
             throw LoupeIOError("the output '\(outputName)' was not produced")
         }
