@@ -57,3 +57,9 @@ func checkedProduct(_ values: [Int]) -> Int? {
     }
     return product
 }
+
+/// The unsigned integer that `bytes` (at most 8) spell, least significant first: the byte order of
+/// every binary header Loupe reads (safetensors, NPY, zip, pickles, torch.save's legacy storages).
+func littleEndian<Bytes: Collection>(_ bytes: Bytes) -> UInt64 where Bytes.Element == UInt8 {
+    bytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+}

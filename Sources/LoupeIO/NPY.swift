@@ -18,8 +18,7 @@ public enum NPY {
         guard major >= 1 && major <= 3, bytes.count >= 8 + headerLengthSize else {
             throw LoupeIOError("\(name): unsupported .npy version \(major)")
         }
-        var headerLength = 0
-        for index in 0..<headerLengthSize { headerLength |= Int(bytes[8 + index]) << (8 * index) }
+        let headerLength = Int(littleEndian(bytes[8..<(8 + headerLengthSize)]))
         let headerStart = 8 + headerLengthSize
         guard headerStart + headerLength <= bytes.count,
             let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8)

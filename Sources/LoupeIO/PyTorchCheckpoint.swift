@@ -84,9 +84,7 @@ public enum PyTorchCheckpoint {
             guard bytes.count - position >= 8 else {
                 throw LoupeIOError("\(path): the legacy checkpoint ends inside storage \(key)")
             }
-            let declared = bytes[position..<position + 8].enumerated().reduce(UInt64(0)) {
-                $0 | UInt64($1.element) << (8 * UInt64($1.offset))
-            }
+            let declared = littleEndian(bytes[position..<position + 8])
             position += 8
             guard declared == UInt64(storage.count), let size = checkedProduct([storage.count, type.size]),
                 size <= maximumStorageBytes, size <= bytes.count - position

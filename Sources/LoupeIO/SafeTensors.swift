@@ -12,7 +12,7 @@ public enum SafeTensors {
     /// Decodes a safetensors file held in memory.
     public static func decode(_ data: Data, name: String = "safetensors file") throws -> [String: Tensor] {
         guard data.count >= 8 else { throw LoupeIOError("\(name) is too short to be a safetensors file") }
-        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        let headerLength = littleEndian(data.prefix(8))
         guard headerLength <= UInt64(min(maximumHeaderBytes, data.count - 8)) else {
             throw LoupeIOError(
                 "\(name): the header length \(headerLength) runs past the end of the file; it is not a safetensors file or is truncated"

@@ -17,9 +17,6 @@ struct Unpickler {
     /// A value on the pickle machine's stack.
     indirect enum Value {
         case none, bool(Bool), int(Int), float(Double), string(String), bytes([UInt8])
-        /// An integer wider than 64 bits, as its little-endian two's-complement bytes (the legacy
-        /// format's magic number).
-        case wideInt([UInt8])
         case tuple([Value]), list(ListBox), dict(DictBox)
         case global(String)
         case storage(Storage)
@@ -77,9 +74,7 @@ struct Unpickler {
             case 0x4A: stack.append(.int(Int(Int32(truncatingIfNeeded: try readInteger(4)))))  // BININT
             case 0x4B: stack.append(.int(try readInteger(1)))  // BININT1
             case 0x4D: stack.append(.int(try readInteger(2)))  // BININT2
-            case 0x8A:  // LONG1
-                let width = try readInteger(1)
-                stack.append(width <= 8 ? .int(try readLong(width)) : .wideInt(try readBytes(width)))
+            case 0x8A: stack.append(.int(try readLong(try readInteger(1))))  // LONG1
             case 0x47:  // BINFLOAT (big-endian)
                 let raw = try readBytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
                 stack.append(.float(Double(bitPattern: raw)))
@@ -153,9 +148,10 @@ struct Unpickler {
         else {
             throw malformed("an unexpected persistent id")
         }
-        if parts.count == 6, case .none = parts[5] {
-        } else if parts.count == 6 {
-            throw malformed("a view of a storage, which torch.save never writes for a state_dict")
+        if parts.count == 6 {
+            guard case .none = parts[5] else {
+                throw malformed("a view of a storage, which torch.save never writes for a state_dict")
+            }
         }
         let storage = Storage(dtype: type, key: key, count: count)
         if let seen = storages[key], seen.dtype != type || seen.count != count {
@@ -248,7 +244,7 @@ struct Unpickler {
     private mutating func readInteger(_ width: Int) throws -> Int {
         let raw = try readBytes(width)
         guard width < 8 || raw[7] & 0x80 == 0 else { throw malformed("a negative length") }
-        return raw.enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        return Int(littleEndian(raw))
     }
 
     /// A little-endian two's-complement integer of `width` bytes (at most 8).
@@ -256,7 +252,7 @@ struct Unpickler {
         guard width <= 8 else { throw malformed("an integer wider than 64 bits") }
         let raw = try readBytes(width)
         guard !raw.isEmpty else { return 0 }
-        var value = raw.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        var value = littleEndian(raw)
         if width < 8 && raw[width - 1] & 0x80 != 0 { value |= ~UInt64(0) << (8 * UInt64(width)) }
         return Int(Int64(bitPattern: value))
     }

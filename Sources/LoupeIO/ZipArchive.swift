@@ -139,7 +139,7 @@ private struct ByteReader {
     }
 
     private func value(_ offset: Int, _ size: Int) throws -> UInt64 {
-        try bytes(offset, size).reversed().reduce(0) { $0 << 8 | UInt64($1) }
+        littleEndian(try bytes(offset, size))
     }
 
     func uint16(_ offset: Int) throws -> UInt16 { UInt16(try value(offset, 2)) }
