@@ -82,16 +82,17 @@ public struct Dataset {
         guard !classes.isEmpty else {
             throw LoupeIOError("'\(path)' has no class subfolders; put each class's images in a folder of its own (cat/, dog/)")
         }
-        let preprocessing = ImagePreprocessing(
+        var preprocessing = ImagePreprocessing(
             resize: nil, crop: nil, mean: Array(repeating: 0, count: channels),
             std: Array(repeating: 1, count: channels), channels: channels)
+        preprocessing.exactSize = size
         var samples: [Tensor] = []
         var labels: [Int] = []
         for (label, name) in classes.enumerated() {
             let files = (try? manager.contentsOfDirectory(atPath: "\(path)/\(name)"))?.sorted() ?? []
             for file in files where ["png", "jpg", "jpeg"].contains(URL(fileURLWithPath: file).pathExtension.lowercased()) {
                 let image = try Image.read("\(path)/\(name)/\(file)")
-                samples.append(preprocessing.apply(to: image).resizedBilinear(to: size))
+                samples.append(preprocessing.apply(to: image))
                 labels.append(label)
             }
         }

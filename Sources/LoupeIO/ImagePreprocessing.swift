@@ -14,8 +14,10 @@ public struct ImagePreprocessing: Sendable {
         case center, topleft
     }
 
-    /// The shorter side is resized to this (bilinear, without antialiasing); `nil` keeps the size.
+    /// The shorter side is resized to this; `nil` keeps the size.
     public var resize: Int?
+    /// The filter of every resize (antialiased when shrinking, as torchvision's on PIL images).
+    public var interpolation: Interpolation = .bilinear
     /// The image is resized to exactly this height and width instead (torchvision's
     /// `Resize((h, w))`), whatever its aspect ratio; `nil` leaves it to ``resize``.
     public var exactSize: Size2D?
@@ -61,6 +63,7 @@ public struct ImagePreprocessing: Sendable {
         case .exactly(let height, let width)?: (resize, crop, exactSize) = (nil, nil, Size2D(height, width))
         case nil: break
         }
+        interpolation = metadata.interpolation ?? .bilinear
         channelOrder = metadata.channelOrder ?? .rgb
         pixelScale = metadata.pixelScale ?? pixelScale
         padValue = metadata.padValue ?? padValue
@@ -80,37 +83,48 @@ public struct ImagePreprocessing: Sendable {
     public func resizedSize(height: Int, width: Int) -> Size2D {
         if let exactSize { return exactSize }
         guard let resize else { return Size2D(height, width) }
-        let scale = Float(resize) / Float(Swift.max(Swift.min(height, width), 1))
-        return height <= width ? Size2D(resize, Int(Float(width) * scale)) : Size2D(Int(Float(height) * scale), resize)
+        // torchvision's `int(size · long / short)`, in integers.
+        let short = Swift.max(Swift.min(height, width), 1)
+        return height <= width ? Size2D(resize, width * resize / short) : Size2D(height * resize / short, resize)
     }
 
     /// The photo as the model sees it, before scaling and normalization: `[1, channels, H, W]`
-    /// in `[0, 1]`, RGB, resized and cropped or letterboxed (what `--out` draws over).
+    /// in `[0, 1]`, RGB, resized (``Image/resized(width:height:interpolation:)``, as torchvision's
+    /// `Resize` on a PIL image) and centre-cropped (torchvision's `CenterCrop`, offsets rounded
+    /// half to even as Python's `round`), or letterboxed: what `--out` draws over.
     public func picture(of image: Image) -> Tensor {
-        var tensor = image.tensor()
-        if channels == 1 && tensor.shape[1] == 3 { tensor = tensor.mean(along: 1, keepingDimensions: true) }
-        if channels == 3 && tensor.shape[1] == 1 { tensor = tensor.broadcast(to: [1, 3, tensor.shape[2], tensor.shape[3]]) }
+        var image = image
         if let letterbox, let target = exactSize {
-            let (height, width) = (tensor.shape[2], tensor.shape[3])
-            let scale = Swift.min(Float(target.height) / Float(height), Float(target.width) / Float(width))
+            let scale = Swift.min(Float(target.height) / Float(image.height), Float(target.width) / Float(image.width))
             let fitted = Size2D(
-                Swift.min(Swift.max(Int((Float(height) * scale).rounded()), 1), target.height),
-                Swift.min(Swift.max(Int((Float(width) * scale).rounded()), 1), target.width))
-            tensor = tensor.resizedBilinear(to: fitted)
+                Swift.min(Swift.max(Int((Float(image.height) * scale).rounded()), 1), target.height),
+                Swift.min(Swift.max(Int((Float(image.width) * scale).rounded()), 1), target.width))
+            let tensor = channelsMatched(
+                image.resized(width: fitted.width, height: fitted.height, interpolation: interpolation).tensor())
             let (extraRows, extraColumns) = (target.height - fitted.height, target.width - fitted.width)
             let (top, left) = letterbox == .center ? (extraRows / 2, extraColumns / 2) : (0, 0)
             return tensor.padded(
                 [(0, 0), (0, 0), (top, extraRows - top), (left, extraColumns - left)], mode: .constant(padValue / 255))
         }
         if resize != nil || exactSize != nil {
-            tensor = tensor.resizedBilinear(to: resizedSize(height: tensor.shape[2], width: tensor.shape[3]))
+            let size = resizedSize(height: image.height, width: image.width)
+            image = image.resized(width: size.width, height: size.height, interpolation: interpolation)
         }
+        var tensor = channelsMatched(image.tensor())
         if let crop {
             let (height, width) = (tensor.shape[2], tensor.shape[3])
-            let top = Swift.max((height - crop) / 2, 0), left = Swift.max((width - crop) / 2, 0)
+            let offset = { (extra: Int) in Swift.max(Int((Double(extra) / 2).rounded(.toNearestOrEven)), 0) }
+            let top = offset(height - crop), left = offset(width - crop)
             tensor = tensor.slice(along: 2, from: top, to: Swift.min(top + crop, height))
                 .slice(along: 3, from: left, to: Swift.min(left + crop, width))
         }
+        return tensor
+    }
+
+    /// `[1, C, H, W]` with the model's channel count: colour averaged to gray, or gray repeated.
+    private func channelsMatched(_ tensor: Tensor) -> Tensor {
+        if channels == 1 && tensor.shape[1] == 3 { return tensor.mean(along: 1, keepingDimensions: true) }
+        if channels == 3 && tensor.shape[1] == 1 { return tensor.broadcast(to: [1, 3, tensor.shape[2], tensor.shape[3]]) }
         return tensor
     }
 

@@ -27,6 +27,8 @@ public struct ModelMetadata: Codable, Equatable, Sendable {
     public var resize: Resize?
     public var letterbox: ImagePreprocessing.Letterbox?
     public var padValue: Float?
+    /// The resize filter (`bilinear` or `bicubic`), torchvision's `interpolation`.
+    public var interpolation: Interpolation?
 
     /// A metadata `resize`: a number (the shorter side) or `[height, width]` (exactly).
     public enum Resize: Codable, Equatable, Sendable {

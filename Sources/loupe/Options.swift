@@ -67,14 +67,19 @@ struct InputOptions: ParsableArguments {
     }
 }
 
-/// How photos are turned into model inputs: `--resize`, `--crop`, `--mean`, `--std`,
-/// `--channel-order`, `--pixel-scale`, `--letterbox`, `--pad-value`.
+/// How photos are turned into model inputs: `--resize`, `--interpolation`, `--crop`, `--mean`,
+/// `--std`, `--channel-order`, `--pixel-scale`, `--letterbox`, `--pad-value`.
 struct PreprocessingOptions: ParsableArguments {
     @Option(
         help:
             "Resize the photo's shorter side to N pixels, or to exactly HxW (height first; no default crop then) (default: the model's)."
     )
     var resize: String?
+
+    @Option(
+        help:
+            "The resize filter, antialiased when shrinking as torchvision's on PIL images (default: the model's, else bilinear).")
+    var interpolation: Interpolation?
 
     @Option(help: "Centre-crop the photo to this size (default: the model's input size).")
     var crop: Int?
@@ -113,6 +118,7 @@ struct PreprocessingOptions: ParsableArguments {
         case nil: break
         }
         if let crop { preprocessing.crop = crop }
+        if let interpolation { preprocessing.interpolation = interpolation }
         if let channelOrder { preprocessing.channelOrder = channelOrder }
         if let pixelScale { preprocessing.pixelScale = try Self.scale(pixelScale) }
         if let padValue { preprocessing.padValue = padValue }
@@ -277,3 +283,4 @@ struct GridOptions: ParsableArguments {
 
 extension ImagePreprocessing.ChannelOrder: ExpressibleByArgument {}
 extension ImagePreprocessing.Letterbox: ExpressibleByArgument {}
+extension Interpolation: ExpressibleByArgument {}
