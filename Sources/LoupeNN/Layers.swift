@@ -9,9 +9,10 @@ public final class ReLU: Module {
     public override var spatialFootprint: SpatialFootprint? { .pointwise }
 }
 
-/// `nn.ReLU6`: `min(max(x, 0), 6)` (MobileNet's activation).
+/// `nn.ReLU6`: `min(max(x, 0), 6)` (MobileNet's activation), a ReLU for the backward rules
+/// (``LoupeTensor/Tensor/relu(maximum:)``).
 public final class ReLU6: Module {
-    public override func forward(_ input: Tensor) -> Tensor { input.clamped(min: 0, max: 6) }
+    public override func forward(_ input: Tensor) -> Tensor { input.relu(maximum: 6) }
 
     public override func outputShape(forInput shape: [Int]) throws -> [Int] { shape }
 

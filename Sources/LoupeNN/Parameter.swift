@@ -11,11 +11,16 @@ public final class Parameter {
     public var isTrainable: Bool
     /// Buffers (running statistics) are saved and loaded but never trained.
     public let isBuffer: Bool
+    /// Whether a state_dict may leave it out, keeping its value (batch norm's
+    /// `num_batches_tracked`, which PyTorch's `load_state_dict` fills in when absent: files
+    /// written before it existed, and conversions that keep only floating-point tensors).
+    public let mayBeAbsent: Bool
 
-    public init(_ value: Tensor, isBuffer: Bool = false) {
+    public init(_ value: Tensor, isBuffer: Bool = false, mayBeAbsent: Bool = false) {
         self.value = value
         self.isBuffer = isBuffer
         self.isTrainable = !isBuffer
+        self.mayBeAbsent = mayBeAbsent
     }
 
     /// The shape of the current value.

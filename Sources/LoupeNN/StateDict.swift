@@ -43,7 +43,8 @@ extension Module {
     ///
     /// - Parameters:
     ///   - state: tensors by key (`features.0.weight`, `layer1.0.bn1.running_mean`).
-    ///   - strict: when `true`, any missing, unexpected or mis-shaped key throws the full
+    ///   - strict: when `true`, any missing (other than a ``Parameter/mayBeAbsent`` one),
+    ///     unexpected or mis-shaped key throws the full
     ///     ``StateDictReport`` and nothing is loaded. When `false`, every key that fits is
     ///     loaded and the rest (a replaced head, say) keep their values.
     /// - Returns: the report (exact when strict loading succeeded).
@@ -52,7 +53,7 @@ extension Module {
         let parameters = namedParameters()
         let known = Dictionary(parameters.map { ($0.key, $0.parameter) }, uniquingKeysWith: { first, _ in first })
         var report = StateDictReport()
-        report.missing = parameters.map(\.key).filter { state[$0] == nil }
+        report.missing = parameters.filter { state[$0.key] == nil && !$0.parameter.mayBeAbsent }.map(\.key)
         report.unexpected = state.keys.filter { known[$0] == nil }.sorted()
         for (key, parameter) in parameters {
             guard let value = state[key], value.shape != parameter.shape else { continue }

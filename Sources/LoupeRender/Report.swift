@@ -38,6 +38,8 @@ public struct Report {
         public var topCount = 5
         /// Width of each picture on the page.
         public var displayWidth = 196
+        /// Links shown under the title, as (text, relative address): the other pages of a run.
+        public var links: [(text: String, address: String)] = []
 
         public init() {}
     }
@@ -145,13 +147,13 @@ public struct Report {
         extraSections.append(html)
     }
 
-    /// Writes the page to `directory/index.html` (creating the folder): streamed to a temporary
+    /// Writes the page to `directory/page` (creating the folder): streamed to a temporary
     /// file beside it, then renamed, so a failure leaves no partial page.
     ///
     /// - Parameter generator: who made it ("loupe 0.1.0"), shown in the summary.
-    public func write(toDirectory directory: String, generator: String) throws {
+    public func write(toDirectory directory: String, page: String = "index.html", generator: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let final = "\(directory)/index.html", partial = "\(directory)/.index.html.\(UUID().uuidString).partial"
+        let final = "\(directory)/\(page)", partial = "\(directory)/.\(page).\(UUID().uuidString).partial"
         guard FileManager.default.createFile(atPath: partial, contents: nil), let output = FileHandle(forWritingAtPath: partial)
         else {
             throw LoupeIOError("cannot write into \(directory)")
@@ -192,6 +194,7 @@ public struct Report {
             <html lang="en"><head><meta charset="utf-8"><title>\(HTML.escape(title))</title>
             <style>\(HTML.style)</style></head><body>
             <h1>\(HTML.escape(title))</h1>
+            \(settings.links.map { "<p><a href=\"\(HTML.escape($0.address))\">\(HTML.escape($0.text))</a></p>" }.joined())
             <h2>Run summary</h2>
             <div class="row">\(HTML.table(rows))\(HTML.table(times, header: ["method", "time per image"]))</div>
 

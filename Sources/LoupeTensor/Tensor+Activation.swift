@@ -11,18 +11,38 @@ extension Tensor {
         }
     }
 
+    /// `min(max(x, 0), maximum)`: ReLU6 at 6, the clamp-style ReLUs of converted graphs (ONNX
+    /// `Clip` from 0). The derivative is 1 strictly inside `(0, maximum)`, as PyTorch's `hardtanh`
+    /// (which `nn.ReLU6` is) has it, and the pullback follows ``ReLUBackwardRule/current`` as
+    /// ``relu()``'s does: guided backprop keeps the positive part of that gradient, deconvnet the
+    /// positive part of the incoming one.
+    public func relu(maximum: Float) -> Tensor {
+        precondition(maximum > 0, "relu(maximum:): maximum \(maximum) must be positive")
+        guard maximum.isFinite else { return relu() }
+        struct Forward: UnaryElementFunction {
+            let maximum: Float
+            func callAsFunction(_ x: Float) -> Float { Swift.min(Swift.max(x, 0), maximum) }
+        }
+        let result = mapped(Forward(maximum: maximum))
+        return Tensor.recording(result, inputs: [self]) { gradient, _ in
+            [gradient.rectifierPullback(output: result, maximum: maximum)]
+        }
+    }
+
     /// This gradient of a ReLU's output mapped to its input by ``ReLUBackwardRule/current``,
-    /// reading the ReLU's `output`.
-    func rectifierPullback(output: Tensor) -> Tensor {
+    /// reading the ReLU's `output`: it passes where `0 < output < maximum`.
+    func rectifierPullback(output: Tensor, maximum: Float = .infinity) -> Tensor {
         struct Gradient: BinaryElementFunction {
-            func callAsFunction(_ g: Float, _ y: Float) -> Float { y > 0 ? g : 0 }
+            let maximum: Float
+            func callAsFunction(_ g: Float, _ y: Float) -> Float { y > 0 && y < maximum ? g : 0 }
         }
         struct GuidedGradient: BinaryElementFunction {
-            func callAsFunction(_ g: Float, _ y: Float) -> Float { y > 0 && g > 0 ? g : 0 }
+            let maximum: Float
+            func callAsFunction(_ g: Float, _ y: Float) -> Float { y > 0 && y < maximum && g > 0 ? g : 0 }
         }
         return switch ReLUBackwardRule.current {
-        case .standard: zipped(with: output, Gradient())
-        case .guided: zipped(with: output, GuidedGradient())
+        case .standard: zipped(with: output, Gradient(maximum: maximum))
+        case .guided: zipped(with: output, GuidedGradient(maximum: maximum))
         case .deconvnet: mapped(Rectifier())
         }
     }

@@ -2,12 +2,19 @@ import ArgumentParser
 import Foundation
 import Loupe
 
-/// Loupe's main job on what ships in the repository: the Fashion-MNIST model explains a dozen
-/// test images with every method, and the report adds its activations, filter visualizations
-/// and training curves.
+/// Loupe's main job on what ships in the repository, as two linked pages: torchvision's ImageNet
+/// MobileNetV2 on five photos with the classic pictures (`index.html`), and the Fashion-MNIST
+/// model explaining a dozen test images with every method, with its activations, filter
+/// visualizations and training curves (`fashion.html`).
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write the HTML report for the bundled Fashion-MNIST model and test images (no network).")
+        abstract: "Write the HTML reports for the bundled models and images: ImageNet and Fashion-MNIST (no network).")
+
+    @Option(help: "The bundled ImageNet model's weights (its .json metadata sits beside them).")
+    var photoModel = "Models/mobilenet_v2.safetensors"
+
+    @Option(help: "A folder of JPEG photos for the ImageNet model.")
+    var photos = "Samples/imagenet"
 
     @Option(help: "The bundled model's weights (its .json metadata and -history.json sit beside them).")
     var model = "Models/fashion-cnn.safetensors"
@@ -21,6 +28,12 @@ struct Demo: ParsableCommand {
     func run() throws {
         let started = Date()
         // Read every input before writing anything, so a bad file leaves no output behind.
+        let photoModel = try LoadedModel.load(self.photoModel, architecture: nil)
+        let photoFiles = try FileManager.default.contentsOfDirectory(atPath: photos).filter {
+            $0.lowercased().hasSuffix(".jpg")
+        }.sorted()
+        guard !photoFiles.isEmpty else { throw ValidationError("\(photos) holds no JPEG photos") }
+        let photoInputs = try photoFiles.map { try photoModel.photoInput("\(photos)/\($0)") }
         let loaded = try LoadedModel.load(model, architecture: nil)
         let historyPath = TrainingHistory.path(besideWeights: model)
         let history = try TrainingHistory.read(historyPath).epochs
@@ -28,7 +41,10 @@ struct Demo: ParsableCommand {
         guard !files.isEmpty else { throw ValidationError("\(images) holds no PNG images") }
         let inputs = try files.map { try loaded.input(image: "\(images)/\($0)", array: nil) }
 
+        let imageNet = try imageNetReport(photoModel, files: photoFiles, inputs: photoInputs)
+
         var settings = Report.Settings()
+        settings.links = [("The ImageNet page: MobileNetV2 on five photos", "index.html")]
         settings.layers = ["features.1", "features.4"]
         // Settings for 28×28 inputs: a 4-pixel occlusion window, blurs up to a quarter of the image.
         settings.options.window = 4
@@ -68,8 +84,35 @@ struct Demo: ParsableCommand {
             heading: "Training", text: "Loss and accuracy per epoch of the bundled model (\(historyPath)).",
             figures: [Figure(Render.trainingCurves(history), caption: "Adam, Fashion-MNIST training and validation split")])
         Progress.finish()
-        try report.write(toDirectory: out, generator: "loupe \(loupeVersion) demo")
-        print("Wrote \(out)/index.html in " + String(format: "%.1f s", Date().timeIntervalSince(started)))
+        try report.write(toDirectory: out, page: "fashion.html", generator: "loupe \(loupeVersion) demo")
+        try imageNet.write(toDirectory: out, generator: "loupe \(loupeVersion) demo")
+        print("Wrote \(out)/index.html and \(out)/fashion.html in " + String(format: "%.1f s", Date().timeIntervalSince(started)))
+    }
+
+    /// The real network's page: each photo's top-5 classes and the classic pictures of its top class.
+    private func imageNetReport(
+        _ loaded: LoadedModel, files: [String], inputs: [(input: Tensor, picture: Tensor)]
+    ) throws -> Report {
+        var settings = Report.Settings()
+        settings.methods = [.saliency, .smoothgrad, .guidedBackprop, .gradCAM, .guidedGradCAM, .occlusion]
+        settings.links = [("The Fashion-MNIST page: every method, activations, filters, training", "fashion.html")]
+        var report = Report(
+            title: "Loupe demo: torchvision's MobileNetV2 on ImageNet photos", model: loaded, modelName: photoModel,
+            settings: settings)
+        print("Top-5 of \(photoModel):")
+        for (file, input) in zip(files, inputs) {
+            let probabilities = withoutGradients { loaded.module(input.input).softmax(along: 1)[0] }.scalars
+            let top = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(5)
+            print(
+                "  \(file.padding(toLength: 18, withPad: " ", startingAt: 0)) "
+                    + top.map { "\(loaded.classNames[$0]) " + String(format: "%.3f", probabilities[$0]) }.joined(separator: ", "))
+        }
+        for (index, (file, input)) in zip(files, inputs).enumerated() {
+            try report.addImage(named: file, input: input.input, picture: input.picture) { step in
+                Progress.line("demo: photo \(index + 1)/\(files.count): \(step)")
+            }
+        }
+        return report
     }
 
     private func filterFigures(_ loaded: LoadedModel) throws -> [Figure] {

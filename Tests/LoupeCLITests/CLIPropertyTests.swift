@@ -102,7 +102,7 @@ struct CLIPropertyTests {
             ]
             (self.folder, self.profiles, self.badModels, self.badArrays, self.badImages) =
                 (folder, profiles, badModels, badArrays, badImages)
-            images = ["Samples/fashion/0000-ankle-boot.png", "Samples/dog.jpg", path("one-pixel.png")]
+            images = ["Samples/fashion/0000-ankle-boot.png", "Samples/imagenet/dog.jpg", path("one-pixel.png")]
         }
     }
 

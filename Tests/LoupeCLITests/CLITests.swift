@@ -28,9 +28,12 @@ struct CLITests {
     /// nothing points outside the page. Returns the page and its images.
     private func readSelfContainedPage(_ path: String) throws -> (html: String, images: [Image]) {
         let html = try String(contentsOfFile: path, encoding: .utf8)
-        for outside in ["http:", "https:", "<link", "<script", "<iframe", "url(", "@import", "src=\"//", "href="] {
+        for outside in ["http:", "https:", "<link", "<script", "<iframe", "url(", "@import", "src=\"//"] {
             #expect(!html.contains(outside), "the page refers outside itself: \(outside)")
         }
+        // Links only to sibling pages of the same run.
+        let links = html.components(separatedBy: "href=\"").dropFirst().map { $0.prefix { $0 != "\"" } }
+        #expect(links.allSatisfy { $0.hasSuffix(".html") && !$0.contains("/") && !$0.contains(":") }, "\(links)")
         let sources = html.components(separatedBy: "src=\"").dropFirst().map { $0.prefix { $0 != "\"" } }
         #expect(sources.allSatisfy { $0.hasPrefix("data:image/png;base64,") })
         let images = try sources.map { source in
@@ -40,16 +43,32 @@ struct CLITests {
         return (html, images)
     }
 
-    @Test func demoWritesASelfContainedReport() throws {
+    @Test func demoWritesTwoSelfContainedLinkedPages() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-demo-\(UUID())")
         defer { try? FileManager.default.removeItem(at: folder) }
         let result = try run(["demo", "--out", folder.path])
         #expect(result.status == 0, "\(result.error)")
         #expect(result.output.contains("12 of 12 right"))
-        let (html, images) = try readSelfContainedPage(folder.appendingPathComponent("index.html").path)
-        // Per image: the input, an overlay and a histogram per method, two activation grids; then filters and
-        // training curves.
-        // The default report's: the executable's methods (this process may register more) that it shows.
+        // The real network's top-1 on the five photos, as torchvision's (RealMobileNetV2Tests).
+        for line in [
+            "dog.jpg            malamute 0.760", "eagle.jpg          bald eagle 0.735", "grace_hopper.jpg   bow tie 0.510",
+            "horses.jpg         ox 0.281", "person.jpg         English setter 0.242",
+        ] {
+            #expect(result.output.contains(line), "\(line)")
+        }
+        // ImageNet: per photo the input and, per classic method, an overlay and a histogram.
+        let (imageNet, photos) = try readSelfContainedPage(folder.appendingPathComponent("index.html").path)
+        #expect(photos.count == 5 * (1 + 2 * 6))
+        // The classic pictures the demo shows, each captioned with its name (and a CAM's layer).
+        let classic: [AttributionMethod] = [.saliency, .smoothgrad, .guidedBackprop, .gradCAM, .guidedGradCAM, .occlusion]
+        let captions = classic.map { ">\($0.name)" + ($0.attributesToLayer || $0 == .guidedGradCAM ? " at features.18 " : " ") }
+        for text in ["MobileNetV2", "grace_hopper.jpg", "bald eagle", "href=\"fashion.html\""] + captions {
+            #expect(imageNet.contains(text), "\(text) missing from the ImageNet page")
+        }
+        // Fashion-MNIST: per image the input, an overlay and a histogram per method, two activation
+        // grids; then filters and training curves. The default report's: the executable's methods
+        // (this process may register more) that it shows.
+        let (html, images) = try readSelfContainedPage(folder.appendingPathComponent("fashion.html").path)
         let methods = MethodRegistry.builtIn.filter(\.isInDefaultReport).map(\.name)
         #expect(images.count == 12 * (1 + 2 * methods.count + 2) + 2 + 1)
         for method in methods {
@@ -57,7 +76,7 @@ struct CLITests {
         }
         for text in [
             "Run summary", "0019-tshirt.png", "Activations of features.4", "What the filters respond to", "Training",
-            "Ankle boot",
+            "Ankle boot", "href=\"index.html\"",
         ] {
             #expect(html.contains(text), "\(text) missing from the report")
         }
@@ -248,20 +267,20 @@ struct CLITests {
     /// A graph with symbolic height and width takes a photo only at an exact size.
     @Test func symbolicSizesNeedAnExactResize() throws {
         let model = "Tests/LoupeIOTests/Fixtures/onnx-converters/symbolic-size/model.onnx"
-        let unsized = try run(["predict", "--model", model, "--image", "Samples/dog.jpg"])
+        let unsized = try run(["predict", "--model", model, "--image", "Samples/imagenet/dog.jpg"])
         #expect(unsized.status != 0 && unsized.error.split(separator: "\n").count == 1)
         #expect(unsized.error.contains("--input X.npy, --resize HxW, or a metadata .json"), "\(unsized.error)")
-        let sized = try run(["predict", "--model", model, "--image", "Samples/dog.jpg", "--resize", "10x14", "--json"])
+        let sized = try run(["predict", "--model", model, "--image", "Samples/imagenet/dog.jpg", "--resize", "10x14", "--json"])
         #expect(sized.status == 0, "\(sized.error)")
         for bad in ["3x", "x4", "0x4", "4x4x4", "4X4", "big"] {
-            let refused = try run(["predict", "--model", model, "--image", "Samples/dog.jpg", "--resize", bad])
+            let refused = try run(["predict", "--model", model, "--image", "Samples/imagenet/dog.jpg", "--resize", bad])
             #expect(refused.status != 0 && refused.error.contains("--resize is a size N or HxW"), "\(bad): \(refused.error)")
         }
     }
 
     /// Preprocessing for models that are not torchvision's, on the command line.
     @Test func preprocessingOptionsForOtherFrameworks() throws {
-        let model = ["--model", "Models/fashion-cnn.safetensors", "--image", "Samples/dog.jpg"]
+        let model = ["--model", "Models/fashion-cnn.safetensors", "--image", "Samples/imagenet/dog.jpg"]
         for extra in [
             ["--letterbox"], ["--letterbox=topleft", "--pad-value", "255"], ["--pixel-scale", "1/255"],
             ["--pixel-scale", "1", "--mean", "128", "--std", "64"], ["--channel-order", "bgr"],
@@ -294,7 +313,7 @@ struct CLITests {
     @Test func predictWithoutArchitectureOrMetadataIsAClearError() throws {
         let result = try run([
             "predict", "--model", squeezeNetFixtures.appendingPathComponent("squeezenet1_1-10.pth").path,
-            "--image", "Samples/dog.jpg",
+            "--image", "Samples/imagenet/dog.jpg",
         ])
         #expect(result.status != 0)
         #expect(result.error.contains("needs --arch"))
@@ -441,7 +460,7 @@ struct CLITests {
         let unknownCommand = try run(["frobnicate"])
         #expect(unknownCommand.status == 2)
         let missing = try run([
-            "predict", "--model", "/nonexistent/weights.pth", "--arch", "resnet18", "--image", "Samples/dog.jpg",
+            "predict", "--model", "/nonexistent/weights.pth", "--arch", "resnet18", "--image", "Samples/imagenet/dog.jpg",
         ])
         #expect(missing.status == 1)
         #expect(missing.error == "error: weights file '/nonexistent/weights.pth' does not exist\n")

@@ -7,7 +7,7 @@ import Testing
 struct ImageTests {
     private let samples = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Samples")
+        .appendingPathComponent("Samples/imagenet")
 
     @Test func decodesTheSampleJPEG() throws {
         let image = try Image.read(samples.appendingPathComponent("dog.jpg").path)

@@ -156,7 +156,8 @@ extension ONNXGraph {
             if arguments.has(1) { low = try arguments.float(1).scalars.first ?? low }
             if arguments.has(2) { high = try arguments.float(2).scalars.first ?? high }
         }
-        return .float(x.clamped(min: low, max: high))
+        // A clip from 0 is a ReLU (ReLU6 exports as Clip(0, 6)): the backward rules apply to it.
+        return .float(low == 0 && high > 0 ? x.relu(maximum: high) : x.clamped(min: low, max: high))
     }
 
     /// Where(condition, X, Y) with broadcasting.
