@@ -71,13 +71,14 @@ public struct ModelMetadata: Codable, Equatable, Sendable {
     }
 
     /// ImageNet's preprocessing for a torchvision architecture, as its `DEFAULT` weights declare
-    /// it (the resize before the 224 crop: ``LoupeNN/ModelZoo/defaultResize(_:)``).
+    /// it (``LoupeNN/ModelZoo/preprocessing(_:)``).
     public static func imageNet(architecture: String) -> ModelMetadata {
+        let preprocessing = ModelZoo.preprocessing(architecture)
         var metadata = ModelMetadata(
-            architecture: architecture, inputShape: [3, 224, 224],
-            mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
-        let resize = ModelZoo.defaultResize(architecture)
-        if resize != 256 { metadata.resize = .shorterSide(resize) }
+            architecture: architecture, inputShape: [3, preprocessing.crop, preprocessing.crop],
+            mean: preprocessing.mean, std: preprocessing.std)
+        metadata.resize = .shorterSide(preprocessing.resize)
+        if preprocessing.bicubic { metadata.interpolation = .bicubic }
         return metadata
     }
 

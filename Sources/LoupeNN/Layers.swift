@@ -19,6 +19,42 @@ public final class ReLU6: Module {
     public override var spatialFootprint: SpatialFootprint? { .pointwise }
 }
 
+/// `nn.Hardswish`: `x · relu6(x + 3) / 6` (MobileNetV3's activation).
+public final class Hardswish: Module {
+    public override func forward(_ input: Tensor) -> Tensor { input.hardswish() }
+
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] { shape }
+
+    public override var spatialFootprint: SpatialFootprint? { .pointwise }
+}
+
+/// `nn.Hardsigmoid`: `relu6(x + 3) / 6` (MobileNetV3's squeeze-excitation gate).
+public final class Hardsigmoid: Module {
+    public override func forward(_ input: Tensor) -> Tensor { input.hardsigmoid() }
+
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] { shape }
+
+    public override var spatialFootprint: SpatialFootprint? { .pointwise }
+}
+
+/// `nn.SiLU`: `x · σ(x)`, the swish of EfficientNet.
+public final class SiLU: Module {
+    public override func forward(_ input: Tensor) -> Tensor { input * input.sigmoid() }
+
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] { shape }
+
+    public override var spatialFootprint: SpatialFootprint? { .pointwise }
+}
+
+/// `nn.Sigmoid` (EfficientNet's squeeze-excitation gate).
+public final class Sigmoid: Module {
+    public override func forward(_ input: Tensor) -> Tensor { input.sigmoid() }
+
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] { shape }
+
+    public override var spatialFootprint: SpatialFootprint? { .pointwise }
+}
+
 /// `nn.MaxPool2d`.
 public final class MaxPool2d: Module {
     public let kernelSize: Size2D, stride: Size2D, padding: Size2D, dilation: Size2D

@@ -5,23 +5,36 @@ public enum ModelZoo {
     /// Every architecture name Loupe builds, as torchvision spells them.
     public static let architectures = [
         "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
-        "squeezenet1_0", "squeezenet1_1", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "mobilenet_v2",
+        "squeezenet1_0", "squeezenet1_1", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+        "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "mobilenet_v2",
+        "mobilenet_v3_small", "mobilenet_v3_large",
     ]
 
-    /// The shorter side torchvision's `DEFAULT` weights resize a photo to before the 224 × 224
-    /// centre crop (bilinear): 232 for the weights of its second training recipe, else 256.
-    public static func defaultResize(_ name: String) -> Int {
-        ["resnet50", "resnet101", "resnet152", "mobilenet_v2"].contains(name) ? 232 : 256
+    /// How the photos of an architecture's `DEFAULT` torchvision weights are prepared
+    /// (`weights.transforms()`): the shorter side resized to `resize`, a centred `crop` × `crop`,
+    /// bilinear or bicubic, then `(x − mean) / std` on values in `[0, 1]`.
+    public struct Preprocessing: Equatable, Sendable {
+        public var resize = 256, crop = 224
+        public var bicubic = false
+        public var mean: [Float] = [0.485, 0.456, 0.406], std: [Float] = [0.229, 0.224, 0.225]
+    }
+
+    /// The preprocessing of `name`'s `DEFAULT` weights: 232 before the crop for the weights of
+    /// torchvision's second training recipe, else 256.
+    public static func preprocessing(_ name: String) -> Preprocessing {
+        var preprocessing = Preprocessing()
+        let secondRecipe = [
+            "resnet50", "resnet101", "resnet152", "mobilenet_v2", "mobilenet_v3_large", "wide_resnet50_2", "wide_resnet101_2",
+        ]
+        if secondRecipe.contains(name) || name.hasPrefix("resnext") { preprocessing.resize = 232 }
+        return preprocessing
     }
 
     /// The state_dict key of the classifier's final weight, whose first dimension is the
-    /// number of classes.
+    /// number of classes: the last linear layer of the architecture's head.
     public static func headKey(_ name: String) -> String? {
-        if name == "alexnet" || name.hasPrefix("vgg") { return "classifier.6.weight" }
-        if name.hasPrefix("squeezenet") { return "classifier.1.weight" }
-        if name.hasPrefix("resnet") { return "fc.weight" }
-        if name == "mobilenet_v2" { return "classifier.1.weight" }
-        return nil
+        guard let model = try? makeForLoading(name) else { return nil }
+        return model.head?.namedModules().last { $0.module is Linear || $0.module is Conv2d }.map { "\($0.path).weight" }
     }
 
     /// The architecture `name` with its weights left undrawn (uninitialized memory), for a model
@@ -56,8 +69,15 @@ public enum ModelZoo {
                 throw UnknownArchitectureError(name: name)
             }
             model = ResNet(depth: depth, classes: classes, generator: &generator)
+        case "resnext50_32x4d": model = ResNet(depth: 50, groups: 32, widthPerGroup: 4, classes: classes, generator: &generator)
+        case "resnext101_32x8d": model = ResNet(depth: 101, groups: 32, widthPerGroup: 8, classes: classes, generator: &generator)
+        case "resnext101_64x4d": model = ResNet(depth: 101, groups: 64, widthPerGroup: 4, classes: classes, generator: &generator)
+        case "wide_resnet50_2": model = ResNet(depth: 50, widthPerGroup: 128, classes: classes, generator: &generator)
+        case "wide_resnet101_2": model = ResNet(depth: 101, widthPerGroup: 128, classes: classes, generator: &generator)
         case "mobilenet_v2":
             model = MobileNetV2(classes: classes, generator: &generator)
+        case "mobilenet_v3_small", "mobilenet_v3_large":
+            model = MobileNetV3(large: name.hasSuffix("large"), classes: classes, generator: &generator)
         default:
             throw UnknownArchitectureError(name: name)
         }

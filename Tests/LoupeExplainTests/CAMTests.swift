@@ -66,16 +66,16 @@ struct CAMTests {
             "alexnet": "features.11", "vgg11": "features.19", "vgg11_bn": "features.27", "vgg13": "features.23",
             "vgg13_bn": "features.33", "vgg16": "features.29", "vgg16_bn": "features.42", "vgg19": "features.35",
             "vgg19_bn": "features.51", "squeezenet1_0": "features.12", "squeezenet1_1": "features.12",
-            "mobilenet_v2": "features.18",
+            "mobilenet_v2": "features.18", "mobilenet_v3_small": "features.12", "mobilenet_v3_large": "features.16",
         ]
         for name in ModelZoo.architectures {
             let model = try ModelZoo.makeForLoading(name, classes: 10)
             let layer = try model.defaultCAMLayer(inputShape: [1, 3, 224, 224])
-            #expect(layer == expected[name] ?? (name.hasPrefix("resnet") ? "layer4" : "?"), "\(name)")
+            #expect(layer == expected[name] ?? (model is ResNet ? "layer4" : "?"), "\(name)")
             // An activation, or a block that ends in one.
             let last = model.module(at: layer).map { $0.flattenedStages.last ?? $0 }
             #expect(
-                last is ReLU || last is ReLU6 || name.hasPrefix("resnet") || name.hasPrefix("squeezenet"), "\(name)")
+                last is ReLU || last is ReLU6 || last is Hardswish || model is ResNet || name.hasPrefix("squeezenet"), "\(name)")
         }
     }
 

@@ -32,17 +32,31 @@ struct ArchitectureTests {
         #expect(vgg.contains("features.28.weight") && vgg.contains("classifier.6.bias"))
     }
 
-    @Test func parameterTotalsMatchTorchinfo() throws {
-        func total(_ name: String) throws -> Int {
-            try ModelZoo.make(name).namedParameters().filter { !$0.parameter.isBuffer }.map { $0.parameter.value.count }.reduce(
-                0, +)
+    /// torchvision's facts about each architecture's `DEFAULT` weights (Tools/fixtures/make_model_fixtures.py).
+    static func zooFacts() throws -> [String: [String: Any]] {
+        try #require(JSONSerialization.jsonObject(with: Data(contentsOf: fixtureURL("zoo.json"))) as? [String: [String: Any]])
+    }
+
+    /// Trainable parameters equal torchvision's `weights.meta["num_params"]` for every architecture.
+    @Test func parameterTotalsMatchTorchvision() throws {
+        let facts = try Self.zooFacts()
+        #expect(Set(facts.keys) == Set(ModelZoo.architectures))
+        for name in ModelZoo.architectures {
+            let total = try ModelZoo.makeForLoading(name).namedParameters().filter { !$0.parameter.isBuffer }
+                .map { $0.parameter.value.count }.reduce(0, +)
+            #expect(total == facts[name]?["num_params"] as? Int, "\(name): \(total)")
         }
-        #expect(try total("vgg16") == 138_357_544)
-        #expect(try total("resnet18") == 11_689_512)
-        #expect(try total("squeezenet1_1") == 1_235_496)
-        #expect(try total("alexnet") == 61_100_840)
-        #expect(try total("resnet50") == 25_557_032)
-        #expect(try total("mobilenet_v2") == 3_504_872)
+    }
+
+    /// Each architecture carries its `DEFAULT` weights' resize, crop, interpolation, mean and std.
+    @Test func preprocessingIsTheDefaultWeights() throws {
+        for (name, fact) in try Self.zooFacts() {
+            let preprocessing = ModelZoo.preprocessing(name)
+            #expect(preprocessing.resize == fact["resize"] as? Int && preprocessing.crop == fact["crop"] as? Int, "\(name)")
+            #expect(preprocessing.bicubic == (fact["interpolation"] as? String == "bicubic"), "\(name)")
+            #expect(preprocessing.mean == (fact["mean"] as? [Double])?.map(Float.init), "\(name)")
+            #expect(preprocessing.std == (fact["std"] as? [Double])?.map(Float.init), "\(name)")
+        }
     }
 
     @Test func aModelBuiltUninitializedForAStrictLoadEqualsTheLoadedOne() throws {
@@ -70,7 +84,7 @@ struct ArchitectureTests {
         #expect(try model.outputShape(forInput: [1, 3, 224, 224]) == [1, 1000])
         #expect(throws: ShapeError.self) { try model.outputShape(forInput: [1, 1, 64, 64]) }
         #expect(throws: ShapeError.self) { try model.outputShape(forInput: [1, 3, 224]) }
-        if !name.hasPrefix("resnet") && !name.hasPrefix("mobilenet") {  // these take even 1×1 pixels
+        if model is AlexNet || model is VGG || model is SqueezeNet {  // the others pad, and take even 1×1 pixels
             #expect(throws: ShapeError.self) { try model.outputShape(forInput: [1, 3, 8, 8]) }
         }
     }
@@ -84,10 +98,11 @@ struct ArchitectureTests {
         }
     }
 
-    /// Transfer learning on the architectures added for users' models: the head replaced, the
+    /// Transfer learning on every architecture: the head replaced, the
     /// features frozen, one SGD step at 64 × 64 changes the head's weights and no other weight
-    /// (batch norms' running statistics move in training mode, as PyTorch's do).
-    @Test(arguments: ["mobilenet_v2"])
+    /// (batch norms' running statistics move in training mode, as PyTorch's do). Every architecture
+    /// but SqueezeNet, whose head is a 1×1 convolution over positions rather than a linear block.
+    @Test(arguments: ModelZoo.architectures.filter { !$0.hasPrefix("squeezenet") })
     func aReplacedHeadTrainsOneStep(_ name: String) throws {
         let model = try ModelZoo.make(name)
         let replaceable = try #require(model as? ReplaceableHead)
@@ -103,7 +118,8 @@ struct ArchitectureTests {
         let after = model.stateDict()
         let weights = model.namedParameters().filter { !$0.parameter.isBuffer }.map(\.key)
         let changed = weights.filter { key in after[key]!.scalars != before[key]!.scalars }
-        #expect(!changed.isEmpty && changed.allSatisfy { $0.hasPrefix("classifier.0.") }, "\(changed.sorted())")
+        let head = try #require(model.head).path + "."
+        #expect(!changed.isEmpty && changed.allSatisfy { $0.hasPrefix(head) }, "\(changed.sorted())")
     }
 
     @Test func unknownArchitectureListsTheKnownOnes() {

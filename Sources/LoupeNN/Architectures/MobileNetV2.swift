@@ -1,18 +1,13 @@
 import LoupeTensor
 
-/// torchvision's `Conv2dNormActivation`: a bias-free convolution, a batch norm and ReLU6, as a
-/// `Sequential` (`.0`, `.1`, `.2`), padded to keep the size at stride 1.
+/// torchvision's `Conv2dNormActivation` with ReLU6, MobileNetV2's.
 func convolutionNormReLU6(
     _ inputChannels: Int, _ outputChannels: Int, kernel: Int = 3, stride: Int = 1, groups: Int = 1,
     generator: inout RandomGenerator
 ) -> Sequential {
-    Sequential([
-        Conv2d(
-            inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: Size2D(integerLiteral: kernel),
-            stride: Size2D(integerLiteral: stride), padding: Size2D(integerLiteral: (kernel - 1) / 2), groups: groups,
-            bias: false, generator: &generator),
-        BatchNorm2d(channels: outputChannels), ReLU6(),
-    ])
+    convolutionNormActivation(
+        inputChannels, outputChannels, kernel: kernel, stride: stride, groups: groups, activation: ReLU6(),
+        generator: &generator)
 }
 
 /// MobileNetV2's inverted residual block: a 1×1 expansion (unless the ratio is 1), a 3×3
@@ -42,11 +37,7 @@ public final class InvertedResidual: Module {
     }
 
     public override func outputShape(forInput shape: [Int]) throws -> [Int] {
-        let output = try conv.outputShape(forInput: shape)
-        guard !addsInput || output == shape else {
-            throw ShapeError("an inverted residual block gives \(output) for input \(shape) and cannot add them")
-        }
-        return output
+        try residualOutputShape(shape, branch: conv, addsInput: addsInput)
     }
 
     /// The convolutions'; the identity it adds reads inside them.

@@ -44,21 +44,27 @@ public final class BasicBlock: Module {
     }
 }
 
-/// ResNet's bottleneck block (ResNet-50/101/152, torchvision's v1.5: stride on the 3×3 conv).
+/// ResNet's bottleneck block (ResNet-50/101/152, torchvision's v1.5: stride on the 3×3 conv), with
+/// ResNeXt's grouped 3×3 convolution and Wide ResNet's wider inner width: `groups` groups of
+/// `baseWidth · channels / 64` channels each.
 public final class Bottleneck: Module {
     static let expansion = 4
     public let conv1: Conv2d, bn1: BatchNorm2d, conv2: Conv2d, bn2: BatchNorm2d, conv3: Conv2d, bn3: BatchNorm2d
     public let downsample: Sequential?
     let relu = ReLU()
 
-    init(inputChannels: Int, channels: Int, stride: Int, downsample: Sequential?, generator: inout RandomGenerator) {
-        conv1 = Conv2d(inputChannels: inputChannels, outputChannels: channels, kernelSize: 1, bias: false, generator: &generator)
-        bn1 = BatchNorm2d(channels: channels)
+    init(
+        inputChannels: Int, channels: Int, stride: Int, downsample: Sequential?, groups: Int = 1, baseWidth: Int = 64,
+        generator: inout RandomGenerator
+    ) {
+        let width = channels * baseWidth / 64 * groups
+        conv1 = Conv2d(inputChannels: inputChannels, outputChannels: width, kernelSize: 1, bias: false, generator: &generator)
+        bn1 = BatchNorm2d(channels: width)
         conv2 = Conv2d(
-            inputChannels: channels, outputChannels: channels, kernelSize: 3, stride: Size2D(integerLiteral: stride),
-            padding: 1, bias: false, generator: &generator)
-        bn2 = BatchNorm2d(channels: channels)
-        conv3 = Conv2d(inputChannels: channels, outputChannels: channels * 4, kernelSize: 1, bias: false, generator: &generator)
+            inputChannels: width, outputChannels: width, kernelSize: 3, stride: Size2D(integerLiteral: stride),
+            padding: 1, groups: groups, bias: false, generator: &generator)
+        bn2 = BatchNorm2d(channels: width)
+        conv3 = Conv2d(inputChannels: width, outputChannels: channels * 4, kernelSize: 1, bias: false, generator: &generator)
         bn3 = BatchNorm2d(channels: channels * 4)
         self.downsample = downsample
         super.init()
@@ -88,7 +94,8 @@ public final class Bottleneck: Module {
 }
 
 /// ResNet (He et al., 2016) with torchvision's structure and names: `conv1, bn1, relu, maxpool,
-/// layer1 … layer4, avgpool, fc`.
+/// layer1 … layer4, avgpool, fc`; with grouped or wider bottlenecks, ResNeXt (Xie et al., 2017) and
+/// Wide ResNet (Zagoruyko & Komodakis, 2016).
 public final class ResNet: Module, ReplaceableHead {
     public let conv1: Conv2d, bn1: BatchNorm2d
     let relu = ReLU()
@@ -104,8 +111,12 @@ public final class ResNet: Module, ReplaceableHead {
         18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3],
     ]
 
-    /// - Parameter depth: 18, 34, 50, 101 or 152.
-    public init(depth: Int, classes: Int = 1000, generator: inout RandomGenerator) {
+    /// - Parameters:
+    ///   - depth: 18, 34, 50, 101 or 152.
+    ///   - groups, widthPerGroup: the bottleneck's 3×3 convolution in `groups` groups of
+    ///     `widthPerGroup · channels / 64` channels (torchvision's `groups` and `width_per_group`):
+    ///     32 × 4 for resnext50_32x4d, 1 × 128 for wide_resnet50_2; 1 × 64 is ResNet's.
+    public init(depth: Int, groups: Int = 1, widthPerGroup: Int = 64, classes: Int = 1000, generator: inout RandomGenerator) {
         let counts = ResNet.blockCounts[depth]!
         let bottleneck = depth >= 50
         let expansion = bottleneck ? Bottleneck.expansion : BasicBlock.expansion
@@ -133,7 +144,7 @@ public final class ResNet: Module, ReplaceableHead {
                     bottleneck
                         ? Bottleneck(
                             inputChannels: inputChannels, channels: channels, stride: stride, downsample: downsample,
-                            generator: &generator)
+                            groups: groups, baseWidth: widthPerGroup, generator: &generator)
                         : BasicBlock(
                             inputChannels: inputChannels, channels: channels, stride: stride, downsample: downsample,
                             generator: &generator))
