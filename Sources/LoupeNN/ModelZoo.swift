@@ -7,7 +7,9 @@ public enum ModelZoo {
         "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
         "squeezenet1_0", "squeezenet1_1", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
         "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "mobilenet_v2",
-        "mobilenet_v3_small", "mobilenet_v3_large",
+        "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
+        "efficientnet_b4", "efficientnet_b5", "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_s", "efficientnet_v2_m",
+        "efficientnet_v2_l",
     ]
 
     /// How the photos of an architecture's `DEFAULT` torchvision weights are prepared
@@ -27,6 +29,16 @@ public enum ModelZoo {
             "resnet50", "resnet101", "resnet152", "mobilenet_v2", "mobilenet_v3_large", "wide_resnet50_2", "wide_resnet101_2",
         ]
         if secondRecipe.contains(name) || name.hasPrefix("resnext") { preprocessing.resize = 232 }
+        // EfficientNet's weights: (resize, crop, bicubic) at their own resolutions.
+        let efficientNet: [String: (Int, Int, Bool)] = [
+            "b0": (256, 224, true), "b1": (255, 240, false), "b2": (288, 288, true), "b3": (320, 300, true),
+            "b4": (384, 380, true), "b5": (456, 456, true), "b6": (528, 528, true), "b7": (600, 600, true),
+            "v2_s": (384, 384, false), "v2_m": (480, 480, false), "v2_l": (480, 480, true),
+        ]
+        if name.hasPrefix("efficientnet_"), let (resize, crop, bicubic) = efficientNet[String(name.dropFirst(13))] {
+            (preprocessing.resize, preprocessing.crop, preprocessing.bicubic) = (resize, crop, bicubic)
+            if name == "efficientnet_v2_l" { (preprocessing.mean, preprocessing.std) = ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]) }
+        }
         return preprocessing
     }
 
@@ -76,6 +88,11 @@ public enum ModelZoo {
         case "wide_resnet101_2": model = ResNet(depth: 101, widthPerGroup: 128, classes: classes, generator: &generator)
         case "mobilenet_v2":
             model = MobileNetV2(classes: classes, generator: &generator)
+        case let efficientNet where efficientNet.hasPrefix("efficientnet_"):
+            guard let built = EfficientNet(variant: String(name.dropFirst(13)), classes: classes, generator: &generator) else {
+                throw UnknownArchitectureError(name: name)
+            }
+            model = built
         case "mobilenet_v3_small", "mobilenet_v3_large":
             model = MobileNetV3(large: name.hasSuffix("large"), classes: classes, generator: &generator)
         default:

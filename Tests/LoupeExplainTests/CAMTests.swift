@@ -67,15 +67,18 @@ struct CAMTests {
             "vgg13_bn": "features.33", "vgg16": "features.29", "vgg16_bn": "features.42", "vgg19": "features.35",
             "vgg19_bn": "features.51", "squeezenet1_0": "features.12", "squeezenet1_1": "features.12",
             "mobilenet_v2": "features.18", "mobilenet_v3_small": "features.12", "mobilenet_v3_large": "features.16",
+            "efficientnet_v2_s": "features.7",
         ]
         for name in ModelZoo.architectures {
             let model = try ModelZoo.makeForLoading(name, classes: 10)
             let layer = try model.defaultCAMLayer(inputShape: [1, 3, 224, 224])
-            #expect(layer == expected[name] ?? (model is ResNet ? "layer4" : "?"), "\(name)")
+            let family = model is ResNet ? "layer4" : (model is EfficientNet ? "features.8" : "?")
+            #expect(layer == expected[name] ?? family, "\(name)")
             // An activation, or a block that ends in one.
             let last = model.module(at: layer).map { $0.flattenedStages.last ?? $0 }
             #expect(
-                last is ReLU || last is ReLU6 || last is Hardswish || model is ResNet || name.hasPrefix("squeezenet"), "\(name)")
+                last is ReLU || last is ReLU6 || last is Hardswish || last is SiLU || model is ResNet
+                    || name.hasPrefix("squeezenet"), "\(name)")
         }
     }
 
