@@ -3,14 +3,18 @@ import LoupeTensor
 /// Builds torchvision's architectures by name.
 public enum ModelZoo {
     /// Every architecture name Loupe builds, as torchvision spells them.
-    public static let architectures = [
-        "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
-        "squeezenet1_0", "squeezenet1_1", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-        "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "mobilenet_v2",
-        "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
-        "efficientnet_b4", "efficientnet_b5", "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_s", "efficientnet_v2_m",
-        "efficientnet_v2_l",
-    ]
+    public static let architectures =
+        [
+            "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+            "squeezenet1_0", "squeezenet1_1", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+            "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "mobilenet_v2",
+            "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2",
+            "efficientnet_b3",
+            "efficientnet_b4", "efficientnet_b5", "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_s", "efficientnet_v2_m",
+            "efficientnet_v2_l",
+        ]
+        + ["x", "y"].flatMap { kind in ["400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf"].map { "regnet_\(kind)_\($0)" }
+        }
 
     /// How the photos of an architecture's `DEFAULT` torchvision weights are prepared
     /// (`weights.transforms()`): the shorter side resized to `resize`, a centred `crop` × `crop`,
@@ -28,7 +32,7 @@ public enum ModelZoo {
         let secondRecipe = [
             "resnet50", "resnet101", "resnet152", "mobilenet_v2", "mobilenet_v3_large", "wide_resnet50_2", "wide_resnet101_2",
         ]
-        if secondRecipe.contains(name) || name.hasPrefix("resnext") { preprocessing.resize = 232 }
+        if secondRecipe.contains(name) || name.hasPrefix("resnext") || name.hasPrefix("regnet") { preprocessing.resize = 232 }
         // EfficientNet's weights: (resize, crop, bicubic) at their own resolutions.
         let efficientNet: [String: (Int, Int, Bool)] = [
             "b0": (256, 224, true), "b1": (255, 240, false), "b2": (288, 288, true), "b3": (320, 300, true),
@@ -90,6 +94,11 @@ public enum ModelZoo {
             model = MobileNetV2(classes: classes, generator: &generator)
         case let efficientNet where efficientNet.hasPrefix("efficientnet_"):
             guard let built = EfficientNet(variant: String(name.dropFirst(13)), classes: classes, generator: &generator) else {
+                throw UnknownArchitectureError(name: name)
+            }
+            model = built
+        case let regNet where regNet.hasPrefix("regnet_"):
+            guard let built = RegNet(variant: String(name.dropFirst(7)), classes: classes, generator: &generator) else {
                 throw UnknownArchitectureError(name: name)
             }
             model = built

@@ -72,12 +72,14 @@ struct CAMTests {
         for name in ModelZoo.architectures {
             let model = try ModelZoo.makeForLoading(name, classes: 10)
             let layer = try model.defaultCAMLayer(inputShape: [1, 3, 224, 224])
-            let family = model is ResNet ? "layer4" : (model is EfficientNet ? "features.8" : "?")
+            let family =
+                model is ResNet
+                ? "layer4" : (model is EfficientNet ? "features.8" : (model is RegNet ? "trunk_output.block4" : "?"))
             #expect(layer == expected[name] ?? family, "\(name)")
             // An activation, or a block that ends in one.
             let last = model.module(at: layer).map { $0.flattenedStages.last ?? $0 }
             #expect(
-                last is ReLU || last is ReLU6 || last is Hardswish || last is SiLU || model is ResNet
+                last is ReLU || last is ReLU6 || last is Hardswish || last is SiLU || model is ResNet || model is RegNet
                     || name.hasPrefix("squeezenet"), "\(name)")
         }
     }
