@@ -3,18 +3,21 @@ import LoupeTensor
 /// Builds torchvision's architectures by name.
 public enum ModelZoo {
     /// Every architecture name Loupe builds, as torchvision spells them.
-    public static let architectures =
-        [
-            "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
-            "squeezenet1_0", "squeezenet1_1", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-            "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "mobilenet_v2",
-            "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2",
-            "efficientnet_b3",
-            "efficientnet_b4", "efficientnet_b5", "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_s", "efficientnet_v2_m",
-            "efficientnet_v2_l",
-        ]
-        + ["x", "y"].flatMap { kind in ["400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf"].map { "regnet_\(kind)_\($0)" }
+    public static let architectures: [String] = {
+        let vgg = [11, 13, 16, 19].flatMap { ["vgg\($0)", "vgg\($0)_bn"] }
+        let resnet = [18, 34, 50, 101, 152].map { "resnet\($0)" }
+        let resnext = ["resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"]
+        let mobilenet = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large"]
+        let efficientnet = (0...7).map { "efficientnet_b\($0)" } + ["s", "m", "l"].map { "efficientnet_v2_\($0)" }
+        let regnet = ["x", "y"].flatMap { kind in
+            ["400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf"].map { "regnet_\(kind)_\($0)" }
         }
+        let shufflenet = ["x0_5", "x1_0", "x1_5", "x2_0"].map { "shufflenet_v2_\($0)" }
+        let mnasnet = ["0_5", "0_75", "1_0", "1_3"].map { "mnasnet\($0)" }
+        let densenet = [121, 161, 169, 201].map { "densenet\($0)" }
+        return ["alexnet"] + vgg + ["squeezenet1_0", "squeezenet1_1"] + resnet + resnext + mobilenet + efficientnet + regnet
+            + shufflenet + mnasnet + densenet
+    }()
 
     /// How the photos of an architecture's `DEFAULT` torchvision weights are prepared
     /// (`weights.transforms()`): the shorter side resized to `resize`, a centred `crop` × `crop`,
@@ -25,26 +28,36 @@ public enum ModelZoo {
         public var mean: [Float] = [0.485, 0.456, 0.406], std: [Float] = [0.229, 0.224, 0.225]
     }
 
-    /// The preprocessing of `name`'s `DEFAULT` weights: 232 before the crop for the weights of
-    /// torchvision's second training recipe, else 256.
+    /// The preprocessing of `name`'s `DEFAULT` weights: 256 before the 224 crop, bilinear, unless
+    /// ``preprocessingExceptions`` says otherwise.
     public static func preprocessing(_ name: String) -> Preprocessing {
         var preprocessing = Preprocessing()
-        let secondRecipe = [
-            "resnet50", "resnet101", "resnet152", "mobilenet_v2", "mobilenet_v3_large", "wide_resnet50_2", "wide_resnet101_2",
-        ]
-        if secondRecipe.contains(name) || name.hasPrefix("resnext") || name.hasPrefix("regnet") { preprocessing.resize = 232 }
-        // EfficientNet's weights: (resize, crop, bicubic) at their own resolutions.
-        let efficientNet: [String: (Int, Int, Bool)] = [
-            "b0": (256, 224, true), "b1": (255, 240, false), "b2": (288, 288, true), "b3": (320, 300, true),
-            "b4": (384, 380, true), "b5": (456, 456, true), "b6": (528, 528, true), "b7": (600, 600, true),
-            "v2_s": (384, 384, false), "v2_m": (480, 480, false), "v2_l": (480, 480, true),
-        ]
-        if name.hasPrefix("efficientnet_"), let (resize, crop, bicubic) = efficientNet[String(name.dropFirst(13))] {
+        if let (resize, crop, bicubic) = preprocessingExceptions[name] {
             (preprocessing.resize, preprocessing.crop, preprocessing.bicubic) = (resize, crop, bicubic)
-            if name == "efficientnet_v2_l" { (preprocessing.mean, preprocessing.std) = ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]) }
         }
+        if name == "efficientnet_v2_l" { (preprocessing.mean, preprocessing.std) = ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]) }
         return preprocessing
     }
+
+    /// Resize, crop and bicubic where the `DEFAULT` weights differ from 256, 224, bilinear: 232 for
+    /// the weights of torchvision's second training recipe, EfficientNet's own resolutions.
+    static let preprocessingExceptions: [String: (Int, Int, Bool)] = {
+        var table: [String: (Int, Int, Bool)] = [
+            "efficientnet_b0": (256, 224, true), "efficientnet_b1": (255, 240, false), "efficientnet_b2": (288, 288, true),
+            "efficientnet_b3": (320, 300, true), "efficientnet_b4": (384, 380, true), "efficientnet_b5": (456, 456, true),
+            "efficientnet_b6": (528, 528, true), "efficientnet_b7": (600, 600, true),
+            "efficientnet_v2_s": (384, 384, false), "efficientnet_v2_m": (480, 480, false),
+            "efficientnet_v2_l": (480, 480, true),
+        ]
+        let secondRecipe =
+            [
+                "resnet50", "resnet101", "resnet152", "mobilenet_v2", "mobilenet_v3_large", "wide_resnet50_2", "wide_resnet101_2",
+                "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
+                "mnasnet0_75", "mnasnet1_3",
+            ] + architectures.filter { $0.hasPrefix("regnet_") }
+        for name in secondRecipe { table[name] = (232, 224, false) }
+        return table
+    }()
 
     /// The state_dict key of the classifier's final weight, whose first dimension is the
     /// number of classes: the last linear layer of the architecture's head.
@@ -101,6 +114,20 @@ public enum ModelZoo {
             guard let built = RegNet(variant: String(name.dropFirst(7)), classes: classes, generator: &generator) else {
                 throw UnknownArchitectureError(name: name)
             }
+            model = built
+        case let shuffleNet where shuffleNet.hasPrefix("shufflenet_v2_"):
+            guard let built = ShuffleNetV2(width: String(name.dropFirst(14)), classes: classes, generator: &generator) else {
+                throw UnknownArchitectureError(name: name)
+            }
+            model = built
+        case let mnasNet where mnasNet.hasPrefix("mnasnet"):
+            guard let alpha = ["0_5": 0.5, "0_75": 0.75, "1_0": 1.0, "1_3": 1.3][String(name.dropFirst(7))] else {
+                throw UnknownArchitectureError(name: name)
+            }
+            model = MNASNet(alpha: alpha, classes: classes, generator: &generator)
+        case let denseNet where denseNet.hasPrefix("densenet"):
+            guard let depth = Int(name.dropFirst(8)), let built = DenseNet(depth: depth, classes: classes, generator: &generator)
+            else { throw UnknownArchitectureError(name: name) }
             model = built
         case "mobilenet_v3_small", "mobilenet_v3_large":
             model = MobileNetV3(large: name.hasSuffix("large"), classes: classes, generator: &generator)

@@ -68,18 +68,27 @@ struct CAMTests {
             "vgg19_bn": "features.51", "squeezenet1_0": "features.12", "squeezenet1_1": "features.12",
             "mobilenet_v2": "features.18", "mobilenet_v3_small": "features.12", "mobilenet_v3_large": "features.16",
             "efficientnet_v2_s": "features.7",
+            "shufflenet_v2_x0_5": "conv5", "shufflenet_v2_x1_0": "conv5", "shufflenet_v2_x1_5": "conv5",
+            "shufflenet_v2_x2_0": "conv5",
+            "mnasnet0_5": "layers.16", "mnasnet0_75": "layers.16", "mnasnet1_0": "layers.16", "mnasnet1_3": "layers.16",
         ]
         for name in ModelZoo.architectures {
             let model = try ModelZoo.makeForLoading(name, classes: 10)
             let layer = try model.defaultCAMLayer(inputShape: [1, 3, 224, 224])
-            let family =
-                model is ResNet
-                ? "layer4" : (model is EfficientNet ? "features.8" : (model is RegNet ? "trunk_output.block4" : "?"))
+            let family: String =
+                switch model {
+                case is ResNet: "layer4"
+                case is EfficientNet: "features.8"
+                case is RegNet: "trunk_output.block4"
+                case is DenseNet: "features"
+                default: "?"
+                }
             #expect(layer == expected[name] ?? family, "\(name)")
             // An activation, or a block that ends in one.
             let last = model.module(at: layer).map { $0.flattenedStages.last ?? $0 }
             #expect(
                 last is ReLU || last is ReLU6 || last is Hardswish || last is SiLU || model is ResNet || model is RegNet
+                    || model is DenseNet
                     || name.hasPrefix("squeezenet"), "\(name)")
         }
     }
