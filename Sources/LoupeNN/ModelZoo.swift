@@ -15,8 +15,9 @@ public enum ModelZoo {
         let shufflenet = ["x0_5", "x1_0", "x1_5", "x2_0"].map { "shufflenet_v2_\($0)" }
         let mnasnet = ["0_5", "0_75", "1_0", "1_3"].map { "mnasnet\($0)" }
         let densenet = [121, 161, 169, 201].map { "densenet\($0)" }
+        let convnext = ["tiny", "small", "base", "large"].map { "convnext_\($0)" }
         return ["alexnet"] + vgg + ["squeezenet1_0", "squeezenet1_1"] + resnet + resnext + mobilenet + efficientnet + regnet
-            + shufflenet + mnasnet + densenet
+            + shufflenet + mnasnet + densenet + convnext
     }()
 
     /// How the photos of an architecture's `DEFAULT` torchvision weights are prepared
@@ -47,13 +48,13 @@ public enum ModelZoo {
             "efficientnet_b3": (320, 300, true), "efficientnet_b4": (384, 380, true), "efficientnet_b5": (456, 456, true),
             "efficientnet_b6": (528, 528, true), "efficientnet_b7": (600, 600, true),
             "efficientnet_v2_s": (384, 384, false), "efficientnet_v2_m": (480, 480, false),
-            "efficientnet_v2_l": (480, 480, true),
+            "efficientnet_v2_l": (480, 480, true), "convnext_tiny": (236, 224, false), "convnext_small": (230, 224, false),
         ]
         let secondRecipe =
             [
                 "resnet50", "resnet101", "resnet152", "mobilenet_v2", "mobilenet_v3_large", "wide_resnet50_2", "wide_resnet101_2",
                 "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
-                "mnasnet0_75", "mnasnet1_3",
+                "mnasnet0_75", "mnasnet1_3", "convnext_base", "convnext_large",
             ] + architectures.filter { $0.hasPrefix("regnet_") }
         for name in secondRecipe { table[name] = (232, 224, false) }
         return table
@@ -128,6 +129,11 @@ public enum ModelZoo {
         case let denseNet where denseNet.hasPrefix("densenet"):
             guard let depth = Int(name.dropFirst(8)), let built = DenseNet(depth: depth, classes: classes, generator: &generator)
             else { throw UnknownArchitectureError(name: name) }
+            model = built
+        case let convNeXt where convNeXt.hasPrefix("convnext_"):
+            guard let built = ConvNeXt(size: String(name.dropFirst(9)), classes: classes, generator: &generator) else {
+                throw UnknownArchitectureError(name: name)
+            }
             model = built
         case "mobilenet_v3_small", "mobilenet_v3_large":
             model = MobileNetV3(large: name.hasSuffix("large"), classes: classes, generator: &generator)

@@ -154,3 +154,25 @@ private struct ChannelAffineKernel: ChannelLaneKernel {
         }
     }
 }
+
+extension Tensor {
+    /// Layer normalization over `axes` (PyTorch's `F.layer_norm` over the last axes, or
+    /// ConvNeXt's `LayerNorm2d` over the channels): `(x − mean) / √(variance + ε)`, the biased
+    /// variance, times `scale` plus `bias` (each broadcast against the input), with the mean and
+    /// the inverse deviation it used (ONNX's `LayerNormalization` returns them). Composed of
+    /// differentiable operations, so its pullback is theirs.
+    public func layerNormalizedWithStatistics(
+        alongAxes axes: [Int], scale: Tensor, bias: Tensor?, epsilon: Float
+    ) -> (output: Tensor, mean: Tensor, inverseDeviation: Tensor) {
+        let mean = self.mean(alongAxes: axes, keepingDimensions: true)
+        let centred = self - mean
+        let inverse = 1 / ((centred * centred).mean(alongAxes: axes, keepingDimensions: true) + epsilon).sqrt()
+        let scaled = centred * inverse * scale
+        return (bias.map { scaled + $0 } ?? scaled, mean, inverse)
+    }
+
+    /// ``layerNormalizedWithStatistics(alongAxes:scale:bias:epsilon:)``'s output alone.
+    public func layerNormalized(alongAxes axes: [Int], scale: Tensor, bias: Tensor?, epsilon: Float) -> Tensor {
+        layerNormalizedWithStatistics(alongAxes: axes, scale: scale, bias: bias, epsilon: epsilon).output
+    }
+}

@@ -81,6 +81,7 @@ struct CAMTests {
                 case is EfficientNet: "features.8"
                 case is RegNet: "trunk_output.block4"
                 case is DenseNet: "features"
+                case is ConvNeXt: "features.7"
                 default: "?"
                 }
             #expect(layer == expected[name] ?? family, "\(name)")
@@ -88,7 +89,7 @@ struct CAMTests {
             let last = model.module(at: layer).map { $0.flattenedStages.last ?? $0 }
             #expect(
                 last is ReLU || last is ReLU6 || last is Hardswish || last is SiLU || model is ResNet || model is RegNet
-                    || model is DenseNet
+                    || model is DenseNet || model is ConvNeXt
                     || name.hasPrefix("squeezenet"), "\(name)")
         }
     }

@@ -219,18 +219,13 @@ extension ONNXGraph {
         let axis = try arguments.axis(arguments.attributes.int("axis", -1), rank: x.rank)
         let axes = Array(axis..<x.rank)
         _ = try broadcast(x.shape, scale.shape)
-        let mean = x.mean(alongAxes: axes, keepingDimensions: true)
-        let centred = x - mean
-        let inverse =
-            1
-            / ((centred * centred).mean(alongAxes: axes, keepingDimensions: true) + arguments.attributes.float("epsilon", 1e-5))
-            .sqrt()
-        var y = centred * inverse * scale
+        var bias: Tensor?
         if arguments.has(2) {
-            let bias = try arguments.float(2)
-            _ = try broadcast(x.shape, bias.shape)
-            y = y + bias
+            bias = try arguments.float(2)
+            _ = try broadcast(x.shape, bias!.shape)
         }
+        let (y, mean, inverse) = x.layerNormalizedWithStatistics(
+            alongAxes: axes, scale: scale, bias: bias, epsilon: arguments.attributes.float("epsilon", 1e-5))
         return [.float(y), .float(mean), .float(inverse)]
     }
 
