@@ -229,11 +229,23 @@ static inline dnnl_status_t loupe_post_ops_append_sum(dnnl_post_ops_t post_ops) 
 #endif
 }
 
-/// Appends max(x, 0) to `post_ops`.
-static inline dnnl_status_t loupe_post_ops_append_relu(dnnl_post_ops_t post_ops) {
+/// Appends the elementwise `algorithm` with `alpha` and `beta` to `post_ops` (oneDNN 3.x
+/// dropped the scale argument).
+static inline dnnl_status_t loupe_post_ops_append_eltwise(
+    dnnl_post_ops_t post_ops, dnnl_alg_kind_t algorithm, float alpha, float beta) {
 #if LOUPE_DNNL_V3
-    return dnnl_post_ops_append_eltwise(post_ops, dnnl_eltwise_relu, 0, 0);
+    return dnnl_post_ops_append_eltwise(post_ops, algorithm, alpha, beta);
 #else
-    return dnnl_post_ops_append_eltwise(post_ops, 1, dnnl_eltwise_relu, 0, 0);
+    return dnnl_post_ops_append_eltwise(post_ops, 1, algorithm, alpha, beta);
+#endif
+}
+
+/// x · relu6(x + 3) / 6 as an eltwise post-op: oneDNN 3.x parametrizes hardswish as
+/// x · min(1, max(0, αx + β)), which 2.x does not.
+static inline dnnl_status_t loupe_post_ops_append_hardswish(dnnl_post_ops_t post_ops) {
+#if LOUPE_DNNL_V3
+    return loupe_post_ops_append_eltwise(post_ops, dnnl_eltwise_hardswish, 1.0f / 6.0f, 0.5f);
+#else
+    return loupe_post_ops_append_eltwise(post_ops, dnnl_eltwise_hardswish, 0, 0);
 #endif
 }

@@ -1,24 +1,37 @@
 import LoupeTensor
 
+/// The convolution post-op an activation module is, if it is one.
+func convolutionActivation(of module: Module?) -> ConvolutionActivation? {
+    switch module {
+    case is ReLU: .relu
+    case is ReLU6: .relu6
+    case is SiLU: .silu
+    case is Hardswish: .hardswish
+    default: nil
+    }
+}
+
 extension Conv2d {
-    /// This convolution, then `norm`, then `+ addend`, then `relu` (each optional), as one oneDNN
-    /// convolution with the normalization folded into it and the rest as post-ops (see
+    /// This convolution, then `norm`, then `+ addend`, then `activation` (each optional: a ReLU,
+    /// ReLU6, SiLU or hardswish module), as one oneDNN convolution with the normalization folded
+    /// into it and the rest as post-ops (see
     /// ``Tensor/convolved2D(with:bias:stride:padding:dilation:groups:then:)``).
     ///
     /// The result equals calling the modules in turn, which is what happens instead when a tap
     /// reads a point the fused convolution never forms (the convolution's or the norm's own
     /// output) or the norm is training. The result is offered to taps as the last module's output.
-    func fused(_ input: Tensor, norm: BatchNorm2d? = nil, adding addend: Tensor? = nil, relu: ReLU? = nil) -> Tensor {
-        let last: Module? = relu ?? (addend == nil ? (norm ?? self) : nil)
+    func fused(_ input: Tensor, norm: BatchNorm2d? = nil, adding addend: Tensor? = nil, activation: Module? = nil) -> Tensor {
+        let last: Module? = activation ?? (addend == nil ? (norm ?? self) : nil)
         let skipped = [self, norm].compactMap { $0 }.filter { $0 !== last }
         let tapped = skipped.contains { Module.isTapped($0.path) }
-        guard !tapped, norm?.isTraining != true else {
+        guard !tapped, norm?.isTraining != true, activation == nil || convolutionActivation(of: activation) != nil else {
             var output = self(input)
             if let norm { output = norm(output) }
             if let addend { output = output + addend }
-            return relu.map { $0(output) } ?? output
+            return activation.map { $0(output) } ?? output
         }
-        let epilogue = ConvolutionEpilogue(channelAffine: norm?.inferenceAffine, adding: addend, rectified: relu != nil)
+        let epilogue = ConvolutionEpilogue(
+            channelAffine: norm?.inferenceAffine, adding: addend, activation: convolutionActivation(of: activation))
         let output = input.convolved2D(
             with: weight.value, bias: bias?.value, stride: stride, padding: padding,
             dilation: dilation, groups: groups, then: epilogue)
@@ -37,8 +50,9 @@ extension BatchNorm2d {
 }
 
 extension Sequential {
-    /// Runs the layers in turn, each `Conv2d` with the `BatchNorm2d` and `ReLU` right after it
-    /// (when present) as one fused convolution (``Conv2d/fused(_:norm:adding:relu:)``).
+    /// Runs the layers in turn, each `Conv2d` with the `BatchNorm2d` and the activation right after
+    /// it (when present: ReLU, ReLU6, SiLU, hardswish) as one fused convolution
+    /// (``Conv2d/fused(_:norm:adding:activation:)``).
     func forwardFusingConvolutions(_ input: Tensor) -> Tensor {
         var output = input
         var index = 0
@@ -51,9 +65,9 @@ extension Sequential {
             index += 1
             let norm = index < layers.count ? layers[index] as? BatchNorm2d : nil
             if norm != nil { index += 1 }
-            let relu = index < layers.count ? layers[index] as? ReLU : nil
-            if relu != nil { index += 1 }
-            output = convolution.fused(output, norm: norm, relu: relu)
+            let activation = index < layers.count && convolutionActivation(of: layers[index]) != nil ? layers[index] : nil
+            if activation != nil { index += 1 }
+            output = convolution.fused(output, norm: norm, activation: activation)
         }
         return output
     }

@@ -62,12 +62,17 @@ extension Tensor {
         let affine = epilogue.channelAffine
         let parameters = [weight, bias, affine?.scale, affine?.shift].compactMap { $0 }
         let parametersTracked = GradientRecording.isEnabled && parameters.contains(where: \.isTrackingGradients)
-        guard !epilogue.isEmpty && !parametersTracked else {
+        let tracked = [self] + (epilogue.addend.map { [$0] } ?? [])
+        let inference = !GradientRecording.isEnabled || !tracked.contains(where: \.isTrackingGradients)
+        // An activation whose derivative its output does not give (SiLU, hardswish) fuses only
+        // where no gradient flows back.
+        let activationFuses = (epilogue.activation?.pullsBackFromOutput ?? true) || inference
+        guard !epilogue.isEmpty && !parametersTracked && activationFuses else {
             var result = convolved2D(
                 with: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
             if let affine { result = result.channelAffine(scale: affine.scale, shift: affine.shift) }
             if let addend = epilogue.addend { result = result + addend }
-            return epilogue.rectified ? result.relu() : result
+            return epilogue.activation?.apply(to: result) ?? result
         }
         let output = convolutionOutputShape(
             weight: weight, bias: bias, stride: stride, padding: padding,
@@ -83,20 +88,18 @@ extension Tensor {
                 addend.shape == output, "convolved2D: the addend must have the output's shape \(output); got \(addend.shape)")
         }
         let (foldedWeight, foldedBias) = withoutGradients { Tensor.folding(affine, into: weight, bias: bias) }
-        let tracked = [self] + (epilogue.addend.map { [$0] } ?? [])
         let geometry = ConvolutionGeometry(
             input: shape, weight: weight.shape, output: output,
             stride: stride.array, padding: padding.array, dilation: dilation.array, groups: groups,
             hasBias: foldedBias != nil,
-            inference: !GradientRecording.isEnabled || !tracked.contains(where: \.isTrackingGradients),
-            accumulates: epilogue.addend != nil, rectifies: epilogue.rectified)
+            inference: inference, accumulates: epilogue.addend != nil, activation: epilogue.activation)
         let result = Tensor(
             shape: output,
             storage: DNNL.convolutionForward(
                 geometry, input: storage, weight: foldedWeight.storage, bias: foldedBias?.storage,
                 addend: epilogue.addend?.storage))
         return Tensor.recording(result, inputs: tracked) { gradient, needed in
-            let beforeReLU = epilogue.rectified ? gradient.rectifierPullback(output: result) : gradient
+            let beforeReLU = epilogue.activation?.pullback(gradient, output: result) ?? gradient
             return [needed[0] ? beforeReLU.convolutionInputGradient(weight: foldedWeight, geometry: geometry.unfused) : nil]
                 + (epilogue.addend != nil ? [beforeReLU] : [])
         }
@@ -238,16 +241,48 @@ public struct ConvolutionEpilogue {
     public var channelAffine: (scale: Tensor, shift: Tensor)?
     /// A tensor of the output's shape added next (a residual connection).
     public var addend: Tensor?
-    /// Whether ReLU comes last.
-    public var rectified: Bool
+    /// The activation that comes last.
+    public var activation: ConvolutionActivation?
 
     /// Nothing follows the convolution.
-    public var isEmpty: Bool { channelAffine == nil && addend == nil && !rectified }
+    public var isEmpty: Bool { channelAffine == nil && addend == nil && activation == nil }
 
-    public init(channelAffine: (scale: Tensor, shift: Tensor)? = nil, adding addend: Tensor? = nil, rectified: Bool = false) {
+    public init(
+        channelAffine: (scale: Tensor, shift: Tensor)? = nil, adding addend: Tensor? = nil,
+        activation: ConvolutionActivation? = nil
+    ) {
         self.channelAffine = channelAffine
         self.addend = addend
-        self.rectified = rectified
+        self.activation = activation
+    }
+}
+
+/// An activation a convolution can end in, applied by oneDNN as an eltwise post-op.
+public enum ConvolutionActivation: Hashable, Sendable {
+    /// ``Tensor/relu()``, and ReLU6, ``Tensor/relu(maximum:)`` at 6: both follow the
+    /// ``ReLUBackwardRule``.
+    case relu, relu6
+    /// `x · σ(x)` and ``Tensor/hardswish()``, which fuse only where no gradient flows back.
+    case silu, hardswish
+
+    /// Whether the derivative can be read from the output (the ReLUs'), so that the fused
+    /// convolution can also be differentiated.
+    var pullsBackFromOutput: Bool { self == .relu || self == .relu6 }
+
+    /// The activation as a separate operation.
+    public func apply(to x: Tensor) -> Tensor {
+        switch self {
+        case .relu: x.relu()
+        case .relu6: x.relu(maximum: 6)
+        case .silu: x * x.sigmoid()
+        case .hardswish: x.hardswish()
+        }
+    }
+
+    /// The gradient at the activation's input from the one at its `output` (the ReLUs only).
+    func pullback(_ gradient: Tensor, output: Tensor) -> Tensor {
+        precondition(pullsBackFromOutput, "\(self) was fused into a convolution that gradients flow through")
+        return gradient.rectifierPullback(output: output, maximum: self == .relu ? .infinity : 6)
     }
 }
 

@@ -53,7 +53,7 @@ struct ConvolutionAlgorithmTests {
             let (plain, fused) = withoutGradients {
                 (
                     x.convolved2D(with: w, padding: 1),
-                    x.convolved2D(with: w, padding: 1, then: ConvolutionEpilogue(rectified: true))
+                    x.convolved2D(with: w, padding: 1, then: ConvolutionEpilogue(activation: .relu))
                 )
             }
             #expect(relativeError(plain.scalars, reference) < 1e-5, "run \(run)")
@@ -75,7 +75,7 @@ struct ConvolutionAlgorithmTests {
             withoutGradients {
                 (
                     x.convolved2D(with: w, padding: 1),
-                    x.convolved2D(with: w, padding: 1, then: ConvolutionEpilogue(rectified: true))
+                    x.convolved2D(with: w, padding: 1, then: ConvolutionEpilogue(activation: .relu))
                 )
             }
         }

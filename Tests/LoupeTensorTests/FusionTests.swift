@@ -45,43 +45,51 @@ struct FusionTests {
         }
 
         /// The ops one by one.
-        func unfused(_ x: Tensor, _ addend: Tensor, affine: Bool, add: Bool, relu: Bool) -> Tensor {
+        func unfused(_ x: Tensor, _ addend: Tensor, affine: Bool, add: Bool, activation: ConvolutionActivation?) -> Tensor {
             var y = x.convolved2D(with: weight, bias: bias, stride: stride, padding: padding)
             if affine { y = y.channelAffine(scale: scale, shift: shift) }
             if add { y = y + addend }
-            return relu ? y.relu() : y
+            return activation?.apply(to: y) ?? y
         }
 
-        func fused(_ x: Tensor, _ addend: Tensor, affine: Bool, add: Bool, relu: Bool) -> Tensor {
+        func fused(_ x: Tensor, _ addend: Tensor, affine: Bool, add: Bool, activation: ConvolutionActivation?) -> Tensor {
             x.convolved2D(
                 with: weight, bias: bias, stride: stride, padding: padding,
                 then: ConvolutionEpilogue(
-                    channelAffine: affine ? (scale, shift) : nil, adding: add ? addend : nil, rectified: relu))
+                    channelAffine: affine ? (scale, shift) : nil, adding: add ? addend : nil, activation: activation))
         }
     }
 
     @Test(arguments: geometries)
     func fusedEqualsTheOpsInTurn(_ geometry: Geometry) {
         let operands = Operands(geometry, seed: 31)
-        for (affine, add, relu) in [
-            (true, true, true), (true, false, true), (false, false, true), (true, true, false), (false, true, false),
-        ] {
-            let what = "affine \(affine), add \(add), relu \(relu)"
+        // ReLU and ReLU6 fuse under gradients too; SiLU and hardswish only without (with, the
+        // convolution falls back to the ops in turn).
+        let cases: [(Bool, Bool, ConvolutionActivation?)] = [
+            (true, true, .relu), (true, false, .relu), (false, false, .relu), (true, true, nil), (false, true, nil),
+            (true, true, .relu6), (true, false, .relu6), (true, false, .silu), (true, true, .hardswish), (false, false, .silu),
+        ]
+        for (affine, add, activation) in cases {
+            let what = "affine \(affine), add \(add), \(activation.map { "\($0)" } ?? "no activation")"
             let expected = withoutGradients {
-                operands.unfused(operands.x, operands.addend, affine: affine, add: add, relu: relu)
+                operands.unfused(operands.x, operands.addend, affine: affine, add: add, activation: activation)
             }
-            let actual = withoutGradients { operands.fused(operands.x, operands.addend, affine: affine, add: add, relu: relu) }
+            let actual = withoutGradients {
+                operands.fused(operands.x, operands.addend, affine: affine, add: add, activation: activation)
+            }
             expectClose(actual, expected, tolerance: 1e-5, "forward, \(what)")
             for rule in [ReLUBackwardRule.standard, .guided, .deconvnet] {
                 let (x, addend) = (operands.x.trackingGradients(), operands.addend.trackingGradients())
                 let points = add ? [x, addend] : [x]
                 let expectedGradients = withReLUBackwardRule(rule) {
                     gradients(
-                        of: operands.unfused(x, addend, affine: affine, add: add, relu: relu), at: points, seed: operands.seed)
+                        of: operands.unfused(x, addend, affine: affine, add: add, activation: activation), at: points,
+                        seed: operands.seed)
                 }
                 let actualGradients = withReLUBackwardRule(rule) {
                     gradients(
-                        of: operands.fused(x, addend, affine: affine, add: add, relu: relu), at: points, seed: operands.seed)
+                        of: operands.fused(x, addend, affine: affine, add: add, activation: activation), at: points,
+                        seed: operands.seed)
                 }
                 for (actualGradient, expectedGradient) in zip(actualGradients, expectedGradients) {
                     expectClose(actualGradient, expectedGradient, tolerance: 1e-5, "gradient, \(what), \(rule)")
@@ -121,7 +129,7 @@ struct FusionTests {
         let fused = operands.x.convolved2D(
             with: weight, bias: operands.bias, stride: operands.stride,
             then: ConvolutionEpilogue(
-                channelAffine: (scale, operands.shift), adding: operands.addend, rectified: true))
+                channelAffine: (scale, operands.shift), adding: operands.addend, activation: .relu))
         let unfused =
             (operands.x.convolved2D(with: weight, bias: operands.bias, stride: operands.stride)
             .channelAffine(scale: scale, shift: operands.shift) + operands.addend).relu()

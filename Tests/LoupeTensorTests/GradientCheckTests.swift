@@ -31,11 +31,11 @@ private let mixing16 = randomNormal([16, 16, 1, 1], seed: 42)
 private let fusedInputs = [randomNormal([1, 3, 5, 4], seed: 48), randomNormal([1, 4, 5, 4], seed: 49)]
 
 /// The fused case's function of its input and addend, with or without the final ReLU.
-private func fusedConvolution(_ inputs: [Tensor], rectified: Bool) -> Tensor {
+private func fusedConvolution(_ inputs: [Tensor], activation: ConvolutionActivation?) -> Tensor {
     inputs[0].convolved2D(
         with: fusedWeight, bias: fusedBias, padding: 1,
         then: ConvolutionEpilogue(
-            channelAffine: (fusedScale, fusedShift), adding: inputs[1], rectified: rectified))
+            channelAffine: (fusedScale, fusedShift), adding: inputs[1], activation: activation))
 }
 
 /// Every differentiable op of LoupeTensor, checked against central finite differences.
@@ -181,7 +181,7 @@ let gradientCases: [GradientCase] = [
     GradientCase(
         name: "conv2d fused epilogue", derivative: "ReLU mask, then g to the addend and backward-data with the folded weight",
         inputs: fusedInputs
-    ) { fusedConvolution($0, rectified: true) },
+    ) { fusedConvolution($0, activation: .relu) },
     // Pooling.
     GradientCase(name: "max pool ceil padding", derivative: "g to each window's maximum", inputs: [separated]) {
         $0[0].maxPooled2D(kernelSize: 3, stride: 2, padding: 1, ceilMode: true)
@@ -250,7 +250,7 @@ let gradientCases: [GradientCase] = [
 
 @Test func fusedCaseStaysClearOfTheKink() {
     // A step of 1e-2 on one input moves a pre-activation by at most 1e-2 · max(1, |w|·scale).
-    let preActivation = fusedConvolution(fusedInputs, rectified: false)
+    let preActivation = fusedConvolution(fusedInputs, activation: nil)
     let reach = 1e-2 * Swift.max(1, fusedWeight.abs().max().scalar * fusedScale.max().scalar)
     #expect(preActivation.abs().min().scalar > 2 * reach)
 }

@@ -46,9 +46,12 @@ def capped_environment(isa, side):
             environment["MKL_ENABLE_INSTRUCTIONS"] = isa
     return environment
 
-MODELS = ["vgg16", "resnet50", "resnet18", "squeezenet1_1"]
+MODELS = ["vgg16", "resnet50", "resnet18", "squeezenet1_1", "mobilenet_v2", "efficientnet_b0", "regnet_y_400mf",
+          "resnext50_32x4d"]
 # The layer Grad-CAM uses on both sides (Loupe's default choice for each model).
-CAM_LAYERS = {"vgg16": "features.29", "resnet50": "layer4", "resnet18": "layer4", "squeezenet1_1": "features.12"}
+CAM_LAYERS = {"vgg16": "features.29", "resnet50": "layer4", "resnet18": "layer4", "squeezenet1_1": "features.12",
+              "mobilenet_v2": "features.18", "efficientnet_b0": "features.8", "regnet_y_400mf": "trunk_output.block4",
+              "resnext50_32x4d": "layer4"}
 # (label, method, options, batches, timed runs at batch 1): batch 16 gets 3 timed runs; the
 # heavy methods run once (no warm-up run) at batch 1 only, since one run takes from seconds to minutes.
 WORKLOADS = [

@@ -111,7 +111,7 @@ extension ONNXGraph {
             let addend = fusion.addend.flatMap { values[$0]?.tensor }
             let fused: ONNXValue?
             do {
-                fused = try ONNXGraph.convolution(arguments, then: ConvolutionEpilogue(adding: addend, rectified: true))
+                fused = try ONNXGraph.convolution(arguments, then: ConvolutionEpilogue(adding: addend, activation: .relu))
             } catch let error as LoupeIOError {
                 throw LoupeIOError("node \(convolution.name) (Conv): \(error.description)")
             }

@@ -27,10 +27,10 @@ public final class BasicBlock: Module {
     }
 
     /// `relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))`, each convolution fused with what
-    /// follows it (``Conv2d/fused(_:norm:adding:relu:)``).
+    /// follows it (``Conv2d/fused(_:norm:adding:activation:)``).
     public override func forward(_ input: Tensor) -> Tensor {
-        let out = conv1.fused(input, norm: bn1, relu: relu)
-        return conv2.fused(out, norm: bn2, adding: downsample?(input) ?? input, relu: relu)
+        let out = conv1.fused(input, norm: bn1, activation: relu)
+        return conv2.fused(out, norm: bn2, adding: downsample?(input) ?? input, activation: relu)
     }
 
     public override func outputShape(forInput shape: [Int]) throws -> [Int] {
@@ -76,10 +76,10 @@ public final class Bottleneck: Module {
     }
 
     /// `relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x)))))))) + shortcut(x))`, each convolution
-    /// fused with what follows it (``Conv2d/fused(_:norm:adding:relu:)``).
+    /// fused with what follows it (``Conv2d/fused(_:norm:adding:activation:)``).
     public override func forward(_ input: Tensor) -> Tensor {
-        let out = conv2.fused(conv1.fused(input, norm: bn1, relu: relu), norm: bn2, relu: relu)
-        return conv3.fused(out, norm: bn3, adding: downsample?(input) ?? input, relu: relu)
+        let out = conv2.fused(conv1.fused(input, norm: bn1, activation: relu), norm: bn2, activation: relu)
+        return conv3.fused(out, norm: bn3, adding: downsample?(input) ?? input, activation: relu)
     }
 
     public override func outputShape(forInput shape: [Int]) throws -> [Int] {
@@ -171,7 +171,7 @@ public final class ResNet: Module, ReplaceableHead {
     public override var camLayer: String? { "layer4" }
 
     public override func forward(_ input: Tensor) -> Tensor {
-        let stem = maxpool(conv1.fused(input, norm: bn1, relu: relu))
+        let stem = maxpool(conv1.fused(input, norm: bn1, activation: relu))
         let body = layers.reduce(stem) { $1($0) }
         return fc(avgpool(body).flattened(from: 1))
     }

@@ -27,11 +27,11 @@ public final class Fire: Module {
     }
 
     public override func forward(_ input: Tensor) -> Tensor {
-        let squeezed = squeeze.fused(input, relu: squeezeActivation)
+        let squeezed = squeeze.fused(input, activation: squeezeActivation)
         return Tensor.concatenate(
             [
-                expand1x1.fused(squeezed, relu: expand1x1Activation),
-                expand3x3.fused(squeezed, relu: expand3x3Activation),
+                expand1x1.fused(squeezed, activation: expand1x1Activation),
+                expand3x3.fused(squeezed, activation: expand3x3Activation),
             ], along: 1)
     }
 

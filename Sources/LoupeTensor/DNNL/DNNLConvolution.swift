@@ -17,14 +17,15 @@ struct ConvolutionGeometry: Hashable {
     /// The forward primitive adds the result to the destination's prior values (a residual
     /// connection: oneDNN's sum post-op).
     var accumulates = false
-    /// The forward primitive applies ReLU to its result (oneDNN's eltwise post-op, after the sum).
-    var rectifies = false
+    /// The activation the forward primitive applies to its result (oneDNN's eltwise post-op,
+    /// after the sum).
+    var activation: ConvolutionActivation?
 
     /// The same convolution with nothing fused after it: what its backward primitives are built for.
     var unfused: ConvolutionGeometry {
         var plain = self
         plain.accumulates = false
-        plain.rectifies = false
+        plain.activation = nil
         return plain
     }
 
@@ -161,7 +162,7 @@ final class ConvolutionPrimitives: @unchecked Sendable {
         let postOperations: [PostOperation] =
             direction != .forward
             ? []
-            : (geometry.accumulates ? [.sum] : []) + (geometry.rectifies ? [.relu] : [])
+            : (geometry.accumulates ? [.sum] : []) + (geometry.activation.map { [.activation($0)] } ?? [])
         let hint = direction == .forward ? nil : forwardPrimitiveDescriptor
         return primitiveDescriptor(postOperations: postOperations) { descriptor, attributes in
             loupe_convolution_pd_create(

@@ -15,8 +15,8 @@ final class OpaqueBuffer: @unchecked Sendable {
 enum PostOperation {
     /// Adds the destination's prior values.
     case sum
-    /// max(x, 0).
-    case relu
+    /// An activation (``ConvolutionActivation``).
+    case activation(ConvolutionActivation)
 }
 
 /// The primitive descriptor `create` makes with the attributes it is given: Loupe hands the
@@ -37,7 +37,15 @@ func primitiveDescriptor(
         for operation in postOperations {
             switch operation {
             case .sum: checkDNNL(loupe_post_ops_append_sum(postOps), "appending a sum post-op")
-            case .relu: checkDNNL(loupe_post_ops_append_relu(postOps), "appending a ReLU post-op")
+            case .activation(let activation):
+                let status =
+                    switch activation {
+                    case .relu: loupe_post_ops_append_eltwise(postOps, dnnl_eltwise_relu, 0, 0)
+                    case .relu6: loupe_post_ops_append_eltwise(postOps, dnnl_eltwise_clip, 0, 6)
+                    case .silu: loupe_post_ops_append_eltwise(postOps, dnnl_eltwise_swish, 1, 0)
+                    case .hardswish: loupe_post_ops_append_hardswish(postOps)
+                    }
+                checkDNNL(status, "appending a \(activation) post-op")
             }
         }
         checkDNNL(dnnl_primitive_attr_set_post_ops(attributes, postOps), "setting post-ops")
