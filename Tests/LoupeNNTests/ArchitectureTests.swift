@@ -13,6 +13,22 @@ func fixtureURL(_ name: String) throws -> URL {
 struct ArchitectureTests {
     @Test("Logits equal PyTorch's for the same weights", arguments: ModelZoo.architectures)
     func logitsMatchPyTorch(_ name: String) throws {
+        try expectLogitsMatchPyTorch(name)
+    }
+
+    /// One architecture of each family with depthwise or grouped convolutions, squeeze-excitation
+    /// or layer norms: the instruction-set runs (InstructionSetTests) repeat this one, so none of
+    /// their kernels may fall to oneDNN's reference implementation on a smaller CPU.
+    @Test func oneOfEachFamily() throws {
+        for name in [
+            "mobilenet_v3_small", "efficientnet_b0", "regnet_y_400mf", "resnext50_32x4d", "shufflenet_v2_x0_5", "mnasnet0_5",
+            "densenet121", "convnext_tiny",
+        ] {
+            try expectLogitsMatchPyTorch(name)
+        }
+    }
+
+    private func expectLogitsMatchPyTorch(_ name: String) throws {
         let model = try formulaModel(name)
         let logits = withoutGradients { model(formulaInput()) }
         let expected = try NPY.read(fixtureURL("logits/\(name).npy").path)

@@ -21,6 +21,7 @@ struct InstructionSetTests {
     static let subset = [
         "PyTorchReferenceTests/(convolution|pooling)", "gradientMatchesFiniteDifferences", "LayoutTests",
         "ConvolutionAlgorithmTests", "CaptumReferenceTests/(gradientMethods|classActivationMaps|occlusion)",
+        "ArchitectureTests/oneOfEachFamily", "ReLUFamilyTests",
     ]
 
     /// Why the child runs cannot happen here, or `nil`.

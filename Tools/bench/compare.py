@@ -161,7 +161,8 @@ def main():
                     if line.startswith("| ") and not line.startswith("| model") and row_key(line)[0] in MODELS]
         kept = [line for line in old_rows if row_key(line) not in measured]
         notes = [line for line in block if line.startswith(MERGE_NOTE)]
-    table = format_table(rows, time.time() - started, kept, notes, args.isa)
+        header = next((line for line in block if line.startswith("Measured ")), None)
+    table = format_table(rows, time.time() - started, kept, notes, args.isa, header if args.merge and begin in text else None)
     if args.print_only:
         print(table)
         return
@@ -231,15 +232,18 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
-def format_table(rows, elapsed, kept=(), notes=(), isa=None):
+def format_table(rows, elapsed, kept=(), notes=(), isa=None, header=None):
+    """The table; with --merge, `header` is the measured table's own first line (its date, CPU and
+    rounds), and the merge's note says where and how the rows measured now were."""
     capped = "" if isa is None else (
         f" Emulating an {isa} host: Loupe with ONEDNN_MAX_CPU_ISA={isa}; PyTorch with ONEDNN_MAX_CPU_ISA={isa} "
         f"ATEN_CPU_CAPABILITY={isa.lower()} MKL_ENABLE_INSTRUCTIONS={isa}; onnxruntime has no such cap and ran "
         "on the whole CPU, so its ratios are not comparable.")
+    rounds = rows[0]["loupe"]["rounds"] if rows else 1
     lines = [
-        f"Measured {time.strftime('%Y-%m-%d')} on {cpu_name()}, "
+        header or f"Measured {time.strftime('%Y-%m-%d')} on {cpu_name()}, "
         f"{os.cpu_count()} cores, 2 threads on every side. Times are medians"
-        + (f" of {rows[0]['loupe']['rounds']} alternating rounds' medians." if rows and rows[0]["loupe"]["rounds"] > 1 else ".")
+        + (f" of {rounds} alternating rounds' medians." if rounds > 1 else ".")
         + capped,
         "",
         "| model | workload | batch | Loupe | PyTorch/Captum | Loupe ÷ Captum | onnxruntime | Loupe ÷ ORT "
@@ -258,7 +262,8 @@ def format_table(rows, elapsed, kept=(), notes=(), isa=None):
             workloads.append(label + (f" (batch {', '.join(map(str, measured))})" if partial else ""))
         models = sorted({row["model"] for row in rows}, key=MODELS.index)
         lines += [""] + [f"{note.rstrip()}  " for note in notes] + [
-            f"{MERGE_NOTE} ({time.strftime('%Y-%m-%d')}, {elapsed / 60:.0f} minutes): "
+            f"{MERGE_NOTE} ({time.strftime('%Y-%m-%d')} on {cpu_name()}, {rounds} round{'s' if rounds > 1 else ''}, "
+            f"{max(elapsed / 60, 1):.0f} minutes): "
             f"{', '.join(workloads)} of {', '.join(models)}."]
     return "\n".join(lines) + "\n"
 
