@@ -29,6 +29,11 @@ public enum ModelFile {
         // A strict load replaces every parameter: no random weights to draw first.
         let model =
             try strict ? ModelZoo.makeForLoading(architecture, classes: classes) : ModelZoo.make(architecture, classes: classes)
+        if let auxiliary = model as? AuxiliaryClassifiers,
+            state.keys.contains(where: { key in auxiliary.auxiliaryPrefixes.contains { key.hasPrefix($0) } })
+        {
+            auxiliary.addAuxiliaryClassifiers()
+        }
         try model.load(state, strict: strict)
         releaseIdleMemory()  // the initial weights the loaded ones replaced
         return model

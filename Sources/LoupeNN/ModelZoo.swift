@@ -17,7 +17,7 @@ public enum ModelZoo {
         let densenet = [121, 161, 169, 201].map { "densenet\($0)" }
         let convnext = ["tiny", "small", "base", "large"].map { "convnext_\($0)" }
         return ["alexnet"] + vgg + ["squeezenet1_0", "squeezenet1_1"] + resnet + resnext + mobilenet + efficientnet + regnet
-            + shufflenet + mnasnet + densenet + convnext
+            + shufflenet + mnasnet + densenet + convnext + ["googlenet", "inception_v3"]
     }()
 
     /// How the photos of an architecture's `DEFAULT` torchvision weights are prepared
@@ -49,6 +49,7 @@ public enum ModelZoo {
             "efficientnet_b6": (528, 528, true), "efficientnet_b7": (600, 600, true),
             "efficientnet_v2_s": (384, 384, false), "efficientnet_v2_m": (480, 480, false),
             "efficientnet_v2_l": (480, 480, true), "convnext_tiny": (236, 224, false), "convnext_small": (230, 224, false),
+            "inception_v3": (342, 299, false),
         ]
         let secondRecipe =
             [
@@ -135,6 +136,10 @@ public enum ModelZoo {
                 throw UnknownArchitectureError(name: name)
             }
             model = built
+        case "googlenet":
+            model = GoogLeNet(classes: classes, generator: &generator)
+        case "inception_v3":
+            model = InceptionV3(classes: classes, generator: &generator)
         case "mobilenet_v3_small", "mobilenet_v3_large":
             model = MobileNetV3(large: name.hasSuffix("large"), classes: classes, generator: &generator)
         default:

@@ -67,7 +67,7 @@ struct CAMTests {
             "vgg13_bn": "features.33", "vgg16": "features.29", "vgg16_bn": "features.42", "vgg19": "features.35",
             "vgg19_bn": "features.51", "squeezenet1_0": "features.12", "squeezenet1_1": "features.12",
             "mobilenet_v2": "features.18", "mobilenet_v3_small": "features.12", "mobilenet_v3_large": "features.16",
-            "efficientnet_v2_s": "features.7",
+            "efficientnet_v2_s": "features.7", "googlenet": "inception5b", "inception_v3": "Mixed_7c",
             "shufflenet_v2_x0_5": "conv5", "shufflenet_v2_x1_0": "conv5", "shufflenet_v2_x1_5": "conv5",
             "shufflenet_v2_x2_0": "conv5",
             "mnasnet0_5": "layers.16", "mnasnet0_75": "layers.16", "mnasnet1_0": "layers.16", "mnasnet1_3": "layers.16",
@@ -89,7 +89,7 @@ struct CAMTests {
             let last = model.module(at: layer).map { $0.flattenedStages.last ?? $0 }
             #expect(
                 last is ReLU || last is ReLU6 || last is Hardswish || last is SiLU || model is ResNet || model is RegNet
-                    || model is DenseNet || model is ConvNeXt
+                    || model is DenseNet || model is ConvNeXt || model is GoogLeNet || model is InceptionV3
                     || name.hasPrefix("squeezenet"), "\(name)")
         }
     }

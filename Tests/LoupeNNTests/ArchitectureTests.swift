@@ -28,9 +28,12 @@ struct ArchitectureTests {
         }
     }
 
+    /// The side of the formula input for `name`: 64, or inception_v3's smallest, 75.
+    static func side(_ name: String) -> Int { name == "inception_v3" ? 75 : 64 }
+
     private func expectLogitsMatchPyTorch(_ name: String) throws {
         let model = try formulaModel(name)
-        let logits = withoutGradients { model(formulaInput()) }
+        let logits = withoutGradients { model(formulaInput(side: Self.side(name))) }
         let expected = try NPY.read(fixtureURL("logits/\(name).npy").path)
         #expect(logits.shape == expected.shape)
         let scale = expected.abs().max().scalar
@@ -95,7 +98,7 @@ struct ArchitectureTests {
     @Test("Output shapes from the shape rules", arguments: ModelZoo.architectures)
     func outputShapesFollowTheShapeRules(_ name: String) throws {
         let model = try ModelZoo.makeForLoading(name)
-        let small = [2, 3, 64, 80]
+        let small = [2, 3, Self.side(name), Self.side(name) + 16]
         #expect(try model.outputShape(forInput: small) == withoutGradients { model(Tensor.zeros(small)) }.shape)
         #expect(try model.outputShape(forInput: [1, 3, 224, 224]) == [1, 1000])
         #expect(throws: ShapeError.self) { try model.outputShape(forInput: [1, 1, 64, 64]) }
@@ -128,7 +131,7 @@ struct ArchitectureTests {
         try #require(model.head).setTrainable(true)
         let before = model.stateDict()
         var trainer = Trainer(model: model, optimizer: SGD(learningRate: 0.1), batchSize: 2)
-        let images = Tensor.normal([2, 3, 64, 64], generator: &generator)
+        let images = Tensor.normal([2, 3, Self.side(name), Self.side(name)], generator: &generator)
         let history = trainer.fit(images: images, labels: [0, 2], epochs: 1)
         #expect(history.count == 1 && history[0].trainingLoss.isFinite)
         let after = model.stateDict()
@@ -136,6 +139,26 @@ struct ArchitectureTests {
         let changed = weights.filter { key in after[key]!.scalars != before[key]!.scalars }
         let head = try #require(model.head).path + "."
         #expect(!changed.isEmpty && changed.allSatisfy { $0.hasPrefix(head) }, "\(changed.sorted())")
+    }
+
+    /// The published GoogLeNet file carries the auxiliary classifiers the pretrained model is built
+    /// without: such a state_dict loads strictly (the classifiers are added), and they do not
+    /// change the output.
+    @Test func googLeNetLoadsAStateDictWithItsAuxiliaryClassifiers() throws {
+        let plain = try formulaModel("googlenet")
+        let full = try ModelZoo.make("googlenet")
+        try #require(full as? AuxiliaryClassifiers).addAuxiliaryClassifiers()
+        var state = full.stateDict()
+        for (key, value) in plain.stateDict() { state[key] = value }
+        #expect(state.keys.contains("aux1.fc2.weight") && state.keys.contains("aux2.conv.bn.running_var"))
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-googlenet-\(UUID()).safetensors")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try SafeTensors.write(state, to: file.path)
+        let loaded = try ModelFile.load(file.path, architecture: "googlenet")
+        #expect(loaded.namedParameters().count == full.namedParameters().count)
+        let input = formulaInput()
+        let (expected, actual) = withoutGradients { (plain(input), loaded(input)) }
+        #expect((actual - expected).abs().max().scalar <= 1e-5 * expected.abs().max().scalar)
     }
 
     @Test func unknownArchitectureListsTheKnownOnes() {

@@ -37,11 +37,11 @@ public func formulaModel(_ architecture: String) throws -> Module {
     return model
 }
 
-/// The fixture input [1, 3, 64, 64]: x_i = ((i·31 + 7) mod 257) / 128 − 1.
-public func formulaInput() -> Tensor {
-    let values: [Float] = (0..<(3 * 64 * 64)).map { index in
+/// The fixture input [1, 3, side, side]: x_i = ((i·31 + 7) mod 257) / 128 − 1.
+public func formulaInput(side: Int = 64) -> Tensor {
+    let values: [Float] = (0..<(3 * side * side)).map { index in
         let step = (index * 31 + 7) % 257
         return Float(Double(step) / 128.0 - 1.0)
     }
-    return Tensor(shape: [1, 3, 64, 64], scalars: values)
+    return Tensor(shape: [1, 3, side, side], scalars: values)
 }
