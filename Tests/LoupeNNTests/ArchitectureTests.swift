@@ -13,7 +13,16 @@ func fixtureURL(_ name: String) throws -> URL {
 struct ArchitectureTests {
     @Test("Logits equal PyTorch's for the same weights", arguments: ModelZoo.architectures)
     func logitsMatchPyTorch(_ name: String) throws {
-        try expectLogitsMatchPyTorch(name)
+        let model = try expectLogitsMatchPyTorch(name)
+        // The summary taps every module on the way: each one the forward pass runs has its shape,
+        // the CAM layer a feature map, and the totals are torchvision's.
+        let summary = try ModelSummary(model: model, inputShape: [1, 3, Self.side(name), Self.side(name)])
+        let shapes = Dictionary(summary.rows.map { ($0.path, $0.outputShape) }, uniquingKeysWith: { first, _ in first })
+        let camLayer = try #require(model.camLayer)
+        #expect(shapes[camLayer]??.count == 4, "\(name): \(camLayer) tapped as \(String(describing: shapes[camLayer]))")
+        // 1000 scores (SqueezeNet's head gives them as [1, 1000, 1, 1]).
+        #expect(shapes[try #require(model.head).path]??.reduce(1, *) == 1000, "\(name): head")
+        #expect(summary.trainableParameters == (try Self.zooFacts())[name]?["num_params"] as? Int, "\(name)")
     }
 
     /// One architecture of each family with depthwise or grouped convolutions, squeeze-excitation
@@ -31,7 +40,8 @@ struct ArchitectureTests {
     /// The side of the formula input for `name`: 64, or inception_v3's smallest, 75.
     static func side(_ name: String) -> Int { name == "inception_v3" ? 75 : 64 }
 
-    private func expectLogitsMatchPyTorch(_ name: String) throws {
+    @discardableResult
+    private func expectLogitsMatchPyTorch(_ name: String) throws -> Module {
         let model = try formulaModel(name)
         let logits = withoutGradients { model(formulaInput(side: Self.side(name))) }
         let expected = try NPY.read(fixtureURL("logits/\(name).npy").path)
@@ -39,6 +49,7 @@ struct ArchitectureTests {
         let scale = expected.abs().max().scalar
         let worst = (logits - expected).abs().max().scalar
         #expect(worst <= 1e-4 * scale, "\(name): max |Δ| \(worst) against max |logit| \(scale)")
+        return model
     }
 
     @Test func stateDictKeysAreTorchvisions() throws {
