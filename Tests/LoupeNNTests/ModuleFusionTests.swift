@@ -44,6 +44,47 @@ struct ModuleFusionTests {
         expectClose(try #require(activations[block.path]), expected, "tapped block")
     }
 
+    /// The residual sums of MobileNetV2, EfficientNet and RegNet blocks run inside their last
+    /// convolution; the block's output, its branch's (before the sum) when tapped, and the input
+    /// gradient are those of the modules in turn.
+    @Test(arguments: ["mobilenet_v2", "efficientnet_b0", "regnet_y_400mf"])
+    func residualSumsRunInTheLastConvolution(_ name: String) throws {
+        var generator = RandomGenerator(seed: 43)
+        let model = try ModelZoo.make(name, classes: 10)
+        randomizeNorms(model, generator: &generator)
+        // A block that adds its input back (the second of its stage), and its branch.
+        let block: Module, branch: Module
+        if let mobileNet = model as? MobileNetV2, let residual = mobileNet.features.layers[3] as? InvertedResidual {
+            (block, branch) = (residual, residual.conv)
+        } else if let efficientNet = model as? EfficientNet, let stage = efficientNet.features.layers[2] as? Sequential,
+            let residual = stage.layers[1] as? EfficientNetBlock
+        {
+            (block, branch) = (residual, residual.block)
+        } else if let regNet = model as? RegNet, let stage = regNet.trunkOutput.layers[1].module as? NamedSequential,
+            let residual = stage.layers[1].module as? RegNetBlock
+        {
+            (block, branch) = (residual, residual.f)
+        } else {
+            Issue.record("no residual block found in \(name)")
+            return
+        }
+        let channels = try #require(block.namedModules().compactMap { $0.module as? Conv2d }.first).weight.shape[1]
+        let input = Tensor.normal([1, channels, 9, 9], generator: &generator)
+        let fused = withoutGradients { block(input) }
+        // The same block with its branch tapped runs the operations in turn.
+        let (tapped, activations) = try block.withTaps([branch.path]) { withoutGradients { block(input) } }
+        expectClose(fused, tapped, "\(name): fused sum")
+        let branchOutput = try #require(activations[branch.path])
+        let sum = branchOutput + input
+        // RegNet's block ends in ReLU after the sum.
+        expectClose(fused, block is RegNetBlock ? sum.relu() : sum, "\(name): block = branch + input")
+        let seed = Tensor.normal(fused.shape, generator: &generator)
+        let x = input.trackingGradients()
+        let fusedGradient = gradients(of: block(x), at: [x], seed: seed)[0]
+        let unfusedGradient = try block.withTaps([branch.path]) { gradients(of: block(x), at: [x], seed: seed)[0] }.0
+        expectClose(fusedGradient, unfusedGradient, "\(name): input gradient")
+    }
+
     @Test func sequentialFusesConvolutionNormAndReLURuns() throws {
         var generator = RandomGenerator(seed: 42)
         let layers: [Module] = [

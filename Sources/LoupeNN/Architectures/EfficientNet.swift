@@ -56,7 +56,10 @@ public final class EfficientNetBlock: Module {
     }
 
     public override func forward(_ input: Tensor) -> Tensor {
-        addsInput ? stochasticDepth(block(input)) + input : block(input)
+        guard addsInput else { return block(input) }
+        // Stochastic depth is the identity in evaluation: the sum can then run in the projection.
+        let identity = !stochasticDepth.isTraining && !Module.isTapped(stochasticDepth.path)
+        return identity ? block.calledAdding(input, to: input) : stochasticDepth(block(input)) + input
     }
 
     public override func outputShape(forInput shape: [Int]) throws -> [Int] {

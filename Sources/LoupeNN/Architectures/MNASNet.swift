@@ -26,7 +26,9 @@ public final class MNASNetBlock: Module {
 
     public override var children: [(name: String, module: Module)] { [("layers", layers)] }
 
-    public override func forward(_ input: Tensor) -> Tensor { addsInput ? layers(input) + input : layers(input) }
+    public override func forward(_ input: Tensor) -> Tensor {
+        addsInput ? layers.calledAdding(input, to: input) : layers(input)
+    }
 
     public override func outputShape(forInput shape: [Int]) throws -> [Int] {
         try residualOutputShape(shape, branch: layers, addsInput: addsInput)

@@ -33,7 +33,7 @@ public final class InvertedResidual: Module {
     public override var children: [(name: String, module: Module)] { [("conv", conv)] }
 
     public override func forward(_ input: Tensor) -> Tensor {
-        addsInput ? input + conv(input) : conv(input)
+        addsInput ? conv.calledAdding(input, to: input) : conv(input)
     }
 
     public override func outputShape(forInput shape: [Int]) throws -> [Int] {

@@ -44,7 +44,7 @@ public final class MobileNetV3Block: Module {
     public override var children: [(name: String, module: Module)] { [("block", block)] }
 
     public override func forward(_ input: Tensor) -> Tensor {
-        addsInput ? block(input) + input : block(input)
+        addsInput ? block.calledAdding(input, to: input) : block(input)
     }
 
     public override func outputShape(forInput shape: [Int]) throws -> [Int] {

@@ -58,7 +58,7 @@ public final class RegNetBlock: Module {
     }
 
     public override func forward(_ input: Tensor) -> Tensor {
-        activation((proj?(input) ?? input) + f(input))
+        f.calledAdding(proj?(input) ?? input, to: input, then: activation)
     }
 
     public override func outputShape(forInput shape: [Int]) throws -> [Int] {
