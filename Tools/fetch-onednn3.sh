@@ -12,13 +12,7 @@ if [ "$(uname -s)-$(uname -m)" != Linux-x86_64 ]; then
     exit 1
 fi
 
-if ! python3 -m pip --version >/dev/null 2>&1; then
-    echo "Installing with apt-get: python3-pip (to fetch oneDNN 3.x from PyPI)"
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-pip
-fi
+sh "$(dirname "$0")/ensure-pip.sh" "to fetch oneDNN 3.x from PyPI"
 
 work="$root.partial"
 rm -rf "$work"

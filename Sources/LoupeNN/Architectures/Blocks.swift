@@ -88,3 +88,45 @@ func madeDivisible(_ value: Double, by divisor: Int = 8) -> Int {
     if Double(rounded) < 0.9 * value { rounded += divisor }
     return rounded
 }
+
+/// torchvision's most common network shape: `features`, then global average pooling, a flatten and
+/// a replaceable `classifier` (MobileNet, EfficientNet, MNASNet, DenseNet). Subclasses build the
+/// parts and declare their CAM layer.
+public class PooledClassifierNetwork<Features: Module>: Module, ReplaceableHead {
+    public let features: Features
+    public private(set) var classifier: Module
+    public let headInputFeatures: Int
+    /// torchvision's name for `features` (MNASNet calls it `layers`).
+    let featuresName: String
+    /// A functional ReLU between the features and the pooling (DenseNet's).
+    let rectifiesFeatures: Bool
+
+    init(
+        features: Features, classifier: Module, headInputFeatures: Int, featuresName: String = "features",
+        rectifiesFeatures: Bool = false
+    ) {
+        self.features = features
+        self.classifier = classifier
+        self.headInputFeatures = headInputFeatures
+        self.featuresName = featuresName
+        self.rectifiesFeatures = rectifiesFeatures
+        super.init()
+    }
+
+    public override var head: Module? { classifier }
+    public func replaceHead(with head: Module) {
+        classifier = head
+        assignPaths(path)
+    }
+
+    public override var children: [(name: String, module: Module)] { [(featuresName, features), ("classifier", classifier)] }
+
+    public override var stages: [Module]? {
+        [features] + (rectifiesFeatures ? [ReLU()] : []) + [AdaptiveAvgPool2d(outputSize: 1), Flatten(), classifier]
+    }
+
+    public override func forward(_ input: Tensor) -> Tensor {
+        let mapped = features(input)
+        return classifier((rectifiesFeatures ? mapped.relu() : mapped).adaptiveAveragePooled2D(outputSize: 1).flattened(from: 1))
+    }
+}

@@ -58,15 +58,7 @@ public final class DenseBlock: Module {
 /// DenseNet-BC (Huang et al., 2017) with torchvision's structure and names: `features` (`conv0`,
 /// `norm0`, `relu0`, `pool0`, `denseblock1`, `transition1` … `denseblock4`, `norm5`), then a
 /// functional ReLU, global average pooling and a replaceable `classifier` (Linear).
-public final class DenseNet: Module, ReplaceableHead {
-    public let features: NamedSequential
-    public private(set) var classifier: Module
-    public let headInputFeatures: Int
-    public override var head: Module? { classifier }
-    public func replaceHead(with head: Module) {
-        classifier = head
-        assignPaths(path)
-    }
+public final class DenseNet: PooledClassifierNetwork<NamedSequential> {
 
     /// Growth rate, layers per block and the stem's channels, by depth.
     static let configurations: [Int: (growth: Int, blocks: [Int], stem: Int)] = [
@@ -111,21 +103,13 @@ public final class DenseNet: Module, ReplaceableHead {
             }
         }
         layers.append(("norm5", BatchNorm2d(channels: channels)))
-        features = NamedSequential(layers)
-        headInputFeatures = channels
-        classifier = Linear(inputFeatures: channels, outputFeatures: classes, generator: &generator)
-        super.init()
+        super.init(
+            features: NamedSequential(layers),
+            classifier: Linear(inputFeatures: channels, outputFeatures: classes, generator: &generator),
+            headInputFeatures: channels, rectifiesFeatures: true)
     }
-
-    public override var children: [(name: String, module: Module)] { [("features", features), ("classifier", classifier)] }
-
-    public override var stages: [Module]? { [features, ReLU(), AdaptiveAvgPool2d(outputSize: 1), Flatten(), classifier] }
 
     /// The features' last batch norm, before the functional ReLU (`model.features[-1]`, as
     /// pytorch-grad-cam's users choose).
     public override var camLayer: String? { "features" }
-
-    public override func forward(_ input: Tensor) -> Tensor {
-        classifier(features(input).relu().adaptiveAveragePooled2D(outputSize: 1).flattened(from: 1))
-    }
 }

@@ -72,15 +72,7 @@ public final class EfficientNetBlock: Module {
 /// 1×1 convolution with SiLU), global average pooling, and a replaceable `classifier` (Dropout,
 /// Linear). Stochastic depth grows linearly to 0.2 over the blocks and is the identity in
 /// evaluation mode.
-public final class EfficientNet: Module, ReplaceableHead {
-    public let features: Sequential
-    public private(set) var classifier: Module
-    public let headInputFeatures: Int
-    public override var head: Module? { classifier }
-    public func replaceHead(with head: Module) {
-        classifier = head
-        assignPaths(path)
-    }
+public final class EfficientNet: PooledClassifierNetwork<Sequential> {
 
     /// A stage of torchvision's `_efficientnet_conf`: ratio, kernel, stride, in, out, blocks, fused.
     typealias Stage = (expansion: Double, kernel: Int, stride: Int, input: Int, output: Int, blocks: Int, fused: Bool)
@@ -157,22 +149,12 @@ public final class EfficientNet: Module, ReplaceableHead {
         layers.append(
             convolutionNormActivation(
                 lastInput, lastOutput, kernel: 1, normEpsilon: normEpsilon, activation: SiLU(), generator: &generator))
-        features = Sequential(layers)
-        headInputFeatures = lastOutput
-        classifier = Sequential([
+        let classifier = Sequential([
             Dropout(probability: dropout), Linear(inputFeatures: lastOutput, outputFeatures: classes, generator: &generator),
         ])
-        super.init()
+        super.init(features: Sequential(layers), classifier: classifier, headInputFeatures: lastOutput)
     }
-
-    public override var children: [(name: String, module: Module)] { [("features", features), ("classifier", classifier)] }
-
-    public override var stages: [Module]? { [features, AdaptiveAvgPool2d(outputSize: 1), Flatten(), classifier] }
 
     /// The last convolution's activation (`model.features[-1]`).
     public override var camLayer: String? { "features.\(features.layers.count - 1)" }
-
-    public override func forward(_ input: Tensor) -> Tensor {
-        classifier(features(input).adaptiveAveragePooled2D(outputSize: 1).flattened(from: 1))
-    }
 }

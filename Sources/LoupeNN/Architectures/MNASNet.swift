@@ -38,15 +38,9 @@ public final class MNASNetBlock: Module {
 /// MNASNet B1 (Tan et al., 2019) with torchvision's structure and names: `layers` (a stem of a
 /// strided 3×3, a depthwise 3×3 and a 1×1, six stacks of inverted residuals, a 1×1 convolution to
 /// 1280 channels), global average pooling, and a replaceable `classifier` (Dropout 0.2, Linear).
-public final class MNASNet: Module, ReplaceableHead {
-    public let layers: Sequential
-    public private(set) var classifier: Module
-    public let headInputFeatures = 1280
-    public override var head: Module? { classifier }
-    public func replaceHead(with head: Module) {
-        classifier = head
-        assignPaths(path)
-    }
+public final class MNASNet: PooledClassifierNetwork<Sequential> {
+    /// torchvision's name for the features.
+    public var layers: Sequential { features }
 
     /// - Parameter alpha: the width multiplier (0.5, 0.75, 1.0, 1.3).
     init(alpha: Double, classes: Int = 1000, generator: inout RandomGenerator) {
@@ -75,21 +69,12 @@ public final class MNASNet: Module, ReplaceableHead {
                     }))
         }
         modules += [convolution(depths[7], 1280, kernel: 1), BatchNorm2d(channels: 1280), ReLU()]
-        layers = Sequential(modules)
-        classifier = Sequential([
+        let classifier = Sequential([
             Dropout(probability: 0.2), Linear(inputFeatures: 1280, outputFeatures: classes, generator: &generator),
         ])
-        super.init()
+        super.init(features: Sequential(modules), classifier: classifier, headInputFeatures: 1280, featuresName: "layers")
     }
-
-    public override var children: [(name: String, module: Module)] { [("layers", layers), ("classifier", classifier)] }
-
-    public override var stages: [Module]? { [layers, AdaptiveAvgPool2d(outputSize: 1), Flatten(), classifier] }
 
     /// The last convolution's activation (`model.layers[-1]`).
     public override var camLayer: String? { "layers.16" }
-
-    public override func forward(_ input: Tensor) -> Tensor {
-        classifier(layers(input).adaptiveAveragePooled2D(outputSize: 1).flattened(from: 1))
-    }
 }

@@ -47,15 +47,7 @@ public final class InvertedResidual: Module {
 /// MobileNetV2 (Sandler et al., 2018) with torchvision's structure and names: `features` (a
 /// strided 3×3 stem, 17 inverted residual blocks, a 1×1 convolution to 1280 channels), global
 /// average pooling, and a replaceable `classifier` (Dropout 0.2, Linear).
-public final class MobileNetV2: Module, ReplaceableHead {
-    public let features: Sequential
-    public private(set) var classifier: Module
-    public let headInputFeatures = 1280
-    public override var head: Module? { classifier }
-    public func replaceHead(with head: Module) {
-        classifier = head
-        assignPaths(path)
-    }
+public final class MobileNetV2: PooledClassifierNetwork<Sequential> {
 
     /// Expansion, output channels, blocks, first stride (torchvision's `inverted_residual_setting`).
     static let settings = [
@@ -75,21 +67,12 @@ public final class MobileNetV2: Module, ReplaceableHead {
             }
         }
         layers.append(convolutionNormReLU6(channels, 1280, kernel: 1, generator: &generator))
-        features = Sequential(layers)
-        classifier = Sequential([
+        let classifier = Sequential([
             Dropout(probability: 0.2), Linear(inputFeatures: 1280, outputFeatures: classes, generator: &generator),
         ])
-        super.init()
+        super.init(features: Sequential(layers), classifier: classifier, headInputFeatures: 1280)
     }
-
-    public override var children: [(name: String, module: Module)] { [("features", features), ("classifier", classifier)] }
-
-    public override var stages: [Module]? { [features, AdaptiveAvgPool2d(outputSize: 1), Flatten(), classifier] }
 
     /// The last block's activation, as pytorch-grad-cam's users choose (`model.features[-1]`).
     public override var camLayer: String? { "features.18" }
-
-    public override func forward(_ input: Tensor) -> Tensor {
-        classifier(features(input).adaptiveAveragePooled2D(outputSize: 1).flattened(from: 1))
-    }
 }

@@ -56,15 +56,7 @@ public final class MobileNetV3Block: Module {
 /// `features` (a strided 3×3 stem with hardswish, the blocks, a 1×1 convolution to six times the
 /// last block's channels), global average pooling, and a replaceable `classifier` (Linear,
 /// Hardswish, Dropout 0.2, Linear).
-public final class MobileNetV3: Module, ReplaceableHead {
-    public let features: Sequential
-    public private(set) var classifier: Module
-    public let headInputFeatures: Int
-    public override var head: Module? { classifier }
-    public func replaceHead(with head: Module) {
-        classifier = head
-        assignPaths(path)
-    }
+public final class MobileNetV3: PooledClassifierNetwork<Sequential> {
 
     /// torchvision's `_mobilenet_v3_conf` at width 1: input, kernel, expanded, output, SE, hardswish, stride.
     static let large: [MobileNetV3Block.Configuration] = [
@@ -92,23 +84,13 @@ public final class MobileNetV3: Module, ReplaceableHead {
         layers.append(
             convolutionNormActivation(
                 lastInput, lastOutput, kernel: 1, normEpsilon: 1e-3, activation: Hardswish(), generator: &generator))
-        features = Sequential(layers)
-        headInputFeatures = lastOutput
-        classifier = Sequential([
+        let classifier = Sequential([
             Linear(inputFeatures: lastOutput, outputFeatures: lastChannel, generator: &generator), Hardswish(),
             Dropout(probability: 0.2), Linear(inputFeatures: lastChannel, outputFeatures: classes, generator: &generator),
         ])
-        super.init()
+        super.init(features: Sequential(layers), classifier: classifier, headInputFeatures: lastOutput)
     }
-
-    public override var children: [(name: String, module: Module)] { [("features", features), ("classifier", classifier)] }
-
-    public override var stages: [Module]? { [features, AdaptiveAvgPool2d(outputSize: 1), Flatten(), classifier] }
 
     /// The last convolution's activation, as pytorch-grad-cam's users choose (`model.features[-1]`).
     public override var camLayer: String? { "features.\(features.layers.count - 1)" }
-
-    public override func forward(_ input: Tensor) -> Tensor {
-        classifier(features(input).adaptiveAveragePooled2D(outputSize: 1).flattened(from: 1))
-    }
 }
