@@ -233,7 +233,9 @@ public struct LoadedModel {
 
     private static func classNames(_ metadata: ModelMetadata, module: Module) throws -> [String] {
         if let classes = metadata.classes { return classes }
-        let outputs = metadata.architecture.flatMap(ModelZoo.headKey).flatMap { module.stateDict()[$0]?.shape.first }
+        // A torchvision architecture's head; a layer stack without class names keeps none.
+        let key = metadata.architecture == nil ? nil : module.classifierWeightKey
+        let outputs = key.flatMap { module.stateDict()[$0]?.shape.first }
         if outputs == 1000 { return try imageNetClassNames() }
         return (0..<(outputs ?? 0)).map { "class \($0)" }
     }

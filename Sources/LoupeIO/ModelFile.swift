@@ -22,13 +22,15 @@ public enum ModelFile {
     ///   keys or shapes disagree under strict loading.
     public static func load(_ path: String, architecture: String, strict: Bool = true) throws -> Module {
         let state = try readStateDict(path)
-        var classes = 1000
-        if let headKey = ModelZoo.headKey(architecture), let head = state[headKey], let rows = head.shape.first {
-            classes = rows
-        }
-        // A strict load replaces every parameter: no random weights to draw first.
+        // A strict load replaces every parameter: no random weights to draw first. The model built
+        // undrawn with 1000 classes says where the head's weight is; it is the model itself when
+        // the file's head has 1000 rows too.
+        let probe = try ModelZoo.makeForLoading(architecture)
+        let classes = probe.classifierWeightKey.flatMap { state[$0]?.shape.first } ?? 1000
         let model =
-            try strict ? ModelZoo.makeForLoading(architecture, classes: classes) : ModelZoo.make(architecture, classes: classes)
+            try strict
+            ? (classes == 1000 ? probe : ModelZoo.makeForLoading(architecture, classes: classes))
+            : ModelZoo.make(architecture, classes: classes)
         if let auxiliary = model as? AuxiliaryClassifiers,
             state.keys.contains(where: { key in auxiliary.auxiliaryPrefixes.contains { key.hasPrefix($0) } })
         {

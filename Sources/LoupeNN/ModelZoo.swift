@@ -61,13 +61,6 @@ public enum ModelZoo {
         return table
     }()
 
-    /// The state_dict key of the classifier's final weight, whose first dimension is the
-    /// number of classes: the last linear layer of the architecture's head.
-    public static func headKey(_ name: String) -> String? {
-        guard let model = try? makeForLoading(name) else { return nil }
-        return model.head?.namedModules().last { $0.module is Linear || $0.module is Conv2d }.map { "\($0.path).weight" }
-    }
-
     /// The architecture `name` with its weights left undrawn (uninitialized memory), for a model
     /// whose every parameter a strict ``Module/load(_:strict:)`` replaces next, which saves the
     /// draws and their page faults. Loading does this already; it is for the engine's own loaders.

@@ -72,11 +72,14 @@ public final class StochasticDepth: Module {
     public override var configuration: String { "p=\(probability), mode=row" }
 }
 
-/// The output shape of a block that adds its input to `branch`'s output when `addsInput`.
-func residualOutputShape(_ shape: [Int], branch: Module, addsInput: Bool) throws -> [Int] {
-    let output = try branch.outputShape(forInput: shape)
-    guard !addsInput || output == shape else {
-        throw ShapeError("a residual block gives \(output) for input \(shape) and cannot add them")
+/// The output shape of a residual block: its `branch` (modules in turn), to which, when `adds`,
+/// the `shortcut`'s output (the input itself when `nil`) must match to be added.
+func residualOutputShape(_ shape: [Int], branch: [Module], shortcut: Module? = nil, adds: Bool = true) throws -> [Int] {
+    let output = try branch.reduce(shape) { try $1.outputShape(forInput: $0) }
+    guard adds else { return output }
+    let added = try shortcut?.outputShape(forInput: shape) ?? shape
+    guard output == added else {
+        throw ShapeError("a residual block's paths give \(output) and \(added) for input \(shape)")
     }
     return output
 }

@@ -93,7 +93,7 @@ public final class ConvNeXtBlock: Module {
     public override func forward(_ input: Tensor) -> Tensor { stochasticDepth(layerScale.value * block(input)) + input }
 
     public override func outputShape(forInput shape: [Int]) throws -> [Int] {
-        try residualOutputShape(shape, branch: block, addsInput: true)
+        try residualOutputShape(shape, branch: [block])
     }
 }
 

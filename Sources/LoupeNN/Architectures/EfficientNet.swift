@@ -63,7 +63,7 @@ public final class EfficientNetBlock: Module {
     }
 
     public override func outputShape(forInput shape: [Int]) throws -> [Int] {
-        try residualOutputShape(shape, branch: block, addsInput: addsInput)
+        try residualOutputShape(shape, branch: [block], adds: addsInput)
     }
 }
 

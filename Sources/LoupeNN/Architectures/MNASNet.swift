@@ -31,7 +31,7 @@ public final class MNASNetBlock: Module {
     }
 
     public override func outputShape(forInput shape: [Int]) throws -> [Int] {
-        try residualOutputShape(shape, branch: layers, addsInput: addsInput)
+        try residualOutputShape(shape, branch: [layers], adds: addsInput)
     }
 }
 

@@ -37,7 +37,7 @@ public final class InvertedResidual: Module {
     }
 
     public override func outputShape(forInput shape: [Int]) throws -> [Int] {
-        try residualOutputShape(shape, branch: conv, addsInput: addsInput)
+        try residualOutputShape(shape, branch: [conv], adds: addsInput)
     }
 
     /// The convolutions'; the identity it adds reads inside them.

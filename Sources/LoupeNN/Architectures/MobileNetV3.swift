@@ -48,7 +48,7 @@ public final class MobileNetV3Block: Module {
     }
 
     public override func outputShape(forInput shape: [Int]) throws -> [Int] {
-        try residualOutputShape(shape, branch: block, addsInput: addsInput)
+        try residualOutputShape(shape, branch: [block], adds: addsInput)
     }
 }
 

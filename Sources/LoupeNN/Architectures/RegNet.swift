@@ -62,11 +62,7 @@ public final class RegNetBlock: Module {
     }
 
     public override func outputShape(forInput shape: [Int]) throws -> [Int] {
-        let main = try f.outputShape(forInput: shape), shortcut = try proj?.outputShape(forInput: shape) ?? shape
-        guard main == shortcut else {
-            throw ShapeError("a RegNet block's paths give \(main) and \(shortcut) for input \(shape)")
-        }
-        return main
+        try residualOutputShape(shape, branch: [f], shortcut: proj)
     }
 }
 

@@ -34,7 +34,7 @@ public final class BasicBlock: Module {
     }
 
     public override func outputShape(forInput shape: [Int]) throws -> [Int] {
-        try residualShape(shape, main: [conv1, bn1, conv2, bn2], shortcut: downsample)
+        try residualOutputShape(shape, branch: [conv1, bn1, conv2, bn2], shortcut: downsample)
     }
 
     /// The main path's; the shortcut (identity or a strided 1×1) reads inside it.
@@ -83,7 +83,7 @@ public final class Bottleneck: Module {
     }
 
     public override func outputShape(forInput shape: [Int]) throws -> [Int] {
-        try residualShape(shape, main: [conv1, bn1, conv2, bn2, conv3, bn3], shortcut: downsample)
+        try residualOutputShape(shape, branch: [conv1, bn1, conv2, bn2, conv3, bn3], shortcut: downsample)
     }
 
     /// The main path's; the shortcut (identity or a strided 1×1) reads inside it.
@@ -175,15 +175,4 @@ public final class ResNet: Module, ReplaceableHead {
         let body = layers.reduce(stem) { $1($0) }
         return fc(avgpool(body).flattened(from: 1))
     }
-}
-
-/// The output shape of a residual block: the main path's, which the shortcut (`nil`: identity)
-/// must match to be added.
-private func residualShape(_ shape: [Int], main: [Module], shortcut: Module?) throws -> [Int] {
-    let mainShape = try main.reduce(shape) { try $1.outputShape(forInput: $0) }
-    let shortcutShape = try shortcut?.outputShape(forInput: shape) ?? shape
-    guard mainShape == shortcutShape else {
-        throw ShapeError("a residual block's paths give \(mainShape) and \(shortcutShape) for input \(shape)")
-    }
-    return mainShape
 }
