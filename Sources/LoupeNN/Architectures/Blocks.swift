@@ -133,3 +133,30 @@ public class PooledClassifierNetwork<Features: Module>: Module, ReplaceableHead 
         return classifier((rectifiesFeatures ? mapped.relu() : mapped).adaptiveAveragePooled2D(outputSize: 1).flattened(from: 1))
     }
 }
+
+/// A block that runs `branch` and adds its input back where the block keeps the size and the
+/// channels (`addsInput`), the sum run in the branch's last convolution
+/// (``Module/calledAdding(_:to:then:)``): MobileNetV2's, MobileNetV3's and MNASNet's inverted
+/// residuals, whose branch torchvision calls `conv`, `block` and `layers`.
+public class ResidualBranchBlock: Module {
+    public let branch: Sequential
+    public let addsInput: Bool
+    let branchName: String
+
+    init(branch: Sequential, named branchName: String, addsInput: Bool) {
+        self.branch = branch
+        self.branchName = branchName
+        self.addsInput = addsInput
+        super.init()
+    }
+
+    public override var children: [(name: String, module: Module)] { [(branchName, branch)] }
+
+    public override func forward(_ input: Tensor) -> Tensor {
+        addsInput ? branch.calledAdding(input, to: input) : branch(input)
+    }
+
+    public override func outputShape(forInput shape: [Int]) throws -> [Int] {
+        try residualOutputShape(shape, branch: [branch], adds: addsInput)
+    }
+}

@@ -3,13 +3,12 @@ import LoupeTensor
 /// MNASNet's inverted residual (torchvision's `_InvertedResidual`): a 1×1 expansion, a depthwise
 /// k×k convolution, a linear 1×1 projection, in `layers`; the input added back where the block
 /// keeps the size and the channels.
-public final class MNASNetBlock: Module {
-    public let layers: Sequential
-    public let addsInput: Bool
+public final class MNASNetBlock: ResidualBranchBlock {
+    public var layers: Sequential { branch }
 
     init(input: Int, output: Int, kernel: Int, stride: Int, expansion: Int, generator: inout RandomGenerator) {
         let middle = input * expansion
-        layers = Sequential([
+        let layers = Sequential([
             Conv2d(inputChannels: input, outputChannels: middle, kernelSize: 1, bias: false, generator: &generator),
             BatchNorm2d(channels: middle), ReLU(),
             Conv2d(
@@ -20,18 +19,7 @@ public final class MNASNetBlock: Module {
             Conv2d(inputChannels: middle, outputChannels: output, kernelSize: 1, bias: false, generator: &generator),
             BatchNorm2d(channels: output),
         ])
-        addsInput = input == output && stride == 1
-        super.init()
-    }
-
-    public override var children: [(name: String, module: Module)] { [("layers", layers)] }
-
-    public override func forward(_ input: Tensor) -> Tensor {
-        addsInput ? layers.calledAdding(input, to: input) : layers(input)
-    }
-
-    public override func outputShape(forInput shape: [Int]) throws -> [Int] {
-        try residualOutputShape(shape, branch: [layers], adds: addsInput)
+        super.init(branch: layers, named: "layers", addsInput: input == output && stride == 1)
     }
 }
 

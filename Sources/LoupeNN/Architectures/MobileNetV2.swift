@@ -13,9 +13,8 @@ func convolutionNormReLU6(
 /// MobileNetV2's inverted residual block: a 1×1 expansion (unless the ratio is 1), a 3×3
 /// depthwise convolution, a linear 1×1 projection, all in `conv`, and the input added back where
 /// the block keeps the size and the channels.
-public final class InvertedResidual: Module {
-    public let conv: Sequential
-    public let addsInput: Bool
+public final class InvertedResidual: ResidualBranchBlock {
+    public var conv: Sequential { branch }
 
     init(inputChannels: Int, outputChannels: Int, stride: Int, expansion: Int, generator: inout RandomGenerator) {
         let hidden = inputChannels * expansion
@@ -25,19 +24,8 @@ public final class InvertedResidual: Module {
         layers.append(
             Conv2d(inputChannels: hidden, outputChannels: outputChannels, kernelSize: 1, bias: false, generator: &generator))
         layers.append(BatchNorm2d(channels: outputChannels))
-        conv = Sequential(layers)
-        addsInput = stride == 1 && inputChannels == outputChannels
-        super.init()
-    }
-
-    public override var children: [(name: String, module: Module)] { [("conv", conv)] }
-
-    public override func forward(_ input: Tensor) -> Tensor {
-        addsInput ? conv.calledAdding(input, to: input) : conv(input)
-    }
-
-    public override func outputShape(forInput shape: [Int]) throws -> [Int] {
-        try residualOutputShape(shape, branch: [conv], adds: addsInput)
+        super.init(
+            branch: Sequential(layers), named: "conv", addsInput: stride == 1 && inputChannels == outputChannels)
     }
 
     /// The convolutions'; the identity it adds reads inside them.

@@ -5,9 +5,8 @@ import LoupeTensor
 /// hard-sigmoid gate where the configuration says, a linear 1×1 projection, all in `block`, each a
 /// `Conv2dNormActivation` (ReLU or hardswish); the input added back where the block keeps the
 /// size and the channels.
-public final class MobileNetV3Block: Module {
-    public let block: Sequential
-    public let addsInput: Bool
+public final class MobileNetV3Block: ResidualBranchBlock {
+    public var block: Sequential { branch }
 
     /// One row of torchvision's `inverted_residual_setting`.
     struct Configuration {
@@ -36,19 +35,7 @@ public final class MobileNetV3Block: Module {
         }
         layers.append(
             convolutionNormActivation(c.expanded, c.output, kernel: 1, normEpsilon: 1e-3, activation: nil, generator: &generator))
-        block = Sequential(layers)
-        addsInput = c.stride == 1 && c.input == c.output
-        super.init()
-    }
-
-    public override var children: [(name: String, module: Module)] { [("block", block)] }
-
-    public override func forward(_ input: Tensor) -> Tensor {
-        addsInput ? block.calledAdding(input, to: input) : block(input)
-    }
-
-    public override func outputShape(forInput shape: [Int]) throws -> [Int] {
-        try residualOutputShape(shape, branch: [block], adds: addsInput)
+        super.init(branch: Sequential(layers), named: "block", addsInput: c.stride == 1 && c.input == c.output)
     }
 }
 
