@@ -113,6 +113,7 @@ extension Tensor {
             }
             return result
         }
+        if let result = zippedPerChannel(with: other, operation) { return result }
         let a = storage.base
         let b = other.storage.base
         if shape == other.shape {
@@ -154,6 +155,50 @@ extension Tensor {
                 case (0, _): let left = rowA[0]; for i in 0..<inner { out[i] = operation(left, rowB[i]) }
                 case (_, 0): let right = rowB[0]; for i in 0..<inner { out[i] = operation(rowA[i], right) }
                 default: for i in 0..<inner { out[i] = operation(rowA[i], rowB[i]) }
+                }
+            }
+        }
+        return result
+    }
+
+    /// `operation` between a channel-blocked `[N, C, H, W]` operand and a per-channel one
+    /// (`[N, C, 1, 1]` or `[1, C, 1, 1]`, such as a squeeze-excitation gate), run in the blocked
+    /// layout, which the result keeps; `nil` when the operands are not so.
+    @inline(__always)
+    private func zippedPerChannel<Function: BinaryElementFunction>(with other: Tensor, _ operation: Function) -> Tensor? {
+        func isPerChannel(_ small: [Int], of large: [Int]) -> Bool {
+            small.count == 4 && large.count == 4 && (small[0] == 1 || small[0] == large[0]) && small[1] == large[1]
+                && small[2] == 1 && small[3] == 1
+        }
+        let blockedFirst: Bool
+        if storage.channelBlockWidth != nil, isPerChannel(other.shape, of: shape) {
+            blockedFirst = true
+        } else if other.storage.channelBlockWidth != nil, isPerChannel(shape, of: other.shape) {
+            blockedFirst = false
+        } else {
+            return nil
+        }
+        let (large, small) = blockedFirst ? (self, other) : (other, self)
+        let width = large.storage.channelBlockWidth!
+        let (channels, plane) = (large.shape[1], large.shape[2] * large.shape[3])
+        let sampleStride = small.shape[0] == 1 ? 0 : channels
+        let source = large.storage.elementwiseBase, factors = small.storage.base
+        let result = Tensor(shape: large.shape, storage: TensorStorage(count: large.count, layout: large.storage.native))
+        let destination = result.storage.elementwiseBase
+        let rowLength = plane * width
+        parallelRanges(large.shape[0] * channels / width, grain: Swift.max(1, 32_768 / Swift.max(rowLength, 1))) { rows in
+            for row in rows {
+                // Row r holds the `width` channels from r·w mod C on, of sample r·w / C, position by position.
+                let first = row * width
+                let factor = factors + first / channels * sampleStride + first % channels
+                let (input, output) = (source + row * rowLength, destination + row * rowLength)
+                for position in stride(from: 0, to: rowLength, by: width) {
+                    let (from, to) = (input + position, output + position)
+                    if blockedFirst {
+                        for lane in 0..<width { to[lane] = operation(from[lane], factor[lane]) }
+                    } else {
+                        for lane in 0..<width { to[lane] = operation(factor[lane], from[lane]) }
+                    }
                 }
             }
         }

@@ -174,6 +174,7 @@ extension Tensor {
         precondition(
             rank == 4 && outputSize.height > 0 && outputSize.width > 0,
             "adaptiveAveragePooled2D: needs [N, C, H, W] input and a positive size; got \(shape), \(outputSize)")
+        if outputSize == Size2D(integerLiteral: 1) { return globalAveragePooled2D() }
         let (height, width) = (shape[2], shape[3])
         func cell(_ outputRow: Int, _ outputColumn: Int) -> (rows: Range<Int>, columns: Range<Int>, divisor: Float) {
             let rows = adaptiveCell(outputRow, of: outputSize.height, over: height)

@@ -7,7 +7,11 @@ extension Tensor {
     /// Sums over `axes`; `keepingDimensions` leaves them with extent 1.
     /// Derivative: the gradient broadcast back over the summed axes.
     public func sum(alongAxes axes: [Int], keepingDimensions: Bool = false) -> Tensor {
-        reduced(alongAxes: axes, keepingDimensions: keepingDimensions) { $0.summedAlong($1) }
+        if rank == 4, Set(axes.map { axisIndex($0) }) == [2, 3], let width = storage.channelBlockWidth {
+            let sums = positionSums(blockWidth: width)
+            return keepingDimensions ? sums : sums.reshaped([shape[0], shape[1]])
+        }
+        return reduced(alongAxes: axes, keepingDimensions: keepingDimensions) { $0.summedAlong($1) }
     }
 
     /// Sums over one axis.
@@ -108,6 +112,19 @@ extension Tensor {
         return Tensor.recording(result, inputs: [self]) { gradient, _ in [gradient.broadcast(to: inputShape)] }
     }
 
+    /// Each channel's sum over all positions, `[N, C, H, W] → [N, C, 1, 1]`, read straight from
+    /// values a oneDNN primitive left channel-blocked (width `width`), so they stay in that layout.
+    private func positionSums(blockWidth width: Int) -> Tensor {
+        let result = Tensor(uninitializedShape: [shape[0], shape[1], 1, 1])
+        ChannelBlocking.withLanes(
+            width: width,
+            PositionSumKernel(
+                source: storage.elementwiseBase, destination: result.storage.base, rows: shape[0] * shape[1] / width,
+                plane: shape[2] * shape[3]))
+        let inputShape = shape
+        return Tensor.recording(result, inputs: [self]) { gradient, _ in [gradient.broadcast(to: inputShape)] }
+    }
+
     /// The position along `axis` of the first extreme value, for every other index.
     private func extremeIndices(along axis: Int, largest: Bool) -> [Int] {
         let (outer, extent, inner) = splitAround(shape, axis: axis)
@@ -151,6 +168,24 @@ extension Tensor {
                 inputGradient.storage.base[offset] += gradient.storage.base[flat]
             }
             return [inputGradient]
+        }
+    }
+}
+
+/// Sums of channel-blocked rows over their positions: row r's `width` sums are channels r·w on.
+private struct PositionSumKernel: ChannelLaneKernel {
+    let source: UnsafeMutablePointer<Float>, destination: UnsafeMutablePointer<Float>
+    let rows: Int, plane: Int
+
+    func run<Lanes: SIMD>(_: Lanes.Type) where Lanes.Scalar == Float {
+        let width = Lanes.scalarCount
+        parallelRanges(rows, grain: Swift.max(1, 65_536 / Swift.max(plane * width, 1))) { range in
+            for row in range {
+                let input = source + row * plane * width
+                var total = Lanes()
+                for position in 0..<plane { total += UnsafeRawPointer(input + position * width).loadUnaligned(as: Lanes.self) }
+                UnsafeMutableRawPointer(destination + row * width).storeBytes(of: total, as: Lanes.self)
+            }
         }
     }
 }

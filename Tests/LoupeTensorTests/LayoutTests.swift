@@ -38,6 +38,40 @@ struct LayoutTests {
         }
     }
 
+    /// Squeeze-excitation's ops: each channel's mean, then the input scaled by a per-channel gate.
+    @Test func perChannelOpsAndChannelMeansInTheBlockedLayoutEqualRowMajorOnes() {
+        var generator = RandomGenerator(seed: 26)
+        let x = Tensor.normal([2, 16, 5, 7], generator: &generator)
+        let w = Tensor.normal([32, 16, 3, 3], standardDeviation: 0.1, generator: &generator)
+        let perSample = Tensor.normal([2, 32, 1, 1], generator: &generator)
+        let shared = Tensor.normal([1, 32, 1, 1], generator: &generator)
+        let seed = Tensor.normal([2, 32, 5, 7], generator: &generator)
+        withoutGradients {
+            let a = x.convolved2D(with: w, padding: 1)
+            let plainA = plain(a)
+            for factor in [perSample, shared] {
+                #expect(maximumDifference(a * factor, plainA * factor) == 0)
+                #expect(maximumDifference(factor - a, factor - plainA) == 0)
+                #expect(maximumDifference(a / factor, plainA / factor) == 0)
+            }
+            #expect(maximumDifference(a.sum(alongAxes: [2, 3]), plainA.sum(alongAxes: [2, 3])) < 1e-5)
+            #expect(maximumDifference(a.globalAveragePooled2D(), plainA.globalAveragePooled2D()) < 1e-6)
+            #expect(
+                maximumDifference(
+                    a.adaptiveAveragePooled2D(outputSize: 1), plainA.adaptiveAveragePooled2D(outputSize: 1)) < 1e-6)
+        }
+        // And the gradients through a squeeze-excitation block, blocked and row-major.
+        func block(_ input: Tensor, rowMajor: Bool) -> Tensor {
+            let features = input.convolved2D(with: w, padding: 1)
+            let read = rowMajor ? features * Tensor.ones([1]) : features
+            return read * read.globalAveragePooled2D().sigmoid()
+        }
+        let input = x.trackingGradients()
+        let blocked = gradients(of: block(input, rowMajor: false), at: [input], seed: seed)[0]
+        let reference = gradients(of: block(input, rowMajor: true), at: [input], seed: seed)[0]
+        #expect(maximumDifference(blocked, reference) < 1e-5)
+    }
+
     @Test func writingABlockedTensorInPlaceKeepsTheOtherValues() {
         var generator = RandomGenerator(seed: 22)
         let x = Tensor.normal([1, 16, 4, 4], generator: &generator)

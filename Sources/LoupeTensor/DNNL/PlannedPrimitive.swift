@@ -168,7 +168,7 @@ final class PlannedPrimitive: @unchecked Sendable {
         } else {
             let buffer = FormattedBuffer(allocating: argument.chosen)
             execution.staged.append(buffer)
-            context.reorder(from: argument.plain, storage.plainWhileLocked(), to: argument.chosen, buffer.pointer)
+            storage.write(in: argument.chosen, to: buffer.pointer, readingPlainAs: argument.plain)
             pointer = buffer.pointer
         }
         execution.arguments.append((argument.index, pointer, argument.chosen))
@@ -200,7 +200,7 @@ final class PlannedPrimitive: @unchecked Sendable {
             if let existing = start.existingBuffer(in: argument.chosen) {
                 pointer.copyMemory(from: existing, byteCount: argument.chosen.byteCount)
             } else {
-                context.reorder(from: argument.plain, start.plainWhileLocked(), to: argument.chosen, pointer)
+                start.write(in: argument.chosen, to: pointer, readingPlainAs: argument.plain)
             }
         }
         execution.arguments.append((argument.index, pointer, argument.chosen))

@@ -44,9 +44,21 @@ extension TensorStorage {
     func formattedCopy(in format: MemoryFormat) -> UnsafeMutableRawPointer {
         if let existing = existingBuffer(in: format) { return existing }
         let copy = FormattedBuffer(allocating: format)
-        DNNLContext.shared.reorder(from: plainDescriptor(format.dimensions), plainWhileLocked(), to: format, copy.pointer)
+        write(in: format, to: copy.pointer, readingPlainAs: plainDescriptor(format.dimensions))
         formattedCopies[format] = copy
         return copy.pointer
+    }
+
+    /// Writes these values in `format` to `destination` by one reorder: from the native buffer
+    /// while no plain one exists and the dimensions agree (a blocked activation going to a
+    /// channels-last primitive), else from the plain values read as `plain` (a grouped weight's
+    /// `[G, O/G, ...]`) (caller holds ``DNNLContext``'s lock).
+    func write(in format: MemoryFormat, to destination: UnsafeMutableRawPointer, readingPlainAs plain: MemoryFormat) {
+        if loupe_atomic_load_pointer(plainSlot) == nil, let native, native.format.dimensions == format.dimensions {
+            DNNLContext.shared.reorder(from: native.format, native.pointer, to: format, destination)
+        } else {
+            DNNLContext.shared.reorder(from: plain, plainWhileLocked(), to: format, destination)
+        }
     }
 
     /// The values in `layout` (a native layout of some storage of the same shape), for an
