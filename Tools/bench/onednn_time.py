@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""The time Loupe's forward spends inside oneDNN primitives, against the whole forward.
+
+Runs `loupe bench` (predict, batch 1) under ONEDNN_VERBOSE=1 and sums the execution times oneDNN
+reports for each forward's primitives (convolutions, reorders, the classifier's gemm). That sum is
+a floor for any Loupe forward built on these kernels: what is left is Loupe's own work between
+them. The bench models are compare.py's (run it first: they are saved under .build/bench-models).
+
+    python3 Tools/bench/onednn_time.py --models mobilenet_v2,efficientnet_b0
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+LOUPE = os.path.join(ROOT, ".build", "release", "loupe")
+MODELS = os.path.join(ROOT, ".build", "bench-models")
+
+
+def forwards(lines):
+    """The exec records split into forwards: each forward starts with the same first primitive."""
+    records = [line.split(",") for line in lines if ",exec," in line]
+    first = records[0][3:-1]
+    groups = []
+    for record in records:
+        if record[3:-1] == first or not groups:
+            groups.append([])
+        groups[-1].append(record)
+    return groups
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="mobilenet_v2,efficientnet_b0,regnet_y_400mf,resnext50_32x4d")
+    parser.add_argument("--repeat", type=int, default=10)
+    arguments = parser.parse_args()
+    print("| model | forward | in oneDNN primitives | primitives a forward | of which reorders |")
+    print("|---|---:|---:|---:|---:|")
+    for arch in arguments.models.split(","):
+        command = [LOUPE, "bench", "--model", os.path.join(MODELS, f"{arch}.safetensors"), "--arch", arch,
+                   "--input", os.path.join(MODELS, "input.npy"), "--warmup", "3"]
+        quiet = subprocess.run(command + ["--repeat", str(arguments.repeat * 3)], capture_output=True, text=True,
+                               check=True)
+        wall = json.loads(quiet.stdout.strip().splitlines()[-1])["median_s"] * 1000
+        traced = subprocess.run(command + ["--repeat", str(arguments.repeat)], capture_output=True, text=True,
+                                check=True, env=dict(os.environ, ONEDNN_VERBOSE="1"))
+        groups = forwards(traced.stdout.splitlines())[-arguments.repeat:]
+        inside = statistics.median(sum(float(r[-1]) for r in group) for group in groups)
+        reorders = statistics.median(sum(r[3] == "reorder" for r in group) for group in groups)
+        print(f"| {arch} | {wall:.2f} ms | {inside:.2f} ms | {len(groups[-1])} | {reorders:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
