@@ -24,7 +24,7 @@ public func writeFileAtomically(_ data: Data, to path: String) throws {
 }
 
 /// Writes `value` as JSON (pretty-printed, keys sorted, so the files diff well), atomically.
-func writeJSON<Value: Encodable>(_ value: Value, to path: String) throws {
+public func writeJSON<Value: Encodable>(_ value: Value, to path: String) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     // A diverged training's losses are NaN or infinite; JSON has no such numbers.

@@ -165,6 +165,15 @@ struct CLIPropertyTests {
                 OptionSpec(name: "--methods", valid: ["saliency", "saliency,grad-cam"], invalid: ["saliency,magic", ""]),
                 OptionSpec(name: "--layers", valid: [], invalid: ["nope", ""]),
             ],
+            "metrics": [
+                OptionSpec(
+                    name: "--metrics", valid: ["sparseness", "deletion,complexity"], invalid: ["magic", "", "deletion,"]),
+                OptionSpec(
+                    name: "--metric-option", valid: ["deletion.step=64", "pixel-flipping.features=300"],
+                    invalid: [
+                        "deletion.steps=1", "deletion.step=0", "deletion.step=1.5", "x", "magic.step=1", "deletion.step=nan",
+                    ]),
+            ],
         ]
     }()
 
@@ -177,6 +186,7 @@ struct CLIPropertyTests {
         let out = files.folder.appendingPathComponent("out-\(index)").path
         let command = choices.pick([
             "predict", "explain", "explain", "explain", "activations", "summary", "filters", "train", "evaluate", "report",
+            "metrics",
         ])
         let profile = ["train", "evaluate"].contains(command) ? files.profiles[0] : choices.pick(files.profiles)
         var parts: [(name: String, value: String?)] =
@@ -193,8 +203,15 @@ struct CLIPropertyTests {
             parts += [("--images", choices.pick(files.images)), ("--methods", "saliency"), ("--out", out + "-report")]
             outputs.append(out + "-report/index.html")
         }
+        if command == "metrics" {
+            parts += [
+                ("--methods", choices.pick(["saliency", "grad-cam"])), ("--metrics", "sparseness"), ("--out", out + "-metrics"),
+            ]
+            outputs.append(out + "-metrics/metrics.json")
+        }
         if !["summary", "filters", "train", "evaluate", "report"].contains(command) {
-            parts.append(choices.chance(60) ? ("--input", choices.pick(profile.arrays)) : ("--image", choices.pick(files.images)))
+            let image = command == "metrics" ? "--images" : "--image"
+            parts.append(choices.chance(60) ? ("--input", choices.pick(profile.arrays)) : (image, choices.pick(files.images)))
         }
         switch command {
         case "explain": parts.append(("--method", choices.pick(methods)))
@@ -205,7 +222,7 @@ struct CLIPropertyTests {
         if command == "predict" && choices.chance(30) { parts.append(("--json", nil)) }
         let specs = options[command] ?? []
         for spec in specs where !spec.valid.isEmpty && choices.chance(25) { parts.append((spec.name, choices.pick(spec.valid))) }
-        for (name, suffix) in ["summary", "train", "evaluate", "report"].contains(command)
+        for (name, suffix) in ["summary", "train", "evaluate", "report", "metrics"].contains(command)
             ? [] : [("--out", ".png"), ("--raw", ".npy")]
         where choices.chance(50) && !(command == "filters" && name == "--raw") && !(command == "predict" && name == "--out") {
             parts.append((name, out + suffix))
@@ -269,7 +286,8 @@ struct CLIPropertyTests {
             }
             if lines.dropLast().contains(where: { $0.hasPrefix("error:") }) { return "more than one error: line" }
             let written = outputs.flatMap {
-                $0.hasSuffix("-report/index.html") ? [$0, ($0 as NSString).deletingLastPathComponent] : [$0]
+                $0.hasSuffix("-report/index.html") || $0.hasSuffix("-metrics/metrics.json")
+                    ? [$0, ($0 as NSString).deletingLastPathComponent] : [$0]
             }
             if let left = written.first(where: { FileManager.default.fileExists(atPath: $0) }) {
                 return "failed but left \(left)"

@@ -116,6 +116,68 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: other.path))
     }
 
+    @Test func metricsScoreAndRankTheMethodsAndRefuseBadRequests() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-metrics-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let images = ["Samples/fashion/0000-ankle-boot.png", "Samples/fashion/0002-trouser.png"]
+        let base = ["metrics", "--model", "Models/fashion-cnn.safetensors", "--images"] + images
+        let result = try run(
+            base + [
+                "--methods", "saliency,grad-cam", "--metrics", "deletion,sparseness", "--metric-option", "deletion.step=28",
+                "--out", folder.path,
+            ])
+        #expect(result.status == 0, "\(result.error)")
+        let records = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("metrics.json")))
+                as? [[String: Any]])
+        #expect(records.count == 2 * 2 * 2)
+        #expect(Set(records.compactMap { $0["metric"] as? String }) == ["deletion", "sparseness"])
+        let csv = try String(contentsOf: folder.appendingPathComponent("metrics.csv"), encoding: .utf8)
+        #expect(csv.hasPrefix("image,method,metric,value\n0000-ankle-boot.png,saliency,deletion,"))
+        #expect(csv.split(separator: "\n").count == 1 + 8)
+        // Deletion has a curve (29 points at 28 pixels a step over 28 × 28); sparseness has none.
+        let curve = try #require(
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: folder.appendingPathComponent("curves/0002-trouser.png-grad-cam-deletion.json")))
+                as? [String: [Double]])
+        #expect(curve["curve"]?.count == 29)
+        #expect(
+            !FileManager.default.fileExists(
+                atPath: folder.appendingPathComponent("curves/0002-trouser.png-grad-cam-sparseness.json").path))
+        #expect(
+            result.output.contains("deletion (lower is better): 1. ")
+                && result.output.contains("sparseness (higher is better): 1. "))
+
+        let other = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-metrics-\(UUID())")
+        for (arguments, message) in [
+            (["--methods", "saliency", "--metrics", "magic"], "unknown metric 'magic'"),
+            (
+                ["--methods", "saliency", "--metrics", "deletion", "--metric-option", "deletion.steps=2"],
+                "deletion has no option 'steps' (it has step)"
+            ),
+            (
+                ["--methods", "saliency", "--metrics", "deletion", "--metric-option", "deletion.step=0"],
+                "deletion.step is a whole number ≥ 1; got 0"
+            ),
+            (
+                ["--methods", "saliency", "--metrics", "deletion", "--metric-option", "step=2"],
+                "--metric-option is NAME.KEY=VALUE"
+            ),
+            (["--methods", "magic", "--metrics", "deletion"], "unknown method 'magic'"),
+        ] {
+            let refused = try run(base + arguments + ["--out", other.path])
+            #expect(refused.status == 2 && refused.error.contains(message), "\(refused.error)")
+        }
+        let badImage = try run(
+            [
+                "metrics", "--model", "Models/fashion-cnn.safetensors", "--images", images[0], "Package.swift", "--methods",
+                "saliency",
+                "--metrics", "deletion", "--out", other.path,
+            ])
+        #expect(badImage.status == 1 && badImage.error.contains("neither a PNG nor a JPEG"))
+        #expect(!FileManager.default.fileExists(atPath: other.path))
+    }
+
     @Test func explainDrawsWithTheChosenColormapAndStyle() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-colors-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -11,7 +11,8 @@ import Testing
 @Suite("help text")
 struct HelpTests {
     static let commands = [
-        "loupe", "predict", "explain", "activations", "filters", "summary", "train", "evaluate", "report", "demo", "bench",
+        "loupe", "predict", "explain", "activations", "filters", "summary", "train", "evaluate", "report", "metrics", "demo",
+        "bench",
     ]
     private let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Help")
 
@@ -25,7 +26,21 @@ struct HelpTests {
         return [
             ("{methods}", lines.joined(separator: "\n")), ("{method names}", methods.map(\.name).joined(separator: ", ")),
             ("{default report methods}", methods.filter(\.isInDefaultReport).map(\.name).joined(separator: ",")),
+            ("{metrics}", metricLines.joined(separator: "\n")),
+            ("{metric names}", MetricRegistry.all.map(\.name).joined(separator: ", ")),
         ]
+    }
+
+    /// The metric list as `loupe metrics --help` writes it: each metric, then its options.
+    private var metricLines: [String] {
+        MetricRegistry.all.map { metric in
+            "  \(metric.name): \(metric.summary); \(metric.direction.rawValue) is better"
+                + metric.parameters.map {
+                    let value =
+                        $0.defaultValue == $0.defaultValue.rounded() ? String(Int($0.defaultValue)) : String($0.defaultValue)
+                    return "\n    \(metric.name).\($0.key) (default \(value)): \($0.summary)"
+                }.joined()
+        }
     }
 
     @Test(arguments: commands) func helpIsPinned(command: String) throws {

@@ -1,0 +1,220 @@
+import ArgumentParser
+import Foundation
+import Loupe
+
+struct MetricsCommand: ParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "metrics",
+            abstract: "Score attribution methods with explanation-quality metrics, and rank them.",
+            discussion: """
+                For every image, method and metric, writes DIR/metrics.json (a list of {"image", "method", "metric", "value"}),
+                the same as DIR/metrics.csv, and each curve as DIR/curves/<image>-<method>-<metric>.json; prints the methods
+                ranked by their mean value per metric. A CAM map is resized (bilinear) to the input before it is scored.
+                Metrics (--metrics), with their options (--metric-option NAME.KEY=VALUE):
+                \(metricHelp)
+                Methods (--methods):
+                \(methodHelp)
+                """)
+    }
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var preprocessing: PreprocessingOptions
+    @OptionGroup var sizes: MethodSizeOptions
+
+    @Option(parsing: .upToNextOption, help: "PNG or JPEG images.")
+    var images: [String] = []
+
+    @Option(help: "A float32 .npy array that IS the model input, one image (with or without the batch dimension).")
+    var input: String?
+
+    @Option(help: "Class index to explain and score (default: each image's top class).")
+    var target: Int?
+
+    @Option(help: "Methods, comma-separated, or all.")
+    var methods: String
+
+    @Option(help: "Metrics, comma-separated, or all: \(MetricRegistry.all.map(\.name).joined(separator: ", ")).")
+    var metrics: String
+
+    @Option(help: "A metric's setting, NAME.KEY=VALUE (for example deletion.step=224); repeat for several.")
+    var metricOption: [String] = []
+
+    @Option(
+        help:
+            "Layer for CAM methods, or several, comma-separated (default: the architecture's CAM layer, else the last spatial activation)."
+    )
+    var camLayer: String?
+
+    @OptionGroup var cam: CAMOptions
+
+    @Option(help: "The folder to write metrics.json, metrics.csv and curves/ into.")
+    var out: String
+
+    func validate() throws {
+        guard images.isEmpty != (input == nil) else { throw ValidationError("give exactly one of --images and --input") }
+        _ = try chosenMethods()
+        _ = try chosenMetrics()
+        _ = try metricSettings()
+        if let camLayer { _ = try CommaList.names(camLayer, option: "--cam-layer") }
+    }
+
+    func chosenMethods() throws -> [AttributionMethod] {
+        if methods == "all" { return MethodRegistry.all }
+        return try CommaList.names(methods, option: "--methods").map(attributionMethod(named:))
+    }
+
+    func chosenMetrics() throws -> [ExplanationMetric] {
+        if metrics == "all" { return MetricRegistry.all }
+        return try CommaList.names(metrics, option: "--metrics").map { name in
+            guard let metric = MetricRegistry.metric(named: name) else {
+                throw ValidationError(
+                    "unknown metric '\(name)'; choose one of \(MetricRegistry.all.map(\.name).joined(separator: ", "))")
+            }
+            return metric
+        }
+    }
+
+    /// `--metric-option`s by metric name, each checked against the metric's declared keys.
+    func metricSettings() throws -> [String: [String: Double]] {
+        var settings: [String: [String: Double]] = [:]
+        for option in metricOption {
+            let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
+            let names = parts[0].split(separator: ".", maxSplits: 1).map(String.init)
+            guard parts.count == 2, names.count == 2, let value = Double(parts[1]), value.isFinite else {
+                throw ValidationError("--metric-option is NAME.KEY=VALUE with a number; got '\(option)'")
+            }
+            guard let metric = MetricRegistry.metric(named: names[0]) else {
+                throw ValidationError("--metric-option: unknown metric '\(names[0])'")
+            }
+            guard let parameter = metric.parameters.first(where: { $0.key == names[1] }) else {
+                let keys = metric.parameters.map(\.key)
+                throw ValidationError(
+                    "--metric-option: \(metric.name) has no option '\(names[1])'"
+                        + (keys.isEmpty ? " (it has none)" : " (it has \(keys.joined(separator: ", ")))"))
+            }
+            if parameter.isCount && (value < 1 || value != value.rounded() || value >= 1e9) {
+                throw ValidationError("--metric-option: \(metric.name).\(parameter.key) is a whole number ≥ 1; got \(parts[1])")
+            }
+            settings[metric.name, default: [:]][parameter.key] = value
+        }
+        return settings
+    }
+
+    /// One score, as metrics.json and metrics.csv hold it.
+    struct Record: Codable {
+        var image: String
+        var method: String
+        var metric: String
+        var value: Float
+    }
+
+    func run() throws {
+        let loaded = try model.load()
+        let network = loaded.module
+        // Read every input first, so a bad file stops the run before any work or output.
+        let inputs: [(name: String, tensor: Tensor)]
+        if let input {
+            inputs = [
+                (
+                    URL(fileURLWithPath: input).deletingPathExtension().lastPathComponent,
+                    try loaded.input(image: nil, array: input)
+                )
+            ]
+        } else {
+            let preparation = try preprocessing.resolved(for: loaded)
+            inputs = try images.map {
+                (URL(fileURLWithPath: $0).lastPathComponent, try loaded.photoInput($0, preprocessing: preparation).input)
+            }
+        }
+        let (methods, metrics, settings) = (try chosenMethods(), try chosenMetrics(), try metricSettings())
+        var options = AttributionMethod.Options()
+        sizes.apply(to: &options)
+        try cam.apply(to: &options, layers: camLayer, option: "--cam-layer")
+        var records: [Record] = []
+        var curves: [(file: String, curve: [Float])] = []
+        for (index, (name, x)) in inputs.enumerated() {
+            let classes = network.predictions(for: x).shape.last ?? 0
+            let chosen = target ?? network.predictions(for: x)[0].argmax()
+            guard chosen >= 0 && chosen < classes else {
+                throw ValidationError("--target \(chosen) is out of range; the model has \(classes) classes (0...\(classes - 1))")
+            }
+            for method in methods {
+                let step = "image \(index + 1)/\(inputs.count) \(name): \(method.name)"
+                Progress.line("metrics: \(step)")
+                let attribution = try method.attribute(network, input: x, target: .classes([chosen]), options: options)
+                let map = ExplanationMetric.metricMap(attribution.attribution, of: method, inputShape: x.shape)
+                for metric in metrics {
+                    let result = try metric.evaluate(
+                        network, input: x, target: chosen, map: map, settings: settings[metric.name] ?? [:]
+                    ) {
+                        done, total in Progress.line("metrics: \(step), \(metric.name) \(done)/\(total)")
+                    }
+                    records.append(Record(image: name, method: method.name, metric: metric.name, value: result.value))
+                    if let curve = result.curve {
+                        curves.append(("\(fileSafe(name))-\(method.name)-\(metric.name).json", curve))
+                    }
+                }
+            }
+        }
+        Progress.finish()
+        try write(records, curves)
+        printRanking(records, metrics: metrics, methods: methods)
+    }
+
+    /// Writes every output once all scores exist, each file atomically.
+    private func write(_ records: [Record], _ curves: [(file: String, curve: [Float])]) throws {
+        let folder = URL(fileURLWithPath: out)
+        do {
+            try FileManager.default.createDirectory(
+                at: folder.appendingPathComponent("curves"), withIntermediateDirectories: true)
+        } catch {
+            throw ValidationError("cannot create '\(out)': \(error.localizedDescription)")
+        }
+        try writeJSON(records, to: folder.appendingPathComponent("metrics.json").path)
+        let csv =
+            (["image,method,metric,value"] + records.map { "\(csvField($0.image)),\($0.method),\($0.metric),\($0.value)" })
+            .joined(separator: "\n") + "\n"
+        try writeFileAtomically(Data(csv.utf8), to: folder.appendingPathComponent("metrics.csv").path)
+        for (file, curve) in curves {
+            try writeJSON(["curve": curve], to: folder.appendingPathComponent("curves").appendingPathComponent(file).path)
+        }
+    }
+
+    /// Each metric's methods from best to worst by their mean over the images.
+    private func printRanking(_ records: [Record], metrics: [ExplanationMetric], methods: [AttributionMethod]) {
+        for metric in metrics {
+            let means = methods.map { method in
+                let values = records.filter { $0.metric == metric.name && $0.method == method.name }.map(\.value)
+                return (method.name, values.reduce(0, +) / Float(Swift.max(values.count, 1)))
+            }
+            let ranked = means.sorted { metric.direction == .higherIsBetter ? $0.1 > $1.1 : $0.1 < $1.1 }
+            let line = ranked.enumerated().map { "\($0.offset + 1). \($0.element.0) \(String(format: "%.4g", $0.element.1))" }
+            print("\(metric.name) (\(metric.direction.rawValue) is better): \(line.joined(separator: "  "))")
+        }
+        print("Wrote \(out)/metrics.json, metrics.csv and curves/")
+    }
+}
+
+/// Every metric with its summary and options, one line each, for the help.
+var metricHelp: String {
+    MetricRegistry.all.map { metric in
+        let options = metric.parameters.map { "\(metric.name).\($0.key) (default \(formatted($0.defaultValue))): \($0.summary)" }
+        return "  \(metric.name): \(metric.summary); \(metric.direction.rawValue) is better"
+            + options.map { "\n    \($0)" }.joined()
+    }.joined(separator: "\n")
+}
+
+private func formatted(_ value: Double) -> String {
+    value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+}
+
+/// A name with every character but letters, digits, '.', '_' and '-' replaced by '_'.
+private func fileSafe(_ name: String) -> String {
+    String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" })
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180).
+private func csvField(_ text: String) -> String {
+    text.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+}
