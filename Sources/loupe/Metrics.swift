@@ -181,7 +181,8 @@ struct MetricsCommand: ParsableCommand {
         }
     }
 
-    /// Each metric's methods from best to worst by their mean over the images.
+    /// Each metric's methods from best to worst by their mean over the images, equal means in the
+    /// order given.
     private func printRanking(_ records: [Record], metrics: [ExplanationMetric], methods: [AttributionMethod]) {
         for metric in metrics {
             let means = methods.map { method in
@@ -189,7 +190,11 @@ struct MetricsCommand: ParsableCommand {
                 return (method.name, values.reduce(0, +) / Float(Swift.max(values.count, 1)))
             }
             let ranked = means.sorted { metric.direction == .higherIsBetter ? $0.1 > $1.1 : $0.1 < $1.1 }
-            let line = ranked.enumerated().map { "\($0.offset + 1). \($0.element.0) \(String(format: "%.4g", $0.element.1))" }
+            // Equal means share a rank (1, 1, 3).
+            let line = ranked.enumerated().map { position, entry in
+                let rank = (ranked.firstIndex { $0.1 == entry.1 } ?? position) + 1
+                return "\(rank). \(entry.0) \(String(format: "%.4g", entry.1))"
+            }
             print("\(metric.name) (\(metric.direction.rawValue) is better): \(line.joined(separator: "  "))")
         }
         print("Wrote \(out)/metrics.json, metrics.csv and curves/")

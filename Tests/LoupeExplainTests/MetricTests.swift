@@ -69,7 +69,13 @@ struct MetricTests {
                 compared += 1
             }
         }
-        #expect(compared == 9)  // pixel flipping on the saliency map only (see the fixture script)
+        if architecture == "resnet18" {
+            // Every metric has a reference here (pixel flipping on the saliency map only, and the
+            // confidence terms on resnet18 only: see the fixture script).
+            let covered = Set((reference["saliency"] as? [String: Any])?.keys.map { $0 } ?? [])
+            #expect(covered == Set(MetricRegistry.all.map(\.name)))
+        }
+        #expect(compared > 0)
     }
 
     /// A two-pixel, one-channel model whose first class scores x₀ + x₁ and second 0, so the target's
@@ -140,6 +146,22 @@ struct MetricTests {
             Self.pairModel(), input: input, target: 0, map: Tensor(shape: [1, 2], scalars: [0.1, 0.9]), settings: ["features": 1])
         #expect(zip(try #require(result.curve), [Self.sigmoid(2), Self.sigmoid(2)]).allSatisfy { abs($0 - $1) < 1e-6 })
         #expect(abs(result.value - Self.sigmoid(2)) < 1e-6)  // np.trapz of two equal points
+    }
+
+    @Test func confidenceChangeOfTheInputMaskedByTheMap() throws {
+        let model = Self.pairModel()
+        func score(_ metric: ExplanationMetric, _ input: [Float], _ map: [Float]) throws -> Float {
+            try metric.evaluate(
+                model, input: Tensor(shape: [1, 1, 1, 2], scalars: input), target: 0, map: Tensor(shape: [1, 2], scalars: map)
+            ).value
+        }
+        // The map [0, 1] scales to [0, 1 / (1 + 1e-7)]: [1, 2] becomes [0, 2 / (1 + 1e-7)].
+        let (original, masked) = (Self.sigmoid(3), Self.sigmoid(2 / (1 + 1e-7)))
+        #expect(abs(try score(.averageDrop, [1, 2], [0, 1]) - 100 * (original - masked) / original) < 1e-4)
+        #expect(try score(.averageIncrease, [1, 2], [0, 1]) == 0)
+        // Masking [1, −2] by [1, 0] leaves [1, 0]: the score rises from −1 to 1.
+        #expect(try score(.averageDrop, [1, -2], [1, 0]) == 0)
+        #expect(try score(.averageIncrease, [1, -2], [1, 0]) == 100)
     }
 
     @Test func sparsenessAndComplexityOfHandWrittenMaps() throws {

@@ -154,7 +154,9 @@ public struct ExplanationMetric: Sendable, Hashable {
 
 /// Every explanation metric Loupe has, by name, in the order the help lists them.
 public enum MetricRegistry {
-    public static let all: [ExplanationMetric] = [.deletion, .insertion, .pixelFlipping, .sparseness, .complexity]
+    public static let all: [ExplanationMetric] = [
+        .deletion, .insertion, .pixelFlipping, .averageDrop, .averageIncrease, .sparseness, .complexity,
+    ]
 
     /// The metric called `name`, if any.
     public static func metric(named name: String) -> ExplanationMetric? { all.first { $0.name == name } }
