@@ -40,28 +40,16 @@ struct MetricsCommand: ParsableCommand {
     @Option(help: "A metric's setting, NAME.KEY=VALUE (for example deletion.step=224); repeat for several.")
     var metricOption: [String] = []
 
-    @Option(
-        help:
-            "Layer for CAM methods, or several, comma-separated (default: the architecture's CAM layer, else the last spatial activation)."
-    )
-    var camLayer: String?
-
-    @OptionGroup var cam: CAMOptions
+    @OptionGroup var running: MethodRunOptions
 
     @Option(help: "The folder to write metrics.json, metrics.csv and curves/ into.")
     var out: String
 
     func validate() throws {
         guard images.isEmpty != (input == nil) else { throw ValidationError("give exactly one of --images and --input") }
-        _ = try chosenMethods()
+        _ = try attributionMethods(methods)
         _ = try chosenMetrics()
         _ = try metricSettings()
-        if let camLayer { _ = try CommaList.names(camLayer, option: "--cam-layer") }
-    }
-
-    func chosenMethods() throws -> [AttributionMethod] {
-        if methods == "all" { return MethodRegistry.all }
-        return try CommaList.names(methods, option: "--methods").map(attributionMethod(named:))
     }
 
     func chosenMetrics() throws -> [ExplanationMetric] {
@@ -127,10 +115,10 @@ struct MetricsCommand: ParsableCommand {
                 (URL(fileURLWithPath: $0).lastPathComponent, try loaded.photoInput($0, preprocessing: preparation).input)
             }
         }
-        let (methods, metrics, settings) = (try chosenMethods(), try chosenMetrics(), try metricSettings())
+        let (methods, metrics, settings) = (try attributionMethods(self.methods), try chosenMetrics(), try metricSettings())
         var options = AttributionMethod.Options()
         sizes.apply(to: &options)
-        try cam.apply(to: &options, layers: camLayer, option: "--cam-layer")
+        try running.apply(to: &options)
         var records: [Record] = []
         var curves: [(file: String, curve: [Float])] = []
         for (index, (name, x)) in inputs.enumerated() {

@@ -225,6 +225,31 @@ struct CAMOptions: ParsableArguments {
     }
 }
 
+/// `--cam-layer` and the CAM options, for the commands that run several methods (report, metrics).
+struct MethodRunOptions: ParsableArguments {
+    @Option(
+        help:
+            "Layer for CAM methods, or several, comma-separated (default: the architecture's CAM layer, else the last spatial activation)."
+    )
+    var camLayer: String?
+
+    @OptionGroup var cam: CAMOptions
+
+    func validate() throws {
+        if let camLayer { _ = try CommaList.names(camLayer, option: "--cam-layer") }
+    }
+
+    /// `options` with the CAM layers and settings.
+    func apply(to options: inout AttributionMethod.Options) throws {
+        try cam.apply(to: &options, layers: camLayer, option: "--cam-layer")
+    }
+}
+
+/// The methods a comma-separated `--methods` list names, or every registered one for `all`.
+func attributionMethods(_ list: String) throws -> [AttributionMethod] {
+    list == "all" ? MethodRegistry.all : try CommaList.names(list, option: "--methods").map(attributionMethod(named:))
+}
+
 /// The attribution method called `name` on the command line, or a usage error listing them all.
 func attributionMethod(named name: String) throws -> AttributionMethod {
     guard let method = MethodRegistry.method(named: name) else {

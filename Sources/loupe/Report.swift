@@ -29,13 +29,7 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Layers whose activations to show, comma-separated (default: the CAM layer).")
     var layers: String?
 
-    @Option(
-        help:
-            "Layer for CAM methods, or several, comma-separated (default: the architecture's CAM layer, else the last spatial activation)."
-    )
-    var camLayer: String?
-
-    @OptionGroup var cam: CAMOptions
+    @OptionGroup var running: MethodRunOptions
 
     @Option(help: "The folder to write index.html into.")
     var out: String
@@ -43,13 +37,10 @@ struct ReportCommand: ParsableCommand {
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("give at least one image: --images A.jpg B.png ...") }
         _ = try chosenMethods()
-        if let camLayer { _ = try CommaList.names(camLayer, option: "--cam-layer") }
     }
 
     func chosenMethods() throws -> [AttributionMethod] {
-        guard let methods else { return MethodRegistry.defaultReport }
-        if methods == "all" { return MethodRegistry.all }
-        return try CommaList.names(methods, option: "--methods").map(attributionMethod(named:))
+        try methods.map(attributionMethods) ?? MethodRegistry.defaultReport
     }
 
     func run() throws {
@@ -60,7 +51,7 @@ struct ReportCommand: ParsableCommand {
         var settings = Report.Settings()
         settings.methods = try chosenMethods()
         sizes.apply(to: &settings.options)
-        try cam.apply(to: &settings.options, layers: camLayer, option: "--cam-layer")
+        try running.apply(to: &settings.options)
         settings.layers =
             try layers.map { try CommaList.names($0, option: "--layers") }
             ?? [settings.options.layers.first ?? loaded.module.defaultCAMLayer(inputShape: prepared[0].input.shape)]
