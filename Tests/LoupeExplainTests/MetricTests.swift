@@ -80,10 +80,14 @@ struct MetricTests {
 
     /// A two-pixel, one-channel model whose first class scores x₀ + x₁ and second 0, so the target's
     /// probability is σ(x₀ + x₁).
-    static func pairModel() -> Module {
+    static func pairModel() -> Module { sumModel(features: 2) }
+
+    /// A model whose first class scores the sum of its `features` inputs and second 0.
+    static func sumModel(features: Int) -> Module {
         var generator = RandomGenerator(seed: 0)
-        let linear = Linear(inputFeatures: 2, outputFeatures: 2, bias: false, generator: &generator)
-        linear.weight.value = Tensor(shape: [2, 2], scalars: [1, 1, 0, 0])
+        let linear = Linear(inputFeatures: features, outputFeatures: 2, bias: false, generator: &generator)
+        linear.weight.value = Tensor(
+            shape: [2, features], scalars: Array(repeating: 1, count: features) + Array(repeating: 0, count: features))
         return Sequential([Flatten(), linear])
     }
 
@@ -162,6 +166,23 @@ struct MetricTests {
         // Masking [1, −2] by [1, 0] leaves [1, 0]: the score rises from −1 to 1.
         #expect(try score(.averageDrop, [1, -2], [1, 0]) == 0)
         #expect(try score(.averageIncrease, [1, -2], [1, 0]) == 100)
+    }
+
+    @Test func regionPerturbationSetsSquaresOnAGridPaddedAsQuantusPads() throws {
+        // Three pixels in squares of 2: Quantus pads one column on the right, so the squares are
+        // columns 0–1 and column 2. The map ranks the first square first (0.9 against 0.3); the
+        // input's minimum is 1.
+        let result = try ExplanationMetric.regionPerturbation.evaluate(
+            Self.sumModel(features: 3), input: Tensor(shape: [1, 1, 1, 3], scalars: [1, 2, 3]), target: 0,
+            map: Tensor(shape: [1, 3], scalars: [0.5, 0.4, 0.3]), settings: ["patch": 2])
+        let drops = [Self.sigmoid(6) - Self.sigmoid(5), Self.sigmoid(6) - Self.sigmoid(3)]
+        #expect(zip(try #require(result.curve), drops).allSatisfy { abs($0 - $1) < 1e-6 })
+        #expect(abs(result.value - (drops[0] + drops[1]) / 3) < 1e-6)
+        // At most `regions` squares.
+        let first = try ExplanationMetric.regionPerturbation.evaluate(
+            Self.sumModel(features: 3), input: Tensor(shape: [1, 1, 1, 3], scalars: [1, 2, 3]), target: 0,
+            map: Tensor(shape: [1, 3], scalars: [0.5, 0.4, 0.3]), settings: ["patch": 2, "regions": 1])
+        #expect(first.curve?.count == 1)
     }
 
     @Test func sparsenessAndComplexityOfHandWrittenMaps() throws {

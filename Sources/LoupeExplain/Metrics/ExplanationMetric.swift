@@ -155,7 +155,7 @@ public struct ExplanationMetric: Sendable, Hashable {
 /// Every explanation metric Loupe has, by name, in the order the help lists them.
 public enum MetricRegistry {
     public static let all: [ExplanationMetric] = [
-        .deletion, .insertion, .pixelFlipping, .averageDrop, .averageIncrease, .sparseness, .complexity,
+        .deletion, .insertion, .pixelFlipping, .regionPerturbation, .averageDrop, .averageIncrease, .sparseness, .complexity,
     ]
 
     /// The metric called `name`, if any.

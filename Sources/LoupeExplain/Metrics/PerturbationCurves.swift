@@ -56,8 +56,8 @@ extension ExplanationMetric {
         let black = input.min() ?? 0
         let order = descendingOrder(broadcast)
         let curve = perturbationCurve(
-            context, from: input, to: [Float](repeating: black, count: channels * plane), order: order,
-            elementsPerStep: context.count("features"), includingStart: false)
+            context, from: input, to: [Float](repeating: black, count: channels * plane),
+            steps: steps(of: order, size: context.count("features")), includingStart: false)
         return Result(value: trapezoidalArea(curve), curve: curve)
     }
 
@@ -75,8 +75,7 @@ private func pixelCurve(_ context: ExplanationMetric.Context, from start: [Float
     let pixels = descendingOrder(map.scalars)
     let order = pixels.flatMap { pixel in (0..<channels).map { $0 * plane + pixel } }
     let curve = perturbationCurve(
-        context, from: start, to: finish, order: order, elementsPerStep: context.count("step") * channels,
-        includingStart: true)
+        context, from: start, to: finish, steps: steps(of: order, size: context.count("step") * channels), includingStart: true)
     return ExplanationMetric.Result(value: (trapezoidalArea(curve)) / Float(Swift.max(curve.count - 1, 1)), curve: curve)
 }
 
@@ -92,16 +91,20 @@ func trapezoidalArea(_ curve: [Float]) -> Float {
     return curve.reduce(0, +) - (curve.first! + curve.last!) / 2
 }
 
+/// `order` cut into steps of `size` indices (the last may be shorter).
+func steps(of order: [Int], size: Int) -> [ArraySlice<Int>] {
+    stride(from: 0, to: order.count, by: size).map { order[$0..<Swift.min($0 + size, order.count)] }
+}
+
 /// The target's softmax probability along a perturbation: the input's values `start` (`[C·H·W]`)
-/// take `finish`'s at `order`'s indices, `elementsPerStep` at a time, with the probability read
-/// after each step (and before the first when `includingStart`). The perturbed copies go through
-/// the model `copiesPerPass` at a time.
+/// take `finish`'s at each step's indices in turn, with the probability read after each step (and
+/// before the first when `includingStart`). The perturbed copies go through the model
+/// `copiesPerPass` at a time.
 func perturbationCurve(
-    _ context: ExplanationMetric.Context, from start: [Float], to finish: [Float], order: [Int], elementsPerStep: Int,
+    _ context: ExplanationMetric.Context, from start: [Float], to finish: [Float], steps: [ArraySlice<Int>],
     includingStart: Bool
 ) -> [Float] {
-    let steps = (order.count + elementsPerStep - 1) / elementsPerStep
-    let points = steps + (includingStart ? 1 : 0)
+    let points = steps.count + (includingStart ? 1 : 0)
     let shape = Array(context.input.shape.dropFirst())
     var current = start
     var curve: [Float] = []
@@ -114,9 +117,7 @@ func perturbationCurve(
         for copy in 0..<copies {
             let step = point + copy - (includingStart ? 1 : 0)
             if step >= 0 {
-                for index in order[(step * elementsPerStep)..<Swift.min((step + 1) * elementsPerStep, order.count)] {
-                    current[index] = finish[index]
-                }
+                for index in steps[step] { current[index] = finish[index] }
             }
             batch += current
         }
