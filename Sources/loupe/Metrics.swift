@@ -63,28 +63,24 @@ struct MetricsCommand: ParsableCommand {
         }
     }
 
-    /// `--metric-option`s by metric name, each checked against the metric's declared keys.
+    /// `--metric-option`s by metric name, each checked as the metric checks its settings.
     func metricSettings() throws -> [String: [String: Double]] {
         var settings: [String: [String: Double]] = [:]
         for option in metricOption {
             let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
             let names = parts[0].split(separator: ".", maxSplits: 1).map(String.init)
-            guard parts.count == 2, names.count == 2, let value = Double(parts[1]), value.isFinite else {
+            guard parts.count == 2, names.count == 2, let value = Double(parts[1]) else {
                 throw ValidationError("--metric-option is NAME.KEY=VALUE with a number; got '\(option)'")
             }
             guard let metric = MetricRegistry.metric(named: names[0]) else {
                 throw ValidationError("--metric-option: unknown metric '\(names[0])'")
             }
-            guard let parameter = metric.parameters.first(where: { $0.key == names[1] }) else {
-                let keys = metric.parameters.map(\.key)
-                throw ValidationError(
-                    "--metric-option: \(metric.name) has no option '\(names[1])'"
-                        + (keys.isEmpty ? " (it has none)" : " (it has \(keys.joined(separator: ", ")))"))
+            settings[metric.name, default: [:]][names[1]] = value
+            do {
+                _ = try metric.resolvedParameters(settings[metric.name]!)
+            } catch let error as ExplanationError {
+                throw ValidationError("--metric-option: \(error.description)")
             }
-            if parameter.isCount && (value < 1 || value != value.rounded() || value >= 1e9) {
-                throw ValidationError("--metric-option: \(metric.name).\(parameter.key) is a whole number ≥ 1; got \(parts[1])")
-            }
-            settings[metric.name, default: [:]][parameter.key] = value
         }
         return settings
     }
@@ -122,8 +118,9 @@ struct MetricsCommand: ParsableCommand {
         var records: [Record] = []
         var curves: [(file: String, curve: [Float])] = []
         for (index, (name, x)) in inputs.enumerated() {
-            let classes = network.predictions(for: x).shape.last ?? 0
-            let chosen = target ?? network.predictions(for: x)[0].argmax()
+            let scores = network.predictions(for: x)
+            let classes = scores.shape.last ?? 0
+            let chosen = target ?? scores[0].argmax()
             guard chosen >= 0 && chosen < classes else {
                 throw ValidationError("--target \(chosen) is out of range; the model has \(classes) classes (0...\(classes - 1))")
             }

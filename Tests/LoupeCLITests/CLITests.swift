@@ -157,7 +157,7 @@ struct CLITests {
             ),
             (
                 ["--methods", "saliency", "--metrics", "deletion", "--metric-option", "deletion.step=0"],
-                "deletion.step is a whole number ≥ 1; got 0"
+                "--metric-option: deletion.step must be a whole number ≥ 1; got 0.0"
             ),
             (
                 ["--methods", "saliency", "--metrics", "deletion", "--metric-option", "step=2"],

@@ -33,12 +33,9 @@ extension ExplanationMetric {
 /// The target's softmax probability for the input (Y) and for the input times the scaled map (O),
 /// in one pass.
 private func maskedConfidence(_ context: ExplanationMetric.Context) -> (original: Float, masked: Float) {
-    let values = context.map.scalars
-    let low = values.min() ?? 0
-    let high = (values.max() ?? 0) - low
-    let scaled = values.map { ($0 - low) / (high + 1e-7) }
     let shape = context.input.shape
-    let mask = Tensor(shape: context.map.rank == 3 ? shape : [1, 1, shape[2], shape[3]], scalars: scaled)
+    let mask = minMaxScaled(context.map.reshaped([1, 1, context.map.count]))
+        .reshaped(context.map.rank == 3 ? shape : [1, 1, shape[2], shape[3]])
     let batch = Tensor.concatenate([context.input, context.input * mask], along: 0)
     let probabilities = context.model(batch).softmax(along: 1)
     let classes = probabilities.shape[1]

@@ -49,8 +49,6 @@ public struct ExplanationMetric: Sendable, Hashable {
         /// Told the model passes done and in all.
         public var progress: (Int, Int) -> Void
 
-        /// A parameter's value.
-        public func value(_ key: String) -> Double { parameters[key]! }
         /// A count parameter's value.
         public func count(_ key: String) -> Int { Int(parameters[key]!) }
     }
@@ -111,12 +109,27 @@ public struct ExplanationMetric: Sendable, Hashable {
         guard map.scalars.allSatisfy(\.isFinite) else {
             throw ExplanationError("\(name): the map has values that are not finite")
         }
+        let values = try resolvedParameters(settings)
+        return try withoutGradients {
+            try run(
+                Context(
+                    model: model, input: input, target: target, map: map, parameters: values,
+                    copiesPerPass: Swift.max(1, copiesPerPass), progress: progress ?? { _, _ in }))
+        }
+    }
+
+    /// Every declared parameter's value: the one in `settings`, else its default.
+    ///
+    /// - Throws: ``ExplanationError`` for a key the metric does not declare, a value that is not
+    ///   finite, or a count that is not a whole number ≥ 1.
+    public func resolvedParameters(_ settings: [String: Double]) throws -> [String: Double] {
         var values: [String: Double] = [:]
         for parameter in parameters { values[parameter.key] = parameter.defaultValue }
         for (key, value) in settings {
             guard let parameter = parameters.first(where: { $0.key == key }) else {
                 let known = parameters.map(\.key).joined(separator: ", ")
-                throw ExplanationError("\(name) has no option '\(key)'" + (known.isEmpty ? "" : " (it has \(known))"))
+                throw ExplanationError(
+                    "\(name) has no option '\(key)'" + (known.isEmpty ? " (it has none)" : " (it has \(known))"))
             }
             guard value.isFinite, !parameter.isCount || (value >= 1 && value == value.rounded() && value < 1e9) else {
                 throw ExplanationError(
@@ -124,12 +137,7 @@ public struct ExplanationMetric: Sendable, Hashable {
             }
             values[key] = value
         }
-        return try withoutGradients {
-            try run(
-                Context(
-                    model: model, input: input, target: target, map: map, parameters: values,
-                    copiesPerPass: Swift.max(1, copiesPerPass), progress: progress ?? { _, _ in }))
-        }
+        return values
     }
 
     /// What a metric sees of one sample's attribution: a pixel method's `[C, H, W]` as it is; a
