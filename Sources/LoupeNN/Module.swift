@@ -82,6 +82,19 @@ open class Module {
     /// (a `Sequential`, a torchvision network); `nil` otherwise.
     open var stages: [Module]? { nil }
 
+    /// The layers a model-randomization test (MPRT) resets one by one: every module that owns
+    /// parameters, in the order the forward pass meets them (PyTorch's `named_modules()` order,
+    /// which Quantus walks backwards), each with its own parameters. An ONNX graph lists its
+    /// nodes that read weights instead.
+    open var randomizableLayers: [RandomizableLayer] {
+        namedModules().compactMap { path, module in
+            let local = module.localParameters
+            guard !local.isEmpty else { return nil }
+            return RandomizableLayer(
+                name: path, parameters: local.map { (path.isEmpty ? $0.name : "\(path).\($0.name)", $0.parameter) })
+        }
+    }
+
     /// This module and every descendant, depth first, with their paths.
     public func namedModules() -> [(path: String, module: Module)] {
         [(path, self)] + children.flatMap { $0.module.namedModules() }

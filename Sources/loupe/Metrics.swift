@@ -40,6 +40,21 @@ struct MetricsCommand: ParsableCommand {
     @Option(help: "A metric's setting, NAME.KEY=VALUE (for example deletion.step=224); repeat for several.")
     var metricOption: [String] = []
 
+    @Option(
+        help:
+            "Where the object is, for pointing-game and attribution-localisation: JSON {\"image\": [[x0, y0, x1, y1], ...]} in the photo's pixels (the input's with --input)."
+    )
+    var boxes: String?
+
+    @Option(
+        help:
+            "Where the object is, as a folder of masks: DIR/<image name without extension>.png, the photo's size, nonzero on the object."
+    )
+    var masks: String?
+
+    @Option(help: "Seeds the metrics' random draws (ROAD's noise, sensitivity's perturbations, subsets, classes, new weights).")
+    var seed: UInt64 = 0
+
     @OptionGroup var running: MethodRunOptions
 
     @Option(help: "The folder to write metrics.json, metrics.csv and curves/ into.")
@@ -47,8 +62,11 @@ struct MetricsCommand: ParsableCommand {
 
     func validate() throws {
         guard images.isEmpty != (input == nil) else { throw ValidationError("give exactly one of --images and --input") }
+        guard boxes == nil || masks == nil else { throw ValidationError("give at most one of --boxes and --masks") }
         _ = try attributionMethods(methods)
-        _ = try chosenMetrics()
+        if let needing = try chosenMetrics().first(where: { $0.requirements.contains(.region) }), boxes == nil && masks == nil {
+            throw ValidationError("\(needing.name) needs where the object is: give --boxes FILE or --masks DIR")
+        }
         _ = try metricSettings()
     }
 
@@ -96,28 +114,35 @@ struct MetricsCommand: ParsableCommand {
     func run() throws {
         let loaded = try model.load()
         let network = loaded.module
+        let (methods, metrics, settings) = (try attributionMethods(self.methods), try chosenMetrics(), try metricSettings())
+        let needsRegion = metrics.contains { $0.requirements.contains(.region) }
+        let boxes = try self.boxes.map(readBoxes)
         // Read every input first, so a bad file stops the run before any work or output.
-        let inputs: [(name: String, tensor: Tensor)]
+        var inputs: [(name: String, tensor: Tensor, region: Tensor?)] = []
         if let input {
-            inputs = [
-                (
-                    URL(fileURLWithPath: input).deletingPathExtension().lastPathComponent,
-                    try loaded.input(image: nil, array: input)
-                )
-            ]
+            let tensor = try loaded.input(image: nil, array: input)
+            let name = URL(fileURLWithPath: input).deletingPathExtension().lastPathComponent
+            let region =
+                try needsRegion ? self.region(for: input, named: name, boxes: boxes, shape: tensor.shape, preparation: nil) : nil
+            inputs = [(name, tensor, region)]
         } else {
             let preparation = try preprocessing.resolved(for: loaded)
-            inputs = try images.map {
-                (URL(fileURLWithPath: $0).lastPathComponent, try loaded.photoInput($0, preprocessing: preparation).input)
+            for image in images {
+                let tensor = try loaded.photoInput(image, preprocessing: preparation).input
+                let name = URL(fileURLWithPath: image).lastPathComponent
+                let region =
+                    try needsRegion
+                    ? self.region(for: image, named: name, boxes: boxes, shape: tensor.shape, preparation: preparation) : nil
+                inputs.append((name, tensor, region))
             }
         }
-        let (methods, metrics, settings) = (try attributionMethods(self.methods), try chosenMetrics(), try metricSettings())
         var options = AttributionMethod.Options()
         sizes.apply(to: &options)
         try running.apply(to: &options)
+        options.seed = seed
         var records: [Record] = []
         var curves: [(file: String, curve: [Float])] = []
-        for (index, (name, x)) in inputs.enumerated() {
+        for (index, (name, x, region)) in inputs.enumerated() {
             let scores = network.predictions(for: x)
             let classes = scores.shape.last ?? 0
             let chosen = target ?? scores[0].argmax()
@@ -129,12 +154,16 @@ struct MetricsCommand: ParsableCommand {
                 Progress.line("metrics: \(step)")
                 let attribution = try method.attribute(network, input: x, target: .classes([chosen]), options: options)
                 let map = ExplanationMetric.metricMap(attribution.attribution, of: method, inputShape: x.shape)
+                let explain: ExplanationMetric.Explainer = { model, input, target in
+                    ExplanationMetric.metricMap(
+                        try method.attribute(model, input: input, target: .classes([target]), options: options).attribution,
+                        of: method, inputShape: input.shape)
+                }
                 for metric in metrics {
                     let result = try metric.evaluate(
-                        network, input: x, target: chosen, map: map, settings: settings[metric.name] ?? [:]
-                    ) {
-                        done, total in Progress.line("metrics: \(step), \(metric.name) \(done)/\(total)")
-                    }
+                        network, input: x, target: chosen, map: map, settings: settings[metric.name] ?? [:], explain: explain,
+                        region: region, draws: SeededMetricDraws(seed: seed),
+                        progress: { done, total in Progress.line("metrics: \(step), \(metric.name) \(done)/\(total)") })
                     records.append(Record(image: name, method: method.name, metric: metric.name, value: result.value))
                     if let curve = result.curve {
                         curves.append(("\(fileSafe(name))-\(method.name)-\(metric.name).json", curve))
@@ -145,6 +174,48 @@ struct MetricsCommand: ParsableCommand {
         Progress.finish()
         try write(records, curves)
         printRanking(records, metrics: metrics, methods: methods)
+    }
+
+    /// `--boxes`: each image's boxes by file name.
+    private func readBoxes(_ path: String) throws -> [String: [[Double]]] {
+        let data = try readFile(path, what: "boxes")
+        guard let boxes = try? JSONDecoder().decode([String: [[Double]]].self, from: data),
+            boxes.values.allSatisfy({ $0.allSatisfy { $0.count == 4 && $0.allSatisfy(\.isFinite) } })
+        else {
+            throw ValidationError("--boxes: \(path) is not JSON of the form {\"image\": [[x0, y0, x1, y1], ...]}")
+        }
+        return boxes
+    }
+
+    /// Where the object is in `file` (a photo, or the --input array), as the model sees it:
+    /// from its boxes (by file name) or its mask in the --masks folder, in the file's pixels,
+    /// carried to the model's input by the photo's resize and crop (none for --input).
+    private func region(
+        for file: String, named name: String, boxes: [String: [[Double]]]?, shape: [Int], preparation: ImagePreprocessing?
+    ) throws -> Tensor {
+        let (height, width) = (shape[2], shape[3])
+        let geometry = preparation ?? ImagePreprocessing(resize: nil, crop: nil, mean: [0], std: [1], channels: 1)
+        let size = try preparation.map { _ in try Image.read(file) }.map { ($0.width, $0.height) } ?? (width, height)
+        let mask: Image
+        if let boxes {
+            guard let listed = boxes[name] ?? boxes[file] else { throw ValidationError("--boxes has no entry for '\(name)'") }
+            mask = ImagePreprocessing.boxMask(width: size.0, height: size.1, boxes: listed)
+        } else {
+            let path = URL(fileURLWithPath: masks!).appendingPathComponent(
+                URL(fileURLWithPath: name).deletingPathExtension().lastPathComponent + ".png"
+            ).path
+            mask = try Image.read(path)
+            guard mask.width == size.0 && mask.height == size.1 else {
+                throw ValidationError(
+                    "--masks: \(path) is \(mask.width)×\(mask.height); it must be the \(preparation == nil ? "input" : "photo")'s \(size.0)×\(size.1)"
+                )
+            }
+        }
+        let region = geometry.region(fromMask: mask)
+        guard region.shape == [height, width] else {
+            throw ValidationError("the region of '\(name)' is \(region.shape); the input is \(height)×\(width)")
+        }
+        return region
     }
 
     /// Writes every output once all scores exist, each file atomically.
@@ -171,7 +242,9 @@ struct MetricsCommand: ParsableCommand {
     private func printRanking(_ records: [Record], metrics: [ExplanationMetric], methods: [AttributionMethod]) {
         for metric in metrics {
             let means = methods.map { method in
-                let values = records.filter { $0.metric == metric.name && $0.method == method.name }.map(\.value)
+                // Undefined values (NaN: an empty region, a constant curve) are left out, as NumPy's nanmean.
+                let values = records.filter { $0.metric == metric.name && $0.method == method.name && !$0.value.isNaN }
+                    .map(\.value)
                 return (method.name, values.reduce(0, +) / Float(Swift.max(values.count, 1)))
             }
             let ranked = means.sorted { metric.direction == .higherIsBetter ? $0.1 > $1.1 : $0.1 < $1.1 }

@@ -178,6 +178,65 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: other.path))
     }
 
+    @Test func metricsTakeBoxesMasksAndTheMethodToExplainAgain() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-metrics-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let images = ["Samples/fashion/0000-ankle-boot.png", "Samples/fashion/0002-trouser.png"]
+        let base = ["metrics", "--model", "Models/fashion-cnn.safetensors", "--images"] + images + ["--methods", "saliency"]
+        func values(_ out: URL) throws -> [String: Any] {
+            let records = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("metrics.json")))
+                    as? [[String: Any]])
+            return Dictionary(
+                records.map { ("\($0["image"]!) \($0["metric"]!)", $0["value"]!) }, uniquingKeysWith: { first, _ in first })
+        }
+        // The whole photo holds all of the map; an empty box holds nothing, which is undefined.
+        let boxes = folder.appendingPathComponent("boxes.json")
+        try Data(#"{"0000-ankle-boot.png": [[0, 0, 28, 28]], "0002-trouser.png": [[3, 3, 3, 9]]}"#.utf8).write(to: boxes)
+        let boxed = folder.appendingPathComponent("boxed")
+        let result = try run(
+            base + ["--metrics", "pointing-game,attribution-localisation", "--boxes", boxes.path, "--out", boxed.path])
+        #expect(result.status == 0, "\(result.error)")
+        let scores = try values(boxed)
+        #expect(scores["0000-ankle-boot.png pointing-game"] as? Double == 1)
+        #expect(abs((scores["0000-ankle-boot.png attribution-localisation"] as? Double ?? 0) - 1) < 1e-6)
+        #expect(scores["0002-trouser.png pointing-game"] as? String == "nan")
+        // A mask of the left half holds part of the map.
+        let masks = folder.appendingPathComponent("masks")
+        try FileManager.default.createDirectory(at: masks, withIntermediateDirectories: true)
+        for image in images {
+            let name = URL(fileURLWithPath: image).deletingPathExtension().lastPathComponent
+            try Image(width: 28, height: 28, channels: 1, pixels: (0..<784).map { $0 % 28 < 14 ? 255 : 0 })
+                .writePNG(to: masks.appendingPathComponent("\(name).png").path)
+        }
+        let masked = folder.appendingPathComponent("masked")
+        #expect(
+            try run(base + ["--metrics", "attribution-localisation", "--masks", masks.path, "--out", masked.path]).status == 0)
+        let share = try #require(try values(masked)["0002-trouser.png attribution-localisation"] as? Double)
+        #expect(share > 0.05 && share < 0.95)
+        // The metrics that explain again run the method given.
+        let again = folder.appendingPathComponent("again")
+        let rerun = try run(
+            base + [
+                "--metrics", "max-sensitivity,mprt,random-logit", "--metric-option", "max-sensitivity.samples=2", "--out",
+                again.path,
+            ])
+        #expect(rerun.status == 0, "\(rerun.error)")
+        #expect(try values(again).values.allSatisfy { ($0 as? Double)?.isFinite == true })
+
+        let refused = folder.appendingPathComponent("refused")
+        for (arguments, message) in [
+            (["--metrics", "pointing-game"], "pointing-game needs where the object is: give --boxes FILE or --masks DIR"),
+            (["--metrics", "pointing-game", "--boxes", "Package.swift"], "--boxes: Package.swift is not JSON"),
+            (["--metrics", "pointing-game", "--masks", folder.path], "0000-ankle-boot.png"),
+        ] {
+            let result = try run(base + arguments + ["--out", refused.path])
+            #expect(result.status != 0 && result.error.contains(message), "\(result.error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: refused.path))
+    }
+
     @Test func explainDrawsWithTheChosenColormapAndStyle() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-colors-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

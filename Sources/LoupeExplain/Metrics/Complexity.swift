@@ -34,8 +34,4 @@ extension ExplanationMetric {
 }
 
 /// The map divided by its largest magnitude (unless all zero) and made absolute, flattened.
-private func quantusMagnitudes(_ map: Tensor) -> [Float] {
-    let values = map.scalars
-    let largest = values.map(abs).max() ?? 0
-    return largest == 0 ? values.map(abs) : values.map { abs($0 / largest) }
-}
+func quantusMagnitudes(_ map: Tensor) -> [Float] { maxNormalised(map.scalars).map(abs) }

@@ -33,6 +33,19 @@ public struct ExplanationMetric: Sendable, Hashable {
         }
     }
 
+    /// Makes a map again as the method that made the scored one does, for a metric that explains
+    /// other inputs, models or classes (sensitivity, MPRT, random logit): `(model, input
+    /// [1, C, H, W], target)` to what a metric sees (``metricMap(_:of:inputShape:)``).
+    public typealias Explainer = (Module, Tensor, Int) throws -> Tensor
+
+    /// What a metric needs besides the model, the input and the map.
+    public enum Requirement: String, Sendable {
+        /// The method that made the map (an ``Explainer``).
+        case explainer
+        /// Where the object is: a region `[H, W]`, 1 inside and 0 outside (boxes or a mask).
+        case region
+    }
+
     /// What a metric is run on: one image.
     public struct Context {
         public var model: Module
@@ -48,9 +61,31 @@ public struct ExplanationMetric: Sendable, Hashable {
         public var copiesPerPass: Int
         /// Told the model passes done and in all.
         public var progress: (Int, Int) -> Void
+        /// The method that made the map, where the metric requires it.
+        public var explain: Explainer?
+        /// Where the object is, `[H, W]`, where the metric requires it.
+        public var region: Tensor?
+        /// Every random draw the metric makes.
+        public var draws: any MetricDraws
+
+        /// The map's values for every input value, `[C·H·W]`: a layer map repeated for each
+        /// channel (as Quantus broadcasts a map to the input's shape).
+        public var broadcastMap: [Float] {
+            let values = map.scalars
+            return map.rank == 3 ? values : (0..<input.shape[1]).flatMap { _ in values }
+        }
 
         /// A count parameter's value.
         public func count(_ key: String) -> Int { Int(parameters[key]!) }
+
+        /// The map of `target` for `input` under `model`, as the method that made ``map`` makes it.
+        public func explained(_ model: Module, _ input: Tensor, _ target: Int) throws -> Tensor {
+            let made = try explain!(model, input, target)
+            guard made.shape == map.shape else {
+                throw ExplanationError("the method's map is \(made.shape), the scored map \(map.shape)")
+            }
+            return made
+        }
     }
 
     /// A metric's outcome on one image.
@@ -71,16 +106,19 @@ public struct ExplanationMetric: Sendable, Hashable {
     public let summary: String
     public let direction: Direction
     public let parameters: [Parameter]
+    /// What it needs besides the model, the input and the map.
+    public let requirements: Set<Requirement>
     private let run: @Sendable (Context) throws -> Result
 
     public init(
         name: String, summary: String, direction: Direction, parameters: [Parameter] = [],
-        run: @escaping @Sendable (Context) throws -> Result
+        requirements: Set<Requirement> = [], run: @escaping @Sendable (Context) throws -> Result
     ) {
         self.name = name
         self.summary = summary
         self.direction = direction
         self.parameters = parameters
+        self.requirements = requirements
         self.run = run
     }
 
@@ -92,10 +130,15 @@ public struct ExplanationMetric: Sendable, Hashable {
     /// - Parameters:
     ///   - input: `[1, C, H, W]`.
     ///   - settings: values for some of ``parameters``, by key; the rest keep their defaults.
+    ///   - explain: the method that made `map`, for a metric that requires it.
+    ///   - region: where the object is, `[H, W]` (1 inside, 0 outside), for a metric that
+    ///     requires it.
+    ///   - draws: the metric's random draws (by default seeded with 0, so a run repeats).
     /// - Throws: ``ExplanationError`` for an unknown or invalid setting, a map of the wrong shape
-    ///   or with values that are not finite.
+    ///   or with values that are not finite, or a requirement not given.
     public func evaluate(
         _ model: Module, input: Tensor, target: Int, map: Tensor, settings: [String: Double] = [:],
+        explain: Explainer? = nil, region: Tensor? = nil, draws: (any MetricDraws)? = nil,
         copiesPerPass: Int = 16, progress: ((Int, Int) -> Void)? = nil
     ) throws -> Result {
         guard input.rank == 4, input.shape[0] == 1 else {
@@ -109,12 +152,22 @@ public struct ExplanationMetric: Sendable, Hashable {
         guard map.scalars.allSatisfy(\.isFinite) else {
             throw ExplanationError("\(name): the map has values that are not finite")
         }
+        if requirements.contains(.explainer) && explain == nil {
+            throw ExplanationError("\(name) explains again, and needs the method that made the map")
+        }
+        if requirements.contains(.region) {
+            guard let region else { throw ExplanationError("\(name) needs where the object is (boxes or a mask)") }
+            guard region.shape == [height, width] else {
+                throw ExplanationError("\(name): the region must be [\(height), \(width)]; got \(region.shape)")
+            }
+        }
         let values = try resolvedParameters(settings)
         return try withoutGradients {
             try run(
                 Context(
                     model: model, input: input, target: target, map: map, parameters: values,
-                    copiesPerPass: Swift.max(1, copiesPerPass), progress: progress ?? { _, _ in }))
+                    copiesPerPass: Swift.max(1, copiesPerPass), progress: progress ?? { _, _ in }, explain: explain,
+                    region: region, draws: draws ?? SeededMetricDraws(seed: 0)))
         }
     }
 
@@ -163,7 +216,9 @@ public struct ExplanationMetric: Sendable, Hashable {
 /// Every explanation metric Loupe has, by name, in the order the help lists them.
 public enum MetricRegistry {
     public static let all: [ExplanationMetric] = [
-        .deletion, .insertion, .pixelFlipping, .regionPerturbation, .averageDrop, .averageIncrease, .sparseness, .complexity,
+        .deletion, .insertion, .pixelFlipping, .regionPerturbation, .roadMostRelevantFirst, .roadLeastRelevantFirst,
+        .faithfulnessCorrelation, .averageDrop, .averageIncrease, .maxSensitivity, .avgSensitivity, .mprt, .randomLogit,
+        .sparseness, .complexity, .pointingGame, .attributionLocalisation,
     ]
 
     /// The metric called `name`, if any.

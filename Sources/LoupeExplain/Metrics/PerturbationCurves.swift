@@ -49,14 +49,11 @@ extension ExplanationMetric {
             )
         ]
     ) { context in
-        let (channels, plane) = (context.input.shape[1], context.input.shape[2] * context.input.shape[3])
-        let values = context.map.scalars
-        let broadcast = context.map.rank == 3 ? values : (0..<channels).flatMap { _ in values }
         let input = context.input.scalars
         let black = input.min() ?? 0
-        let order = descendingOrder(broadcast)
+        let order = descendingOrder(context.broadcastMap)
         let curve = perturbationCurve(
-            context, from: input, to: [Float](repeating: black, count: channels * plane),
+            context, from: input, to: [Float](repeating: black, count: input.count),
             steps: steps(of: order, size: context.count("features")), includingStart: false)
         return Result(value: trapezoidalArea(curve), curve: curve)
     }
@@ -71,8 +68,7 @@ extension ExplanationMetric {
 private func pixelCurve(_ context: ExplanationMetric.Context, from start: [Float], to finish: [Float]) -> ExplanationMetric.Result
 {
     let (channels, plane) = (context.input.shape[1], context.input.shape[2] * context.input.shape[3])
-    let map = context.map.rank == 3 ? context.map.sum(along: 0) : context.map
-    let pixels = descendingOrder(map.scalars)
+    let pixels = descendingOrder(planeMap(context).scalars)
     let order = pixels.flatMap { pixel in (0..<channels).map { $0 * plane + pixel } }
     let curve = perturbationCurve(
         context, from: start, to: finish, steps: steps(of: order, size: context.count("step") * channels), includingStart: true)
@@ -104,31 +100,36 @@ func perturbationCurve(
     _ context: ExplanationMetric.Context, from start: [Float], to finish: [Float], steps: [ArraySlice<Int>],
     includingStart: Bool
 ) -> [Float] {
-    let points = steps.count + (includingStart ? 1 : 0)
-    let shape = Array(context.input.shape.dropFirst())
     var current = start
-    var curve: [Float] = []
-    curve.reserveCapacity(points)
-    var point = 0
-    while point < points {
-        let copies = Swift.min(context.copiesPerPass, points - point)
-        var batch: [Float] = []
-        batch.reserveCapacity(copies * current.count)
-        for copy in 0..<copies {
-            let step = point + copy - (includingStart ? 1 : 0)
-            if step >= 0 {
-                for index in steps[step] { current[index] = finish[index] }
-            }
-            batch += current
+    return targetProbabilities(context, count: steps.count + (includingStart ? 1 : 0)) { point in
+        let step = point - (includingStart ? 1 : 0)
+        if step >= 0 {
+            for index in steps[step] { current[index] = finish[index] }
         }
+        return current
+    }
+}
+
+/// The target's softmax probability for `count` inputs, each `[C·H·W]` as `make` returns it for
+/// 0, 1, … in turn, run through the model `copiesPerPass` at a time.
+func targetProbabilities(_ context: ExplanationMetric.Context, count: Int, make: (Int) -> [Float]) -> [Float] {
+    let shape = Array(context.input.shape.dropFirst())
+    var result: [Float] = []
+    result.reserveCapacity(count)
+    var done = 0
+    while done < count {
+        let copies = Swift.min(context.copiesPerPass, count - done)
+        var batch: [Float] = []
+        batch.reserveCapacity(copies * context.input.count)
+        for copy in 0..<copies { batch += make(done + copy) }
         let logits = context.model(Tensor(shape: [copies] + shape, scalars: batch))
         let probabilities = logits.softmax(along: 1).scalars
         let classes = logits.shape[1]
-        curve += (0..<copies).map { probabilities[$0 * classes + context.target] }
-        point += copies
-        context.progress(point, points)
+        result += (0..<copies).map { probabilities[$0 * classes + context.target] }
+        done += copies
+        context.progress(done, count)
     }
-    return curve
+    return result
 }
 
 extension ExplanationMetric {

@@ -22,8 +22,7 @@ extension ExplanationMetric {
     ) { context in
         let (channels, height, width) = (context.input.shape[1], context.input.shape[2], context.input.shape[3])
         let patch = context.count("patch")
-        let values = context.map.scalars
-        let broadcast = context.map.rank == 3 ? values : (0..<channels).flatMap { _ in values }
+        let broadcast = context.broadcastMap
         // Quantus pads each side to whole patches, the smaller half before: floor(p − H mod p) / 2.
         let (top, left) = (
             height % patch == 0 ? 0 : (patch - height % patch) / 2, width % patch == 0 ? 0 : (patch - width % patch) / 2

@@ -148,6 +148,21 @@ public final class ONNXGraph {
     }
 
     /// The operator type of each node, in execution order.
+    /// The nodes that read float parameters, in execution order, each with the parameters it is
+    /// the first to read: what a model-randomization test resets, node by node.
+    var randomizableLayers: [RandomizableLayer] {
+        var claimed = Set<String>()
+        return nodes.compactMap { node in
+            let names = node.inputs.filter { parameterIndex[$0] != nil && claimed.insert($0).inserted }
+            guard !names.isEmpty else { return nil }
+            // BatchNormalization(X, scale, B, mean, var): a reset sets scale and var to 1.
+            let ones = node.operation == "BatchNormalization" && node.inputs.count == 5 ? [node.inputs[1], node.inputs[4]] : []
+            return RandomizableLayer(
+                name: node.name.isEmpty ? node.outputs.first ?? "" : node.name,
+                parameters: names.map { ($0, parameterIndex[$0]!) }, ones: Set(ones))
+        }
+    }
+
     public var operations: [String] { nodes.map(\.operation) }
 
     /// Every tensor name a node produces, and every node name, in execution order.

@@ -136,6 +136,8 @@ public final class ONNXModule: Module {
 
     public override var localParameters: [(name: String, parameter: Parameter)] { graph.parameters }
 
+    public override var randomizableLayers: [RandomizableLayer] { graph.randomizableLayers }
+
     public override func forward(_ input: Tensor) -> Tensor {
         do {
             return try run(input, offer: { name, tensor in Module.offerToTaps(tensor, named: name) }, observes: Module.isTapped)
