@@ -245,9 +245,12 @@ struct MetricsCommand: ParsableCommand {
                 // Undefined values (NaN: an empty region, a constant curve) are left out, as NumPy's nanmean.
                 let values = records.filter { $0.metric == metric.name && $0.method == method.name && !$0.value.isNaN }
                     .map(\.value)
-                return (method.name, values.reduce(0, +) / Float(Swift.max(values.count, 1)))
+                return (method.name, values.isEmpty ? Float.nan : values.reduce(0, +) / Float(values.count))
             }
-            let ranked = means.sorted { metric.direction == .higherIsBetter ? $0.1 > $1.1 : $0.1 < $1.1 }
+            // A method with no defined value at all ranks last.
+            let ranked = means.sorted {
+                $1.1.isNaN ? !$0.1.isNaN : !$0.1.isNaN && (metric.direction == .higherIsBetter ? $0.1 > $1.1 : $0.1 < $1.1)
+            }
             // Equal means share a rank (1, 1, 3).
             let line = ranked.enumerated().map { position, entry in
                 let rank = (ranked.firstIndex { $0.1 == entry.1 } ?? position) + 1

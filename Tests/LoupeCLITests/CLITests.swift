@@ -189,7 +189,8 @@ struct CLITests {
                 try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("metrics.json")))
                     as? [[String: Any]])
             return Dictionary(
-                records.map { ("\($0["image"]!) \($0["metric"]!)", $0["value"]!) }, uniquingKeysWith: { first, _ in first })
+                records.map { ("\($0["image"]!) \($0["method"]!) \($0["metric"]!)", $0["value"]!) },
+                uniquingKeysWith: { first, _ in first })
         }
         // The whole photo holds all of the map; an empty box holds nothing, which is undefined.
         let boxes = folder.appendingPathComponent("boxes.json")
@@ -199,9 +200,9 @@ struct CLITests {
             base + ["--metrics", "pointing-game,attribution-localisation", "--boxes", boxes.path, "--out", boxed.path])
         #expect(result.status == 0, "\(result.error)")
         let scores = try values(boxed)
-        #expect(scores["0000-ankle-boot.png pointing-game"] as? Double == 1)
-        #expect(abs((scores["0000-ankle-boot.png attribution-localisation"] as? Double ?? 0) - 1) < 1e-6)
-        #expect(scores["0002-trouser.png pointing-game"] as? String == "nan")
+        #expect(scores["0000-ankle-boot.png saliency pointing-game"] as? Double == 1)
+        #expect(abs((scores["0000-ankle-boot.png saliency attribution-localisation"] as? Double ?? 0) - 1) < 1e-6)
+        #expect(scores["0002-trouser.png saliency pointing-game"] as? String == "nan")
         // A mask of the left half holds part of the map.
         let masks = folder.appendingPathComponent("masks")
         try FileManager.default.createDirectory(at: masks, withIntermediateDirectories: true)
@@ -213,17 +214,22 @@ struct CLITests {
         let masked = folder.appendingPathComponent("masked")
         #expect(
             try run(base + ["--metrics", "attribution-localisation", "--masks", masks.path, "--out", masked.path]).status == 0)
-        let share = try #require(try values(masked)["0002-trouser.png attribution-localisation"] as? Double)
+        let share = try #require(try values(masked)["0002-trouser.png saliency attribution-localisation"] as? Double)
         #expect(share > 0.05 && share < 0.95)
-        // The metrics that explain again run the method given.
+        // The metrics that explain again run the methods given, gradient-free work around them
+        // or not (a CAM's gradients at its layer included).
         let again = folder.appendingPathComponent("again")
         let rerun = try run(
-            base + [
+            base.dropLast() + [
+                "saliency,grad-cam",
                 "--metrics", "max-sensitivity,mprt,random-logit", "--metric-option", "max-sensitivity.samples=2", "--out",
                 again.path,
             ])
         #expect(rerun.status == 0, "\(rerun.error)")
-        #expect(try values(again).values.allSatisfy { ($0 as? Double)?.isFinite == true })
+        let explainedAgain = try values(again)
+        #expect(
+            explainedAgain.count == 2 * 2 * 3 && explainedAgain.values.allSatisfy { ($0 as? Double)?.isFinite == true },
+            "\(explainedAgain)")
 
         let refused = folder.appendingPathComponent("refused")
         for (arguments, message) in [

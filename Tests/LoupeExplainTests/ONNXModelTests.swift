@@ -26,6 +26,33 @@ struct ONNXModelTests {
         #expect(worst <= 1e-4 * scale, "\(what): max |Δ| \(worst) against max |reference| \(scale)")
     }
 
+    @Test func mprtRandomizesAnONNXGraphNodeByNodeFromTheTop() throws {
+        let loaded = try LoadedModel.load(fixture("small-cnn", "small-cnn.onnx").path, architecture: nil)
+        let model = loaded.module
+        let layers = model.randomizableLayers
+        // Every weight belongs to exactly one node, in execution order.
+        #expect(layers.flatMap { $0.parameters.map(\.key) }.sorted() == model.namedParameters().map(\.key).sorted())
+        #expect(layers.count >= 3)
+        let before = model.namedParameters().map(\.parameter.value.scalars)
+        let x = try NPY.read(fixture("small-cnn", "input.npy").path)
+        let explain: ExplanationMetric.Explainer = { model, input, target in
+            try AttributionMethod.saliency.attribute(model, input: input, target: .classes([target])).attribution[0]
+        }
+        let map = try explain(model, x, 0)
+        let result = try ExplanationMetric.mprt.evaluate(model, input: x, target: 0, map: map, explain: explain)
+        let curve = try #require(result.curve)
+        #expect(curve.count == layers.count + 1 && abs(curve[0] - 1) < 1e-6)
+        #expect(curve.last! < 0.9)
+        #expect(model.namedParameters().map(\.parameter.value.scalars) == before)
+
+        // A BatchNormalization node resets to scale 1, shift 0, mean 0, variance 1.
+        let normalized = try LoadedModel.load(fixture("batch-norm-cnn", "unfolded.onnx").path, architecture: nil).module
+        let norm = try #require(normalized.randomizableLayers.first { $0.ones.count == 2 })
+        SeededMetricDraws(seed: 0).randomize(norm)
+        let values = norm.parameters.map { (norm.ones.contains($0.key), Set($0.parameter.value.scalars)) }
+        #expect(values.count == 4 && values.allSatisfy { $0.1 == [$0.0 ? 1 : 0] })
+    }
+
     @Test func smallCNNMatchesOnnxruntimeAndCaptum() throws {
         let loaded = try LoadedModel.load(fixture("small-cnn", "small-cnn.onnx").path, architecture: nil)
         let settings = try parameters("small-cnn")

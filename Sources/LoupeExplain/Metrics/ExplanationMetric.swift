@@ -80,7 +80,7 @@ public struct ExplanationMetric: Sendable, Hashable {
 
         /// The map of `target` for `input` under `model`, as the method that made ``map`` makes it.
         public func explained(_ model: Module, _ input: Tensor, _ target: Int) throws -> Tensor {
-            let made = try explain!(model, input, target)
+            let made = try withGradients { try explain!(model, input, target) }
             guard made.shape == map.shape else {
                 throw ExplanationError("the method's map is \(made.shape), the scored map \(map.shape)")
             }

@@ -61,3 +61,9 @@ extension Tensor {
 public func withoutGradients<Result>(_ body: () throws -> Result) rethrows -> Result {
     try GradientRecording.$isEnabled.withValue(false, operation: body)
 }
+
+/// Runs `body` recording operations again inside ``withoutGradients(_:)`` (like
+/// `torch.enable_grad()`): an explanation made in the middle of gradient-free work.
+public func withGradients<Result>(_ body: () throws -> Result) rethrows -> Result {
+    try GradientRecording.$isEnabled.withValue(true, operation: body)
+}
