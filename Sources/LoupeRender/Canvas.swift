@@ -7,9 +7,11 @@ public struct RGB: Equatable, Sendable {
 
     public static let white = RGB(1, 1, 1), black = RGB(0, 0, 0), text = RGB(0.13, 0.13, 0.13)
     public static let axis = RGB(0.35, 0.35, 0.35), grid = RGB(0.9, 0.9, 0.9)
-    /// matplotlib's first four "tab10" colors, for plot lines.
+    /// matplotlib's "tab10" colors, for plot lines.
     public static let series = [
         RGB(0.122, 0.467, 0.706), RGB(1.0, 0.498, 0.055), RGB(0.173, 0.627, 0.173), RGB(0.839, 0.153, 0.157),
+        RGB(0.580, 0.404, 0.741), RGB(0.549, 0.337, 0.294), RGB(0.890, 0.467, 0.761), RGB(0.498, 0.498, 0.498),
+        RGB(0.737, 0.741, 0.133), RGB(0.090, 0.745, 0.812),
     ]
 }
 

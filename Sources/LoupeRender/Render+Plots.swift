@@ -17,9 +17,10 @@ public struct PlotSeries {
 }
 
 extension Render {
-    /// A line plot with axes, ticks, a title and a legend.
+    /// A line plot with axes, ticks, a title and, unless `legend` is false (for more lines than
+    /// fit on the title's line), a legend.
     public static func linePlot(
-        _ series: [PlotSeries], title: String, xLabel: String, width: Int = 420, height: Int = 260
+        _ series: [PlotSeries], title: String, xLabel: String, width: Int = 420, height: Int = 260, legend: Bool = true
     ) -> Image {
         let points = series.flatMap(\.points)
         precondition(!points.isEmpty, "linePlot: needs at least one point")
@@ -36,6 +37,7 @@ extension Render {
                 frame.canvas.line(from: start, to: end, color: line.color, lineWidth: 2)
             }
             for point in positions { frame.canvas.line(from: point, to: point, color: line.color, lineWidth: 5) }
+            guard legend else { continue }
             frame.canvas.line(from: (Float(legendX), 14), to: (Float(legendX + 18), 14), color: line.color, lineWidth: 2)
             legendX += 24 + frame.canvas.text(line.name, x: legendX + 24, y: 6) + 12
         }

@@ -40,6 +40,17 @@ public struct Report {
         public var displayWidth = 196
         /// Links shown under the title, as (text, relative address): the other pages of a run.
         public var links: [(text: String, address: String)] = []
+        /// Metrics that score each method's map: their values go beside the pictures, their
+        /// deletion and insertion curves into a plot, and a table at the top ranks the methods.
+        /// With ``ExplanationMetric/mprt``, the first image also shows the maps as the model's
+        /// layers are randomized from the top. Metrics that need a region cannot be shown here.
+        public var metrics: [ExplanationMetric] = []
+        /// Values for some of each metric's parameters, by metric name.
+        public var metricSettings: [String: [String: Double]] = [:]
+        /// Seeds the metrics' random draws.
+        public var metricSeed: UInt64 = 0
+        /// The most randomization steps the MPRT strip shows after the untouched model's map.
+        public var randomizationSteps = 5
 
         public init() {}
     }
@@ -56,6 +67,8 @@ public struct Report {
     private var imageCount = 0
     private var extraSections: [String] = []
     private var seconds: [AttributionMethod: Double] = [:]
+    /// Each metric's values by method, one per image.
+    private var metricValues: [String: [String: [Float]]] = [:]
 
     public init(title: String, model: LoadedModel, modelName: String, settings: Settings = Settings()) {
         self.title = title
@@ -88,6 +101,7 @@ public struct Report {
             try HTML.image(Image(tensor: photo), displayWidth: width, alt: name).figure(caption: "input", width: width)
         ]
         var histograms: [String] = []
+        var curves: [String: [(method: String, curve: [Float])]] = [:]
         for method in settings.methods {
             progress(method.name)
             let start = Date()
@@ -99,9 +113,19 @@ public struct Report {
             let layerNote =
                 (result.layers.isEmpty ? "" : " at \(result.layers.joined(separator: ", "))")
                 + (method.attributesToLayer && result.attribution.abs().max().scalar == 0 ? " (zero everywhere)" : "")
+            var scores = ""
+            for metric in settings.metrics {
+                progress("\(method.name): \(metric.name)")
+                let scored = try score(metric, of: method, result.attribution, input: input, target: top)
+                metricValues[metric.name, default: [:]][method.name, default: []].append(scored.value)
+                scores += " · \(metric.name) \(Report.formatted(scored.value))"
+                if let curve = scored.curve, Report.plottedCurves.contains(metric.name) {
+                    curves[metric.name, default: []].append((method.name, curve))
+                }
+            }
             overlays.append(
                 try HTML.image(picture, displayWidth: width, alt: method.name)
-                    .figure(caption: "\(method.name)\(layerNote) · \(Report.milliseconds(elapsed))", width: width))
+                    .figure(caption: "\(method.name)\(layerNote) · \(Report.milliseconds(elapsed))\(scores)", width: width))
             histograms.append(
                 try HTML.image(
                     Render.histogram(result.attribution, title: "\(method.name): raw values", width: 300, height: 180),
@@ -121,6 +145,10 @@ public struct Report {
         html +=
             "<h3>Why \(HTML.escape(top < classes.count ? classes[top] : "class \(top)"))? Each method's attribution for the top class</h3>\n"
         html += "<div class=\"row\">\(overlays.joined(separator: "\n"))</div>\n"
+        html += try curvePlots(curves)
+        if imageCount == 0, settings.metrics.contains(.mprt) {
+            html += try randomizationStrip(input: input, target: top, photo: photo, progress: progress)
+        }
         if !histograms.isEmpty {
             html +=
                 "<details><summary>Histograms of the raw attributions</summary><div class=\"row\">\(histograms.joined(separator: "\n"))</div></details>\n"
@@ -132,6 +160,85 @@ public struct Report {
         if spool == nil { spool = try Spool() }
         try spool!.append(html)
         imageCount += 1
+    }
+
+    /// The curves that a plot per image shows, one line per method.
+    static let plottedCurves: Set<String> = ["deletion", "insertion"]
+
+    /// `metric`'s result on a method's attribution of one image (`[1, …]`); metrics that explain
+    /// again run the same method with the report's settings.
+    private func score(
+        _ metric: ExplanationMetric, of method: AttributionMethod, _ attribution: Tensor, input: Tensor, target: Int
+    ) throws -> ExplanationMetric.Result {
+        let options = settings.options
+        let explain: ExplanationMetric.Explainer = { model, input, target in
+            ExplanationMetric.metricMap(
+                try method.attribute(model, input: input, target: .classes([target]), options: options).attribution,
+                of: method, inputShape: input.shape)
+        }
+        return try metric.evaluate(
+            model.module, input: input, target: target,
+            map: ExplanationMetric.metricMap(attribution, of: method, inputShape: input.shape),
+            settings: settings.metricSettings[metric.name] ?? [:], explain: explain,
+            draws: SeededMetricDraws(seed: settings.metricSeed))
+    }
+
+    /// One plot per curve metric (deletion, insertion), a line per method, with a legend in
+    /// the page's colours.
+    private func curvePlots(_ curves: [String: [(method: String, curve: [Float])]]) throws -> String {
+        let figures = try settings.metrics.compactMap { metric -> String? in
+            guard let lines = curves[metric.name], !lines.isEmpty else { return nil }
+            let series = lines.enumerated().map { index, line in
+                PlotSeries(
+                    line.method, points: line.curve.enumerated().map { (Float($0.offset), $0.element) },
+                    color: RGB.series[index % RGB.series.count])
+            }
+            let plot = Render.linePlot(
+                series, title: "\(metric.name): target probability", xLabel: "step", width: 360, height: 220, legend: false)
+            return try HTML.image(plot, alt: "\(metric.name) curves").figure(caption: "")
+        }
+        guard !figures.isEmpty else { return "" }
+        let legend = settings.methods.enumerated().map { index, method in
+            let color = RGB.series[index % RGB.series.count]
+            let css = "rgb(\(Int(color.red * 255)),\(Int(color.green * 255)),\(Int(color.blue * 255)))"
+            return "<span style=\"color:\(css)\">&#9632;</span> \(HTML.escape(method.name))"
+        }.joined(separator: " &nbsp; ")
+        return "<div class=\"row\">\(figures.joined(separator: "\n"))</div>\n<p class=\"note\">\(legend)</p>\n"
+    }
+
+    /// Adebayo et al.'s figure for one image: each method's map with the model untouched, then as
+    /// its layers are reset from the top (cascading), at up to ``Settings/randomizationSteps``
+    /// evenly spaced steps, the last with every layer reset.
+    private func randomizationStrip(
+        input: Tensor, target: Int, photo: Tensor, progress: (String) -> Void
+    ) throws -> String {
+        let network = model.module
+        let layers = network.randomizableLayers.count
+        guard layers > 0 else { return "" }
+        let shown = Set(
+            (1...Swift.min(settings.randomizationSteps, layers)).map {
+                layers * $0 / Swift.min(settings.randomizationSteps, layers)
+            } + [0])
+        var rows = ""
+        for method in settings.methods {
+            progress("\(method.name): cascading randomization")
+            var figures: [String] = []
+            var step = 0
+            try ExplanationMetric.cascadingRandomization(of: network, draws: SeededMetricDraws(seed: settings.metricSeed)) {
+                layer in
+                defer { step += 1 }
+                guard shown.contains(step) else { return }
+                let result = try method.attribute(network, input: input, target: .classes([target]), options: settings.options)
+                let picture = try Render.attributionPicture(
+                    result.attribution[0], attributesToLayer: method.attributesToLayer, on: photo)
+                figures.append(
+                    try HTML.image(picture, displayWidth: 96, alt: "\(method.name) \(layer ?? "model")").figure(
+                        caption: layer.map { "to \($0)" } ?? method.name, width: 96))
+            }
+            rows += "<div class=\"row\">\(figures.joined(separator: "\n"))</div>\n"
+        }
+        return "<h3>Model parameter randomization (Adebayo et al.): each map as the layers are reset from the top</h3>\n"
+            + rows
     }
 
     /// Adds a section of figures under a heading, with an optional paragraph.
@@ -189,6 +296,27 @@ public struct Report {
         let times = settings.methods.map { method in
             [method.name, images > 0 ? Report.milliseconds((seconds[method] ?? 0) / Double(images)) : "-"]
         }
+        let rankings = settings.metrics.map { metric in
+            let ranking = MetricRanking(
+                metric: metric, values: settings.methods.map { ($0.name, metricValues[metric.name]?[$0.name] ?? []) })
+            let rows = ranking.entries.map { entry in
+                [
+                    String(entry.rank), entry.method, Report.formatted(entry.mean),
+                    entry.interval.map { "\(Report.formatted($0.low)) to \(Report.formatted($0.high))" } ?? "-",
+                ]
+            }
+            return HTML.table(
+                rows, header: ["#", "method", "\(metric.name) (\(metric.direction.rawValue) is better)", "95% interval"])
+        }
+        let ranking =
+            rankings.isEmpty
+            ? ""
+            : """
+            <h2>Methods ranked by each metric</h2>
+            <p class="note">The mean over the images; the interval is a bootstrap of the mean (1,000 resamples of the images, \
+            seed 0), shown from \(MetricRanking.minimumImagesForInterval) images on.</p>
+            <div class="row">\(rankings.joined())</div>
+            """
         return """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>\(HTML.escape(title))</title>
@@ -197,6 +325,7 @@ public struct Report {
             \(settings.links.map { "<p><a href=\"\(HTML.escape($0.address))\">\(HTML.escape($0.text))</a></p>" }.joined())
             <h2>Run summary</h2>
             <div class="row">\(HTML.table(rows))\(HTML.table(times, header: ["method", "time per image"]))</div>
+            \(ranking)
 
             """
     }
@@ -220,6 +349,9 @@ public struct Report {
     }
 
     static func milliseconds(_ seconds: Double) -> String { String(format: "%.1f ms", seconds * 1000) }
+
+    /// A metric value with four significant digits ("nan" where it is undefined).
+    static func formatted(_ value: Float) -> String { value.isNaN ? "nan" : String(format: "%.4g", value) }
 }
 
 extension String {

@@ -51,6 +51,9 @@ struct Demo: ParsableCommand {
         settings.options.stride = 2
         settings.options.sigmas = [0.5, 1, 2, 4]
         settings.displayWidth = 112
+        // Deletion and insertion 28 pixels (a row) a step; MPRT on this small model only.
+        settings.metrics = [.deletion, .insertion, .sparseness, .mprt]
+        settings.metricSettings = ["deletion": ["step": 28], "insertion": ["step": 28]]
         var report = Report(
             title: "Loupe demo: a small CNN on Fashion-MNIST", model: loaded, modelName: model, settings: settings)
 
@@ -96,6 +99,9 @@ struct Demo: ParsableCommand {
         var settings = Report.Settings()
         settings.methods = [.saliency, .smoothgrad, .guidedBackprop, .gradCAM, .guidedGradCAM, .occlusion]
         settings.links = [("The Fashion-MNIST page: every method, activations, filters, training", "fashion.html")]
+        // Deletion and insertion eight rows (1,792 pixels) a step: 29 points over 224 × 224.
+        settings.metrics = [.deletion, .insertion, .sparseness]
+        settings.metricSettings = ["deletion": ["step": 1792], "insertion": ["step": 1792]]
         var report = Report(
             title: "Loupe demo: torchvision's MobileNetV2 on ImageNet photos", model: loaded, modelName: photoModel,
             settings: settings)

@@ -37,8 +37,7 @@ struct MetricsCommand: ParsableCommand {
     @Option(help: "Metrics, comma-separated, or all: \(MetricRegistry.all.map(\.name).joined(separator: ", ")).")
     var metrics: String
 
-    @Option(help: "A metric's setting, NAME.KEY=VALUE (for example deletion.step=224); repeat for several.")
-    var metricOption: [String] = []
+    @OptionGroup var metricSettings: MetricSettingOptions
 
     @Option(
         help:
@@ -52,9 +51,6 @@ struct MetricsCommand: ParsableCommand {
     )
     var masks: String?
 
-    @Option(help: "Seeds the metrics' random draws (ROAD's noise, sensitivity's perturbations, subsets, classes, new weights).")
-    var seed: UInt64 = 0
-
     @OptionGroup var running: MethodRunOptions
 
     @Option(help: "The folder to write metrics.json, metrics.csv and curves/ into.")
@@ -64,43 +60,11 @@ struct MetricsCommand: ParsableCommand {
         guard images.isEmpty != (input == nil) else { throw ValidationError("give exactly one of --images and --input") }
         guard boxes == nil || masks == nil else { throw ValidationError("give at most one of --boxes and --masks") }
         _ = try attributionMethods(methods)
-        if let needing = try chosenMetrics().first(where: { $0.requirements.contains(.region) }), boxes == nil && masks == nil {
+        if let needing = try explanationMetrics(metrics).first(where: { $0.requirements.contains(.region) }),
+            boxes == nil && masks == nil
+        {
             throw ValidationError("\(needing.name) needs where the object is: give --boxes FILE or --masks DIR")
         }
-        _ = try metricSettings()
-    }
-
-    func chosenMetrics() throws -> [ExplanationMetric] {
-        if metrics == "all" { return MetricRegistry.all }
-        return try CommaList.names(metrics, option: "--metrics").map { name in
-            guard let metric = MetricRegistry.metric(named: name) else {
-                throw ValidationError(
-                    "unknown metric '\(name)'; choose one of \(MetricRegistry.all.map(\.name).joined(separator: ", "))")
-            }
-            return metric
-        }
-    }
-
-    /// `--metric-option`s by metric name, each checked as the metric checks its settings.
-    func metricSettings() throws -> [String: [String: Double]] {
-        var settings: [String: [String: Double]] = [:]
-        for option in metricOption {
-            let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
-            let names = parts[0].split(separator: ".", maxSplits: 1).map(String.init)
-            guard parts.count == 2, names.count == 2, let value = Double(parts[1]) else {
-                throw ValidationError("--metric-option is NAME.KEY=VALUE with a number; got '\(option)'")
-            }
-            guard let metric = MetricRegistry.metric(named: names[0]) else {
-                throw ValidationError("--metric-option: unknown metric '\(names[0])'")
-            }
-            settings[metric.name, default: [:]][names[1]] = value
-            do {
-                _ = try metric.resolvedParameters(settings[metric.name]!)
-            } catch let error as ExplanationError {
-                throw ValidationError("--metric-option: \(error.description)")
-            }
-        }
-        return settings
     }
 
     /// One score, as metrics.json and metrics.csv hold it.
@@ -114,7 +78,9 @@ struct MetricsCommand: ParsableCommand {
     func run() throws {
         let loaded = try model.load()
         let network = loaded.module
-        let (methods, metrics, settings) = (try attributionMethods(self.methods), try chosenMetrics(), try metricSettings())
+        let (methods, metrics, settings) = (
+            try attributionMethods(self.methods), try explanationMetrics(self.metrics), try metricSettings.settings()
+        )
         let needsRegion = metrics.contains { $0.requirements.contains(.region) }
         let boxes = try self.boxes.map(readBoxes)
         // Read every input first, so a bad file stops the run before any work or output.
@@ -139,7 +105,7 @@ struct MetricsCommand: ParsableCommand {
         var options = AttributionMethod.Options()
         sizes.apply(to: &options)
         try running.apply(to: &options)
-        options.seed = seed
+        options.seed = metricSettings.seed
         var records: [Record] = []
         var curves: [(file: String, curve: [Float])] = []
         for (index, (name, x, region)) in inputs.enumerated() {
@@ -162,7 +128,7 @@ struct MetricsCommand: ParsableCommand {
                 for metric in metrics {
                     let result = try metric.evaluate(
                         network, input: x, target: chosen, map: map, settings: settings[metric.name] ?? [:], explain: explain,
-                        region: region, draws: SeededMetricDraws(seed: seed),
+                        region: region, draws: SeededMetricDraws(seed: metricSettings.seed),
                         progress: { done, total in Progress.line("metrics: \(step), \(metric.name) \(done)/\(total)") })
                     records.append(Record(image: name, method: method.name, metric: metric.name, value: result.value))
                     if let curve = result.curve {
@@ -241,24 +207,60 @@ struct MetricsCommand: ParsableCommand {
     /// order given.
     private func printRanking(_ records: [Record], metrics: [ExplanationMetric], methods: [AttributionMethod]) {
         for metric in metrics {
-            let means = methods.map { method in
-                // Undefined values (NaN: an empty region, a constant curve) are left out, as NumPy's nanmean.
-                let values = records.filter { $0.metric == metric.name && $0.method == method.name && !$0.value.isNaN }
-                    .map(\.value)
-                return (method.name, values.isEmpty ? Float.nan : values.reduce(0, +) / Float(values.count))
-            }
-            // A method with no defined value at all ranks last.
-            let ranked = means.sorted {
-                $1.1.isNaN ? !$0.1.isNaN : !$0.1.isNaN && (metric.direction == .higherIsBetter ? $0.1 > $1.1 : $0.1 < $1.1)
-            }
-            // Equal means share a rank (1, 1, 3).
-            let line = ranked.enumerated().map { position, entry in
-                let rank = (ranked.firstIndex { $0.1 == entry.1 } ?? position) + 1
-                return "\(rank). \(entry.0) \(String(format: "%.4g", entry.1))"
-            }
+            let ranking = MetricRanking(
+                metric: metric,
+                values: methods.map { method in
+                    (method.name, records.filter { $0.metric == metric.name && $0.method == method.name }.map(\.value))
+                })
+            let line = ranking.entries.map { "\($0.rank). \($0.method) \(String(format: "%.4g", $0.mean))" }
             print("\(metric.name) (\(metric.direction.rawValue) is better): \(line.joined(separator: "  "))")
         }
         print("Wrote \(out)/metrics.json, metrics.csv and curves/")
+    }
+}
+
+/// `--metric-option` and `--seed`: the metrics' settings, shared by metrics and report.
+struct MetricSettingOptions: ParsableArguments {
+    @Option(help: "A metric's setting, NAME.KEY=VALUE (for example deletion.step=224); repeat for several.")
+    var metricOption: [String] = []
+
+    @Option(help: "Seeds the metrics' random draws (ROAD's noise, sensitivity's perturbations, subsets, classes, new weights).")
+    var seed: UInt64 = 0
+
+    func validate() throws { _ = try settings() }
+
+    /// `--metric-option`s by metric name, each checked as the metric checks its settings.
+    func settings() throws -> [String: [String: Double]] {
+        var settings: [String: [String: Double]] = [:]
+        for option in metricOption {
+            let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
+            let names = parts[0].split(separator: ".", maxSplits: 1).map(String.init)
+            guard parts.count == 2, names.count == 2, let value = Double(parts[1]) else {
+                throw ValidationError("--metric-option is NAME.KEY=VALUE with a number; got '\(option)'")
+            }
+            guard let metric = MetricRegistry.metric(named: names[0]) else {
+                throw ValidationError("--metric-option: unknown metric '\(names[0])'")
+            }
+            settings[metric.name, default: [:]][names[1]] = value
+            do {
+                _ = try metric.resolvedParameters(settings[metric.name]!)
+            } catch let error as ExplanationError {
+                throw ValidationError("--metric-option: \(error.description)")
+            }
+        }
+        return settings
+    }
+}
+
+/// The metrics a comma-separated `--metrics` list names, or every one for `all`.
+func explanationMetrics(_ list: String) throws -> [ExplanationMetric] {
+    if list == "all" { return MetricRegistry.all }
+    return try CommaList.names(list, option: "--metrics").map { name in
+        guard let metric = MetricRegistry.metric(named: name) else {
+            throw ValidationError(
+                "unknown metric '\(name)'; choose one of \(MetricRegistry.all.map(\.name).joined(separator: ", "))")
+        }
+        return metric
     }
 }
 

@@ -10,6 +10,9 @@ struct ReportCommand: ParsableCommand {
             discussion: """
                 Writes DIR/index.html: per image the top-5 prediction, every method's overlay for the top class and the
                 activations of the --layers; a run summary with the time per method. Images are inline; the page needs no network.
+                With --metrics, each picture also shows the metrics' values, deletion and insertion curves are plotted, a table
+                ranks the methods (mean and bootstrap 95% interval), and with mprt the first image shows the maps as the
+                model's layers are randomized from the top.
                 Methods (--methods):
                 \(methodHelp)
                 """)
@@ -31,12 +34,25 @@ struct ReportCommand: ParsableCommand {
 
     @OptionGroup var running: MethodRunOptions
 
+    @Option(
+        help:
+            "Metrics to score each method's map with, comma-separated (see loupe metrics --help): their values beside the pictures, deletion and insertion curves, and a table ranking the methods."
+    )
+    var metrics: String?
+
+    @OptionGroup var metricSettings: MetricSettingOptions
+
     @Option(help: "The folder to write index.html into.")
     var out: String
 
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("give at least one image: --images A.jpg B.png ...") }
         _ = try chosenMethods()
+        if let needing = try metrics.map(explanationMetrics)?.first(where: { $0.requirements.contains(.region) }) {
+            throw ValidationError(
+                "the report cannot score \(needing.name), which needs where the object is: use loupe metrics with --boxes or --masks"
+            )
+        }
     }
 
     func chosenMethods() throws -> [AttributionMethod] {
@@ -52,6 +68,9 @@ struct ReportCommand: ParsableCommand {
         settings.methods = try chosenMethods()
         sizes.apply(to: &settings.options)
         try running.apply(to: &settings.options)
+        settings.metrics = try metrics.map(explanationMetrics) ?? []
+        settings.metricSettings = try metricSettings.settings()
+        settings.metricSeed = metricSettings.seed
         settings.layers =
             try layers.map { try CommaList.names($0, option: "--layers") }
             ?? [settings.options.layers.first ?? loaded.module.defaultCAMLayer(inputShape: prepared[0].input.shape)]

@@ -116,6 +116,31 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: other.path))
     }
 
+    @Test func reportRanksTheMethodsByTheMetrics() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-report-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let images = try FileManager.default.contentsOfDirectory(atPath: "Samples/fashion").filter { $0.hasSuffix(".png") }
+            .sorted().prefix(5).map { "Samples/fashion/\($0)" }
+        let base =
+            ["report", "--model", "Models/fashion-cnn.safetensors", "--images"] + images + ["--methods", "saliency,grad-cam"]
+        let result = try run(
+            base + [
+                "--metrics", "deletion,sparseness,mprt", "--metric-option", "deletion.step=28", "--out", folder.path,
+            ])
+        #expect(result.status == 0, "\(result.error)")
+        let page = try String(contentsOf: folder.appendingPathComponent("index.html"), encoding: .utf8)
+        #expect(page.contains("Methods ranked by each metric") && page.contains("deletion (lower is better)"))
+        // Five images: every method's mean comes with an interval ("a to b"), in each of the three tables.
+        #expect(page.components(separatedBy: " to ").count - 1 >= 3 * 2)
+        #expect(page.contains("alt=\"deletion curves\"") && !page.contains("alt=\"sparseness curves\""))
+        #expect(page.contains("Model parameter randomization") && page.contains("to features.0"))
+        #expect(page.contains("· deletion ") && page.contains("· mprt "))
+
+        let refused = try run(base + ["--metrics", "pointing-game", "--out", folder.path + "-refused"])
+        #expect(refused.status == 2 && refused.error.contains("the report cannot score pointing-game"), "\(refused.error)")
+        #expect(!FileManager.default.fileExists(atPath: folder.path + "-refused"))
+    }
+
     @Test func metricsScoreAndRankTheMethodsAndRefuseBadRequests() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-metrics-\(UUID())")
         defer { try? FileManager.default.removeItem(at: folder) }

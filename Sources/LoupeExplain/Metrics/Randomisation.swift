@@ -19,21 +19,31 @@ extension ExplanationMetric {
         summary: "Rank correlation of the map with maps of the model randomized layer by layer from the top (Quantus MPRT)",
         direction: .lowerIsBetter, requirements: [.explainer]
     ) { context in
-        let layers = Array(context.model.randomizableLayers.reversed())
-        let saved = layers.flatMap { $0.parameters.map { ($0.parameter, $0.parameter.value) } }
-        defer { for (parameter, value) in saved { parameter.value = value } }
         let scored = context.map.scalars.map(abs)
-        func correlation() throws -> Float {
+        var curve: [Float] = []
+        let count = context.model.randomizableLayers.count
+        try cascadingRandomization(of: context.model, draws: context.draws) { layer in
             let made = try context.explained(context.model, context.input, context.target).scalars
-            return Float(spearmanCorrelation(scored, made.map(abs)))
-        }
-        var curve = [try correlation()]
-        for (index, layer) in layers.enumerated() {
-            context.draws.randomize(layer)
-            curve.append(try correlation())
-            context.progress(index + 1, layers.count)
+            curve.append(Float(spearmanCorrelation(scored, made.map(abs))))
+            if layer != nil { context.progress(curve.count - 1, count) }
         }
         return Result(value: curve.reduce(0, +) / Float(curve.count), curve: curve)
+    }
+
+    /// Adebayo et al.'s cascading randomization: calls `body` with the model untouched (`nil`),
+    /// then after resetting each of its ``LoupeNN/Module/randomizableLayers`` from the output back,
+    /// on top of those before, with that layer's name. The parameters are restored afterwards.
+    public static func cascadingRandomization(
+        of model: Module, draws: any MetricDraws, _ body: (String?) throws -> Void
+    ) throws {
+        let layers = Array(model.randomizableLayers.reversed())
+        let saved = layers.flatMap { $0.parameters.map { ($0.parameter, $0.parameter.value) } }
+        defer { for (parameter, value) in saved { parameter.value = value } }
+        try body(nil)
+        for layer in layers {
+            draws.randomize(layer)
+            try body(layer.name)
+        }
     }
 
     /// Quantus' `RandomLogit` (Sixt et al., 2020): the map is made again for a class drawn at
