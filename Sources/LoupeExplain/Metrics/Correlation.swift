@@ -20,14 +20,19 @@ func pearsonCorrelation(_ first: [Double], _ second: [Double]) -> Double {
     return Swift.max(-1, Swift.min(1, product / (squaresFirst * squaresSecond).squareRoot()))
 }
 
-/// Spearman's rank correlation: Pearson's of the ranks, ties given their average rank.
-func spearmanCorrelation(_ first: [Float], _ second: [Float]) -> Double {
-    pearsonCorrelation(averageRanks(first), averageRanks(second))
-}
-
-/// Each value's rank from 1, equal values sharing the mean of their ranks (SciPy's `rankdata`).
+/// Each value's rank from 1, equal values sharing the mean of their ranks (SciPy's `rankdata`):
+/// Spearman's correlation is Pearson's of two lists' ranks.
 func averageRanks(_ values: [Float]) -> [Double] {
-    let order = values.indices.sorted { values[$0] < values[$1] || (values[$0] == values[$1] && $0 < $1) }
+    precondition(values.count < 1 << 32, "averageRanks: at most 2³² values")
+    // Sorted as integers: the value's bits made to order as the values do (negative values'
+    // bits flipped, positive values' sign bit set; −0 before +0 does not matter, they are
+    // equal below), the index in the low half. NaN is not expected here.
+    let keys = values.enumerated().map { index, value -> UInt64 in
+        let bits = value.bitPattern
+        let ordered = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+        return UInt64(ordered) << 32 | UInt64(index)
+    }.sorted()
+    let order = keys.map { Int($0 & 0xFFFF_FFFF) }
     var ranks = [Double](repeating: 0, count: values.count)
     var start = 0
     while start < order.count {

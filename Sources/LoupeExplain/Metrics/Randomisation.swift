@@ -19,12 +19,12 @@ extension ExplanationMetric {
         summary: "Rank correlation of the map with maps of the model randomized layer by layer from the top (Quantus MPRT)",
         direction: .lowerIsBetter, requirements: [.explainer]
     ) { context in
-        let scored = context.map.scalars.map(abs)
+        let scored = averageRanks(context.map.scalars.map(abs))  // ranked once
         var curve: [Float] = []
         let count = context.model.randomizableLayers.count
         try cascadingRandomization(of: context.model, draws: context.draws) { layer in
             let made = try context.explained(context.model, context.input, context.target).scalars
-            curve.append(Float(spearmanCorrelation(scored, made.map(abs))))
+            curve.append(Float(pearsonCorrelation(scored, averageRanks(made.map(abs)))))
             if layer != nil { context.progress(curve.count - 1, count) }
         }
         return Result(value: curve.reduce(0, +) / Float(curve.count), curve: curve)
