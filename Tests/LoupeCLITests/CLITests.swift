@@ -56,21 +56,27 @@ struct CLITests {
         ] {
             #expect(result.output.contains(line), "\(line)")
         }
-        // ImageNet: per photo the input and, per classic method, an overlay and a histogram.
+        // ImageNet: per photo the input, per classic method an overlay and a histogram, and the
+        // deletion and insertion curves; the methods ranked by deletion, insertion and sparseness.
         let (imageNet, photos) = try readSelfContainedPage(folder.appendingPathComponent("index.html").path)
-        #expect(photos.count == 5 * (1 + 2 * 6))
+        #expect(photos.count == 5 * (1 + 2 * 6 + 2))
+        for metric in ["deletion (lower is better)", "insertion (higher is better)", "sparseness (higher is better)"] {
+            #expect(imageNet.contains(metric), "\(metric) missing from the ImageNet page's ranking")
+        }
         // The classic pictures the demo shows, each captioned with its name (and a CAM's layer).
         let classic: [AttributionMethod] = [.saliency, .smoothgrad, .guidedBackprop, .gradCAM, .guidedGradCAM, .occlusion]
         let captions = classic.map { ">\($0.name)" + ($0.attributesToLayer || $0 == .guidedGradCAM ? " at features.18 " : " ") }
         for text in ["MobileNetV2", "grace_hopper.jpg", "bald eagle", "href=\"fashion.html\""] + captions {
             #expect(imageNet.contains(text), "\(text) missing from the ImageNet page")
         }
-        // Fashion-MNIST: per image the input, an overlay and a histogram per method, two activation
-        // grids; then filters and training curves. The default report's: the executable's methods
-        // (this process may register more) that it shows.
+        // Fashion-MNIST: per image the input, an overlay and a histogram per method, two curve
+        // plots and two activation grids; for the first image each method's map as the model's four
+        // layers are reset from the top (MPRT); then filters and training curves. The default
+        // report's: the executable's methods (this process may register more) that it shows.
         let (html, images) = try readSelfContainedPage(folder.appendingPathComponent("fashion.html").path)
         let methods = MethodRegistry.builtIn.filter(\.isInDefaultReport).map(\.name)
-        #expect(images.count == 12 * (1 + 2 * methods.count + 2) + 2 + 1)
+        #expect(images.count == 12 * (1 + 2 * methods.count + 2 + 2) + methods.count * (1 + 4) + 2 + 1)
+        #expect(html.contains("mprt (lower is better)") && html.contains("Model parameter randomization"))
         for method in methods {
             #expect(html.contains(">\(method) "), "\(method) missing from the report")
         }
