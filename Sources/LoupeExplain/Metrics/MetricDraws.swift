@@ -28,10 +28,10 @@ public final class SeededMetricDraws: MetricDraws {
     public init(seed: UInt64) { generator = RandomGenerator(seed: seed) }
 
     public func uniform(count: Int, low: Float, high: Float) -> [Float] {
-        (0..<count).map { _ in generator.nextUniform(low: low, high: high) }
+        Tensor.uniform([count], low: low, high: high, generator: &generator).scalars
     }
 
-    public func normal(count: Int) -> [Float] { (0..<count).map { _ in generator.nextNormal() } }
+    public func normal(count: Int) -> [Float] { Tensor.normal([count], generator: &generator).scalars }
 
     public func subset(size: Int, of population: Int) -> [Int] {
         // A partial Fisher–Yates shuffle over a sparse map of the swapped positions.
@@ -60,7 +60,7 @@ public final class SeededMetricDraws: MetricDraws {
             if let weight {
                 let fanIn = weight.value.count / Swift.max(weight.shape[0], 1)
                 let bound = 1 / Float(Swift.max(fanIn, 1)).squareRoot()
-                parameter.value = Tensor(shape: shape, scalars: uniform(count: shape.reduce(1, *), low: -bound, high: bound))
+                parameter.value = Tensor.uniform(shape, low: -bound, high: bound, generator: &generator)
             } else {
                 let one = key.hasSuffix("weight") || key.hasSuffix("running_var") || layer.ones.contains(key)
                 parameter.value = Tensor.full(shape, value: one ? 1 : 0)
