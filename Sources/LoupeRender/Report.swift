@@ -170,12 +170,7 @@ public struct Report {
     private func score(
         _ metric: ExplanationMetric, of method: AttributionMethod, _ attribution: Tensor, input: Tensor, target: Int
     ) throws -> ExplanationMetric.Result {
-        let options = settings.options
-        let explain: ExplanationMetric.Explainer = { model, input, target in
-            ExplanationMetric.metricMap(
-                try method.attribute(model, input: input, target: .classes([target]), options: options).attribution,
-                of: method, inputShape: input.shape)
-        }
+        let explain = ExplanationMetric.explainer(for: method, options: settings.options)
         return try metric.evaluate(
             model.module, input: input, target: target,
             map: ExplanationMetric.metricMap(attribution, of: method, inputShape: input.shape),

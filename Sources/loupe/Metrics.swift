@@ -120,11 +120,7 @@ struct MetricsCommand: ParsableCommand {
                 Progress.line("metrics: \(step)")
                 let attribution = try method.attribute(network, input: x, target: .classes([chosen]), options: options)
                 let map = ExplanationMetric.metricMap(attribution.attribution, of: method, inputShape: x.shape)
-                let explain: ExplanationMetric.Explainer = { model, input, target in
-                    ExplanationMetric.metricMap(
-                        try method.attribute(model, input: input, target: .classes([target]), options: options).attribution,
-                        of: method, inputShape: input.shape)
-                }
+                let explain = ExplanationMetric.explainer(for: method, options: options)
                 for metric in metrics {
                     let result = try metric.evaluate(
                         network, input: x, target: chosen, map: map, settings: settings[metric.name] ?? [:], explain: explain,

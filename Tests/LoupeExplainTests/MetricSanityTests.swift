@@ -26,11 +26,7 @@ struct MetricSanityTests {
 
     @Test func saliencyLosesItsRankCorrelationAsTheModelIsRandomized() throws {
         let saliency = AttributionMethod.saliency
-        let explain: ExplanationMetric.Explainer = { model, input, target in
-            ExplanationMetric.metricMap(
-                try saliency.attribute(model, input: input, target: .classes([target])).attribution, of: saliency,
-                inputShape: input.shape)
-        }
+        let explain = ExplanationMetric.explainer(for: saliency, options: AttributionMethod.Options())
         var (afterTop, afterAll) = (0.0, 0.0)
         for input in inputs {
             let target = top(input)

@@ -92,11 +92,7 @@ struct MetricTests {
             "cam": resized,
         ]
         let draws = folder.deletingLastPathComponent().appendingPathComponent("draws")
-        let explain: ExplanationMetric.Explainer = { model, input, target in
-            ExplanationMetric.metricMap(
-                try saliency.attribute(model, input: input, target: .classes([target])).attribution, of: saliency,
-                inputShape: input.shape)
-        }
+        let explain = ExplanationMetric.explainer(for: saliency, options: AttributionMethod.Options())
         let region = ImagePreprocessing(resize: nil, crop: nil, mean: [0], std: [1], channels: 1).region(
             fromMask: ImagePreprocessing.boxMask(width: 48, height: 48, boxes: [Self.box]))
         var compared = 0

@@ -1,4 +1,4 @@
-import LoupeNN
+@_spi(Engine) import LoupeNN
 import LoupeTensor
 
 // The deterministic weights and input of Tools/fixtures/make_model_fixtures.py, shared by the
@@ -20,19 +20,24 @@ public func formulaValue(key: String, shape: [Int]) -> Tensor {
     } else {
         (offset, scale) = (1, 0.1)
     }
-    var values = [Float](repeating: 0, count: count)
-    for index in 0..<count {
-        let h = Double((index * 7919 + seed * 104_729) % 2003) / 1001.0 - 1.0
-        values[index] = Float(offset + scale * h)
+    // Written straight into the tensor's storage: the zoo's formula models hold billions of values.
+    return Tensor(shape: shape) { values in
+        for index in 0..<count {
+            let h = Double((index * 7919 + seed * 104_729) % 2003) / 1001.0 - 1.0
+            values[index] = Float(offset + scale * h)
+        }
     }
-    return Tensor(shape: shape, scalars: values)
 }
 
-/// A torchvision architecture with every parameter and buffer set by ``formulaValue(key:shape:)``.
+/// A torchvision architecture with every parameter and buffer set by ``formulaValue(key:shape:)``
+/// (`num_batches_tracked`, which the script leaves alone, at torchvision's 0). Built as for
+/// loading, without the random initialization that the formula replaces anyway.
 public func formulaModel(_ architecture: String) throws -> Module {
-    let model = try ModelZoo.make(architecture)
-    for (key, parameter) in model.namedParameters() where !key.hasSuffix("num_batches_tracked") {
-        parameter.value = formulaValue(key: key, shape: parameter.shape)
+    let model = try ModelZoo.makeForLoading(architecture)
+    for (key, parameter) in model.namedParameters() {
+        parameter.value =
+            key.hasSuffix("num_batches_tracked")
+            ? Tensor.zeros(parameter.shape) : formulaValue(key: key, shape: parameter.shape)
     }
     return model
 }

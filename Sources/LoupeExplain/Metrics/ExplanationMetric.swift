@@ -38,6 +38,16 @@ public struct ExplanationMetric: Sendable, Hashable {
     /// [1, C, H, W], target)` to what a metric sees (``metricMap(_:of:inputShape:)``).
     public typealias Explainer = (Module, Tensor, Int) throws -> Tensor
 
+    /// `method` with `options` as a metric's ``Explainer``: its attribution of the target for
+    /// the input, as a metric sees it.
+    public static func explainer(for method: AttributionMethod, options: AttributionMethod.Options) -> Explainer {
+        { model, input, target in
+            metricMap(
+                try method.attribute(model, input: input, target: .classes([target]), options: options).attribution,
+                of: method, inputShape: input.shape)
+        }
+    }
+
     /// What a metric needs besides the model, the input and the map.
     public enum Requirement: String, Sendable {
         /// The method that made the map (an ``Explainer``).
