@@ -183,22 +183,27 @@ public struct Report {
     private func curvePlots(_ curves: [String: [(method: String, curve: [Float])]]) throws -> String {
         let figures = try settings.metrics.compactMap { metric -> String? in
             guard let lines = curves[metric.name], !lines.isEmpty else { return nil }
-            let series = lines.enumerated().map { index, line in
+            let series = lines.map { line in
                 PlotSeries(
                     line.method, points: line.curve.enumerated().map { (Float($0.offset), $0.element) },
-                    color: RGB.series[index % RGB.series.count])
+                    color: Report.color(of: line.method, among: settings.methods))
             }
             let plot = Render.linePlot(
                 series, title: "\(metric.name): target probability", xLabel: "step", width: 360, height: 220, legend: false)
             return try HTML.image(plot, alt: "\(metric.name) curves").figure(caption: "")
         }
         guard !figures.isEmpty else { return "" }
-        let legend = settings.methods.enumerated().map { index, method in
-            let color = RGB.series[index % RGB.series.count]
+        let legend = settings.methods.map { method in
+            let color = Report.color(of: method.name, among: settings.methods)
             let css = "rgb(\(Int(color.red * 255)),\(Int(color.green * 255)),\(Int(color.blue * 255)))"
             return "<span style=\"color:\(css)\">&#9632;</span> \(HTML.escape(method.name))"
         }.joined(separator: " &nbsp; ")
         return "<div class=\"row\">\(figures.joined(separator: "\n"))</div>\n<p class=\"note\">\(legend)</p>\n"
+    }
+
+    /// A method's line colour: its place in the report's method list, so plots and legend agree.
+    static func color(of method: String, among methods: [AttributionMethod]) -> RGB {
+        RGB.series[(methods.firstIndex { $0.name == method } ?? 0) % RGB.series.count]
     }
 
     /// Adebayo et al.'s figure for one image: each method's map with the model untouched, then as

@@ -105,7 +105,6 @@ struct MetricsCommand: ParsableCommand {
         var options = AttributionMethod.Options()
         sizes.apply(to: &options)
         try running.apply(to: &options)
-        options.seed = metricSettings.seed
         var records: [Record] = []
         var curves: [(file: String, curve: [Float])] = []
         for (index, (name, x, region)) in inputs.enumerated() {

@@ -147,7 +147,6 @@ public final class ONNXGraph {
         }
     }
 
-    /// The operator type of each node, in execution order.
     /// The nodes that read float parameters, in execution order, each with the parameters it is
     /// the first to read: what a model-randomization test resets, node by node.
     var randomizableLayers: [RandomizableLayer] {
@@ -163,6 +162,7 @@ public final class ONNXGraph {
         }
     }
 
+    /// The operator type of each node, in execution order.
     public var operations: [String] { nodes.map(\.operation) }
 
     /// Every tensor name a node produces, and every node name, in execution order.
