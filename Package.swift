@@ -42,7 +42,9 @@ let package = Package(
         ),
         .target(name: "LoupeExplain", dependencies: ["LoupeTensor", "LoupeNN"]),
         .target(name: "LoupeRender", dependencies: ["LoupeTensor", "LoupeNN", "LoupeIO", "LoupeExplain"]),
-        .target(name: "Loupe", dependencies: ["LoupeTensor", "LoupeNN", "LoupeIO", "LoupeExplain", "LoupeRender"]),
+        .target(name: "LoupeBatch", dependencies: ["LoupeTensor", "LoupeNN", "LoupeIO", "LoupeExplain", "LoupeRender"]),
+        .target(
+            name: "Loupe", dependencies: ["LoupeTensor", "LoupeNN", "LoupeIO", "LoupeExplain", "LoupeRender", "LoupeBatch"]),
 
         // Programs.
         .executableTarget(
@@ -68,7 +70,8 @@ let package = Package(
         .testTarget(
             name: "LoupeRenderTests", dependencies: ["LoupeRender", "LoupeIO", "LoupeNN", "LoupeExplain", "LoupeTestSupport"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "LoupeCLITests", dependencies: ["LoupeIO", "LoupeNN", "LoupeExplain", "loupe"], exclude: ["Help"]),
+        .testTarget(
+            name: "LoupeCLITests", dependencies: ["LoupeIO", "LoupeNN", "LoupeExplain", "loupe"], exclude: ["Help", "Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -48,7 +48,7 @@ public struct Dataset {
             classNames: classNames ?? (0..<classCount).map { "class \($0)" })
     }
 
-    private static func idxPayload(_ path: String, expectedDimensions: Int) throws -> (dimensions: [Int], bytes: [UInt8]) {
+    static func idxPayload(_ path: String, expectedDimensions: Int) throws -> (dimensions: [Int], bytes: [UInt8]) {
         var data = try readFile(path, what: "IDX file")
         if Gzip.isCompressed(data) { data = try Gzip.decompress(data, limit: 1 << 31, name: path) }
         let bytes = [UInt8](data)

@@ -12,16 +12,28 @@ public func readFile(_ path: String, what: String) throws -> Data {
     }
 }
 
-/// Writes `data` to `path` atomically: to a temporary file beside it, then renamed, so a failed
-/// run never leaves a partial file.
+/// Writes `data` to `path` atomically: to a temporary file beside it (``partialFileSuffix``),
+/// then renamed, so a failed or killed run never leaves a partial file under the final name.
 public func writeFileAtomically(_ data: Data, to path: String) throws {
     let url = URL(fileURLWithPath: path)
+    let temporary = url.deletingLastPathComponent().appendingPathComponent(
+        ".\(url.lastPathComponent).\(getpid())\(partialFileSuffix)")
     do {
-        try data.write(to: url, options: .atomic)
+        try data.write(to: temporary)
     } catch {
+        try? FileManager.default.removeItem(at: temporary)
         throw LoupeIOError("cannot write '\(path)': \(error.localizedDescription)")
     }
+    guard rename(temporary.path, url.path) == 0 else {
+        let reason = String(cString: strerror(errno))
+        try? FileManager.default.removeItem(at: temporary)
+        throw LoupeIOError("cannot write '\(path)': \(reason)")
+    }
 }
+
+/// How the temporary files of ``writeFileAtomically(_:to:)`` end: what a killed run can leave
+/// behind, and a resumed one removes.
+public let partialFileSuffix = ".partial"
 
 /// Writes `value` as JSON (pretty-printed, keys sorted, so the files diff well), atomically.
 public func writeJSON<Value: Encodable>(_ value: Value, to path: String) throws {

@@ -250,6 +250,15 @@ public struct LoadedModel {
         return text.split(separator: "\n").map(String.init)
     }
 
+    /// Class probabilities `[N, K]` from the scores the module computes: their softmax, or for an
+    /// ONNX graph that ends in Softmax or LogSoftmax, the probabilities as the graph gives them
+    /// (never a second softmax; `exp` of a LogSoftmax).
+    public func probabilities(fromScores scores: Tensor) -> Tensor {
+        guard let onnx = onnxModule, let head = onnx.probabilityHead else { return scores.softmax(along: 1) }
+        if !onnx.returnsProbabilities { return scores.softmax(along: 1) }
+        return head == .softmax ? scores : scores.exp()
+    }
+
     /// Reads a model input: an image (decoded, resized, cropped, normalized) or a `.npy` array
     /// that is the input itself (with or without its batch dimension).
     public func input(image: String?, array: String?, preprocessing: ImagePreprocessing? = nil) throws -> Tensor {
@@ -277,13 +286,19 @@ public struct LoadedModel {
     /// with the picture it was made from: the photo as the model sees it, in `[0, 1]`
     /// (``ImagePreprocessing/picture(of:)``), which overlays are drawn on. The file is decoded once.
     public func photoInput(_ image: String, preprocessing: ImagePreprocessing? = nil) throws -> (input: Tensor, picture: Tensor) {
+        try checkSizeIsKnown(preprocessing ?? ImagePreprocessing(metadata: metadata))
+        return try photoInput(decoded: Image.read(image), named: image, preprocessing: preprocessing)
+    }
+
+    /// A decoded photo made the model's input, with its picture, as ``photoInput(_:preprocessing:)``;
+    /// `name` says which photo in errors.
+    public func photoInput(
+        decoded: Image, named image: String, preprocessing: ImagePreprocessing? = nil
+    ) throws -> (
+        input: Tensor, picture: Tensor
+    ) {
         let preparation = preprocessing ?? ImagePreprocessing(metadata: metadata)
-        guard inputSizeIsKnown || preparation.exactSize != nil else {
-            throw LoupeIOError(
-                "the model's input height and width are symbolic; give the size: --input X.npy, --resize HxW, or a metadata .json beside the model with inputShape"
-            )
-        }
-        let decoded = try Image.read(image)
+        try checkSizeIsKnown(preparation)
         let size = preparation.resizedSize(height: decoded.height, width: decoded.width)
         // A resize below 1 gives a size below 1; a crop below 1 would slice backwards.
         guard preparation.crop.map({ $0 >= 1 }) ?? true, size.height >= 1, size.width >= 1,
@@ -296,6 +311,14 @@ public struct LoadedModel {
         }
         let picture = preparation.picture(of: decoded)
         return (try accepted(preparation.modelInput(fromPicture: picture), from: image), picture)
+    }
+
+    private func checkSizeIsKnown(_ preparation: ImagePreprocessing) throws {
+        guard inputSizeIsKnown || preparation.exactSize != nil else {
+            throw LoupeIOError(
+                "the model's input height and width are symbolic; give the size: --input X.npy, --resize HxW, or a metadata .json beside the model with inputShape"
+            )
+        }
     }
 
     /// The most pixels a preprocessed photo may have: 8192 × 8192, far above any classifier's input,

@@ -1,18 +1,35 @@
-/// A restricted reader for the pickles inside PyTorch checkpoints.
+/// A restricted reader for the pickles inside PyTorch checkpoints and NumPy object arrays.
 ///
-/// It understands exactly what a state_dict pickle needs: containers, numbers, strings, and
-/// the globals in ``allowedGlobals``. Any other global (`os.system`, `builtins.eval`, ...) is
-/// refused by name the moment it is named, before anything is called; nothing in a file is
-/// ever executed. Calls (`REDUCE`) are interpreted, never performed.
+/// It understands exactly what those need: containers, numbers, strings, and the globals of its
+/// ``AllowList``. Any other global (`os.system`, `builtins.eval`, ...) is refused by name the
+/// moment it is named, before anything is called; nothing in a file is ever executed. Calls
+/// (`REDUCE`) and `BUILD` are interpreted, never performed.
 struct Unpickler {
-    /// The globals a torchvision or `torch.save(model.state_dict())` file names.
-    static let allowedGlobals: Set<String> = [
-        "collections.OrderedDict",
-        "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor", "torch._utils._rebuild_parameter",
-        "torch.FloatStorage", "torch.HalfStorage", "torch.BFloat16Storage", "torch.DoubleStorage",
-        "torch.LongStorage", "torch.IntStorage", "torch.ByteStorage", "torch.BoolStorage",
-        "torch.float32", "torch.float16", "torch.bfloat16",
-    ]
+    /// The globals one kind of file may name, and what that kind is, for the refusal.
+    struct AllowList {
+        let globals: Set<String>
+        /// What such a file is, as the refusal says it ("a weights file").
+        let file: String
+        /// What is read from it, as the refusal says it ("state_dict checkpoints").
+        let reads: String
+
+        /// The globals a torchvision or `torch.save(model.state_dict())` file names.
+        static let stateDict = AllowList(
+            globals: [
+                "collections.OrderedDict",
+                "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor", "torch._utils._rebuild_parameter",
+                "torch.FloatStorage", "torch.HalfStorage", "torch.BFloat16Storage", "torch.DoubleStorage",
+                "torch.LongStorage", "torch.IntStorage", "torch.ByteStorage", "torch.BoolStorage",
+                "torch.float32", "torch.float16", "torch.bfloat16",
+            ], file: "a weights file", reads: "state_dict checkpoints")
+
+        /// The globals `np.save` names for an object array (a dict saved with `np.savez`), under
+        /// NumPy 2's module name and NumPy 1's.
+        static let numpyObjectArray = AllowList(
+            globals: [
+                "numpy._core.multiarray._reconstruct", "numpy.core.multiarray._reconstruct", "numpy.ndarray", "numpy.dtype",
+            ], file: "a NumPy array of labels", reads: "arrays of dicts, numbers and strings")
+    }
 
     /// A value on the pickle machine's stack.
     indirect enum Value {
@@ -21,11 +38,27 @@ struct Unpickler {
         case global(String)
         case storage(Storage)
         case tensor(TensorReference)
+        case array(ArrayBox)
+        case dtype(DTypeBox)
         case mark
     }
 
     final class ListBox { var items: [Value] = [] }
     final class DictBox { var entries: [(key: Value, value: Value)] = [] }
+
+    /// A NumPy array as `numpy.core.multiarray._reconstruct` makes it, filled in by its `BUILD`
+    /// state `(version, shape, dtype, is_fortran, data)`: the objects for an object array.
+    final class ArrayBox {
+        var shape: [Int] = [0]
+        var dtype = "uint8"
+        var objects: [Value] = []
+    }
+
+    /// A NumPy dtype as `numpy.dtype(descr, align, copy)` makes it.
+    final class DTypeBox {
+        let descriptor: String
+        init(_ descriptor: String) { self.descriptor = descriptor }
+    }
 
     /// A storage named by a persistent id: `('storage', torch.FloatStorage, key, location, numel)`.
     struct Storage {
@@ -44,6 +77,7 @@ struct Unpickler {
 
     private let bytes: [UInt8]
     private let name: String
+    private let allowList: AllowList
     /// Where the next opcode is read: after ``load()``, just past the pickle's STOP, where a
     /// stream of several pickles (the legacy `torch.save` format) continues.
     private(set) var position: Int
@@ -52,11 +86,12 @@ struct Unpickler {
     /// Every storage a persistent id named, by key.
     private(set) var storages: [String: Storage] = [:]
 
-    /// A reader for the pickle that starts at `position` of `bytes`.
-    init(_ bytes: [UInt8], name: String, position: Int = 0) {
+    /// A reader for the pickle that starts at `position` of `bytes`, naming only `allowList`'s globals.
+    init(_ bytes: [UInt8], name: String, position: Int = 0, allowList: AllowList = .stateDict) {
         self.bytes = bytes
         self.name = name
         self.position = position
+        self.allowList = allowList
     }
 
     /// Runs the pickle and returns its result.
@@ -81,6 +116,8 @@ struct Unpickler {
             case 0x58: stack.append(.string(try readString(try readInteger(4))))  // BINUNICODE
             case 0x8C: stack.append(.string(try readString(try readInteger(1))))  // SHORT_BINUNICODE
             case 0x8D: stack.append(.string(try readString(try readInteger(8))))  // BINUNICODE8
+            case 0x54: stack.append(.string(try readLatin1(try readInteger(4))))  // BINSTRING
+            case 0x55: stack.append(.string(try readLatin1(try readInteger(1))))  // SHORT_BINSTRING
             case 0x42: stack.append(.bytes(try readBytes(try readInteger(4))))  // BINBYTES
             case 0x43: stack.append(.bytes(try readBytes(try readInteger(1))))  // SHORT_BINBYTES
             case 0x29: stack.append(.tuple([]))  // EMPTY_TUPLE
@@ -117,10 +154,10 @@ struct Unpickler {
             case 0x52:  // REDUCE
                 let arguments = try pop(), callable = try pop()
                 stack.append(try call(callable, arguments))
-            case 0x62: _ = try pop()  // BUILD: state (such as _metadata) is ignored
+            case 0x62: try build(state: try pop(), into: try top())  // BUILD
             default:
                 throw LoupeIOError(
-                    "\(name): the checkpoint's pickle uses opcode 0x\(String(opcode, radix: 16)), which a state_dict never needs; refusing to read it"
+                    "\(name): the pickle uses opcode 0x\(String(opcode, radix: 16)), which \(allowList.file) never needs; refusing to read it"
                 )
             }
         }
@@ -131,9 +168,9 @@ struct Unpickler {
 
     private func resolve(_ module: String, _ name: String) throws -> String {
         let qualified = "\(Unpickler.python3Modules[module] ?? module).\(name)"
-        guard Unpickler.allowedGlobals.contains(qualified) else {
+        guard allowList.globals.contains(qualified) else {
             throw LoupeIOError(
-                "\(self.name): refusing to load: the pickle names the global '\(qualified)', which a weights file never needs (it could run code); only state_dict checkpoints are read"
+                "\(self.name): refusing to load: the pickle names the global '\(qualified)', which \(allowList.file) never needs (it could run code); only \(allowList.reads) are read"
             )
         }
         return qualified
@@ -180,9 +217,36 @@ struct Unpickler {
         case "torch._utils._rebuild_parameter":
             guard let data = args.first else { throw malformed("a parameter without data") }
             return data
+        case "numpy._core.multiarray._reconstruct", "numpy.core.multiarray._reconstruct":
+            guard case .global("numpy.ndarray") = args.first else { throw malformed("an array of a class other than ndarray") }
+            return .array(ArrayBox())
+        case "numpy.dtype":
+            guard case .string(let descriptor) = args.first else { throw malformed("a dtype without a descriptor") }
+            return .dtype(DTypeBox(descriptor))
         default:
             throw malformed("a call to \(function)")
         }
+    }
+
+    /// `BUILD`: an array takes its shape, dtype and objects from its state; a dtype's state (its
+    /// byte order and flags) adds nothing its descriptor does not say; any other object's state
+    /// (a state_dict's `_metadata`) is set aside.
+    private func build(state: Value, into object: Value) throws {
+        guard case .array(let array) = object else { return }
+        guard case .tuple(let parts) = state, parts.count == 5, case .tuple(let shapeValues) = parts[1],
+            case .dtype(let dtype) = parts[2], case .bool(false) = parts[3]
+        else {
+            throw malformed("an array state other than (version, shape, dtype, C order, data)")
+        }
+        array.shape = try shapeValues.map(integer)
+        array.dtype = dtype.descriptor
+        guard dtype.descriptor == "O8" || dtype.descriptor == "O4", case .list(let objects) = parts[4] else {
+            throw malformed("an array of dtype \(dtype.descriptor) inside a pickle (only object arrays are pickled)")
+        }
+        guard let count = checkedProduct(array.shape), count == objects.items.count else {
+            throw malformed("an object array of shape \(array.shape) holding \(objects.items.count) objects")
+        }
+        array.objects = objects.items
     }
 
     private func integer(_ value: Value) throws -> Int {
@@ -191,7 +255,7 @@ struct Unpickler {
     }
 
     private func malformed(_ what: String) -> LoupeIOError {
-        LoupeIOError("\(name): the checkpoint's pickle is malformed or not a state_dict (\(what))")
+        LoupeIOError("\(name): the pickle is malformed or not \(allowList.file) (\(what))")
     }
 
     private mutating func pop() throws -> Value {
@@ -259,6 +323,11 @@ struct Unpickler {
 
     private mutating func readString(_ count: Int) throws -> String {
         String(decoding: try readBytes(count), as: UTF8.self)
+    }
+
+    /// A Python 2 byte string (which NumPy 1 files made under Python 2 hold), as Latin-1 text.
+    private mutating func readLatin1(_ count: Int) throws -> String {
+        String(decoding: try readBytes(count).map { UInt16($0) }, as: UTF16.self)
     }
 
     private mutating func readLine() throws -> String {

@@ -2,8 +2,8 @@ import Foundation
 import LoupeIO
 
 /// Small pieces of self-contained HTML: escaped text and inline PNG images.
-enum HTML {
-    static func escape(_ text: String) -> String {
+package enum HTML {
+    package static func escape(_ text: String) -> String {
         var result = ""
         for character in text {
             switch character {
@@ -28,13 +28,13 @@ enum HTML {
     }
 
     /// A table of text cells, with a header row when one is given.
-    static func table(_ rows: [[String]], header: [String]? = nil) -> String {
+    package static func table(_ rows: [[String]], header: [String]? = nil) -> String {
         let head = header.map { "<thead><tr>" + $0.map { "<th>\(escape($0))</th>" }.joined() + "</tr></thead>" } ?? ""
         let body = rows.map { "<tr>" + $0.map { "<td>\(escape($0))</td>" }.joined() + "</tr>" }.joined(separator: "\n")
         return "<table>\(head)<tbody>\n\(body)\n</tbody></table>"
     }
 
-    static let style = """
+    package static let style = """
         body{font-family:system-ui,-apple-system,"DejaVu Sans",sans-serif;margin:24px;color:#222;background:#fafafa}
         h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
         h3{font-size:14px;margin:14px 0 6px;color:#444}

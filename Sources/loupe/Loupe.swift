@@ -10,7 +10,7 @@ struct LoupeCommand: ParsableCommand {
         version: loupeVersion,
         subcommands: [
             Predict.self, Explain.self, Activations.self, Filters.self, Summary.self, Train.self,
-            Evaluate.self, ReportCommand.self, MetricsCommand.self, Demo.self, Bench.self,
+            Evaluate.self, ReportCommand.self, MetricsCommand.self, BatchCommand.self, MergeCommand.self, Demo.self, Bench.self,
         ]
     )
 

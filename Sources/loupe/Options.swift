@@ -309,3 +309,4 @@ struct GridOptions: ParsableArguments {
 extension ImagePreprocessing.ChannelOrder: ExpressibleByArgument {}
 extension ImagePreprocessing.Letterbox: ExpressibleByArgument {}
 extension Interpolation: ExpressibleByArgument {}
+extension BatchRun.TargetMode: ExpressibleByArgument {}

@@ -35,8 +35,7 @@ struct Predict: ParsableCommand {
         let output =
             given || head == nil ? logits : head == .softmax ? logits.softmax(along: 1) : logits.logSoftmax(along: 1)
         if let raw { try NPY.write(output[0], to: raw) }
-        let probabilities =
-            !given ? logits.softmax(along: 1)[0].scalars : head == .softmax ? logits[0].scalars : logits[0].exp().scalars
+        let probabilities = loaded.probabilities(fromScores: logits)[0].scalars
         let scores = logits[0].scalars
         let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(top)
         let name = { (index: Int) in index < loaded.classNames.count ? loaded.classNames[index] : "class \(index)" }

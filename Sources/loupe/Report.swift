@@ -23,7 +23,13 @@ struct ReportCommand: ParsableCommand {
     @OptionGroup var sizes: MethodSizeOptions
 
     @Option(parsing: .upToNextOption, help: "PNG or JPEG images.")
-    var images: [String]
+    var images: [String] = []
+
+    @Option(help: "A merged batch run's folder (loupe batch, loupe merge): draw its pages without recomputing.")
+    var from: String?
+
+    @Option(help: "With --from: the most images on each class page and in each list of the summary.")
+    var maxImages = 24
 
     @Option(
         help: "Methods, comma-separated, or all (default: \(MethodRegistry.defaultReport.map(\.name).joined(separator: ","))).")
@@ -42,11 +48,19 @@ struct ReportCommand: ParsableCommand {
 
     @OptionGroup var metricSettings: MetricSettingOptions
 
-    @Option(help: "The folder to write index.html into.")
-    var out: String
+    @Option(help: "The folder to write index.html into (with --from: default the run's folder).")
+    var out: String?
 
     func validate() throws {
+        if from != nil {
+            guard images.isEmpty, model.model == nil else {
+                throw ValidationError("--from draws a finished batch run; give it without --images and --model")
+            }
+            guard maxImages >= 1 else { throw ValidationError("--max-images must be at least 1; got \(maxImages)") }
+            return
+        }
         guard !images.isEmpty else { throw ValidationError("give at least one image: --images A.jpg B.png ...") }
+        guard out != nil else { throw ValidationError("give the folder to write the report into: --out DIR") }
         _ = try chosenMethods()
         if let needing = try metrics.map(explanationMetrics)?.first(where: { $0.requirements.contains(.region) }) {
             throw ValidationError(
@@ -60,6 +74,12 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let from {
+            let pages = try BatchReport.write(run: from, to: out, maxImages: maxImages, generator: "loupe \(loupeVersion)")
+            print("Wrote \(pages[0]) and \(pages.count - 1) class pages")
+            return
+        }
+        guard let out else { return }
         let loaded = try model.load()
         let preparation = try preprocessing.resolved(for: loaded)
         // Decode every image first, so a bad file stops the run before any work or output.

@@ -5,7 +5,7 @@ import LoupeTensor
 import Testing
 
 /// Random combinations of commands (predict, explain, activations, summary, filters, train,
-/// evaluate, report), options (valid, out of range, malformed) and files (valid, truncated, of the
+/// evaluate, report, metrics, batch, merge), options (valid, out of range, malformed) and files (valid, truncated, of the
 /// wrong shape or type, NaN, Fortran-order, IDX with a huge header), run through the `loupe` binary.
 /// Each must exit 0 with every output it names complete, or exit 1 (bad data) or 2 (usage) with
 /// one `error:` line last on stderr and no output file left; never end on a signal.
@@ -37,6 +37,11 @@ struct CLIPropertyTests {
         /// IDX images and labels (20 Fashion-MNIST-sized images), and broken ones.
         let idx: (images: String, labels: String)
         let badIDX: [String]
+        /// Datasets for batch (an .npz, the IDX images) and broken ones (a hostile .npz, ...).
+        let data: [String]
+        let badData: [String]
+        /// Run folders for merge: a finished run, a damaged one, a missing one.
+        let runs: [String]
 
         init() throws {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-property-\(UUID())")
@@ -100,6 +105,28 @@ struct CLIPropertyTests {
                 try write("huge-idx3-ubyte", bigEndian([0x803, 1 << 30, 1 << 15, 1 << 15])),
                 try write("few-labels-idx1-ubyte", bigEndian([0x801, 3]) + Data([0, 1, 2])), path("missing-idx"),
             ]
+            let batch = "Tests/LoupeCLITests/Fixtures/batch"
+            data = ["\(batch)/fashion_val_12.npz", idxImages]
+            badData = [
+                "\(batch)/hostile.npz",
+                try write(
+                    "truncated.npz",
+                    try Data(
+                        contentsOf: LoupeProcess.root.appendingPathComponent(
+                            "\(batch)/fashion_val_12.npz")
+                    ).prefix(3000)), try write("empty.csv", Data()),
+                try write("bad.csv", Data("path,label\n\"unclosed,1\n/etc/passwd,2\n".utf8)), path("missing-folder"),
+                "Package.swift",
+            ]
+            let finished = path("finished-run")
+            _ = try LoupeProcess.run([
+                "batch", "--model", profiles[0].model, "--data", data[0], "--methods", "saliency", "--out", finished, "--quiet",
+            ])
+            let damaged = path("damaged-run")
+            try FileManager.default.createDirectory(atPath: "\(damaged)/shards", withIntermediateDirectories: true)
+            _ = try write("damaged-run/plan.json", Data("{\"version\": 1}".utf8))
+            _ = try write("damaged-run/shards/0-of-1.jsonl", Data("{\"index\": 0}\n{\"ind".utf8))
+            runs = [finished, damaged, path("missing-run")]
             (self.folder, self.profiles, self.badModels, self.badArrays, self.badImages) =
                 (folder, profiles, badModels, badArrays, badImages)
             images = ["Samples/fashion/0000-ankle-boot.png", "Samples/imagenet/dog.jpg", path("one-pixel.png")]
@@ -165,6 +192,14 @@ struct CLIPropertyTests {
                 OptionSpec(name: "--methods", valid: ["saliency", "saliency,grad-cam"], invalid: ["saliency,magic", ""]),
                 OptionSpec(name: "--layers", valid: [], invalid: ["nope", ""]),
             ],
+            "batch": [
+                OptionSpec(name: "--pass-size", valid: ["1", "5"], invalid: ["0", "x", "2000"]),
+                OptionSpec(name: "--shard", valid: ["0/1", "1/3"], invalid: ["2/2", "x", "1/0", "-1/3", "0/"]),
+                OptionSpec(name: "--target", valid: ["top"], invalid: ["x", ""]),
+                OptionSpec(name: "--top", valid: ["1", "3"], invalid: ["0", "x"]),
+                OptionSpec(name: "--metrics", valid: ["sparseness"], invalid: ["pointing-game", "magic"]),
+                OptionSpec(name: "--shards", valid: [], invalid: ["0", "3", "x"]),
+            ],
             "metrics": [
                 OptionSpec(
                     name: "--metrics", valid: ["sparseness", "deletion,complexity"], invalid: ["magic", "", "deletion,"]),
@@ -186,11 +221,12 @@ struct CLIPropertyTests {
         let out = files.folder.appendingPathComponent("out-\(index)").path
         let command = choices.pick([
             "predict", "explain", "explain", "explain", "activations", "summary", "filters", "train", "evaluate", "report",
-            "metrics",
+            "metrics", "batch", "merge",
         ])
         let profile = ["train", "evaluate"].contains(command) ? files.profiles[0] : choices.pick(files.profiles)
         var parts: [(name: String, value: String?)] =
-            command == "train" ? [("--preset", "small-cnn")] : [("--model", profile.model)]
+            command == "train"
+            ? [("--preset", "small-cnn")] : command == "merge" ? [(choices.pick(files.runs), nil)] : [("--model", profile.model)]
         var outputs: [String] = []
         if ["train", "evaluate"].contains(command) {
             parts += [("--idx-images", files.idx.images), ("--idx-labels", files.idx.labels)]
@@ -203,13 +239,19 @@ struct CLIPropertyTests {
             parts += [("--images", choices.pick(files.images)), ("--methods", "saliency"), ("--out", out + "-report")]
             outputs.append(out + "-report/index.html")
         }
+        if command == "batch" {
+            let data = choices.pick(files.data)
+            parts += [("--data", data), ("--methods", choices.pick(["saliency", "grad-cam"])), ("--out", out + "-batch")]
+            if data == files.idx.images { parts.append(("--labels", files.idx.labels)) }
+            outputs.append(out + "-batch/plan.json")
+        }
         if command == "metrics" {
             parts += [
                 ("--methods", choices.pick(["saliency", "grad-cam"])), ("--metrics", "sparseness"), ("--out", out + "-metrics"),
             ]
             outputs.append(out + "-metrics/metrics.json")
         }
-        if !["summary", "filters", "train", "evaluate", "report"].contains(command) {
+        if !["summary", "filters", "train", "evaluate", "report", "batch", "merge"].contains(command) {
             let image = command == "metrics" ? "--images" : "--image"
             parts.append(choices.chance(60) ? ("--input", choices.pick(profile.arrays)) : (image, choices.pick(files.images)))
         }
@@ -222,7 +264,7 @@ struct CLIPropertyTests {
         if command == "predict" && choices.chance(30) { parts.append(("--json", nil)) }
         let specs = options[command] ?? []
         for spec in specs where !spec.valid.isEmpty && choices.chance(25) { parts.append((spec.name, choices.pick(spec.valid))) }
-        for (name, suffix) in ["summary", "train", "evaluate", "report", "metrics"].contains(command)
+        for (name, suffix) in ["summary", "train", "evaluate", "report", "metrics", "batch", "merge"].contains(command)
             ? [] : [("--out", ".png"), ("--raw", ".npy")]
         where choices.chance(50) && !(command == "filters" && name == "--raw") && !(command == "predict" && name == "--out") {
             parts.append((name, out + suffix))
@@ -235,13 +277,14 @@ struct CLIPropertyTests {
                 parts.removeAll { $0.name == spec.name }
                 parts.append((spec.name, choices.pick(spec.invalid)))
             case "file":
-                let slots = ["--model", "--input", "--image", "--images", "--idx-images", "--idx-labels"]
+                let slots = ["--model", "--input", "--image", "--images", "--idx-images", "--idx-labels", "--data"]
                 guard let slot = parts.firstIndex(where: { slots.contains($0.name) }) else { continue }
                 let pool =
                     switch parts[slot].name {
                     case "--model": files.badModels
                     case "--input": files.badArrays
                     case "--idx-images", "--idx-labels": files.badIDX
+                    case "--data": files.badData
                     default: files.badImages
                     }
                 parts[slot].value = choices.pick(pool)
@@ -285,7 +328,8 @@ struct CLIPropertyTests {
                 return "exit \(result.status) without a last error: line"
             }
             if lines.dropLast().contains(where: { $0.hasPrefix("error:") }) { return "more than one error: line" }
-            let written = outputs.flatMap {
+            // A batch run that fails part-way keeps what it finished, to resume from.
+            let written = outputs.filter { !$0.hasSuffix("-batch/plan.json") }.flatMap {
                 $0.hasSuffix("-report/index.html") || $0.hasSuffix("-metrics/metrics.json")
                     ? [$0, ($0 as NSString).deletingLastPathComponent] : [$0]
             }

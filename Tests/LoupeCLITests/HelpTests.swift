@@ -11,7 +11,8 @@ import Testing
 @Suite("help text")
 struct HelpTests {
     static let commands = [
-        "loupe", "predict", "explain", "activations", "filters", "summary", "train", "evaluate", "report", "metrics", "demo",
+        "loupe", "predict", "explain", "activations", "filters", "summary", "train", "evaluate", "report", "metrics", "batch",
+        "merge", "demo",
         "bench",
     ]
     private let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Help")

@@ -1,0 +1,133 @@
+import Foundation
+import LoupeIO
+import LoupeRender
+
+/// HTML pages drawn from a merged batch run, without recomputing anything.
+///
+/// `index.html` summarizes the run: accuracy per class, the confusion counts, time per step, the
+/// least confident and the misclassified images. One page per class follows (`class-<k>.html`,
+/// at most `maxImages` images each). Pictures are linked by relative path to the run's
+/// `items/` folder, so the pages work offline and stay small whatever the dataset's size.
+public enum BatchReport {
+    /// Writes the pages of the run in `run` into `directory` (the run folder itself by default).
+    /// Returns the pages written.
+    @discardableResult
+    public static func write(run: String, to directory: String? = nil, maxImages: Int = 24, generator: String) throws -> [String]
+    {
+        let plan = try BatchPlan.read(from: run)
+        let records = try BatchMerge.records(in: run)
+        guard records.count == plan.items.count else {
+            throw LoupeIOError(
+                "\(run)/index.jsonl has \(records.count) records but the plan \(plan.items.count); run loupe merge \(run)")
+        }
+        let output = directory ?? run
+        try createFolder(output)
+        let prefix = relativePath(from: output, to: run)
+        let names = plan.classNames ?? BatchMerge.modelClassNames(in: records)
+        let summary = BatchMerge.summarize(records, classNames: names)
+        let name = { (index: Int) in index < names.count ? names[index] : "class \(index)" }
+        // Images are grouped by label, or by prediction when the data has no labels.
+        let groupBy = { (record: BatchRecord) in record.label ?? record.prediction }
+        let groups = Dictionary(grouping: records, by: groupBy)
+        let page = { (index: Int) in "class-\(index).html" }
+
+        func figure(_ record: BatchRecord) -> String {
+            let pictures = record.files.filter { $0.path.hasSuffix(".png") }.map { file in
+                let label = URL(fileURLWithPath: file.path).deletingPathExtension().lastPathComponent
+                return "<img loading=\"lazy\" alt=\"\(HTML.escape(label))\" title=\"\(HTML.escape(label))\" "
+                    + "style=\"width:112px;image-rendering:pixelated\" src=\"\(HTML.escape(prefix + file.path))\">"
+            }
+            let truth = record.label.map { "label \(name($0)) (\($0)), " } ?? ""
+            let mark = record.label.map { $0 == record.prediction ? "" : " ✗" } ?? ""
+            let probability = record.top.first.map { String(format: " p=%.3f", $0.probability) } ?? ""
+            let caption =
+                "#\(record.index) \(record.source): \(truth)predicted \(name(record.prediction)) (\(record.prediction))\(probability)\(mark)"
+            return
+                "<figure><div class=\"row\">\(pictures.joined())</div><figcaption>\(HTML.escape(caption))</figcaption></figure>\n"
+        }
+
+        func document(_ title: String, _ body: String) -> String {
+            """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>\(HTML.escape(title))</title>
+            <style>\(HTML.style)</style></head><body>
+            <h1>\(HTML.escape(title))</h1>
+            \(body)
+            <p class="note">Made by \(HTML.escape(generator)).</p>
+            </body></html>
+
+            """
+        }
+
+        let methods = plan.arguments["methods"] ?? ""
+        let overview = HTML.table([
+            ["data", plan.source.path], ["images", String(records.count)], ["methods", methods],
+            [
+                "accuracy",
+                summary.accuracy.map { String(format: "%.4f (%d/%d)", $0, summary.correct, summary.labelled) } ?? "no labels",
+            ],
+        ])
+        let classRows = groups.keys.sorted().map { key -> String in
+            let accuracy = summary.classes.first { $0.label == key }
+            let cells = [
+                "<a href=\"\(page(key))\">\(HTML.escape(name(key)))</a>", String(key), String(groups[key]!.count),
+                accuracy.map { String(format: "%.4f", $0.accuracy) } ?? "-",
+            ]
+            return "<tr>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>"
+        }
+        let classTable =
+            "<table><thead><tr><th>class</th><th>index</th><th>images</th><th>accuracy</th></tr></thead><tbody>\n"
+            + classRows.joined(separator: "\n") + "\n</tbody></table>"
+        let errors = summary.confusion.filter { $0.label != $0.prediction }.sorted { $0.count > $1.count }
+        let confusion = HTML.table(
+            errors.prefix(50).map {
+                ["\(name($0.label)) (\($0.label))", "\(name($0.prediction)) (\($0.prediction))", String($0.count)]
+            },
+            header: ["label", "predicted as", "images"])
+        let timings = HTML.table(
+            summary.timings.map {
+                [$0.step, String(format: "%.1f ms", $0.meanSeconds * 1000), String(format: "%.1f s", $0.totalSeconds)]
+            },
+            header: ["step", "per image", "total"])
+        let leastConfident = records.sorted { ($0.top.first?.probability ?? 0) < ($1.top.first?.probability ?? 0) }
+            .prefix(maxImages)
+        let misclassified = records.filter { $0.label != nil && $0.label != $0.prediction }.prefix(maxImages)
+        let summaryBody = """
+            <h2>Run</h2>
+            <div class="row">\(overview)\(timings)</div>
+            <h2>Classes</h2>
+            <div class="row">\(classTable)</div>
+            <h2>Confusions</h2>
+            <p class="note">The most frequent (label, prediction) pairs that differ, at most 50.</p>
+            \(errors.isEmpty ? "<p class=\"note\">None.</p>" : confusion)
+            <h2>Least confident</h2>
+            <div class="row">\(leastConfident.map(figure).joined())</div>
+            <h2>Misclassified</h2>
+            <p class="note">\(misclassified.count) shown of \(records.filter { $0.label != nil && $0.label != $0.prediction }.count).</p>
+            <div class="row">\(misclassified.map(figure).joined())</div>
+            """
+        var written = ["\(output)/index.html"]
+        try writeFileAtomically(Data(document("Loupe batch run: \(plan.source.path)", summaryBody).utf8), to: written[0])
+        for key in groups.keys.sorted() {
+            let images = groups[key]!
+            let body = """
+                <p><a href="index.html">Run summary</a></p>
+                <p class="note">\(min(images.count, maxImages)) of \(images.count) images.</p>
+                <div class="row">\(images.prefix(maxImages).map(figure).joined())</div>
+                """
+            let path = "\(output)/\(page(key))"
+            try writeFileAtomically(Data(document("\(name(key)) (\(key))", body).utf8), to: path)
+            written.append(path)
+        }
+        return written
+    }
+
+    /// The path from folder `base` to `target`, ending in `/` (empty when they are the same).
+    static func relativePath(from base: String, to target: String) -> String {
+        let from = URL(fileURLWithPath: base).standardizedFileURL.resolvingSymlinksInPath().pathComponents
+        let to = URL(fileURLWithPath: target).standardizedFileURL.resolvingSymlinksInPath().pathComponents
+        let common = zip(from, to).prefix { $0 == $1 }.count
+        let parts = Array(repeating: "..", count: from.count - common) + to.dropFirst(common)
+        return parts.map { $0 + "/" }.joined()
+    }
+}
