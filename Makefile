@@ -23,7 +23,7 @@ ONEDNN3 = $(CURDIR)/.build/onednn3
 ONEDNN3_BUILD = $(SWIFT) build -c release --scratch-path $(ONEDNN3)/build -Xcc -I$(ONEDNN3)/root/include \
 	-Xlinker -L$(ONEDNN3)/root/lib -Xlinker -rpath -Xlinker $(ONEDNN3)/root/lib
 
-.PHONY: demo test lint test-isa onednn3 test-onednn3 deps bench compare breakdown fixtures fuzz clean
+.PHONY: demo test lint test-isa test-cluster onednn3 test-onednn3 deps bench compare breakdown fixtures fuzz clean
 
 deps:
 	@sh Tools/install-deps.sh
@@ -43,6 +43,14 @@ test:
 	@$(MAKE) --no-print-directory lint
 	$(BUILD) --build-tests
 	$(SWIFT) test -c release --skip-build
+
+# loupe batch on a real Slurm cluster of one machine (Debian's slurm-wlm and munge, installed when
+# missing; daemons started on localhost and stopped on exit): an array job with one task killed
+# and resubmitted must merge to what one process writes. Also validates docs/scale-out.md's
+# Kubernetes manifests where pip is. Linux only. See Tools/cluster/test-cluster.sh.
+test-cluster:
+	@case "$$(uname -s)" in Linux) ;; *) echo "test-cluster: skipped, Debian's Slurm packages are Linux only"; exit 0;; esac; \
+	sh Tools/install-deps.sh cluster && $(BUILD) --product loupe && sh Tools/cluster/test-cluster.sh
 
 # The code's format (.swift-format: 4-space indents, lines of at most 130 columns; generated files
 # carry `// swift-format-ignore-file`) and no comment quoting a measured time, size or ratio.

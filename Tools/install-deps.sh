@@ -2,7 +2,8 @@
 # Installs the system libraries Loupe links against, only those missing:
 # oneDNN, libpng and libjpeg-turbo (apt-get on Debian/Ubuntu, Homebrew on macOS).
 # `install-deps.sh test` also installs what the tests read: ONNX's backend node tests
-# (Debian's libonnx-testdata; on macOS that suite is skipped).
+# (Debian's libonnx-testdata; on macOS that suite is skipped). `install-deps.sh cluster` installs
+# what `make test-cluster` runs: Debian's slurm-wlm and munge (Linux only).
 set -eu
 mode="${1:-build}"
 
@@ -26,6 +27,7 @@ Darwin)
     missing=""
     packages="libdnnl-dev libpng-dev libjpeg-dev zlib1g-dev"
     [ "$mode" = test ] && packages="$packages libonnx-testdata"
+    [ "$mode" = cluster ] && packages="slurm-wlm munge"
     for package in $packages; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
             || missing="$missing $package"
