@@ -21,6 +21,17 @@ public enum BatchMerge {
         public var confusion: [Confusion]
         /// Seconds per image for each step (`decode`, `predict`, each method): the mean and the total.
         public var timings: [Timing]
+        /// Each method's mean value of each metric over the images (NaN values left out), when
+        /// the run scored its maps.
+        public var metrics: [MetricMean]?
+    }
+
+    public struct MetricMean: Codable, Equatable, Sendable {
+        public var method: String
+        public var metric: String
+        public var mean: Float
+        /// Images with a value (not NaN).
+        public var images: Int
     }
 
     public struct ClassAccuracy: Codable, Equatable, Sendable {
@@ -116,19 +127,38 @@ public enum BatchMerge {
         let confusion = pairs.keys.sorted { $0.lexicographicallyPrecedes($1) }.map {
             Confusion(label: $0[0], prediction: $0[1], count: pairs[$0]!)
         }
-        var steps: [String] = []
         var totals: [String: Double] = [:]
+        for record in records { for (step, seconds) in record.seconds { totals[step, default: 0] += seconds } }
+        // Decoding and prediction first, then each method and its metrics, as a pass runs them.
+        let order = records.first.map { ["decode", "predict"] + $0.files.map(\.path) } ?? []
+        func rank(_ step: String) -> Int {
+            let isMetric = step.hasPrefix("metrics:")
+            let method = isMetric ? String(step.dropFirst(8)) : step
+            let position = order.firstIndex { $0 == method || $0.hasSuffix("/\(method).npy") } ?? order.count
+            return 2 * position + (isMetric ? 1 : 0)
+        }
+        let steps = totals.keys.sorted { (rank($0), $0) < (rank($1), $1) }
+        let timings = steps.map { Timing(step: $0, meanSeconds: totals[$0]! / Double(records.count), totalSeconds: totals[$0]!) }
+        var values: [String: [String: [Float]]] = [:]
+        var scored: [(method: String, metric: String)] = []
         for record in records {
-            for (step, seconds) in record.seconds.sorted(by: { $0.key < $1.key }) {
-                if totals[step] == nil { steps.append(step) }
-                totals[step, default: 0] += seconds
+            for (method, scores) in (record.metrics ?? [:]).sorted(by: { $0.key < $1.key }) {
+                for (metric, value) in scores.sorted(by: { $0.key < $1.key }) {
+                    if values[method]?[metric] == nil { scored.append((method, metric)) }
+                    values[method, default: [:]][metric, default: []] += value.isNaN ? [] : [value]
+                }
             }
         }
-        let timings = steps.map { Timing(step: $0, meanSeconds: totals[$0]! / Double(records.count), totalSeconds: totals[$0]!) }
+        let means = scored.map { pair in
+            let scores = values[pair.method]![pair.metric]!
+            return MetricMean(
+                method: pair.method, metric: pair.metric, mean: scores.isEmpty ? .nan : scores.reduce(0, +) / Float(scores.count),
+                images: scores.count)
+        }
         return Summary(
             images: records.count, labelled: labelled.count, correct: correct,
             accuracy: labelled.isEmpty ? nil : Double(correct) / Double(labelled.count), classes: classes,
-            confusion: confusion, timings: timings)
+            confusion: confusion, timings: timings, metrics: means.isEmpty ? nil : means)
     }
 
     /// The model's class names as the records' top classes name them (`class K` where none does).

@@ -40,8 +40,12 @@ public enum BatchReport {
             let truth = record.label.map { "label \(name($0)) (\($0)), " } ?? ""
             let mark = record.label.map { $0 == record.prediction ? "" : " ✗" } ?? ""
             let probability = record.top.first.map { String(format: " p=%.3f", $0.probability) } ?? ""
+            let shown = record.files.filter { $0.path.hasSuffix(".png") }.map {
+                URL(fileURLWithPath: $0.path).deletingPathExtension().lastPathComponent
+            }
             let caption =
                 "#\(record.index) \(record.source): \(truth)predicted \(name(record.prediction)) (\(record.prediction))\(probability)\(mark)"
+                + " [\(shown.joined(separator: ", "))]"
             return
                 "<figure><div class=\"row\">\(pictures.joined())</div><figcaption>\(HTML.escape(caption))</figcaption></figure>\n"
         }
@@ -86,15 +90,25 @@ public enum BatchReport {
             header: ["label", "predicted as", "images"])
         let timings = HTML.table(
             summary.timings.map {
-                [$0.step, String(format: "%.1f ms", $0.meanSeconds * 1000), String(format: "%.1f s", $0.totalSeconds)]
+                [$0.step, String(format: "%.1f ms", $0.meanSeconds * 1000), String(format: "%.2f s", $0.totalSeconds)]
             },
             header: ["step", "per image", "total"])
+        let metricTable =
+            summary.metrics.map { means in
+                "<h2>Metrics</h2>\n<p class=\"note\">Each method's mean over the images (NaN values left out).</p>\n"
+                    + HTML.table(
+                        means.map {
+                            [$0.method, $0.metric, $0.mean.isNaN ? "nan" : String(format: "%.4g", $0.mean), String($0.images)]
+                        },
+                        header: ["method", "metric", "mean", "images"])
+            } ?? ""
         let leastConfident = records.sorted { ($0.top.first?.probability ?? 0) < ($1.top.first?.probability ?? 0) }
             .prefix(maxImages)
         let misclassified = records.filter { $0.label != nil && $0.label != $0.prediction }.prefix(maxImages)
         let summaryBody = """
             <h2>Run</h2>
             <div class="row">\(overview)\(timings)</div>
+            \(metricTable)
             <h2>Classes</h2>
             <div class="row">\(classTable)</div>
             <h2>Confusions</h2>
