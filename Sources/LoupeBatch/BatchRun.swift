@@ -106,16 +106,25 @@ public struct BatchRun {
         }
         report()
         let pending = plan.passes(ofShard: shard).filter { pass in plan.images(ofPass: pass).contains { !finished.contains($0) } }
-        // The next pass's images are decoded while this one runs.
+        // While a pass runs, the next one's images are decoded and the last one's files written
+        // (then its records appended), each on a thread of its own.
         var next = pending.first.map { pass in Prefetch { try self.decode(pass: pass) } }
+        var writing: Prefetch<Int>? = nil
         for (position, pass) in pending.enumerated() {
             let decoded = try next!.value()
             next = position + 1 < pending.count ? Prefetch { try self.decode(pass: pending[position + 1]) } : nil
-            let records = try explain(pass: pass, decoded: decoded)
-            for record in records where !finished.contains(record.index) {
-                try RecordFile.append(record, to: recordFile)
-                outcome.explained += 1
+            let computed = try explain(pass: pass, decoded: decoded).filter { !finished.contains($0.record.index) }
+            if let writing {
+                outcome.explained += try writing.value()
+                report()
             }
+            writing = Prefetch {
+                for image in computed { try RecordFile.append(try self.write(image), to: recordFile) }
+                return computed.count
+            }
+        }
+        if let writing {
+            outcome.explained += try writing.value()
             report()
         }
         outcome.seconds = seconds(since: started)
@@ -162,9 +171,17 @@ public struct BatchRun {
         }
     }
 
+    /// An image explained, before its files are written: its record (no files yet), the photo as
+    /// the model saw it, and each method's map.
+    struct Computed {
+        var record: BatchRecord
+        let picture: Tensor
+        let maps: [(method: AttributionMethod, map: Tensor)]
+    }
+
     /// Explains a pass: its images in runs of equal input shape, each run one batch.
-    private func explain(pass: Int, decoded: [Decoded]) throws -> [BatchRecord] {
-        var records: [BatchRecord] = []
+    private func explain(pass: Int, decoded: [Decoded]) throws -> [Computed] {
+        var records: [Computed] = []
         var start = 0
         while start < decoded.count {
             var end = start + 1
@@ -175,88 +192,87 @@ public struct BatchRun {
         return records
     }
 
-    private func explain(_ images: [Decoded]) throws -> [BatchRecord] {
+    private func explain(_ images: [Decoded]) throws -> [Computed] {
         let network = model.module
         let batch = Tensor.concatenate(images.map(\.input), along: 0)
         let share = 1 / Double(images.count)
-        var clock = DispatchTime.now()
-        func lap() -> Double {
-            let now = DispatchTime.now()
-            defer { clock = now }
-            return Double(now.uptimeNanoseconds - clock.uptimeNanoseconds) / 1e9 * share
+        let chosen = try images.map { image -> Int? in
+            let item = plan.items[image.index]
+            if let given = item.target { return given }
+            guard settings.targetMode == .label else { return nil }
+            guard let label = item.label else {
+                throw LoupeIOError("image \(image.index) (\(item.source)) has no label to explain (--target label)")
+            }
+            return label
         }
-        let scores = network.predictions(for: batch, samplesPerPass: settings.options.samplesPerPass)
-        let probabilities = model.probabilities(fromScores: scores)
-        let classes = scores.shape[1]
-        var records = try images.enumerated().map { position, image in
+        // The prediction and every method at once: those that read only the standard gradients
+        // share one forward and backward pass.
+        let together: AttributionMethod.Together
+        do {
+            together = try AttributionMethod.attributeTogether(
+                settings.methods, model: network, input: batch, targets: chosen, options: settings.options)
+        } catch let error as ExplanationError {
+            let sources = images.map { "\($0.index) (\(plan.items[$0.index].source))" }.joined(separator: ", ")
+            throw LoupeIOError("images \(sources): \(error.description)")
+        }
+        let probabilities = model.probabilities(fromScores: together.output)
+        var records = images.enumerated().map { position, image in
             let item = plan.items[image.index]
             let row = probabilities[position].scalars
             let ranked = row.indices.sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }
-            let target: Int
-            switch (item.target, settings.targetMode) {
-            case (let given?, _): target = given
-            case (nil, .top): target = ranked[0]
-            case (nil, .label):
-                guard let label = item.label else {
-                    throw LoupeIOError("image \(image.index) (\(item.source)) has no label to explain (--target label)")
-                }
-                target = label
-            }
-            guard target < classes else {
-                throw LoupeIOError(
-                    "image \(image.index) (\(item.source)): class \(target) is outside the model's \(classes) classes (0...\(classes - 1))"
-                )
-            }
             let top = ranked.prefix(settings.topCount).map { index in
                 BatchRecord.Ranked(class: index, name: className(index), probability: row[index])
             }
+            var seconds = ["decode": image.seconds, "predict": (together.seconds["shared"] ?? 0) * share]
+            for method in settings.methods { seconds[method.name] = (together.seconds[method.name] ?? 0) * share }
             return BatchRecord(
-                index: image.index, source: item.source, label: item.label, target: target, prediction: ranked[0],
-                top: top, files: [], metrics: settings.metrics.isEmpty ? nil : [:], seconds: ["decode": image.seconds])
+                index: image.index, source: item.source, label: item.label, target: together.targets[position],
+                prediction: ranked[0], top: top, files: [], metrics: settings.metrics.isEmpty ? nil : [:], seconds: seconds)
         }
-        let predictSeconds = lap()
-        for position in records.indices {
-            records[position].seconds["predict"] = predictSeconds
-            let folder = try itemFolder(for: images[position].index)
-            records[position].files.append(
-                try write(Image(tensor: images[position].picture).encodePNG(), "input.png", in: folder))
-        }
-        let targets = records.map(\.target)
-        for method in settings.methods {
-            let attribution = try method.attribute(network, input: batch, target: .classes(targets), options: settings.options)
-                .attribution
-            for (position, image) in images.enumerated() {
-                let folder = try itemFolder(for: image.index)
-                let map = attribution.slice(along: 0, from: position, to: position + 1)
-                // Pixel maps keep the model's own input layout (H, W, C for a channels-last ONNX model).
-                let raw = method.attributesToLayer ? map : model.onnxModule?.toModelLayout(map) ?? map
-                records[position].files.append(try write(NPY.encode(raw[0]), "\(method.name).npy", in: folder))
-                let picture = try Render.attributionPicture(
-                    map[0], attributesToLayer: method.attributesToLayer, on: image.picture)
-                records[position].files.append(try write(picture.encodePNG(), "\(method.name).png", in: folder))
-            }
-            let methodSeconds = lap()
-            for position in records.indices { records[position].seconds[method.name] = methodSeconds }
-            guard !settings.metrics.isEmpty else { continue }
+        for (method, result) in zip(settings.methods, together.results) where !settings.metrics.isEmpty {
+            let started = DispatchTime.now()
             let explain = ExplanationMetric.explainer(for: method, options: settings.options)
             for (position, image) in images.enumerated() {
                 let map = ExplanationMetric.metricMap(
-                    attribution.slice(along: 0, from: position, to: position + 1), of: method, inputShape: image.input.shape)
+                    result.attribution.slice(along: 0, from: position, to: position + 1), of: method,
+                    inputShape: image.input.shape)
                 var values: [String: Float] = [:]
                 for metric in settings.metrics {
                     values[metric.name] =
                         try metric.evaluate(
-                            network, input: image.input, target: targets[position], map: map,
+                            network, input: image.input, target: records[position].target, map: map,
                             settings: settings.metricSettings[metric.name] ?? [:], explain: explain,
                             draws: SeededMetricDraws(seed: settings.metricSeed)
                         ).value
                 }
                 records[position].metrics?[method.name] = values
             }
-            let metricSeconds = lap()
+            let metricSeconds = seconds(since: started) * share
             for position in records.indices { records[position].seconds["metrics:\(method.name)"] = metricSeconds }
         }
-        return records
+        return images.enumerated().map { position, image in
+            Computed(
+                record: records[position], picture: image.picture,
+                maps: zip(settings.methods, together.results).map {
+                    ($0, $1.attribution.slice(along: 0, from: position, to: position + 1))
+                })
+        }
+    }
+
+    /// Writes an explained image's files (`input.png`, and per method `.npy` and `.png`) and
+    /// returns its record with them.
+    private func write(_ image: Computed) throws -> BatchRecord {
+        var record = image.record
+        let folder = try itemFolder(for: record.index)
+        record.files.append(try write(Image(tensor: image.picture).encodePNG(fast: true), "input.png", in: folder))
+        for (method, map) in image.maps {
+            // Pixel maps keep the model's own input layout (H, W, C for a channels-last ONNX model).
+            let raw = method.attributesToLayer ? map : model.onnxModule?.toModelLayout(map) ?? map
+            record.files.append(try write(NPY.encode(raw[0]), "\(method.name).npy", in: folder))
+            let picture = try Render.attributionPicture(map[0], attributesToLayer: method.attributesToLayer, on: image.picture)
+            record.files.append(try write(picture.encodePNG(fast: true), "\(method.name).png", in: folder))
+        }
+        return record
     }
 
     private func className(_ index: Int) -> String {

@@ -54,14 +54,22 @@ public struct AttributionMethod: Sendable, Hashable {
     /// short enough to read, with one method of each kind; `--methods all` shows every one.
     public let isInDefaultReport: Bool
     private let run: @Sendable (Context) throws -> Result
+    /// How the method reads its result from a forward and backward pass it shares with others
+    /// (``SharedGradients``), for a method that needs nothing else; nil for the rest.
+    let fromSharedGradients: (@Sendable (SharedGradients, Context) throws -> Result)?
 
     /// A method; `run` computes the attribution of a whole batch (``attribute(_:input:target:options:progress:)``
-    /// splits large batches and chooses the layer before calling it).
+    /// splits large batches and chooses the layer before calling it). A method whose result
+    /// depends only on the standard gradients at the input or at its layer gives
+    /// `fromSharedGradients`, which computes the same result from them, so that it can share those
+    /// passes with other methods (``attributeTogether(_:model:input:targets:options:)``).
     public init(
         name: String, summary: String, output: Output = .input, needsGradients: Bool = true, settings: [Setting] = [],
         samplesAreIndependent: Bool = true, isInDefaultReport: Bool = true,
+        fromSharedGradients: (@Sendable (SharedGradients, Context) throws -> Result)? = nil,
         run: @escaping @Sendable (Context) throws -> Result
     ) {
+        self.fromSharedGradients = fromSharedGradients
         self.name = name
         self.summary = summary
         self.output = output

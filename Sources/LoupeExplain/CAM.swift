@@ -43,12 +43,17 @@ public enum CAMOutput {
 public protocol CAMMethod: Sendable {
     /// Whether the method reads ``CAMContext/gradients`` (`true` unless it says otherwise).
     var needsGradients: Bool { get }
+    /// Whether the method reads nothing but the layer's activations and gradients (no perturbed
+    /// copies, `false` unless it says otherwise): it can then share one forward and backward pass
+    /// with other methods (``SharedGradients``).
+    var readsOnlyTheLayer: Bool { get }
     /// The method's part of the map.
     func explain(_ context: CAMContext) throws -> CAMOutput
 }
 
 extension CAMMethod {
     public var needsGradients: Bool { true }
+    public var readsOnlyTheLayer: Bool { false }
 
     /// The map `[N, h, w]` (after ReLU) at the module `layer`, for the target scores.
     ///
@@ -83,15 +88,22 @@ extension CAMMethod {
                 gradients: gradients?[index], options: options,
                 // Each layer's perturbations count as an equal share of the whole.
                 progress: { done, all in progress(index * all + done, layers.count * all) })
-            let map: Tensor
-            switch try explain(context) {
-            case .channelWeights(let weights):
-                map = Self.combined(values * weights.reshaped([weights.shape[0], weights.shape[1], 1, 1]), options: options)
-            case .contributions(let contributions): map = Self.combined(contributions, options: options)
-            case .map(let given): map = given
-            }
-            return map.relu()
+            return try map(context)
         }
+    }
+
+    /// The map `[N, h, w]` (after ReLU) from the tapped layer's activations (and gradients) in `context`.
+    func map(_ context: CAMContext) throws -> Tensor {
+        let map: Tensor
+        switch try explain(context) {
+        case .channelWeights(let weights):
+            let values = context.activations
+            map = Self.combined(
+                values * weights.reshaped([weights.shape[0], weights.shape[1], 1, 1]), options: context.options)
+        case .contributions(let contributions): map = Self.combined(contributions, options: context.options)
+        case .map(let given): map = given
+        }
+        return map.relu()
     }
 
     /// The map `[N, H, W]` at the input's resolution, as pytorch-grad-cam returns it: each
@@ -154,9 +166,22 @@ extension AttributionMethod {
     static func camMethod(
         _ method: some CAMMethod, name: String, summary: String, smooths: Bool = true, isInDefaultReport: Bool = true
     ) -> AttributionMethod {
-        AttributionMethod(
+        var fromShared: (@Sendable (SharedGradients, Context) throws -> Result)? = nil
+        if method.readsOnlyTheLayer {
+            fromShared = { @Sendable shared, context in
+                let layer = context.layers[0]
+                let camContext = CAMContext(
+                    model: context.model, input: shared.input, target: context.target, layer: layer,
+                    activations: shared.activations[layer]!,
+                    gradients: method.needsGradients ? shared.layerGradients[layer] : nil,
+                    options: context.options, progress: context.progress)
+                return Result(attribution: try method.map(camContext), layers: context.layers)
+            }
+        }
+        return AttributionMethod(
             name: name, summary: summary, output: .layer, needsGradients: method.needsGradients,
-            settings: smooths ? [.layer, .eigenSmooth, .augSmooth] : [.layer, .augSmooth], isInDefaultReport: isInDefaultReport
+            settings: smooths ? [.layer, .eigenSmooth, .augSmooth] : [.layer, .augSmooth], isInDefaultReport: isInDefaultReport,
+            fromSharedGradients: fromShared
         ) { context in
             let (layers, options) = (context.layers, context.options)
             let map =

@@ -6,6 +6,7 @@ import LoupeTensor
 /// ``firstPrincipalProjection(_:)`` says.
 public struct EigenCAM: CAMMethod {
     public init() {}
+    public var readsOnlyTheLayer: Bool { true }
     public var needsGradients: Bool { false }
     public func explain(_ context: CAMContext) -> CAMOutput {
         .map(firstPrincipalProjection(context.activations))
@@ -16,6 +17,7 @@ public struct EigenCAM: CAMMethod {
 /// which makes Eigen-CAM class-specific; pytorch-grad-cam's `EigenGradCAM`.
 public struct EigenGradCAM: CAMMethod {
     public init() {}
+    public var readsOnlyTheLayer: Bool { true }
     public func explain(_ context: CAMContext) -> CAMOutput {
         .map(firstPrincipalProjection(context.requiredGradients * context.activations))
     }

@@ -4,6 +4,7 @@ import LoupeTensor
 /// Captum's `LayerGradCam(relu_attributions=True)` and pytorch-grad-cam's `GradCAM`.
 public struct GradCAM: CAMMethod {
     public init() {}
+    public var readsOnlyTheLayer: Bool { true }
     public func explain(_ context: CAMContext) -> CAMOutput {
         .channelWeights(context.requiredGradients.mean(alongAxes: [2, 3]))
     }
@@ -13,6 +14,7 @@ public struct GradCAM: CAMMethod {
 /// `α = g² / (2g² + Σ_ij A · g³)` (0 where g = 0) and weights `Σ_ij α · ReLU(g)`.
 public struct GradCAMPlusPlus: CAMMethod {
     public init() {}
+    public var readsOnlyTheLayer: Bool { true }
     public func explain(_ context: CAMContext) -> CAMOutput {
         let (activations, gradients) = (context.activations, context.requiredGradients)
         let squared = gradients * gradients

@@ -5,6 +5,7 @@ import LoupeTensor
 /// pytorch-grad-cam's `GradCAMElementWise`.
 public struct GradCAMElementWise: CAMMethod {
     public init() {}
+    public var readsOnlyTheLayer: Bool { true }
     public func explain(_ context: CAMContext) -> CAMOutput {
         .contributions((context.requiredGradients * context.activations).relu())
     }

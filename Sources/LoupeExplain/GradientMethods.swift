@@ -83,7 +83,15 @@ extension AttributionMethod {
     static func gradientMethod(
         _ method: some GradientMethod & Sendable, name: String, summary: String, isInDefaultReport: Bool = true
     ) -> AttributionMethod {
-        AttributionMethod(name: name, summary: summary, isInDefaultReport: isInDefaultReport) { context in
+        var fromShared: (@Sendable (SharedGradients, Context) throws -> Result)? = nil
+        if method.rule == .standard {
+            fromShared = { @Sendable shared, _ in
+                Result(attribution: method.combine(input: shared.input, gradient: shared.inputGradient))
+            }
+        }
+        return AttributionMethod(
+            name: name, summary: summary, isInDefaultReport: isInDefaultReport, fromSharedGradients: fromShared
+        ) { context in
             Result(attribution: method.attribute({ context.model($0) }, input: context.input, target: context.target))
         }
     }

@@ -5,6 +5,7 @@ import LoupeTensor
 /// score); pytorch-grad-cam's `HiResCAM`.
 public struct HiResCAM: CAMMethod {
     public init() {}
+    public var readsOnlyTheLayer: Bool { true }
     public func explain(_ context: CAMContext) -> CAMOutput {
         .contributions(context.requiredGradients * context.activations)
     }

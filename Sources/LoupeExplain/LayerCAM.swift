@@ -4,6 +4,7 @@ import LoupeTensor
 /// position; pytorch-grad-cam's `LayerCAM`.
 public struct LayerCAM: CAMMethod {
     public init() {}
+    public var readsOnlyTheLayer: Bool { true }
     public func explain(_ context: CAMContext) -> CAMOutput {
         .contributions(context.requiredGradients.relu() * context.activations)
     }

@@ -4,6 +4,7 @@ import LoupeTensor
 /// with the activations as weights; pytorch-grad-cam's `XGradCAM`.
 public struct XGradCAM: CAMMethod {
     public init() {}
+    public var readsOnlyTheLayer: Bool { true }
     public func explain(_ context: CAMContext) -> CAMOutput {
         let activations = context.activations
         let sums = activations.sum(alongAxes: [2, 3], keepingDimensions: true)

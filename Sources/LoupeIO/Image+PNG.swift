@@ -23,23 +23,31 @@ extension Image {
         return Image(width: Int(image.width), height: Int(image.height), channels: channels, pixels: pixels)
     }
 
-    /// The image encoded as PNG bytes.
-    public func encodePNG() throws -> Data {
+    /// The image encoded as PNG bytes; `fast` trades a larger file for less compression work
+    /// (libpng's `PNG_IMAGE_FLAG_FAST`), for programs that write many pictures.
+    public func encodePNG(fast: Bool = false) throws -> Data {
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         image.width = UInt32(width)
         image.height = UInt32(height)
         image.format = channels == 1 ? UInt32(PNG_FORMAT_GRAY) : UInt32(PNG_FORMAT_RGB)
+        if fast { image.flags |= UInt32(PNG_IMAGE_FLAG_FAST) }
         defer { png_image_free(&image) }
-        var size = 0
-        let sized = pixels.withUnsafeBytes { png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, 0, nil) }
-        guard sized != 0 else { throw LoupeIOError("cannot encode PNG (\(Image.message(of: &image)))") }
+        // One pass into a buffer as large as the compressed data can be (zlib's stored blocks
+        // and the chunks around them); libpng says how much it needs if that is ever too little.
+        let raw = height * (1 + width * channels)
+        var size = raw + raw / 8 + raw / 64 + 12 * (raw / 8192 + 2) + 1024
         var output = [UInt8](repeating: 0, count: size)
-        let written = output.withUnsafeMutableBytes { target in
-            pixels.withUnsafeBytes { png_image_write_to_memory(&image, target.baseAddress, &size, 0, $0.baseAddress, 0, nil) }
+        for _ in 0..<2 {
+            let capacity = output.count
+            let written = output.withUnsafeMutableBytes { target in
+                pixels.withUnsafeBytes { png_image_write_to_memory(&image, target.baseAddress, &size, 0, $0.baseAddress, 0, nil) }
+            }
+            if written != 0 { return Data(output.prefix(size)) }
+            guard image.warning_or_error & 3 == 0, size > capacity else { break }
+            output = [UInt8](repeating: 0, count: size)
         }
-        guard written != 0 else { throw LoupeIOError("cannot encode PNG (\(Image.message(of: &image)))") }
-        return Data(output.prefix(size))
+        throw LoupeIOError("cannot encode PNG (\(Image.message(of: &image)))")
     }
 
     private static func message(of image: inout png_image) -> String {

@@ -136,10 +136,11 @@ public enum NPY {
         data.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8)])
         data.append(contentsOf: Swift.Array(header.utf8))
         tensor.withUnsafeBufferPointer { values in
-            for value in values {
-                let bits = value.bitPattern.littleEndian
-                withUnsafeBytes(of: bits) { data.append(contentsOf: $0) }
-            }
+            #if _endian(little)
+            data.append(values)
+            #else
+            for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+            #endif
         }
         return data
     }

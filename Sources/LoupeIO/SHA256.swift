@@ -24,39 +24,46 @@ public enum SHA256 {
         var state: [UInt32] = [
             0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19,
         ]
-        var message = [UInt8](data)
-        let bitLength = UInt64(message.count) &* 8
-        message.append(0x80)
-        while message.count % 64 != 56 { message.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) {
-            message.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift)))
-        }
+        // The whole blocks straight from the data, then the last bytes with the padding and length.
+        let whole = data.count / 64 * 64
+        var tail = [UInt8](data[(data.startIndex + whole)...])
+        tail.append(0x80)
+        while tail.count % 64 != 56 { tail.append(0) }
+        let bitLength = UInt64(data.count) &* 8
+        for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
+        let constants = roundConstants
         var schedule = [UInt32](repeating: 0, count: 64)
-        for block in stride(from: 0, to: message.count, by: 64) {
-            for index in 0..<16 {
-                let offset = block + 4 * index
-                schedule[index] =
-                    UInt32(message[offset]) << 24 | UInt32(message[offset + 1]) << 16 | UInt32(message[offset + 2]) << 8
-                    | UInt32(message[offset + 3])
+        func compress(_ bytes: UnsafeRawBufferPointer) {
+            schedule.withUnsafeMutableBufferPointer { w in
+                constants.withUnsafeBufferPointer { k in
+                    for block in stride(from: 0, to: bytes.count, by: 64) {
+                        for index in 0..<16 {
+                            w[index] = UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: block + 4 * index, as: UInt32.self))
+                        }
+                        for index in 16..<64 {
+                            let (early, late) = (w[index - 15], w[index - 2])
+                            let s0 = rotate(early, 7) ^ rotate(early, 18) ^ (early >> 3)
+                            let s1 = rotate(late, 17) ^ rotate(late, 19) ^ (late >> 10)
+                            w[index] = w[index - 16] &+ s0 &+ w[index - 7] &+ s1
+                        }
+                        var (a, b, c, d, e, f, g, h) = (
+                            state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7]
+                        )
+                        for index in 0..<64 {
+                            let s1 = rotate(e, 6) ^ rotate(e, 11) ^ rotate(e, 25)
+                            let choice = (e & f) ^ (~e & g)
+                            let t1 = h &+ s1 &+ choice &+ k[index] &+ w[index]
+                            let s0 = rotate(a, 2) ^ rotate(a, 13) ^ rotate(a, 22)
+                            let majority = (a & b) ^ (a & c) ^ (b & c)
+                            (h, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ s0 &+ majority)
+                        }
+                        for (index, value) in [a, b, c, d, e, f, g, h].enumerated() { state[index] = state[index] &+ value }
+                    }
+                }
             }
-            for index in 16..<64 {
-                let (early, late) = (schedule[index - 15], schedule[index - 2])
-                let s0 = rotate(early, 7) ^ rotate(early, 18) ^ (early >> 3)
-                let s1 = rotate(late, 17) ^ rotate(late, 19) ^ (late >> 10)
-                schedule[index] = schedule[index - 16] &+ s0 &+ schedule[index - 7] &+ s1
-            }
-            var (a, b, c, d, e, f, g, h) = (state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7])
-            for index in 0..<64 {
-                let s1 = rotate(e, 6) ^ rotate(e, 11) ^ rotate(e, 25)
-                let choice = (e & f) ^ (~e & g)
-                let t1 = h &+ s1 &+ choice &+ roundConstants[index] &+ schedule[index]
-                let s0 = rotate(a, 2) ^ rotate(a, 13) ^ rotate(a, 22)
-                let majority = (a & b) ^ (a & c) ^ (b & c)
-                let t2 = s0 &+ majority
-                (h, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
-            }
-            for (index, value) in [a, b, c, d, e, f, g, h].enumerated() { state[index] = state[index] &+ value }
         }
+        data.withUnsafeBytes { compress(UnsafeRawBufferPointer(rebasing: $0[0..<whole])) }
+        tail.withUnsafeBytes { compress($0) }
         return state.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> (24 - 8 * UInt32($0))) } }
     }
 

@@ -53,8 +53,9 @@ struct BatchTests {
         let items = "\(directory)/items"
         for path in FileManager.default.subpaths(atPath: items) ?? [] {
             var isFolder: ObjCBool = false
-            FileManager.default.fileExists(atPath: "\(items)/\(path)", isDirectory: &isFolder)
-            if !isFolder.boolValue { files[path] = FileManager.default.contents(atPath: "\(items)/\(path)") }
+            if FileManager.default.fileExists(atPath: "\(items)/\(path)", isDirectory: &isFolder), !isFolder.boolValue {
+                files[path] = FileManager.default.contents(atPath: "\(items)/\(path)")
+            }
         }
         return (records, files)
     }

@@ -1,0 +1,71 @@
+import LoupeExplain
+import LoupeNN
+import LoupeTensor
+import Testing
+
+/// Methods run together share one forward and backward pass where they can, with the results
+/// each gives alone.
+@Suite("Methods sharing a gradient pass", .serialized)
+struct SharedGradientsTests {
+    let model: Module
+    let input: Tensor
+
+    init() throws {
+        model = try ModelZoo.make("resnet18", classes: 10, seed: 3)
+        var generator = RandomGenerator(seed: 8)
+        input = Tensor.normal([5, 3, 64, 64], generator: &generator)
+    }
+
+    func relativeDifference(_ value: Tensor, _ reference: Tensor) -> Float {
+        #expect(value.shape == reference.shape)
+        let largest = reference.abs().max().scalar
+        #expect(largest > 0, "an all-zero attribution would make the comparison empty")
+        return zip(value.scalars, reference.scalars).map { abs($0 - $1) }.max()! / largest
+    }
+
+    @Test func everyMethodTogetherEqualsItsOwnRun() throws {
+        var options = AttributionMethod.Options()
+        (options.samples, options.steps, options.sigmas) = (3, 4, [1, 2])
+        (options.window, options.stride, options.layers, options.samplesPerPass) = (16, 16, ["layer3"], 2)
+        let methods = MethodRegistry.builtIn
+        // Two samples' classes given, the rest their top class.
+        let chosen: [Int?] = [4, nil, 7, nil, nil]
+        let together = try AttributionMethod.attributeTogether(
+            methods, model: model, input: input, targets: chosen, options: options)
+        let output = model.predictions(for: input)
+        #expect(relativeDifference(together.output, output) < 1e-5)
+        let expected = chosen.enumerated().map { $1 ?? output[$0].argmax() }
+        #expect(together.targets == expected)
+        for (method, result) in zip(methods, together.results) {
+            let alone = try method.attribute(model, input: input, target: .classes(expected), options: options)
+            #expect(relativeDifference(result.attribution, alone.attribution) < 1e-4, "\(method.name)")
+            #expect(result.layers == alone.layers, "\(method.name)")
+        }
+        #expect(together.seconds["shared"] != nil && methods.allSatisfy { together.seconds[$0.name] != nil })
+    }
+
+    @Test func theGradientMethodsAndLayerCAMsShareAndTheOthersDoNot() throws {
+        let shared = MethodRegistry.builtIn.filter { $0.sharesGradients(layers: ["layer4"], options: .init()) }.map(\.name)
+        #expect(
+            Set(shared) == [
+                "saliency", "input-x-gradient", "grad-cam", "grad-cam++", "xgrad-cam", "hires-cam", "layer-cam",
+                "grad-cam-element-wise", "eigen-cam", "eigen-grad-cam",
+            ])
+        var smoothed = AttributionMethod.Options()
+        smoothed.augSmooth = true
+        #expect(!AttributionMethod.gradCAM.sharesGradients(layers: ["layer4"], options: smoothed))
+        #expect(!AttributionMethod.gradCAM.sharesGradients(layers: ["layer3", "layer4"], options: .init()))
+        #expect(AttributionMethod.saliency.sharesGradients(layers: ["layer3", "layer4"], options: smoothed))
+    }
+
+    @Test func aClassOutsideTheModelIsAnError() throws {
+        #expect(throws: ExplanationError.self) {
+            try AttributionMethod.attributeTogether(
+                [.saliency], model: model, input: input, targets: [10, nil, nil, nil, nil])
+        }
+        #expect(throws: ExplanationError.self) {
+            try AttributionMethod.attributeTogether(
+                [.occlusion], model: model, input: input, targets: [nil, 12, nil, nil, nil])
+        }
+    }
+}
