@@ -101,6 +101,7 @@ def main():
                                            "--out", captum_out], env)
             print(loupe_line)
             print(captum_line)
+            print(f"round {round_index + 1}: loupe {loupe_s:.1f} s, captum {captum_s:.1f} s (wall): {captum_s / loupe_s:.2f}×")
             rows.append((loupe_s, captum_s))
             shutil.rmtree(loupe_out)
             shutil.rmtree(captum_out)
