@@ -59,6 +59,7 @@ public enum BatchMerge {
     @discardableResult
     public static func merge(_ directory: String) throws -> (records: [BatchRecord], summary: Summary) {
         let plan = try BatchPlan.read(from: directory)
+        for output in ["index.jsonl", "summary.json"] { removeAbandonedPartialFiles(of: "\(directory)/\(output)") }
         var byImage: [Int: [(shard: Int, record: BatchRecord)]] = [:]
         for shard in 0..<plan.shards {
             var latest: [Int: BatchRecord] = [:]

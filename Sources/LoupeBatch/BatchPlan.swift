@@ -80,15 +80,20 @@ public struct BatchPlan: Codable, Equatable, Sendable {
     /// throwing one line that says what differs.
     public func establish(in directory: String) throws {
         let path = Self.path(in: directory)
-        if FileManager.default.fileExists(atPath: path) {
-            let existing = try Self.read(from: directory)
-            if let difference = difference(from: existing) {
-                throw LoupeIOError(
-                    "\(path) was planned differently: \(difference); use another --out, or the arguments and data of that run")
+        removeAbandonedPartialFiles(of: path)
+        if !FileManager.default.fileExists(atPath: path) {
+            do {
+                try writeJSON(self, to: path)
+                return
+            } catch  where FileManager.default.fileExists(atPath: path) {
+                // Another shard wrote it first: check against that one.
             }
-            return
         }
-        try writeJSON(self, to: path)
+        let existing = try Self.read(from: directory)
+        if let difference = difference(from: existing) {
+            throw LoupeIOError(
+                "\(path) was planned differently: \(difference); use another --out, or the arguments and data of that run")
+        }
     }
 
     /// Reads the plan of a run folder.

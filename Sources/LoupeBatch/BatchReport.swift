@@ -111,6 +111,8 @@ public enum BatchReport {
             \(metricTable)
             <h2>Classes</h2>
             <div class="row">\(classTable)</div>
+            <h2>Confusion matrix</h2>
+            \(confusionMatrix(summary.confusion, name: name))
             <h2>Confusions</h2>
             <p class="note">The most frequent (label, prediction) pairs that differ, at most 50.</p>
             \(errors.isEmpty ? "<p class=\"note\">None.</p>" : confusion)
@@ -134,6 +136,35 @@ public enum BatchReport {
             written.append(path)
         }
         return written
+    }
+
+    /// The most classes whose confusion matrix is drawn in full; past it a page lists the pairs.
+    static let largestMatrix = 30
+
+    /// The confusion counts as a matrix, labels down and predictions across, the diagonal shaded:
+    /// every class that is a label or a prediction, up to ``largestMatrix`` of them.
+    static func confusionMatrix(_ confusion: [BatchMerge.Confusion], name: (Int) -> String) -> String {
+        let classes = Set(confusion.flatMap { [$0.label, $0.prediction] }).sorted()
+        guard !classes.isEmpty else { return "<p class=\"note\">No labels.</p>" }
+        guard classes.count <= largestMatrix else {
+            return
+                "<p class=\"note\">\(classes.count) classes: too many to draw; the pairs are listed below and in summary.json.</p>"
+        }
+        var counts: [Int: [Int: Int]] = [:]
+        for entry in confusion { counts[entry.label, default: [:]][entry.prediction] = entry.count }
+        let head =
+            "<tr><th>label \\ predicted</th>"
+            + classes.map { "<th title=\"\(HTML.escape(name($0)))\">\($0)</th>" }.joined() + "</tr>"
+        let rows = classes.map { label in
+            "<tr><th>\(HTML.escape(name(label))) (\(label))</th>"
+                + classes.map { prediction in
+                    let count = counts[label]?[prediction] ?? 0
+                    let shade =
+                        label == prediction ? " style=\"background:#e4f2e4\"" : count > 0 ? " style=\"background:#f6e0e0\"" : ""
+                    return "<td\(shade)>\(count == 0 ? "" : String(count))</td>"
+                }.joined() + "</tr>"
+        }
+        return "<table><thead>\(head)</thead><tbody>\n\(rows.joined(separator: "\n"))\n</tbody></table>"
     }
 
     /// The path from folder `base` to `target`, ending in `/` (empty when they are the same).

@@ -35,6 +35,21 @@ public func writeFileAtomically(_ data: Data, to path: String) throws {
 /// behind, and a resumed one removes.
 public let partialFileSuffix = ".partial"
 
+/// Removes the temporary files that killed writers of `path` left beside it
+/// (``writeFileAtomically(_:to:)``'s `.<name>.<pid>.partial`), those whose process is gone;
+/// a writer still running on this machine keeps its own.
+public func removeAbandonedPartialFiles(of path: String) {
+    let url = URL(fileURLWithPath: path)
+    let folder = url.deletingLastPathComponent().path
+    let prefix = ".\(url.lastPathComponent)."
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+    for entry in entries where entry.hasPrefix(prefix) && entry.hasSuffix(partialFileSuffix) {
+        let pid = entry.dropFirst(prefix.count).dropLast(partialFileSuffix.count)
+        guard let number = Int32(pid), kill(number, 0) != 0, errno == ESRCH else { continue }
+        try? FileManager.default.removeItem(atPath: "\(folder)/\(entry)")
+    }
+}
+
 /// Writes `value` as JSON (pretty-printed, keys sorted, so the files diff well), atomically.
 public func writeJSON<Value: Encodable>(_ value: Value, to path: String) throws {
     let encoder = JSONEncoder()

@@ -129,6 +129,38 @@ struct BatchTests {
         #expect(records.map { $0["source"] as? String }.allSatisfy { $0?.hasPrefix("class-") == true })
     }
 
+    @Test func batchMetricsEqualLoupeMetrics() throws {
+        let work = try Self.folder("metrics")
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let photos = Array(Self.samples.prefix(3))
+        let root = LoupeProcess.root.appendingPathComponent("Samples/fashion").path
+        for photo in photos { try FileManager.default.copyItem(atPath: "\(root)/\(photo.file)", toPath: "\(work)/\(photo.file)") }
+        try (["path,label"] + photos.map { "\($0.file),\($0.label)" })
+            .joined(separator: "\n").write(toFile: "\(work)/list.csv", atomically: true, encoding: .utf8)
+        let metrics = ["--metrics", "deletion,insertion,sparseness", "--metric-option", "deletion.step=49"]
+        let batch = try Self.batch("\(work)/list.csv", out: "\(work)/run", extra: metrics)
+        #expect(batch.status == 0, "\(batch.error)")
+        #expect(try LoupeProcess.run(["merge", "\(work)/run"]).status == 0)
+        let scored = try LoupeProcess.run(
+            ["metrics", "--model", Self.model, "--images"] + photos.map { "Samples/fashion/\($0.file)" }
+                + ["--methods", "saliency,grad-cam", "--out", "\(work)/metrics"] + metrics)
+        #expect(scored.status == 0, "\(scored.error)")
+        let reference =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: "\(work)/metrics/metrics.json"))) as! [[String: Any]]
+        let records = try Self.records("\(work)/run")
+        #expect(reference.count == 3 * 2 * 3)
+        for entry in reference {
+            let image = photos.firstIndex { $0.file == entry["image"] as? String }!
+            let values = (records[image]["metrics"] as? [String: [String: Double]])?[entry["method"] as! String]
+            let value = values?[entry["metric"] as! String], expected = entry["value"] as! Double
+            // The maps come from a shared gradient pass in batch, from each method's own in metrics.
+            #expect(
+                value.map { abs($0 - expected) <= 1e-4 * max(1, abs(expected)) } == true,
+                "\(entry): batch \(String(describing: value))")
+        }
+    }
+
     @Test func aHostileNPZIsRefusedWithNothingRun() throws {
         let work = try Self.folder("hostile")
         defer { try? FileManager.default.removeItem(atPath: work) }
@@ -267,6 +299,7 @@ struct BatchTests {
         #expect(report.status == 0, "\(report.error)")
         let summary = try String(contentsOfFile: "\(pages)/index.html", encoding: .utf8)
         #expect(summary.contains("Least confident") && summary.contains("class-9.html"))
+        #expect(summary.contains("label \\ predicted"), "the confusion matrix")
         let classPage = try String(contentsOfFile: "\(pages)/class-9.html", encoding: .utf8)
         let sources = classPage.components(separatedBy: "src=\"").dropFirst().map { $0.prefix { $0 != "\"" } }
         #expect(sources.count == 3, "one image: its input, saliency and grad-cam")
