@@ -113,8 +113,8 @@ done
 
 # The job runs docs/scale-out.md's script, Tools/cluster/loupe-array.sbatch, with these settings.
 export LOUPE="$LOUPE" LOUPE_MODEL="$ROOT/Models/fashion-cnn.safetensors" LOUPE_DATA="$WORK/data/images.csv"
-export LOUPE_METHODS=saliency,grad-cam,occlusion,smoothgrad LOUPE_OUT="$WORK/run"
-OPTIONS="--window 2 --stride 1 --pass-size 2 --metrics deletion,insertion --metric-option deletion.step=4
+export LOUPE_METHODS=saliency,grad-cam,occlusion LOUPE_OUT="$WORK/run"
+OPTIONS="--window 4 --stride 2 --pass-size 2 --metrics deletion,insertion --metric-option deletion.step=4
     --metric-option insertion.step=4"
 submit() {
     sbatch --parsable --chdir="$ROOT" --output="$WORK/logs/%A_%a.out" --cpus-per-task=1 "$@"
