@@ -3,6 +3,21 @@ import LoupeNN
 import LoupeTensor
 import Testing
 
+/// A resnet18 for 10 classes and 5 random 64×64 inputs, for the tests that run a batch in
+/// different ways.
+func smallBatch() throws -> (model: Module, input: Tensor) {
+    var generator = RandomGenerator(seed: 8)
+    return (try ModelZoo.make("resnet18", classes: 10, seed: 3), Tensor.normal([5, 3, 64, 64], generator: &generator))
+}
+
+/// The largest difference relative to the largest magnitude of `reference`.
+func relativeDifference(_ value: Tensor, _ reference: Tensor) -> Float {
+    #expect(value.shape == reference.shape)
+    let largest = reference.abs().max().scalar
+    #expect(largest > 0, "an all-zero attribution would make the comparison empty")
+    return zip(value.scalars, reference.scalars).map { abs($0 - $1) }.max()! / largest
+}
+
 /// A batch split into passes (to bound memory) gives the results of one pass over it.
 @Suite("Batches in passes", .serialized)
 struct PassSplittingTests {
@@ -11,17 +26,7 @@ struct PassSplittingTests {
     let target = ExplanationTarget.classes([1, 4, 2, 9, 0])
 
     init() throws {
-        model = try ModelZoo.make("resnet18", classes: 10, seed: 3)
-        var generator = RandomGenerator(seed: 8)
-        input = Tensor.normal([5, 3, 64, 64], generator: &generator)
-    }
-
-    /// The largest difference relative to the largest magnitude of `reference`.
-    func relativeDifference(_ value: Tensor, _ reference: Tensor) -> Float {
-        #expect(value.shape == reference.shape)
-        let largest = reference.abs().max().scalar
-        #expect(largest > 0, "an all-zero attribution would make the comparison empty")
-        return zip(value.scalars, reference.scalars).map { abs($0 - $1) }.max()! / largest
+        (model, input) = try smallBatch()
     }
 
     @Test func predictionsInPassesEqualOnePass() {

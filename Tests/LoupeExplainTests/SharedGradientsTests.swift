@@ -11,16 +11,7 @@ struct SharedGradientsTests {
     let input: Tensor
 
     init() throws {
-        model = try ModelZoo.make("resnet18", classes: 10, seed: 3)
-        var generator = RandomGenerator(seed: 8)
-        input = Tensor.normal([5, 3, 64, 64], generator: &generator)
-    }
-
-    func relativeDifference(_ value: Tensor, _ reference: Tensor) -> Float {
-        #expect(value.shape == reference.shape)
-        let largest = reference.abs().max().scalar
-        #expect(largest > 0, "an all-zero attribution would make the comparison empty")
-        return zip(value.scalars, reference.scalars).map { abs($0 - $1) }.max()! / largest
+        (model, input) = try smallBatch()
     }
 
     @Test func everyMethodTogetherEqualsItsOwnRun() throws {

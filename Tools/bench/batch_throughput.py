@@ -14,7 +14,6 @@ Needs torch, torchvision, captum, safetensors and Pillow.
 """
 import argparse
 import os
-import platform
 import random
 import re
 import shutil
@@ -22,6 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import cpu_name  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 LOUPE = os.path.join(ROOT, ".build", "release", "loupe")
@@ -64,17 +66,6 @@ def timed(command, env=None):
     if result.returncode != 0:
         sys.exit(f"failed: {' '.join(command)}\n{result.stderr}")
     return seconds, result.stdout.strip()
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def main():
