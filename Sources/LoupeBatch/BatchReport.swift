@@ -23,9 +23,15 @@ public enum BatchReport {
         let output = directory ?? run
         try createFolder(output)
         let prefix = relativePath(from: output, to: run)
-        let names = plan.classNames ?? BatchMerge.modelClassNames(in: records)
-        let summary = BatchMerge.summarize(records, classNames: names)
-        let name = { (index: Int) in index < names.count ? names[index] : "class \(index)" }
+        // Labels are named as the source names them (folder names, an .npz's label_map), predictions
+        // as the model does: where the two differ, the pages show it.
+        let modelNames = BatchMerge.modelClassNames(in: records)
+        let labelNames = plan.classNames ?? modelNames
+        let summary = BatchMerge.summarize(records, classNames: labelNames)
+        let labelName = { (index: Int) in index < labelNames.count ? labelNames[index] : "class \(index)" }
+        let predictionName = { (index: Int) in index < modelNames.count ? modelNames[index] : "class \(index)" }
+        let hasLabels = records.contains { $0.label != nil }
+        let name = hasLabels ? labelName : predictionName
         // Images are grouped by label, or by prediction when the data has no labels.
         let groupBy = { (record: BatchRecord) in record.label ?? record.prediction }
         let groups = Dictionary(grouping: records, by: groupBy)
@@ -37,14 +43,14 @@ public enum BatchReport {
                 return "<img loading=\"lazy\" alt=\"\(HTML.escape(label))\" title=\"\(HTML.escape(label))\" "
                     + "style=\"width:112px;image-rendering:pixelated\" src=\"\(HTML.escape(prefix + file.path))\">"
             }
-            let truth = record.label.map { "label \(name($0)) (\($0)), " } ?? ""
+            let truth = record.label.map { "label \(labelName($0)) (\($0)), " } ?? ""
             let mark = record.label.map { $0 == record.prediction ? "" : " ✗" } ?? ""
             let probability = record.top.first.map { String(format: " p=%.3f", $0.probability) } ?? ""
             let shown = record.files.filter { $0.path.hasSuffix(".png") }.map {
                 URL(fileURLWithPath: $0.path).deletingPathExtension().lastPathComponent
             }
             let caption =
-                "#\(record.index) \(record.source): \(truth)predicted \(name(record.prediction)) (\(record.prediction))\(probability)\(mark)"
+                "#\(record.index) \(record.source): \(truth)predicted \(predictionName(record.prediction)) (\(record.prediction))\(probability)\(mark)"
                 + " [\(shown.joined(separator: ", "))]"
             return
                 "<figure><div class=\"row\">\(pictures.joined())</div><figcaption>\(HTML.escape(caption))</figcaption></figure>\n"
@@ -85,7 +91,7 @@ public enum BatchReport {
         let errors = summary.confusion.filter { $0.label != $0.prediction }.sorted { $0.count > $1.count }
         let confusion = HTML.table(
             errors.prefix(50).map {
-                ["\(name($0.label)) (\($0.label))", "\(name($0.prediction)) (\($0.prediction))", String($0.count)]
+                ["\(labelName($0.label)) (\($0.label))", "\(predictionName($0.prediction)) (\($0.prediction))", String($0.count)]
             },
             header: ["label", "predicted as", "images"])
         let timings = HTML.table(
@@ -112,7 +118,7 @@ public enum BatchReport {
             <h2>Classes</h2>
             <div class="row">\(classTable)</div>
             <h2>Confusion matrix</h2>
-            \(confusionMatrix(summary.confusion, name: name))
+            \(confusionMatrix(summary.confusion, labelName: labelName, predictionName: predictionName))
             <h2>Confusions</h2>
             <p class="note">The most frequent (label, prediction) pairs that differ, at most 50.</p>
             \(errors.isEmpty ? "<p class=\"note\">None.</p>" : confusion)
@@ -143,7 +149,9 @@ public enum BatchReport {
 
     /// The confusion counts as a matrix, labels down and predictions across, the diagonal shaded:
     /// every class that is a label or a prediction, up to ``largestMatrix`` of them.
-    static func confusionMatrix(_ confusion: [BatchMerge.Confusion], name: (Int) -> String) -> String {
+    static func confusionMatrix(
+        _ confusion: [BatchMerge.Confusion], labelName: (Int) -> String, predictionName: (Int) -> String
+    ) -> String {
         let classes = Set(confusion.flatMap { [$0.label, $0.prediction] }).sorted()
         guard !classes.isEmpty else { return "<p class=\"note\">No labels.</p>" }
         guard classes.count <= largestMatrix else {
@@ -154,9 +162,9 @@ public enum BatchReport {
         for entry in confusion { counts[entry.label, default: [:]][entry.prediction] = entry.count }
         let head =
             "<tr><th>label \\ predicted</th>"
-            + classes.map { "<th title=\"\(HTML.escape(name($0)))\">\($0)</th>" }.joined() + "</tr>"
+            + classes.map { "<th title=\"\(HTML.escape(predictionName($0)))\">\($0)</th>" }.joined() + "</tr>"
         let rows = classes.map { label in
-            "<tr><th>\(HTML.escape(name(label))) (\(label))</th>"
+            "<tr><th>\(HTML.escape(labelName(label))) (\(label))</th>"
                 + classes.map { prediction in
                     let count = counts[label]?[prediction] ?? 0
                     let shade =
