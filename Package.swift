@@ -84,3 +84,10 @@ if ProcessInfo.processInfo.environment["LOUPE_FUZZ"] != nil {
             name: "loupe-fuzz", dependencies: ["LoupeIO"], path: "Fuzz",
             exclude: ["corpus", "crashers", "run.sh"]))
 }
+
+// `make test-onednn3` sets LOUPE_LIBRARY_TESTS: its run leaves out the command-line suites (they
+// drive the same kernels through the loupe binary; see the Makefile), so its build leaves out
+// their test target and the op benchmark too. The loupe executable is still built.
+if ProcessInfo.processInfo.environment["LOUPE_LIBRARY_TESTS"] != nil {
+    package.targets.removeAll { $0.name == "LoupeCLITests" || $0.name == "loupe-bench" }
+}
