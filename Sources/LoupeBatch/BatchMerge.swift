@@ -120,7 +120,7 @@ public enum BatchMerge {
             let images = byLabel[label]!
             let right = images.filter { $0.prediction == label }.count
             return ClassAccuracy(
-                label: label, name: label < classNames.count ? classNames[label] : "class \(label)", images: images.count,
+                label: label, name: className(label, in: classNames), images: images.count,
                 correct: right, accuracy: Double(right) / Double(images.count))
         }
         var pairs: [[Int]: Int] = [:]

@@ -28,8 +28,8 @@ public enum BatchReport {
         let modelNames = BatchMerge.modelClassNames(in: records)
         let labelNames = plan.classNames ?? modelNames
         let summary = BatchMerge.summarize(records, classNames: labelNames)
-        let labelName = { (index: Int) in index < labelNames.count ? labelNames[index] : "class \(index)" }
-        let predictionName = { (index: Int) in index < modelNames.count ? modelNames[index] : "class \(index)" }
+        let labelName = { (index: Int) in className(index, in: labelNames) }
+        let predictionName = { (index: Int) in className(index, in: modelNames) }
         let hasLabels = records.contains { $0.label != nil }
         let name = hasLabels ? labelName : predictionName
         // Images are grouped by label, or by prediction when the data has no labels.

@@ -221,7 +221,7 @@ public struct BatchRun {
             let row = probabilities[position].scalars
             let ranked = row.indices.sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }
             let top = ranked.prefix(settings.topCount).map { index in
-                BatchRecord.Ranked(class: index, name: className(index), probability: row[index])
+                BatchRecord.Ranked(class: index, name: model.className(index), probability: row[index])
             }
             var seconds = ["decode": image.seconds, "predict": (together.seconds["shared"] ?? 0) * share]
             for method in settings.methods { seconds[method.name] = (together.seconds[method.name] ?? 0) * share }
@@ -273,10 +273,6 @@ public struct BatchRun {
             record.files.append(try write(picture.encodePNG(fast: true), "\(method.name).png", in: folder))
         }
         return record
-    }
-
-    private func className(_ index: Int) -> String {
-        index < model.classNames.count ? model.classNames[index] : "class \(index)"
     }
 
     private func itemFolder(for index: Int) throws -> String {

@@ -31,15 +31,8 @@ public struct SharedGradients {
         let (output, tapped) = try withReLUBackwardRule(.standard) {
             try model.withTaps(layers, gradients: true) { model(tracked) }
         }
-        guard output.rank == 2 else {
-            throw ExplanationError("the model's output is \(output.shape), not [N, classes]")
-        }
-        let classes = output.shape[1]
         let detached = output.detached()
-        let targets = chosen.enumerated().map { sample, target in target ?? detached[sample].argmax() }
-        if let outside = targets.first(where: { !(0..<classes).contains($0) }) {
-            throw ExplanationError("class \(outside) is outside the model's \(classes) classes (0...\(classes - 1))")
-        }
+        let targets = try Self.targets(chosen, output: detached)
         let points = try layers.map { layer in
             guard let activation = tapped[layer], activation.rank == 4 else {
                 throw ExplanationError("layer '\(layer)' has no [N, C, h, w] output for a class activation map")
@@ -54,6 +47,18 @@ public struct SharedGradients {
         self.inputGradient = gradients[layers.count]
         self.activations = Dictionary(uniqueKeysWithValues: zip(layers, points.map { $0.detached() }))
         self.layerGradients = Dictionary(uniqueKeysWithValues: zip(layers, gradients.prefix(layers.count)))
+    }
+
+    /// Each sample's class to explain: the one chosen, else the top class of `output` `[N, K]`;
+    /// an error for an output of another shape or a class outside `0..<K`.
+    static func targets(_ chosen: [Int?], output: Tensor) throws -> [Int] {
+        guard output.rank == 2 else { throw ExplanationError("the model's output is \(output.shape), not [N, classes]") }
+        let classes = output.shape[1]
+        let targets = chosen.enumerated().map { sample, target in target ?? output[sample].argmax() }
+        if let outside = targets.first(where: { !(0..<classes).contains($0) }) {
+            throw ExplanationError("class \(outside) is outside the model's \(classes) classes (0...\(classes - 1))")
+        }
+        return targets
     }
 }
 
@@ -132,12 +137,7 @@ extension AttributionMethod {
             }
         } else {
             output = model.predictions(for: input, samplesPerPass: options.samplesPerPass)
-            guard output.rank == 2 else { throw ExplanationError("the model's output is \(output.shape), not [N, classes]") }
-            targets = chosen.enumerated().map { sample, target in target ?? output[sample].argmax() }
-            if let outside = targets.first(where: { !(0..<output.shape[1]).contains($0) }) {
-                throw ExplanationError(
-                    "class \(outside) is outside the model's \(output.shape[1]) classes (0...\(output.shape[1] - 1))")
-            }
+            targets = try SharedGradients.targets(chosen, output: output)
             lap("shared")
         }
         for (index, method) in methods.enumerated() where !sharing[index] {

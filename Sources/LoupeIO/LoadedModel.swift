@@ -250,6 +250,9 @@ public struct LoadedModel {
         return text.split(separator: "\n").map(String.init)
     }
 
+    /// The name of class `index`: the model's, or `class <index>` where it names none.
+    public func className(_ index: Int) -> String { LoupeIO.className(index, in: classNames) }
+
     /// Class probabilities `[N, K]` from the scores the module computes: their softmax, or for an
     /// ONNX graph that ends in Softmax or LogSoftmax, the probabilities as the graph gives them
     /// (never a second softmax; `exp` of a LogSoftmax).
@@ -336,4 +339,9 @@ public struct LoadedModel {
         }
         return input
     }
+}
+
+/// The name of class `index` in `names`, or `class <index>` past the end of the list.
+public func className(_ index: Int, in names: [String]) -> String {
+    index >= 0 && index < names.count ? names[index] : "class \(index)"
 }

@@ -38,11 +38,10 @@ struct Predict: ParsableCommand {
         let probabilities = loaded.probabilities(fromScores: logits)[0].scalars
         let scores = logits[0].scalars
         let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(top)
-        let name = { (index: Int) in index < loaded.classNames.count ? loaded.classNames[index] : "class \(index)" }
         if json {
             let rows = ranked.map {
                 [
-                    "index": $0, "label": name($0), "probability": Double(probabilities[$0]),
+                    "index": $0, "label": loaded.className($0), "probability": Double(probabilities[$0]),
                     "logit": Double(scores[$0]),
                 ] as [String: Any]
             }
@@ -53,7 +52,7 @@ struct Predict: ParsableCommand {
         for (rank, index) in ranked.enumerated() {
             print(
                 String(
-                    format: "%d. %@ (%d)  p=%.4f  logit=%.4f", rank + 1, name(index), index,
+                    format: "%d. %@ (%d)  p=%.4f  logit=%.4f", rank + 1, loaded.className(index), index,
                     probabilities[index], scores[index]))
         }
     }
