@@ -67,7 +67,7 @@ public struct DataSource: Sendable {
     /// Where the images' bytes are: image files under a root, or one array of `[N, H, W, C]` bytes.
     private enum Pixels: Sendable {
         case files(root: String)
-        case array(bytes: Data, height: Int, width: Int, channels: Int)
+        case array(bytes: [UInt8], height: Int, width: Int, channels: Int)
     }
 
     /// The image formats read from folders and manifests.
@@ -105,19 +105,25 @@ public struct DataSource: Sendable {
             return try Image.read(URL(fileURLWithPath: root).appendingPathComponent(items[index].source).path)
         case .array(let bytes, let height, let width, let channels):
             let size = height * width * channels
-            let start = bytes.startIndex + index * size
-            let values = [UInt8](bytes[start..<(start + size)])
-            return Image(width: width, height: height, channels: channels, pixels: values)
+            let start = index * size
+            return Image(width: width, height: height, channels: channels, pixels: Array(bytes[start..<(start + size)]))
         }
     }
 
     // MARK: - Folders
 
-    private static func folder(_ path: String, modelClassNames: [String]) throws -> DataSource {
+    /// The class subfolders of an image folder, sorted by name as torchvision's `ImageFolder`
+    /// sorts them; an error when there are none.
+    static func classFolders(_ path: String) throws -> [String] {
         let classes = try listing(path).filter { isFolder("\(path)/\($0)") }.sorted()
         guard !classes.isEmpty else {
             throw LoupeIOError("'\(path)' has no class subfolders; put each class's images in a folder of its own (cat/, dog/)")
         }
+        return classes
+    }
+
+    private static func folder(_ path: String, modelClassNames: [String]) throws -> DataSource {
+        let classes = try classFolders(path)
         // The model's own indices when every folder is one of its classes; else ImageFolder's.
         let modelIndex = Dictionary(modelClassNames.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         let byModel = classes.allSatisfy { modelIndex[$0] != nil }
@@ -130,7 +136,7 @@ public struct DataSource: Sendable {
         guard !items.isEmpty else { throw LoupeIOError("'\(path)' has class folders but no PNG or JPEG images") }
         return DataSource(
             kind: .folder, path: path, items: items, classNames: byModel ? nil : classes,
-            fingerprint: try items.map { try stamp("\(path)/\($0.source)", as: $0.source) }, pixels: .files(root: path))
+            fingerprint: try items.map { try FileStamp.of("\(path)/\($0.source)", as: $0.source) }, pixels: .files(root: path))
     }
 
     /// The PNG and JPEG files under `folder`, relative to it, in `os.walk`'s sorted order as
@@ -195,7 +201,7 @@ public struct DataSource: Sendable {
             items.append(Item(source: row[0], label: label, target: target))
         }
         let name = URL(fileURLWithPath: path).lastPathComponent
-        let stamps = try [stamp(path, as: name)] + items.map { try stamp("\(root)/\($0.source)", as: $0.source) }
+        let stamps = try [FileStamp.of(path, as: name)] + items.map { try FileStamp.of("\(root)/\($0.source)", as: $0.source) }
         return DataSource(
             kind: .manifest, path: path, items: items, classNames: nil, fingerprint: stamps, pixels: .files(root: root))
     }
@@ -212,20 +218,20 @@ public struct DataSource: Sendable {
         let (count, height, width) = (images.dimensions[0], images.dimensions[1], images.dimensions[2])
         try Image.checkSize(width: width, height: height, name: path)
         var labels: [Int?] = Array(repeating: nil, count: count)
-        var stamps = [try stamp(path, as: URL(fileURLWithPath: path).lastPathComponent)]
+        var stamps = [try FileStamp.of(path, as: URL(fileURLWithPath: path).lastPathComponent)]
         if let labelsPath {
             let payload = try Dataset.idxPayload(labelsPath, expectedDimensions: 1)
             guard payload.dimensions[0] == count else {
                 throw LoupeIOError("\(labelsPath) has \(payload.dimensions[0]) labels but \(path) has \(count) images")
             }
             labels = payload.bytes.map { Int($0) }
-            stamps.append(try stamp(labelsPath, as: URL(fileURLWithPath: labelsPath).lastPathComponent))
+            stamps.append(try FileStamp.of(labelsPath, as: URL(fileURLWithPath: labelsPath).lastPathComponent))
         }
         let name = URL(fileURLWithPath: path).lastPathComponent
         return DataSource(
             kind: .idx, path: path, items: (0..<count).map { Item(source: "\(name)[\($0)]", label: labels[$0]) },
             classNames: nil, fingerprint: stamps,
-            pixels: .array(bytes: Data(images.bytes), height: height, width: width, channels: 1))
+            pixels: .array(bytes: images.bytes, height: height, width: width, channels: 1))
     }
 
     /// The most bytes read from one `.npz` entry.
@@ -260,8 +266,8 @@ public struct DataSource: Sendable {
         let name = URL(fileURLWithPath: path).lastPathComponent
         return DataSource(
             kind: .npz, path: path, items: (0..<count).map { Item(source: "X[\($0)]", label: labels[$0]) },
-            classNames: classNames, fingerprint: [try stamp(path, as: name)],
-            pixels: .array(bytes: Data(bytes), height: height, width: width, channels: channels))
+            classNames: classNames, fingerprint: [try FileStamp.of(path, as: name)],
+            pixels: .array(bytes: bytes, height: height, width: width, channels: channels))
     }
 
     /// An `.npz`'s `label_map`: a 0-d object array holding a dict from class index to name, as a
@@ -296,9 +302,6 @@ public struct DataSource: Sendable {
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 
-    private static func stamp(_ path: String, as name: String) throws -> FileStamp {
-        try FileStamp.of(path, as: name)
-    }
 }
 
 /// RFC 4180 comma-separated values.

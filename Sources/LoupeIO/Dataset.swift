@@ -71,17 +71,7 @@ public struct Dataset {
     /// `ImageFolder`), each image resized to `size` and converted to `channels`.
     public static func imageFolder(_ path: String, size: Size2D, channels: Int = 3) throws -> Dataset {
         let manager = FileManager.default
-        guard let entries = try? manager.contentsOfDirectory(atPath: path) else {
-            throw LoupeIOError("image folder '\(path)' cannot be read")
-        }
-        let classes = entries.filter { name in
-            var isDirectory: ObjCBool = false
-            return !name.hasPrefix(".") && manager.fileExists(atPath: "\(path)/\(name)", isDirectory: &isDirectory)
-                && isDirectory.boolValue
-        }.sorted()
-        guard !classes.isEmpty else {
-            throw LoupeIOError("'\(path)' has no class subfolders; put each class's images in a folder of its own (cat/, dog/)")
-        }
+        let classes = try DataSource.classFolders(path)
         var preprocessing = ImagePreprocessing(
             resize: nil, crop: nil, mean: Array(repeating: 0, count: channels),
             std: Array(repeating: 1, count: channels), channels: channels)
@@ -90,7 +80,7 @@ public struct Dataset {
         var labels: [Int] = []
         for (label, name) in classes.enumerated() {
             let files = (try? manager.contentsOfDirectory(atPath: "\(path)/\(name)"))?.sorted() ?? []
-            for file in files where ["png", "jpg", "jpeg"].contains(URL(fileURLWithPath: file).pathExtension.lowercased()) {
+            for file in files where DataSource.imageExtensions.contains(URL(fileURLWithPath: file).pathExtension.lowercased()) {
                 let image = try Image.read("\(path)/\(name)/\(file)")
                 samples.append(preprocessing.apply(to: image))
                 labels.append(label)
