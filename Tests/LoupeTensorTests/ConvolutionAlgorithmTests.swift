@@ -123,4 +123,84 @@ struct ConvolutionAlgorithmTests {
             #expect(zip(new.scalars, old.scalars).allSatisfy { abs($0 - 2 * $1) <= 1e-4 * max(1, abs($0)) })
         }
     }
+
+    /// A 3×3 grouped convolution (padding 1) summed directly in Double, with its gradients for
+    /// the output-gradient seed `g`: (output, input gradient, weight gradient).
+    func directGroupedConvolution(
+        _ x: Tensor, _ w: Tensor, groups: Int, stride: Int, seed g: Tensor
+    ) -> (output: [Double], input: [Double], weight: [Double]) {
+        let (n, c, h, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, groupInputs) = (w.shape[0], w.shape[1])
+        let (oh, ow) = ((h - 1) / stride + 1, (width - 1) / stride + 1)
+        let (xs, ws, gs) = (x.scalars, w.scalars, g.scalars)
+        var output = [Double](repeating: 0, count: n * o * oh * ow)
+        var input = [Double](repeating: 0, count: xs.count), weight = [Double](repeating: 0, count: ws.count)
+        for batch in 0..<n {
+            for out in 0..<o {
+                let group = out / (o / groups)
+                for row in 0..<oh {
+                    for column in 0..<ow {
+                        let outIndex = ((batch * o + out) * oh + row) * ow + column
+                        for k in 0..<groupInputs {
+                            let channel = group * groupInputs + k
+                            for i in 0..<3 {
+                                for j in 0..<3 {
+                                    let (r, q) = (row * stride + i - 1, column * stride + j - 1)
+                                    guard r >= 0, r < h, q >= 0, q < width else { continue }
+                                    let xIndex = ((batch * c + channel) * h + r) * width + q
+                                    let wIndex = ((out * groupInputs + k) * 3 + i) * 3 + j
+                                    output[outIndex] += Double(xs[xIndex]) * Double(ws[wIndex])
+                                    input[xIndex] += Double(gs[outIndex]) * Double(ws[wIndex])
+                                    weight[wIndex] += Double(gs[outIndex]) * Double(xs[xIndex])
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (output, input, weight)
+    }
+
+    /// Groups narrower than the host's channel block run merged, with zeros between the groups'
+    /// weights (`ConvolutionGeometry.groupMerge`): forward, fused forward, input and weight
+    /// gradients still equal the grouped convolution, including after the weight changes.
+    @Test(arguments: [
+        (channels: 32, outputs: 32, groups: 8, stride: 1),  // 4 channels a group (ResNeXt's)
+        (channels: 32, outputs: 32, groups: 16, stride: 2),  // 2 a group
+        (channels: 32, outputs: 64, groups: 4, stride: 1),  // 8 in, 16 out
+        (channels: 48, outputs: 48, groups: 6, stride: 1),  // 8 a group, 6 groups
+    ])
+    func narrowGroupsMatchADirectSum(channels: Int, outputs: Int, groups: Int, stride: Int) {
+        var generator = RandomGenerator(seed: 15)
+        let x = Tensor.normal([2, channels, 9, 10], generator: &generator)
+        var w = Tensor.normal([outputs, channels / groups, 3, 3], standardDeviation: 0.2, generator: &generator)
+        let g = Tensor.normal([2, outputs, (9 - 1) / stride + 1, (10 - 1) / stride + 1], generator: &generator)
+        for scale in [Float(1), 2] {
+            if scale != 1 {
+                w.withUnsafeMutableBufferPointer { values in
+                    for index in values.indices { values[index] *= scale }
+                }
+            }
+            let reference = directGroupedConvolution(x, w, groups: groups, stride: stride, seed: g)
+            for run in 1...2 {
+                let (plain, fused) = withoutGradients {
+                    (
+                        x.convolved2D(with: w, stride: Size2D(stride, stride), padding: 1, groups: groups),
+                        x.convolved2D(
+                            with: w, stride: Size2D(stride, stride), padding: 1, groups: groups,
+                            then: ConvolutionEpilogue(activation: .relu))
+                    )
+                }
+                #expect(relativeError(plain.scalars, reference.output) < 1e-5, "run \(run), scale \(scale)")
+                #expect(relativeError(fused.scalars, reference.output.map { Swift.max($0, 0) }) < 1e-5, "run \(run)")
+            }
+            let (tracked, weight) = (x.trackingGradients(), w.trackingGradients())
+            let found = gradients(
+                of: tracked.convolved2D(with: weight, stride: Size2D(stride, stride), padding: 1, groups: groups),
+                at: [tracked, weight], seed: g)
+            #expect(relativeError(found[0].scalars, reference.input) < 1e-5, "scale \(scale)")
+            #expect(relativeError(found[1].scalars, reference.weight) < 1e-5, "scale \(scale)")
+        }
+    }
 }

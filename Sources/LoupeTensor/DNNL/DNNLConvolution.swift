@@ -53,6 +53,51 @@ struct ConvolutionGeometry: Hashable {
     var dnnlWeight: [Int] {
         groups == 1 ? weight : [groups, weight[0] / groups] + weight[1...]
     }
+
+    /// How many neighbouring groups should run as one: the smallest count whose merged group
+    /// fills the host's channel blocks on both sides, for a grouped convolution whose own groups
+    /// are narrower than a block (ResNeXt's 4 channels a group; RegNet's 8 where blocks are 16
+    /// wide) and whose channels fill whole blocks; 1 for every other convolution.
+    ///
+    /// oneDNN's blocked kernels take only groups that fill blocks, and a narrower group leaves it
+    /// its reference kernel in the blocked layout or a GEMM-based one in channels-last, both far
+    /// slower than its blocked kernel on merged groups with the weights between different
+    /// original groups set to zero, even though that multiplies by as many zeros as the merge
+    /// count (see ``mergingGroups(by:)``).
+    var groupMerge: Int {
+        guard groups > 1, let width = ChannelBlocking.host, input[1] % width == 0, output[1] % width == 0 else { return 1 }
+        let (groupInputs, groupOutputs) = (input[1] / groups, output[1] / groups)
+        guard !(groupInputs == 1 && groupOutputs == 1) else { return 1 }  // depthwise: a kernel of its own
+        return (1...groups).first { merge in
+            groups % merge == 0 && (groupInputs * merge) % width == 0 && (groupOutputs * merge) % width == 0
+        } ?? 1
+    }
+
+    /// The same convolution with every `merge` neighbouring groups as one: the weight then
+    /// holds each output channel's kernels at its original group's place among the merged
+    /// group's inputs, zeros elsewhere (``TensorStorage/mergingGroups(of:by:)``).
+    func mergingGroups(by merge: Int) -> ConvolutionGeometry {
+        var merged = self
+        merged.groups /= merge
+        merged.weight[1] *= merge
+        return merged
+    }
+}
+
+extension TensorStorage {
+    /// This convolution weight (`geometry.weight`, `[O, C/G, kH, kW]`) as the weight of
+    /// `geometry.mergingGroups(by: merge)`: block diagonal within each merged group.
+    func mergingGroups(of geometry: ConvolutionGeometry, by merge: Int) -> TensorStorage {
+        let groupOutputs = geometry.weight[0] / geometry.groups
+        let kernel = geometry.weight[1...].reduce(1, *)  // C/G · kH · kW values per output channel
+        let merged = TensorStorage(count: geometry.weight[0] * kernel * merge, repeating: 0)
+        let (source, destination) = (base, merged.base)
+        for output in 0..<geometry.weight[0] {
+            let place = output / groupOutputs % merge
+            (destination + (output * merge + place) * kernel).update(from: source + output * kernel, count: kernel)
+        }
+        return merged
+    }
 }
 
 /// The forward, backward-data and backward-weights primitives of one geometry, built on first use.
@@ -211,8 +256,9 @@ enum DNNL {
         {
             geometry.inference = false
         }
+        let (merged, mergedWeight) = mergingNarrowGroups(geometry, weight)
         return run(
-            geometry, \.forward, [DNNL_ARG_SRC: input, DNNL_ARG_WEIGHTS: weight, DNNL_ARG_BIAS: bias],
+            merged, \.forward, [DNNL_ARG_SRC: input, DNNL_ARG_WEIGHTS: mergedWeight, DNNL_ARG_BIAS: bias],
             keeping: [DNNL_ARG_WEIGHTS], producing: [DNNL_ARG_DST],
             startingValues: addend.map { [DNNL_ARG_DST: $0] } ?? [:])[DNNL_ARG_DST]!
     }
@@ -221,9 +267,25 @@ enum DNNL {
         _ geometry: ConvolutionGeometry, outputGradient: TensorStorage,
         weight: TensorStorage
     ) -> TensorStorage {
-        run(
-            geometry, \.backwardData, [DNNL_ARG_DIFF_DST: outputGradient, DNNL_ARG_WEIGHTS: weight],
+        let (merged, mergedWeight) = mergingNarrowGroups(geometry, weight)
+        return run(
+            merged, \.backwardData, [DNNL_ARG_DIFF_DST: outputGradient, DNNL_ARG_WEIGHTS: mergedWeight],
             keeping: [DNNL_ARG_WEIGHTS], producing: [DNNL_ARG_DIFF_SRC])[DNNL_ARG_DIFF_SRC]!
+    }
+
+    /// `geometry` with narrow groups merged (``ConvolutionGeometry/groupMerge``) and `weight` as
+    /// its weight, kept with the weight until it changes; the two unchanged otherwise. The input
+    /// gradient runs on the merged weight too (its zeros add nothing); the weight gradient keeps
+    /// the original geometry, whose gradient has no zeros to drop.
+    private static func mergingNarrowGroups(
+        _ geometry: ConvolutionGeometry, _ weight: TensorStorage
+    ) -> (ConvolutionGeometry, TensorStorage) {
+        let merge = geometry.groupMerge
+        guard merge > 1 else { return (geometry, weight) }
+        return (
+            geometry.mergingGroups(by: merge),
+            weight.derived("groups merged by \(merge)") { weight.mergingGroups(of: geometry, by: merge) }
+        )
     }
 
     /// The weight gradient and, when the geometry has a bias, the bias gradient.
