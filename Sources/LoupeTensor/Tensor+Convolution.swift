@@ -19,6 +19,15 @@ extension Tensor {
         let output = convolutionOutputShape(
             weight: weight, bias: bias, stride: stride, padding: padding,
             dilation: dilation, groups: groups)
+        if isFullyConnected(weight: weight, padding: padding, groups: groups) {
+            // A fully connected layer in convolution form (squeeze-excitation's): one small
+            // matrix product, where a oneDNN convolution would add reorders to and from its
+            // blocked layout and a primitive call, each costing more than the arithmetic.
+            let (items, outputs) = (shape[0], weight.shape[0])
+            return reshaped([items, shape[1]])
+                .linear(weight: weight.reshaped([outputs, weight.shape[1]]), bias: bias)
+                .reshaped([items, outputs, 1, 1])
+        }
         let inputs = [self, weight] + (bias.map { [$0] } ?? [])
         let geometry = ConvolutionGeometry(
             input: shape, weight: weight.shape, output: output,
@@ -67,7 +76,8 @@ extension Tensor {
         // An activation whose derivative its output does not give (SiLU, hardswish) fuses only
         // where no gradient flows back.
         let activationFuses = (epilogue.activation?.pullsBackFromOutput ?? true) || inference
-        guard !epilogue.isEmpty && !parametersTracked && activationFuses else {
+        let fullyConnected = isFullyConnected(weight: weight, padding: padding, groups: groups)
+        guard !epilogue.isEmpty && !parametersTracked && activationFuses && !fullyConnected else {
             var result = convolved2D(
                 with: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
             if let affine { result = result.channelAffine(scale: affine.scale, shift: affine.shift) }
@@ -103,6 +113,14 @@ extension Tensor {
             return [needed[0] ? beforeReLU.convolutionInputGradient(weight: foldedWeight, geometry: geometry.unfused) : nil]
                 + (epilogue.addend != nil ? [beforeReLU] : [])
         }
+    }
+
+    /// Whether this input (`[N, C, 1, 1]`) and a 1×1 `weight` without padding make a
+    /// convolution that is a fully connected layer: one output position, every input channel
+    /// read by every output channel.
+    private func isFullyConnected(weight: Tensor, padding: Size2D, groups: Int) -> Bool {
+        shape[2] == 1 && shape[3] == 1 && weight.shape[2] == 1 && weight.shape[3] == 1 && groups == 1
+            && padding == Size2D(0, 0)
     }
 
     /// `[N, outputChannels, H', W']` of a convolution with these operands, after checking them.

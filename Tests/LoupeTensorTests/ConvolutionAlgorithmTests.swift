@@ -203,4 +203,42 @@ struct ConvolutionAlgorithmTests {
             #expect(relativeError(found[1].scalars, reference.weight) < 1e-5, "scale \(scale)")
         }
     }
+
+    /// A 1×1 convolution of a 1×1 input (squeeze-excitation's layers) runs as a matrix product:
+    /// its output, fused ReLU and gradients for the input, weight and bias equal a direct sum.
+    @Test func aFullyConnectedConvolutionMatchesADirectSum() {
+        var generator = RandomGenerator(seed: 16)
+        let x = Tensor.normal([3, 24, 1, 1], generator: &generator)
+        let w = Tensor.normal([10, 24, 1, 1], standardDeviation: 0.3, generator: &generator)
+        let b = Tensor.normal([10], generator: &generator)
+        let g = Tensor.normal([3, 10, 1, 1], generator: &generator)
+        let (xs, ws, bs, gs) = (
+            x.scalars.map(Double.init), w.scalars.map(Double.init), b.scalars.map(Double.init), g.scalars.map(Double.init)
+        )
+        var output = [Double](repeating: 0, count: 30), inputGradient = [Double](repeating: 0, count: 72)
+        var weightGradient = [Double](repeating: 0, count: 240), biasGradient = [Double](repeating: 0, count: 10)
+        for item in 0..<3 {
+            for out in 0..<10 {
+                output[item * 10 + out] = bs[out]
+                biasGradient[out] += gs[item * 10 + out]
+                for channel in 0..<24 {
+                    output[item * 10 + out] += ws[out * 24 + channel] * xs[item * 24 + channel]
+                    inputGradient[item * 24 + channel] += gs[item * 10 + out] * ws[out * 24 + channel]
+                    weightGradient[out * 24 + channel] += gs[item * 10 + out] * xs[item * 24 + channel]
+                }
+            }
+        }
+        let (plain, fused) = withoutGradients {
+            (x.convolved2D(with: w, bias: b), x.convolved2D(with: w, bias: b, then: ConvolutionEpilogue(activation: .relu)))
+        }
+        #expect(plain.shape == [3, 10, 1, 1])
+        #expect(relativeError(plain.scalars, output) < 1e-6)
+        #expect(relativeError(fused.scalars, output.map { Swift.max($0, 0) }) < 1e-6)
+        let (tracked, weight, bias) = (x.trackingGradients(), w.trackingGradients(), b.trackingGradients())
+        let found = gradients(of: tracked.convolved2D(with: weight, bias: bias), at: [tracked, weight, bias], seed: g)
+        #expect(found[0].shape == x.shape && found[1].shape == w.shape)
+        #expect(relativeError(found[0].scalars, inputGradient) < 1e-6)
+        #expect(relativeError(found[1].scalars, weightGradient) < 1e-6)
+        #expect(relativeError(found[2].scalars, biasGradient) < 1e-6)
+    }
 }
