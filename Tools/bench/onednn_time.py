@@ -7,10 +7,14 @@ a floor for any Loupe forward built on these kernels: what is left is Loupe's ow
 them. The bench models are compare.py's (run it first: they are saved under .build/bench-models).
 
     python3 Tools/bench/onednn_time.py --models mobilenet_v2,efficientnet_b0
+    python3 Tools/bench/onednn_time.py --kinds      # also the time by kind of primitive
+                                                    # (compare Tools/bench/ort_time.py)
 """
 import argparse
 import json
+import collections
 import os
+import re
 import statistics
 import subprocess
 
@@ -32,11 +36,25 @@ def forwards(lines):
     return groups
 
 
+def kind(record):
+    """A primitive's kind as ort_time.py names onnxruntime's: convolutions by kernel size and
+    grouping (depthwise, grouped), then oneDNN's implementation."""
+    if record[3] != "convolution":
+        return f"{record[3]} ({record[4]})"
+    shape = record[-2]
+    kernel = re.search(r"kh(\d+)", shape).group(1) + "x" + re.search(r"kw(\d+)", shape).group(1)
+    groups, channels = re.match(r"g(\d+)", shape), re.search(r"ic(\d+)", shape).group(1)
+    grouping = "" if groups is None else " depthwise" if groups.group(1) == channels else " grouped"
+    return f"conv {kernel}{grouping} ({record[4]})"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="mobilenet_v2,efficientnet_b0,regnet_y_400mf,resnext50_32x4d")
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--kinds", action="store_true", help="also print each model's time by kind of primitive")
     arguments = parser.parse_args()
+    breakdowns = []
     print("| model | forward | in oneDNN primitives | primitives a forward | of which reorders |")
     print("|---|---:|---:|---:|---:|")
     for arch in arguments.models.split(","):
@@ -51,6 +69,18 @@ def main():
         inside = statistics.median(sum(float(r[-1]) for r in group) for group in groups)
         reorders = statistics.median(sum(r[3] == "reorder" for r in group) for group in groups)
         print(f"| {arch} | {wall:.2f} ms | {inside:.2f} ms | {len(groups[-1])} | {reorders:.0f} |")
+        by_kind = collections.defaultdict(list)
+        for group in groups:
+            totals = collections.Counter()
+            for record in group:
+                totals[kind(record)] += float(record[-1])
+            for name, total in totals.items():
+                by_kind[name].append(total)
+        breakdowns.append((arch, {name: statistics.median(times) for name, times in by_kind.items()}))
+    for arch, by_kind in breakdowns if arguments.kinds else []:
+        print(f"\n{arch}, median ms a forward by kind:")
+        for name, total in sorted(by_kind.items(), key=lambda item: -item[1]):
+            print(f"  {total:8.3f}  {name}")
 
 
 if __name__ == "__main__":
