@@ -1,3 +1,4 @@
+import Foundation
 import LoupeTensor
 
 /// A 2-D convolution layer (`nn.Conv2d`): weight `[out, in/groups, kH, kW]`, optional bias `[out]`.
@@ -6,6 +7,10 @@ public final class Conv2d: Module {
     public let bias: Parameter?
     public let stride: Size2D, padding: Size2D, dilation: Size2D
     public let groups: Int
+    /// The weight and bias with the next batch norm folded in, while they stay valid (see
+    /// `folded(with:)`); guarded by `foldLock`.
+    var foldedParameters: FoldedConvolution?
+    let foldLock = NSLock()
 
     /// - Parameters: as `nn.Conv2d`; weights start Kaiming-uniform (PyTorch's default).
     public init(

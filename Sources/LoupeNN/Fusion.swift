@@ -1,4 +1,5 @@
-import LoupeTensor
+import Foundation
+@_spi(Engine) import LoupeTensor
 
 /// The convolution post-op an activation module is, if it is one.
 func convolutionActivation(of module: Module?) -> ConvolutionActivation? {
@@ -30,13 +31,63 @@ extension Conv2d {
             if let addend { output = output + addend }
             return activation.map { $0(output) } ?? output
         }
-        let epilogue = ConvolutionEpilogue(
-            channelAffine: norm?.inferenceAffine, adding: addend, activation: convolutionActivation(of: activation))
-        let output = input.convolved2D(
-            with: weight.value, bias: bias?.value, stride: stride, padding: padding,
-            dilation: dilation, groups: groups, then: epilogue)
+        let output: Tensor
+        if let norm, let folded = folded(with: norm) {
+            output = input.convolved2D(
+                with: folded.weight, bias: folded.bias, stride: stride, padding: padding, dilation: dilation,
+                groups: groups,
+                then: ConvolutionEpilogue(adding: addend, activation: convolutionActivation(of: activation)))
+        } else {
+            let epilogue = ConvolutionEpilogue(
+                channelAffine: norm?.inferenceAffine, adding: addend, activation: convolutionActivation(of: activation))
+            output = input.convolved2D(
+                with: weight.value, bias: bias?.value, stride: stride, padding: padding,
+                dilation: dilation, groups: groups, then: epilogue)
+        }
         guard let last, let session = TapSession.current else { return output }
         return session.offer(output, at: last.path)
+    }
+}
+
+/// A convolution's weight and bias with its batch norm folded in (`W·scale`, `b·scale + shift`),
+/// and the parameter values they were made from.
+final class FoldedConvolution {
+    let sources: [Tensor]
+    let weight: Tensor, bias: Tensor
+
+    init(sources: [Tensor], weight: Tensor, bias: Tensor) {
+        self.sources = sources
+        self.weight = weight
+        self.bias = bias
+    }
+}
+
+extension Conv2d {
+    /// This convolution's weight and bias with `norm` folded in, made on the first call and kept
+    /// while the six parameter values stay the same storage (see
+    /// ``LoupeTensor/Tensor/sharesStorage(with:)``: an optimizer step or a load replaces them, and
+    /// an in-place write copies them first, since the kept ones share their storage). Every
+    /// forward pass would otherwise compute the norm's scale and shift and fold them again for
+    /// each convolution, which cost more than the smaller convolutions themselves. `nil` while
+    /// any parameter tracks gradients: then the fold must be recorded.
+    func folded(with norm: BatchNorm2d) -> FoldedConvolution? {
+        let sources =
+            [weight.value, norm.weight.value, norm.bias.value, norm.runningMean.value, norm.runningVariance.value]
+            + (bias.map { [$0.value] } ?? [])
+        guard !sources.contains(where: \.isTrackingGradients) else { return nil }
+        if let kept = foldLock.withLock({ foldedParameters }), kept.sources.count == sources.count,
+            zip(kept.sources, sources).allSatisfy({ $0.sharesStorage(with: $1) })
+        {
+            return kept
+        }
+        let affine = norm.inferenceAffine
+        let made = withoutGradients {
+            FoldedConvolution(
+                sources: sources, weight: weight.value * affine.scale.reshaped([weight.shape[0], 1, 1, 1]),
+                bias: bias.map { $0.value * affine.scale + affine.shift } ?? affine.shift)
+        }
+        foldLock.withLock { foldedParameters = made }
+        return made
     }
 }
 

@@ -79,6 +79,12 @@ public struct Tensor: @unchecked Sendable {
     /// Whether this tensor takes part in gradient recording.
     public var isTrackingGradients: Bool { gradientNode != nil }
 
+    /// Whether the two tensors hold the very same elements in memory, not equal copies: while a
+    /// caller keeps a tensor, a write to another that shares its storage copies first (copy on
+    /// write), so a kept tensor that still shares storage with a current value proves that value
+    /// unchanged since (what values computed from parameters are cached on).
+    @_spi(Engine) public func sharesStorage(with other: Tensor) -> Bool { storage === other.storage }
+
     /// Calls `body` with the elements, read-only.
     public func withUnsafeBufferPointer<Result>(
         _ body: (UnsafeBufferPointer<Float>) throws -> Result

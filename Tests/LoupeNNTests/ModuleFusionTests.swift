@@ -113,4 +113,45 @@ struct ModuleFusionTests {
             withoutGradients { model(input) }, withoutGradients { layers.reduce(input) { $1.forward($0) } },
             "training mode")
     }
+
+    /// The folded weight and bias a convolution keeps for its batch norm follow every change of
+    /// the six parameters: a value replaced (as an optimizer step or a load does), one written
+    /// in place, and parameters that track gradients (then the fold is recorded, not kept).
+    @Test func theKeptFoldFollowsParameterChanges() throws {
+        var generator = RandomGenerator(seed: 43)
+        let layers: [Module] = [
+            Conv2d(inputChannels: 8, outputChannels: 16, kernelSize: 3, padding: 1, generator: &generator),
+            BatchNorm2d(channels: 16), ReLU(),
+        ]
+        let model = Sequential(layers)
+        model.assignPaths()
+        randomizeNorms(model, generator: &generator)
+        let (convolution, norm) = (layers[0] as! Conv2d, layers[1] as! BatchNorm2d)
+        let input = Tensor.normal([1, 8, 10, 10], generator: &generator)
+        func expectUnfused(_ what: String) {
+            let expected = withoutGradients { layers.reduce(input) { $1.forward($0) } }
+            // Twice: the first call may make the fold, the second uses the kept one.
+            for run in 1...2 { expectClose(withoutGradients { model(input) }, expected, "\(what), run \(run)") }
+        }
+        expectUnfused("as built")
+        norm.runningVariance.value = Tensor.uniform([16], low: 0.2, high: 3, generator: &generator)
+        expectUnfused("running variance replaced")
+        norm.runningMean.value.withUnsafeMutableBufferPointer { values in
+            for index in values.indices { values[index] += 0.5 }
+        }
+        expectUnfused("running mean written in place")
+        convolution.weight.value.withUnsafeMutableBufferPointer { values in
+            for index in values.indices { values[index] *= -2 }
+        }
+        expectUnfused("convolution weight written in place")
+        convolution.bias!.value = Tensor.normal([16], generator: &generator)
+        expectUnfused("convolution bias replaced")
+        // The norm's scale tracking gradients: its gradient flows through the fused forward.
+        let scale = norm.weight.value.trackingGradients()
+        norm.weight.value = scale
+        let seed = Tensor.normal([1, 16, 10, 10], generator: &generator)
+        let fusedGradient = gradients(of: model(input), at: [scale], seed: seed)[0]
+        let unfusedGradient = gradients(of: layers.reduce(input) { $1.forward($0) }, at: [scale], seed: seed)[0]
+        expectClose(fusedGradient, unfusedGradient, "norm scale gradient")
+    }
 }
