@@ -68,7 +68,7 @@ extension Conv2d {
     /// ``LoupeTensor/Tensor/sharesStorage(with:)``: an optimizer step or a load replaces them, and
     /// an in-place write copies them first, since the kept ones share their storage). Every
     /// forward pass would otherwise compute the norm's scale and shift and fold them again for
-    /// each convolution, which cost more than the smaller convolutions themselves. `nil` while
+    /// each convolution, a noticeable part of a small network's forward pass. `nil` while
     /// any parameter tracks gradients: then the fold must be recorded.
     func folded(with norm: BatchNorm2d) -> FoldedConvolution? {
         let sources =
