@@ -198,7 +198,12 @@ final class PlannedPrimitive: @unchecked Sendable {
         }
         if let start {
             if let existing = start.existingBuffer(in: argument.chosen) {
-                pointer.copyMemory(from: existing, byteCount: argument.chosen.byteCount)
+                // Split across the threads: a residual block's sum copies a whole activation here
+                // before every convolution that adds it, while oneDNN's threads wait.
+                let byteCount = argument.chosen.byteCount
+                parallelRanges(byteCount, grain: 1 << 18) { bytes in
+                    (pointer + bytes.lowerBound).copyMemory(from: existing + bytes.lowerBound, byteCount: bytes.count)
+                }
             } else {
                 start.write(in: argument.chosen, to: pointer, readingPlainAs: argument.plain)
             }
